@@ -1,0 +1,69 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layout (see README "Code map"):
+//   NAT64Translator  pure packet translation: bytes in, bytes out + verdict. No I/O, no Foundation.
+//   DNS64            DNS wire format, synthesis, upstream client, NIO listeners.
+//   TunDevice        file descriptors: TUN open/offloads, netlink (libnl) configuration.
+//   GatewayConfig    the TOML config file: parsing with line numbers, validation.
+//   nat64d           the daemon: CLI, lifecycle, wiring.
+//   C*               small C shims / system libraries (TUN ioctl numbers, libnl, libpcap).
+let package = Package(
+    name: "nat64d",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "nat64d", targets: ["nat64d"]),
+        .library(name: "NAT64Translator", targets: ["NAT64Translator"]),
+        .library(name: "DNS64", targets: ["DNS64"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+    ],
+    targets: [
+        // C shims
+        .target(name: "CTunLinux", path: "Sources/CTunLinux"),
+        .systemLibrary(
+            name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0",
+            providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+        .systemLibrary(
+            name: "CPcap", path: "Sources/CPcap", pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]),
+
+        // Libraries
+        .target(name: "NAT64Translator"),
+        .target(
+            name: "DNS64",
+            dependencies: [
+                "NAT64Translator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(name: "TunDevice", dependencies: ["CTunLinux", "CNetlink", "NAT64Translator"]),
+        .target(name: "GatewayConfig", dependencies: ["NAT64Translator"]),
+
+        // Daemon
+        .executableTarget(
+            name: "nat64d",
+            dependencies: [
+                "NAT64Translator", "DNS64", "TunDevice", "GatewayConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
+
+        // Tests
+        .testTarget(name: "NAT64TranslatorTests", dependencies: ["NAT64Translator"]),
+        .testTarget(
+            name: "DNS64Tests",
+            dependencies: [
+                "DNS64", "NAT64Translator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
+        .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
+    ]
+)
