@@ -99,11 +99,11 @@ public struct IPv6Address: Hashable, Comparable, Sendable, CustomStringConvertib
         var tail: [UInt16] = []
         var sawDoubleColon = false
         let pieces: [Substring]
-        if let range = text.range(of: "::") {
+        if let range = text.firstRange(of: "::") {
             sawDoubleColon = true
             let before = text[text.startIndex..<range.lowerBound]
             let after = text[range.upperBound...]
-            if after.contains("::") { return nil }
+            if after.firstRange(of: "::") != nil { return nil }
             guard let h = IPv6Address.parseGroups(before, allowV4: false),
                 let t = IPv6Address.parseGroups(after, allowV4: true)
             else { return nil }

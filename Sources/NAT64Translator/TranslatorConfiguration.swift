@@ -1,0 +1,27 @@
+/// Everything the translator core needs to know, resolved from the daemon's config file.
+public struct TranslatorConfiguration: Sendable, Equatable {
+    /// The NAT64 prefix IPv6 hosts send to (RFC 6052).
+    public var prefix: NAT64Prefix
+    /// IPv4 addresses owned by the translator (pool4).
+    public var pool4: [IPv4Address]
+    /// The gateway's own IPv4 address: source of ICMPv4 errors it generates (E2).
+    public var gatewayIPv4: IPv4Address
+    /// The gateway's own IPv6 address: source of ICMPv6 errors it generates (E2).
+    public var gatewayIPv6: IPv6Address
+    public var timeouts: SessionTimeouts
+    /// Maximum simultaneous mappings (S9).
+    public var maxSessions: Int
+    /// Seeds port and IPv4 identification choice (reproducible replay).
+    public var seed: UInt64
+
+    public init(prefix: NAT64Prefix, pool4: [IPv4Address], gatewayIPv4: IPv4Address, gatewayIPv6: IPv6Address,
+                timeouts: SessionTimeouts = SessionTimeouts(), maxSessions: Int = 65_536, seed: UInt64 = 0x6e61_7436_3464) {
+        self.prefix = prefix
+        self.pool4 = pool4
+        self.gatewayIPv4 = gatewayIPv4
+        self.gatewayIPv6 = gatewayIPv6
+        self.timeouts = timeouts
+        self.maxSessions = maxSessions
+        self.seed = seed
+    }
+}

@@ -1,0 +1,95 @@
+// What happened to a packet, and why. `DropReason` is the single list behind the drop counters, the
+// metrics labels, pcap drop notes and the control interface.
+
+/// The outcome of translating one packet.
+public enum Verdict: Equatable, Sendable {
+    /// The packet was translated in place; write it out.
+    case translated
+    /// The packet was dropped for `reason`; nothing to send.
+    case drop(DropReason)
+    /// The packet was dropped for `reason` and an ICMP error was written into the reply buffer: send that.
+    case icmpError(DropReason)
+}
+
+/// Why a packet was not translated. Raw values are stable: they index the counter array and appear in dumps.
+public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
+    /// Shorter than the headers it claims, or than a minimal header.
+    case truncated = 0
+    /// Not IPv4 or IPv6 (version nibble), or an impossible header field (IHL < 5, lengths).
+    case badHeader
+    /// IPv4 header checksum wrong.
+    case badIPv4Checksum
+    /// An upper-layer protocol the translator does not handle (T6.13 for NAPT).
+    case unknownL4
+    /// IPv6 extension headers the current translator does not handle yet.
+    case extensionHeader
+    /// A fragment (fragment support arrives with the conformance work; counted, not mistranslated).
+    case fragment
+    /// ICMP/ICMPv6 type the translator does not translate (T4.7, T6.6).
+    case unknownICMPType
+    /// Hop limit / TTL would reach zero (T4.2, T6.2): an ICMP Time Exceeded is sent.
+    case hopLimitExceeded
+    /// IPv6 destination not under the NAT64 prefix, or with a bad u-octet/suffix (A1).
+    case notInPrefix
+    /// IPv4 destination is not a pool4 address.
+    case notInPool
+    /// IPv4 packet without a mapping (S6).
+    case noState
+    /// No free pool4 port for a new mapping (S3).
+    case poolExhausted
+    /// The session table is full (S9).
+    case sessionLimit
+    /// Source or destination may never be translated (A2, A3).
+    case forbiddenAddress
+    /// IPv6 UDP with checksum zero (invalid in IPv6, RFC 8200 §8.1).
+    case zeroUDPChecksum
+    /// Kernel-originated local traffic in the TUN (neighbour discovery, MLD): ignored quietly.
+    case localTraffic
+    /// The result would not fit an IPv4 packet (total length > 65535) or the buffer.
+    case tooBig
+
+    public var description: String {
+        switch self {
+        case .truncated: "truncated"
+        case .badHeader: "bad-header"
+        case .badIPv4Checksum: "bad-ipv4-checksum"
+        case .unknownL4: "unknown-l4"
+        case .extensionHeader: "extension-header"
+        case .fragment: "fragment"
+        case .unknownICMPType: "unknown-icmp-type"
+        case .hopLimitExceeded: "hop-limit-exceeded"
+        case .notInPrefix: "not-in-prefix"
+        case .notInPool: "not-in-pool4"
+        case .noState: "no-state"
+        case .poolExhausted: "pool4-exhausted"
+        case .sessionLimit: "session-limit"
+        case .forbiddenAddress: "forbidden-address"
+        case .zeroUDPChecksum: "zero-udp-checksum"
+        case .localTraffic: "local-traffic"
+        case .tooBig: "too-big"
+        }
+    }
+}
+
+/// Per-translator counters. Plain integers: each packet thread owns its translator and its counters; the
+/// daemon sums snapshots.
+public struct TranslatorCounters: Sendable, Equatable {
+    public var translated6to4: UInt64 = 0
+    public var translated4to6: UInt64 = 0
+    public var icmpErrorsSent: UInt64 = 0
+    /// Indexed by `DropReason.rawValue`.
+    public var drops: [UInt64] = Array(repeating: 0, count: DropReason.allCases.count)
+
+    public init() {}
+
+    @inlinable public mutating func count(_ reason: DropReason) { drops[reason.rawValue] &+= 1 }
+    public func drops(_ reason: DropReason) -> UInt64 { drops[reason.rawValue] }
+
+    /// Adds another snapshot into this one.
+    public mutating func add(_ other: TranslatorCounters) {
+        translated6to4 &+= other.translated6to4
+        translated4to6 &+= other.translated4to6
+        icmpErrorsSent &+= other.icmpErrorsSent
+        for i in drops.indices { drops[i] &+= other.drops[i] }
+    }
+}
