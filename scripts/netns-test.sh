@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# End-to-end test of nat64d in network namespaces (see scripts/netns-lib.sh
+# for the topology). Must run as root.
+#
+#   NAT64D=/path/to/nat64d scripts/netns-test.sh   # use this binary
+#   scripts/netns-test.sh                          # swift build (debug) first
+#   NETNS_TRANSLATOR=tayga scripts/netns-test.sh   # TAYGA stand-in: only the
+#                                                  # translator-agnostic checks
+#
+# Prints one line per check (`PASS name` / `FAIL name: detail`), then exactly
+# `N passed, N failed` as the last line; exits non-zero if anything failed.
+# Everything is torn down on any exit (including failures and Ctrl-C).
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+# shellcheck source=scripts/netns-lib.sh
+source "$SCRIPT_DIR/netns-lib.sh"
+
+MODE=${NETNS_TRANSLATOR:-nat64d}
+STARTUP_TIMEOUT=10  # s, nat64d TUN + DNS64 readiness
+SHUTDOWN_TIMEOUT=10 # s, nat64d exit after SIGTERM
+CMD_TIMEOUT=30      # s, hard cap on any single client command
+
+PASSED=0
+FAILED=0
+SUMMARY_DONE=0
+SKIP_REASON= # when set, every remaining check fails with this detail
+
+pass() {
+    PASSED=$((PASSED + 1))
+    printf 'PASS %s\n' "$1"
+}
+
+fail() {
+    local name=$1 detail=$2
+    if [[ $MODE == nat64d && -n $NAT64D_PID && -z $SKIP_REASON && $name != sigterm-shutdown ]] &&
+        ! netns_pid_alive "$NAT64D_PID"; then
+        detail+=" (nat64d is not running)"
+    fi
+    FAILED=$((FAILED + 1))
+    printf 'FAIL %s: %s\n' "$name" "$detail"
+}
+
+# Collapse command output into one short line for FAIL details.
+oneline() {
+    local s
+    s=$(tr -s '\n\t ' '   ' <<<"$1")
+    s=${s# }
+    s=${s% }
+    ((${#s} > 240)) && s="${s:0:240}..."
+    printf '%s' "${s:-<no output>}"
+}
+
+# Run a command in the client namespace, bounded in time (--foreground: stay
+# in our process group so Ctrl-C reaches the command).
+client() { timeout --foreground -k 2 "$CMD_TIMEOUT" ip netns exec "$NS_CLIENT" "$@"; }
+
+# check NAME FUNC: FUNC returns 0 for pass; on failure it sets DETAIL.
+check() {
+    local name=$1 fn=$2
+    DETAIL=
+    if [[ -n $SKIP_REASON ]]; then
+        fail "$name" "$SKIP_REASON"
+    elif "$fn"; then
+        pass "$name"
+    else
+        fail "$name" "${DETAIL:-failed}"
+    fi
+}
+
+finish() {
+    local rc=$?
+    set +e
+    trap - INT TERM
+    if ((!SUMMARY_DONE)); then
+        # Aborted before the summary (setup error, signal): count it.
+        FAILED=$((FAILED + 1))
+        printf 'FAIL harness: aborted with status %s before all checks ran\n' "$rc"
+    fi
+    if ((FAILED > 0)) && [[ -n $NETNS_WORKDIR ]]; then
+        netns_show_log "$MODE"
+    fi
+    netns_teardown
+    if ((!SUMMARY_DONE)); then
+        printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
+    fi
+    if ((FAILED > 0)); then exit 1; fi
+    exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ------------------------------------------------------------------- checks
+
+dig_gw() { client dig +time=2 +tries=2 "@$GW_ADDR6" "$@"; }
+
+# Answer-section records of TYPE as "owner rdata" lines.
+answers_of_type() {
+    awk -v t="$2" '!/^;/ && NF >= 5 && $4 == t { print $1, $5 }' <<<"$1"
+}
+
+check_dns64_synth() {
+    local out
+    out=$(dig_gw +noall +answer v4only.demo.test AAAA 2>&1) || { DETAIL="dig failed: $(oneline "$out")"; return 1; }
+    if answers_of_type "$out" AAAA | grep -qx "v4only.demo.test. $SERVER_SYNTH6"; then return 0; fi
+    DETAIL="expected AAAA $SERVER_SYNTH6, got: $(oneline "$out")"
+    return 1
+}
+
+check_dns64_real_aaaa() {
+    local out aaaa
+    out=$(dig_gw +noall +answer dual.demo.test AAAA 2>&1) || { DETAIL="dig failed: $(oneline "$out")"; return 1; }
+    aaaa=$(answers_of_type "$out" AAAA | awk '{ print $2 }')
+    if grep -qx '2001:db8:5::10' <<<"$aaaa" && ! grep -q '^2001:db8:64:' <<<"$aaaa"; then return 0; fi
+    DETAIL="expected only the real AAAA 2001:db8:5::10, got: $(oneline "$out")"
+    return 1
+}
+
+check_dns64_cname() {
+    local out
+    out=$(dig_gw +noall +answer alias.demo.test AAAA 2>&1) || { DETAIL="dig failed: $(oneline "$out")"; return 1; }
+    if answers_of_type "$out" CNAME | grep -qx 'alias.demo.test. v4only.demo.test.' &&
+        answers_of_type "$out" AAAA | grep -qx "v4only.demo.test. $SERVER_SYNTH6"; then
+        return 0
+    fi
+    DETAIL="expected CNAME alias->v4only and AAAA $SERVER_SYNTH6, got: $(oneline "$out")"
+    return 1
+}
+
+check_ping() {
+    local out
+    if out=$(client ping -6 -n -c 3 -W 2 -w 10 2001:db8:64::198.51.100.10 2>&1); then return 0; fi
+    DETAIL="$(oneline "$(grep -E 'transmitted|rror|unreachable' <<<"$out" || printf '%s' "$out")")"
+    return 1
+}
+
+check_http_by_name() {
+    local out
+    out=$(client curl -sS --max-time 10 http://v4only.demo.test/ 2>&1) || { DETAIL="curl: $(oneline "$out")"; return 1; }
+    if grep -qF "$PAGE_MARKER" <<<"$out"; then return 0; fi
+    DETAIL="page lacks '$PAGE_MARKER': $(oneline "$out")"
+    return 1
+}
+
+check_http_by_address() {
+    local out
+    out=$(client curl -sS --max-time 10 "http://[$SERVER_SYNTH6]/" 2>&1) || { DETAIL="curl: $(oneline "$out")"; return 1; }
+    if grep -qF "$PAGE_MARKER" <<<"$out"; then return 0; fi
+    DETAIL="page lacks '$PAGE_MARKER': $(oneline "$out")"
+    return 1
+}
+
+check_udp_through() {
+    local out
+    out=$(client dig +notcp +ignore +time=2 +tries=2 +short @2001:db8:64::198.51.100.10 v4only.demo.test A 2>&1) ||
+        { DETAIL="dig: $(oneline "$out")"; return 1; }
+    if [[ $out == "$SERVER_ADDR4" ]]; then return 0; fi
+    DETAIL="expected $SERVER_ADDR4 from knot, got: $(oneline "$out")"
+    return 1
+}
+
+check_acl_refused() {
+    local out
+    out=$(dig_gw -b "$CLIENT_OUTSIDE_ADDR6" v4only.demo.test AAAA 2>&1) || { DETAIL="dig: $(oneline "$out")"; return 1; }
+    if grep -q 'status: REFUSED' <<<"$out"; then return 0; fi
+    DETAIL="expected status REFUSED for source $CLIENT_OUTSIDE_ADDR6, got: $(oneline "$(grep -m1 'status:' <<<"$out" || printf '%s' "$out")")"
+    return 1
+}
+
+check_server_dns_direct() {
+    if netns_server_dns_ok; then return 0; fi
+    DETAIL="knotd in $NS_SERVER did not answer v4only.demo.test A"
+    return 1
+}
+
+check_sigterm() {
+    local pid=$NAT64D_PID i status problems=()
+    if ! netns_pid_alive "$pid"; then
+        if wait "$pid" 2>/dev/null; then status=0; else status=$?; fi
+        DETAIL="nat64d was no longer running before SIGTERM (exit status $status)"
+        return 1
+    fi
+    kill -TERM "$pid"
+    for ((i = 0; i < SHUTDOWN_TIMEOUT * 10; i++)); do
+        netns_pid_alive "$pid" || break
+        sleep 0.1
+    done
+    if netns_pid_alive "$pid"; then
+        problems+=("still running ${SHUTDOWN_TIMEOUT}s after SIGTERM (killed)")
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    if wait "$pid" 2>/dev/null; then status=0; else status=$?; fi
+    ((status == 0)) || problems+=("exit status $status")
+    if netns_tun_exists "$NAT64D_TUN"; then problems+=("TUN $NAT64D_TUN still exists in $NS_GW"); fi
+    if [[ -e /proc/$pid ]]; then problems+=("process $pid still present"); fi
+    if ((${#problems[@]} == 0)); then return 0; fi
+    DETAIL=$(IFS=';'; printf '%s' "${problems[*]}")
+    return 1
+}
+
+# -------------------------------------------------------------------- main
+
+if ((EUID != 0)); then
+    echo "netns-test: must run as root" >&2
+    exit 1
+fi
+
+case $MODE in
+nat64d)
+    if [[ -z ${NAT64D:-} ]]; then
+        echo "netns-test: NAT64D not set, running swift build (debug)" >&2
+        (cd "$REPO_ROOT" && swift build) >&2
+        NAT64D="$(cd "$REPO_ROOT" && swift build --show-bin-path)/nat64d"
+    fi
+    ;;
+tayga) ;;
+*)
+    echo "netns-test: unknown NETNS_TRANSLATOR '$MODE' (nat64d|tayga)" >&2
+    exit 1
+    ;;
+esac
+
+netns_setup
+netns_start_servers
+
+if [[ $MODE == tayga ]]; then
+    netns_start_tayga
+    check server-dns-direct check_server_dns_direct
+    check ping-synthesized check_ping
+    check http-by-address check_http_by_address
+    check udp-through-translator check_udp_through
+else
+    if [[ ! -x $NAT64D ]]; then
+        SKIP_REASON="nat64d binary not found or not executable: $NAT64D"
+    else
+        netns_start_nat64d "$NAT64D"
+        if ! netns_wait_nat64d "$STARTUP_TIMEOUT"; then
+            if ! netns_pid_alive "$NAT64D_PID"; then
+                if wait "$NAT64D_PID" 2>/dev/null; then st=0; else st=$?; fi
+                SKIP_REASON="nat64d exited during startup with status $st"
+            fi
+            # Still running but not ready: run the checks anyway for details.
+        fi
+    fi
+    check dns64-synthesized-aaaa check_dns64_synth
+    check dns64-real-aaaa check_dns64_real_aaaa
+    check dns64-cname-chain check_dns64_cname
+    check ping-synthesized check_ping
+    check http-by-name check_http_by_name
+    check udp-through-translator check_udp_through
+    check dns64-acl-refused check_acl_refused
+    check sigterm-shutdown check_sigterm
+fi
+
+# Tear down before the summary so the summary is the last line printed.
+if ((FAILED > 0)); then netns_show_log "$MODE"; fi
+netns_teardown
+SUMMARY_DONE=1
+printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
+((FAILED == 0))
