@@ -3,7 +3,7 @@ import Synchronization
 
 /// A snapshot of the server's counters. Each is monotonic from `DNS64Server.init`.
 public struct DNS64Counters: Hashable, Sendable {
-    /// Messages received that had a DNS header (answered or not).
+    /// Queries received (anything with a DNS header and QR=0, refused and malformed ones included).
     public var queries: Int
     /// Replies carrying synthesized AAAA records (D2).
     public var synthesized: Int
