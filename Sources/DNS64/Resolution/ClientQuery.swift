@@ -89,6 +89,7 @@ public struct DNSReply: Hashable, Sendable {
     /// What kind of reply it is.
     public var outcome: Outcome
 
+    /// Wraps reply bytes.
     public init(bytes: [UInt8], outcome: DNSReply.Outcome) {
         self.bytes = bytes
         self.outcome = outcome

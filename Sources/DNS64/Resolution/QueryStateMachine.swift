@@ -15,12 +15,14 @@ public enum QueryAction: Hashable, Sendable {
 
 /// A query for the upstream resolvers. The transport adds a random ID and sets RD.
 public struct UpstreamQuery: Hashable, Sendable {
+    /// The question to ask, as the client spelled it.
     public var question: DNSQuestion
     /// CD to set (copied from the client; RFC 6147 §5.5).
     public var checkingDisabled: Bool
     /// EDNS to send: nil for none (the client sent none, RFC 6891 §7), else our size and the client's DO.
     public var edns: EDNSInfo?
 
+    /// Creates an upstream query.
     public init(question: DNSQuestion, checkingDisabled: Bool = false, edns: EDNSInfo? = nil) {
         self.question = question
         self.checkingDisabled = checkingDisabled

@@ -44,7 +44,9 @@ struct UpstreamClient: Sendable {
         }
         let channel: any Channel
         do {
-            channel = try await bootstrap.bind(host: upstream.protocol == .inet6 ? "::" : "0.0.0.0", port: 0).get()
+            // Numeric wildcard of the upstream's family, port 0: the kernel picks a random ephemeral port.
+            let local = try SocketAddress(ipAddress: upstream.protocol == .inet6 ? "::" : "0.0.0.0", port: 0)
+            channel = try await bootstrap.bind(to: local).get()
         } catch {
             promise.fail(error)
             throw error

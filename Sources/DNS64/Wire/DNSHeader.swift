@@ -42,7 +42,9 @@ public struct DNSHeader: Hashable, Sendable {
 
     /// The second header word as named bits (RFC 1035 §4.1.1, RFC 4035 §3.2).
     public struct Flags: Hashable, Sendable {
+        /// The 16 bits as on the wire.
         public var rawValue: UInt16
+        /// Flags from their wire value (default: all clear, a plain query).
         public init(rawValue: UInt16 = 0) { self.rawValue = rawValue }
 
         @inline(__always) private func bit(_ n: UInt16) -> Bool { rawValue & (1 << n) != 0 }

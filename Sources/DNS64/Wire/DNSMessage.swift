@@ -2,10 +2,15 @@
 
 /// A parsed or built DNS message. Parsing checks everything (rule N5); encoding cannot fail.
 public struct DNSMessage: Hashable, Sendable {
+    /// ID and flags; section counts follow from the arrays.
     public var header: DNSHeader
+    /// The question section (exactly one entry in queries this server accepts).
     public var questions: [DNSQuestion]
+    /// The answer section.
     public var answers: [DNSResourceRecord]
+    /// The authority section (the SOA of a negative answer sits here, RFC 2308 §3).
     public var authorities: [DNSResourceRecord]
+    /// The additional section (the OPT record sits here, RFC 6891 §6.1.1).
     public var additionals: [DNSResourceRecord]
 
     /// Creates a message from its parts.

@@ -4,8 +4,11 @@ import NAT64Translator
 
 /// One entry of the question section.
 public struct DNSQuestion: Hashable, Sendable, CustomStringConvertible {
+    /// QNAME.
     public var name: DNSName
+    /// QTYPE.
     public var type: DNSRecordType
+    /// QCLASS.
     public var qclass: DNSClass
 
     /// Creates a question (class IN unless given).
@@ -35,14 +38,22 @@ public struct DNSQuestion: Hashable, Sendable, CustomStringConvertible {
 
 /// The SOA RDATA (RFC 1035 §3.3.13). `minimum` is the negative-caching TTL bound (RFC 2308 §4).
 public struct SOAData: Hashable, Sendable {
+    /// Primary name server.
     public var mname: DNSName
+    /// Mailbox of the person responsible, as a name.
     public var rname: DNSName
+    /// Zone serial number.
     public var serial: UInt32
+    /// Secondary refresh interval (s).
     public var refresh: UInt32
+    /// Secondary retry interval (s).
     public var retry: UInt32
+    /// Secondary expiry (s).
     public var expire: UInt32
+    /// Upper bound of the negative-caching TTL (s; RFC 2308 §4, rule D5).
     public var minimum: UInt32
 
+    /// Creates SOA RDATA from its seven fields.
     public init(
         mname: DNSName, rname: DNSName, serial: UInt32, refresh: UInt32, retry: UInt32, expire: UInt32,
         minimum: UInt32
@@ -75,12 +86,15 @@ public enum DNSRData: Hashable, Sendable {
 
 /// One resource record.
 public struct DNSResourceRecord: Hashable, Sendable {
+    /// Owner name.
     public var name: DNSName
+    /// TYPE.
     public var type: DNSRecordType
     /// CLASS; for OPT the requestor's UDP payload size (RFC 6891 §6.1.2).
     public var rrClass: DNSClass
     /// TTL in seconds as on the wire; for OPT the extended RCODE, version and flags (RFC 6891 §6.1.3).
     public var ttl: UInt32
+    /// RDATA, decoded where the type is known.
     public var rdata: DNSRData
 
     /// Creates a record. `rdata` must suit `type` (the `a`, `aaaa`, `cname`, `soa` helpers make sure).
@@ -217,6 +231,7 @@ public struct EDNSInfo: Hashable, Sendable {
     /// The options, as bytes.
     public var options: [UInt8]
 
+    /// Creates EDNS values (defaults: extended RCODE 0, version 0, DO clear, no options).
     public init(
         udpPayloadSize: UInt16, extendedRcode: UInt8 = 0, version: UInt8 = 0, dnssecOK: Bool = false,
         options: [UInt8] = []

@@ -82,6 +82,7 @@ public struct DNSRcode: RawRepresentable, Hashable, Sendable, CustomStringConver
     public var rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue & 0x0F }
 
+    /// No error.
     public static let noError = DNSRcode(rawValue: 0)
     /// The query could not be parsed.
     public static let formErr = DNSRcode(rawValue: 1)
