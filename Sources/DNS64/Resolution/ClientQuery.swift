@@ -100,10 +100,12 @@ extension ClientQuery {
     /// A reply with `rcode` and the given records, cut to the client's size (TC=1 when it does not fit).
     func reply(
         rcode: DNSRcode, answers: [DNSResourceRecord] = [], authorities: [DNSResourceRecord] = [],
-        outcome: DNSReply.Outcome
+        truncated: Bool = false, outcome: DNSReply.Outcome
     ) -> DNSReply {
+        var header = replyHeader(rcode: rcode)
+        header.flags.truncated = truncated
         let message = DNSMessage(
-            header: replyHeader(rcode: rcode), questions: [question], answers: answers, authorities: authorities,
+            header: header, questions: [question], answers: answers, authorities: authorities,
             additionals: replyAdditionals)
         return DNSReply(bytes: fitted(message.encoded()), outcome: outcome)
     }

@@ -149,6 +149,8 @@ public struct QueryStateMachine: Sendable {
             guard policy.synthesizeOnUpstreamErrors else { return finish(servFail) }
             return askA(fallback: servFail, negativeTTL: nil, aaaaFailed: true)
         }
+        // A truncated answer may hide real AAAA records: pass it on (TC=1), the client retries over TCP.
+        if message.header.flags.truncated { return finish(query.relay(raw)) }
         switch message.header.flags.rcode {
         case .noError:
             let found = Synthesis.aaaaRecords(of: message, for: query.question, policy: policy)
@@ -178,6 +180,8 @@ public struct QueryStateMachine: Sendable {
             // D3: both failed → SERVFAIL; a good NODATA for AAAA stays what it was.
             return finish(aaaaFailed ? query.reply(rcode: .servFail, outcome: .upstreamFailure) : fallback)
         }
+        // A truncated A answer would give a partial synthesis: answer TC=1 so the client retries over TCP.
+        if message.header.flags.truncated { return finish(query.reply(rcode: .noError, truncated: true, outcome: .relayed)) }
         let rcode = message.header.flags.rcode
         guard rcode == .noError else {
             // D3: "if that one fails too, its error is returned".

@@ -238,3 +238,23 @@ struct QueryStateMachineTests {
         #expect(try #require(reply).bytes.count <= 512)
     }
 }
+
+/// N2 (first part): a truncated upstream answer is never taken as complete.
+struct UpstreamTruncationTests {
+    @Test func N2_truncatedAAAAAnswerRelayedNotSynthesized() throws {
+        let machine = try #require(Fixture.machine(Fixture.query()))
+        let truncated = Fixture.response(type: Bytes.typeAAAA, flags: 0x8380)  // QR TC RD RA, no records
+        let (asked, reply) = Fixture.run(machine, [try Fixture.answer(truncated)])
+        #expect(asked.count == 1)
+        #expect(try #require(reply).bytes[2...] == truncated[2...])
+    }
+
+    @Test func N2_truncatedAAnswerGivesTCReply() throws {
+        let machine = try #require(Fixture.machine(Fixture.query()))
+        let partialA = Fixture.response(type: Bytes.typeA, flags: 0x8380, answers: [Fixture.aRecord(ttl: 60, 192, 0, 2, 1)])
+        let (_, reply) = Fixture.run(machine, [try Fixture.answer(Fixture.nodata()), try Fixture.answer(partialA)])
+        let message = try DNSMessage(parsing: try #require(reply).bytes)
+        #expect(message.header.flags.truncated && message.answers.isEmpty)
+        #expect(message.header.id == Fixture.clientID)
+    }
+}
