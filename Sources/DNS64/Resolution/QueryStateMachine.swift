@@ -1,0 +1,205 @@
+// One client query from intake to reply: RFC 6147 §5.1 (AAAA then A), rules D1–D7 and D11 of docs/dns64.md.
+// The machine decides, the transport does the I/O: each event returns an `Action` (ask upstream, or reply).
+//
+//   idle ──start──▶ relaying ─────────────answer/failure──▶ answered            (D11, D7 CD=1)
+//     └────start──▶ awaitingAAAA ──usable AAAA / NXDOMAIN──▶ answered           (D1, D3)
+//                        └──NODATA / error / timeout──▶ awaitingA ──▶ answered  (D2, D3, D5, D6)
+
+/// What to do next for one query.
+public enum QueryAction: Hashable, Sendable {
+    /// Send this query to the upstream resolvers and feed the result to `upstreamAnswered(_:)`.
+    case askUpstream(UpstreamQuery)
+    /// Send these bytes to the client; the query is done.
+    case reply(DNSReply)
+}
+
+/// A query for the upstream resolvers. The transport adds a random ID and sets RD.
+public struct UpstreamQuery: Hashable, Sendable {
+    /// The question to ask, as the client spelled it.
+    public var question: DNSQuestion
+    /// CD to set (copied from the client; RFC 6147 §5.5).
+    public var checkingDisabled: Bool
+    /// EDNS to send: nil for none (the client sent none, RFC 6891 §7), else our size and the client's DO.
+    public var edns: EDNSInfo?
+
+    /// Creates an upstream query.
+    public init(question: DNSQuestion, checkingDisabled: Bool = false, edns: EDNSInfo? = nil) {
+        self.question = question
+        self.checkingDisabled = checkingDisabled
+        self.edns = edns
+    }
+
+    /// The query message with the given ID and RD=1.
+    public func message(id: UInt16) -> DNSMessage {
+        var flags = DNSHeader.Flags()
+        flags.recursionDesired = true
+        flags.checkingDisabled = checkingDisabled
+        return DNSMessage(
+            header: DNSHeader(id: id, flags: flags), questions: [question], additionals: edns.map { [$0.record] } ?? [])
+    }
+}
+
+/// What came back from the upstream resolvers for one `UpstreamQuery`.
+public enum UpstreamResult: Hashable, Sendable {
+    /// A response that matched ID, question and upstream address (rule N3), parsed, and its bytes as received.
+    case answer(DNSMessage, raw: [UInt8])
+    /// Every upstream timed out or failed; counts as SERVFAIL (RFC 6147 §5.1.3).
+    case failed
+}
+
+/// The life of one client query. A value type: one per query, owned by whoever drives it.
+public struct QueryStateMachine: Sendable {
+    private enum State: Sendable {
+        /// Created; `start()` not called yet.
+        case idle
+        /// The query went upstream as is; the answer is relayed unchanged (D11, D7).
+        case relaying
+        /// AAAA went upstream (D1); waiting for it.
+        case awaitingAAAA
+        /// The AAAA answer had no usable AAAA; A went upstream for the same name (D2, D3).
+        /// `fallback` is returned when A brings no records, `negativeTTL` bounds the synthesized TTL (D5),
+        /// `aaaaFailed` says the AAAA answer was an error or timeout rather than NODATA.
+        case awaitingA(fallback: DNSReply, negativeTTL: UInt32?, aaaaFailed: Bool)
+        /// A reply was produced; nothing more happens.
+        case answered
+    }
+
+    private var state: State = .idle
+    /// The query being answered.
+    public let query: ClientQuery
+    /// The synthesis settings.
+    public let policy: SynthesisPolicy
+
+    /// Creates a machine for one accepted query.
+    public init(query: ClientQuery, policy: SynthesisPolicy) {
+        self.query = query
+        self.policy = policy
+    }
+
+    /// Whether this query takes the DNS64 path: AAAA, class IN, CD clear (D1, D7, D11).
+    public var synthesisApplies: Bool {
+        query.question.type == .aaaa && query.question.qclass == .in && !query.flags.checkingDisabled
+            && !policy.prefixes.isEmpty
+    }
+
+    private var upstreamEDNS: EDNSInfo? {
+        query.edns.map { EDNSInfo(udpPayloadSize: ClientQuery.advertisedPayloadSize, dnssecOK: $0.dnssecOK) }
+    }
+
+    private func upstream(_ type: DNSRecordType) -> UpstreamQuery {
+        var question = query.question
+        question.type = type
+        return UpstreamQuery(question: question, checkingDisabled: query.flags.checkingDisabled, edns: upstreamEDNS)
+    }
+
+    /// First event: decides where the query goes.
+    /// - Returns: always `.askUpstream` (the AAAA query for D1, the query as is for D11).
+    public mutating func start() -> QueryAction {
+        switch state {
+        case .idle:
+            if synthesisApplies {
+                state = .awaitingAAAA
+                return .askUpstream(upstream(.aaaa))
+            }
+            state = .relaying
+            return .askUpstream(upstream(query.question.type))
+        case .relaying, .awaitingAAAA, .awaitingA, .answered:
+            preconditionFailure("start() called twice")
+        }
+    }
+
+    /// Feeds the result of the last `.askUpstream`.
+    /// - Parameter result: the matched upstream answer, or `.failed` after timeouts.
+    /// - Returns: the next action.
+    public mutating func upstreamAnswered(_ result: UpstreamResult) -> QueryAction {
+        switch state {
+        case .idle, .answered:
+            preconditionFailure("upstream answer without an outstanding upstream query")
+        case .relaying:
+            return finish(relayOrFail(result))
+        case .awaitingAAAA:
+            return aaaaAnswered(result)
+        case .awaitingA(let fallback, let negativeTTL, let aaaaFailed):
+            return aAnswered(result, fallback: fallback, negativeTTL: negativeTTL, aaaaFailed: aaaaFailed)
+        }
+    }
+
+    private mutating func finish(_ reply: DNSReply) -> QueryAction {
+        state = .answered
+        return .reply(reply)
+    }
+
+    private func relayOrFail(_ result: UpstreamResult) -> DNSReply {
+        switch result {
+        case .answer(_, let raw): query.relay(raw)
+        case .failed: query.reply(rcode: .servFail, outcome: .upstreamFailure)
+        }
+    }
+
+    private mutating func askA(fallback: DNSReply, negativeTTL: UInt32?, aaaaFailed: Bool) -> QueryAction {
+        state = .awaitingA(fallback: fallback, negativeTTL: negativeTTL, aaaaFailed: aaaaFailed)
+        return .askUpstream(upstream(.a))
+    }
+
+    /// D1, D3, D4, D7: what the AAAA answer leads to.
+    private mutating func aaaaAnswered(_ result: UpstreamResult) -> QueryAction {
+        guard case .answer(let message, let raw) = result else {
+            // D3: a timeout counts as SERVFAIL, which counts as an empty answer (RFC 6147 §5.1.2, §5.1.3).
+            let servFail = query.reply(rcode: .servFail, outcome: .upstreamFailure)
+            guard policy.synthesizeOnUpstreamErrors else { return finish(servFail) }
+            return askA(fallback: servFail, negativeTTL: nil, aaaaFailed: true)
+        }
+        // A truncated answer may hide real AAAA records: pass it on (TC=1), the client retries over TCP.
+        if message.header.flags.truncated { return finish(query.relay(raw)) }
+        switch message.header.flags.rcode {
+        case .noError:
+            let found = Synthesis.aaaaRecords(of: message, for: query.question, policy: policy)
+            // D4: excluded records are removed, the rest is returned as is.
+            let original =
+                found.excluded == 0
+                ? query.relay(raw)
+                : filtered(Synthesis.removingExcluded(from: message, policy: policy))
+            if found.usable > 0 { return finish(original) }  // D1
+            // D7: DO=1 and a signed negative answer is passed on, not synthesized (RFC 6147 §5.5).
+            if query.edns?.dnssecOK == true && Synthesis.isSigned(message) { return finish(original) }
+            return askA(fallback: original, negativeTTL: Synthesis.negativeTTL(of: message), aaaaFailed: false)  // D2
+        case .nxDomain:
+            return finish(query.relay(raw))  // D3: NXDOMAIN as is, no A query.
+        default:
+            // D3: SERVFAIL, REFUSED, NOTIMP, FORMERR count as an empty answer (RFC 6147 §5.1.2).
+            guard policy.synthesizeOnUpstreamErrors else { return finish(query.relay(raw)) }
+            return askA(fallback: query.relay(raw), negativeTTL: nil, aaaaFailed: true)
+        }
+    }
+
+    /// D2, D3, D5, D6: what the A answer leads to.
+    private mutating func aAnswered(
+        _ result: UpstreamResult, fallback: DNSReply, negativeTTL: UInt32?, aaaaFailed: Bool
+    ) -> QueryAction {
+        guard case .answer(let message, _) = result else {
+            // D3: both failed → SERVFAIL; a good NODATA for AAAA stays what it was.
+            return finish(aaaaFailed ? query.reply(rcode: .servFail, outcome: .upstreamFailure) : fallback)
+        }
+        // A truncated A answer would give a partial synthesis: answer TC=1 so the client retries over TCP.
+        if message.header.flags.truncated { return finish(query.reply(rcode: .noError, truncated: true, outcome: .relayed)) }
+        let rcode = message.header.flags.rcode
+        guard rcode == .noError else {
+            // D3: "if that one fails too, its error is returned".
+            return finish(aaaaFailed ? query.reply(rcode: rcode, outcome: .upstreamFailure) : fallback)
+        }
+        guard
+            let answers = Synthesis.synthesizedAnswers(
+                from: message, for: query.question, negativeTTL: negativeTTL, policy: policy)
+        else {
+            return finish(fallback)  // D2: no A records → the original (empty) answer.
+        }
+        return finish(query.reply(rcode: .noError, answers: answers, outcome: .synthesized))
+    }
+
+    private func filtered(_ message: DNSMessage) -> DNSReply {
+        var message = message
+        message.header.id = query.id
+        message.header.flags.recursionDesired = query.flags.recursionDesired
+        return DNSReply(bytes: query.fitted(message.encoded()), outcome: .filtered)
+    }
+}
