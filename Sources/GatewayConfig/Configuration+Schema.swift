@@ -1,0 +1,286 @@
+// The schema: every section and key, its default, its bounds with the reason for them, and the cross-checks.
+// config/nat64d.toml documents the same keys for operators; keep the two in step.
+
+import NAT64Translator
+
+/// Default values of the optional keys.
+enum Defaults {
+    static let tunName = "nat64"
+    static let mtu = 1500
+    static let udpTimeout = 300  // RFC 6146 §4 UDP_DEFAULT, 5 minutes
+    static let tcpEstablishedTimeout = 7440  // RFC 6146 §4 TCP_EST, 2 hours 4 minutes
+    static let tcpTransitoryTimeout = 240  // RFC 6146 §4 TCP_TRANS, 4 minutes
+    static let icmpTimeout = 60  // RFC 6146 §4 ICMP_DEFAULT
+    static let maxSessions = 65_536
+    static let dnsListen: [GatewayConfiguration.Endpoint] = [
+        .init(host: .v6(.loopback), port: 53), .init(host: .v4(IPv4Address(127, 0, 0, 1)), port: 53),
+    ]
+    static let dnsAllow: [GatewayConfiguration.ClientNetwork] = [
+        .v6(IPv6Prefix(.loopback, length: 128)), .v4(IPv4Prefix(IPv4Address(127, 0, 0, 0), length: 8)),
+    ]
+    static let dnsTimeoutMilliseconds = 2000
+    static let logLevel = "info"
+}
+
+extension ConfigReader {
+    /// Every section and its keys, in the order the sample file lists them.
+    static let schema: [(name: String, keys: [String])] = [
+        ("tun", ["name", "mtu"]),
+        ("translator", ["prefix", "pool4", "udp-timeout", "tcp-established-timeout", "tcp-transitory-timeout",
+                        "icmp-timeout", "max-sessions"]),
+        ("gateway", ["ipv4", "ipv6"]),
+        ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms"]),
+        ("log", ["level"]),
+    ]
+
+    /// The log levels swift-log knows, lowest first.
+    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// Longest session lifetime accepted (one year), so lifetimes in nanoseconds cannot overflow.
+    private static let maxTimeout = 31_536_000
+
+    /// Reads and checks the whole document; nil when anything was reported.
+    mutating func readConfiguration() -> GatewayConfiguration? {
+        checkTopLevel(sections: Self.schema)
+        func keys(_ name: String) -> [String] { Self.schema.first { $0.name == name }?.keys ?? [] }
+        let tun = readTun(section("tun", keys: keys("tun")))
+        let translator = readTranslator(section("translator", keys: keys("translator")))
+        let gateway = readGateway(section("gateway", keys: keys("gateway")))
+        let dns64 = readDNS64(section("dns64", keys: keys("dns64")), translatorPrefix: translator?.config.prefix)
+        let log = readLog(section("log", keys: keys("log")))
+        if let translator, let gateway { crossCheck(translator, gateway) }
+        guard let tun, let translator, let gateway, let dns64, let log, errors.isEmpty else { return nil }
+        return GatewayConfiguration(
+            tun: tun, translator: translator.config, gateway: gateway.config, dns64: dns64, log: log)
+    }
+
+    // MARK: [tun]
+
+    private mutating func readTun(_ s: Section) -> GatewayConfiguration.Tun? {
+        var name: String? = Defaults.tunName
+        if let given = string(s, "name", example: "\"nat64\"") {
+            name = convert(given, label: s.path("name"), Self.interfaceName)
+        }
+        let mtu = integer(s, "mtu", default: Defaults.mtu, IntegerRule(
+            range: 1280...65535, reason: " (IPv6 needs a link MTU of at least 1280, RFC 8200 §5)"))
+        guard let name, let mtu else { return nil }
+        return .init(name: name, mtu: mtu)
+    }
+
+    /// A Linux interface name: 1–15 bytes (IFNAMSIZ 16 with the NUL), not `.` or `..`, no `/`, `:` or spaces.
+    static func interfaceName(_ text: String) -> Result<String, Problem> {
+        let allowed = text.unicodeScalars.allSatisfy { c in
+            ("0"..."9").contains(c) || ("a"..."z").contains(c) || ("A"..."Z").contains(c)
+                || c == "_" || c == "." || c == "-"
+        }
+        guard allowed else {
+            return .failure(Problem("has characters Linux does not allow; use only A-Z a-z 0-9 _ . -, e.g. \"nat64\""))
+        }
+        guard (1...15).contains(text.utf8.count) else {
+            return .failure(Problem("is \(text.utf8.count) characters long; use 1 to 15 characters (Linux IFNAMSIZ)"))
+        }
+        guard text != "." && text != ".." else {
+            return .failure(Problem("is not a valid interface name; use a name such as \"nat64\""))
+        }
+        return .success(text)
+    }
+
+    // MARK: [translator]
+
+    private mutating func readTranslator(
+        _ s: Section
+    ) -> (config: GatewayConfiguration.Translator, prefixLine: Int, pool4: [Located<IPv4Prefix>])? {
+        var prefix: Located<NAT64Prefix>?
+        if require(s, "prefix", example: "prefix = \"64:ff9b::/96\""),
+           let text = string(s, "prefix", example: "\"64:ff9b::/96\""),
+           let value = convert(text, label: s.path("prefix"), AddressText.nat64Prefix)
+        {
+            prefix = Located(value: value, line: text.line)
+        }
+        let pool4 = readPool4(s)
+        let seconds = { (minimum: Int, reason: String) in
+            IntegerRule(range: minimum...Self.maxTimeout, unit: " seconds", reason: reason)
+        }
+        let udp = integer(s, "udp-timeout", default: Defaults.udpTimeout,
+                          seconds(120, " (RFC 6146 §4: UDP_MIN is 2 minutes)"))
+        let tcpEstablished = integer(s, "tcp-established-timeout", default: Defaults.tcpEstablishedTimeout,
+                                     seconds(7440, " (RFC 6146 §4: TCP_EST is at least 2 hours 4 minutes)"))
+        let tcpTransitory = integer(s, "tcp-transitory-timeout", default: Defaults.tcpTransitoryTimeout,
+                                    seconds(240, " (RFC 6146 §4: TCP_TRANS is 4 minutes)"))
+        let icmp = integer(s, "icmp-timeout", default: Defaults.icmpTimeout,
+                           seconds(1, " (RFC 6146 §4: ICMP_DEFAULT is 60 seconds)"))
+        let maxSessions = integer(s, "max-sessions", default: Defaults.maxSessions,
+                                  IntegerRule(range: 1...16_000_000, unit: " sessions"))
+        guard let prefix, let pool4, let udp, let tcpEstablished, let tcpTransitory, let icmp, let maxSessions
+        else { return nil }
+        let config = GatewayConfiguration.Translator(
+            prefix: prefix.value, pool4: pool4.map(\.value), udpTimeout: udp, tcpEstablishedTimeout: tcpEstablished,
+            tcpTransitoryTimeout: tcpTransitory, icmpTimeout: icmp, maxSessions: maxSessions)
+        return (config, prefix.line, pool4)
+    }
+
+    private mutating func readPool4(_ s: Section) -> [Located<IPv4Prefix>]? {
+        let example = "[\"192.0.2.1\"]"
+        guard require(s, "pool4", example: "pool4 = \(example)"),
+              let texts = strings(s, "pool4", example: example)
+        else { return nil }
+        guard !texts.isEmpty else {
+            fail(s["pool4"]?.line ?? s.line, .invalidValue,
+                 "translator.pool4 is empty; list at least one IPv4 address or prefix, e.g. pool4 = \(example)")
+            return nil
+        }
+        guard let pool = convertAll(texts, label: s.path("pool4"), Self.poolPrefix) else { return nil }
+        for (i, entry) in pool.enumerated() {
+            if let earlier = pool[..<i].first(where: { overlaps($0.value, entry.value) }) {
+                fail(entry.line, .conflict, "translator.pool4 entry \"\(entry.value)\" overlaps \"\(earlier.value)\" "
+                    + "(line \(earlier.line)); list each address once")
+                return nil
+            }
+        }
+        return pool
+    }
+
+    /// A pool4 entry: an IPv4 prefix of length 16 or more made of ordinary unicast addresses.
+    static func poolPrefix(_ text: String) -> Result<IPv4Prefix, Problem> {
+        AddressText.ipv4Prefix(text).flatMap { prefix in
+            guard prefix.length >= 16 else {
+                return .failure(Problem("is too wide (/\(prefix.length)); pool4 prefixes must be /16 or longer"))
+            }
+            if let reason = nonUnicastReason(prefix.address) {
+                return .failure(Problem("is \(reason); pool4 needs ordinary unicast addresses such as \"192.0.2.0/24\""))
+            }
+            return .success(prefix)
+        }
+    }
+
+    /// Why an IPv4 address cannot be a host's own address, or nil when it can.
+    static func nonUnicastReason(_ a: IPv4Address) -> String? {
+        switch a.value >> 24 {
+        case 0: return "in 0.0.0.0/8 (\"this network\", RFC 1122)"
+        case 127: return "a loopback address (127.0.0.0/8)"
+        case 224...239: return "a multicast address (224.0.0.0/4)"
+        case 240...255: return "reserved or broadcast (240.0.0.0/4)"
+        default: return nil
+        }
+    }
+
+    private func overlaps(_ a: IPv4Prefix, _ b: IPv4Prefix) -> Bool {
+        a.contains(b.address) || b.contains(a.address)
+    }
+
+    // MARK: [gateway]
+
+    private mutating func readGateway(
+        _ s: Section
+    ) -> (config: GatewayConfiguration.Gateway, ipv4Line: Int, ipv6Line: Int)? {
+        var ipv4: Located<IPv4Address>?
+        if require(s, "ipv4", example: "ipv4 = \"198.51.100.1\""),
+           let text = string(s, "ipv4", example: "\"198.51.100.1\""),
+           let value = convert(text, label: s.path("ipv4"), Self.gatewayIPv4)
+        {
+            ipv4 = Located(value: value, line: text.line)
+        }
+        var ipv6: Located<IPv6Address>?
+        if require(s, "ipv6", example: "ipv6 = \"2001:db8:1::1\""),
+           let text = string(s, "ipv6", example: "\"2001:db8:1::1\""),
+           let value = convert(text, label: s.path("ipv6"), Self.gatewayIPv6)
+        {
+            ipv6 = Located(value: value, line: text.line)
+        }
+        guard let ipv4, let ipv6 else { return nil }
+        return (.init(ipv4: ipv4.value, ipv6: ipv6.value), ipv4.line, ipv6.line)
+    }
+
+    static func gatewayIPv4(_ text: String) -> Result<IPv4Address, Problem> {
+        AddressText.ipv4Address(text).flatMap { address in
+            guard let reason = nonUnicastReason(address) else { return .success(address) }
+            return .failure(Problem("is \(reason); use the gateway's own unicast address, e.g. \"198.51.100.1\""))
+        }
+    }
+
+    static func gatewayIPv6(_ text: String) -> Result<IPv6Address, Problem> {
+        AddressText.ipv6Address(text).flatMap { address in
+            if address == .unspecified || address == .loopback || address.byte(0) == 0xFF {
+                return .failure(Problem("is not a unicast address; use the gateway's own address, e.g. \"2001:db8:1::1\""))
+            }
+            return .success(address)
+        }
+    }
+
+    // MARK: [dns64]
+
+    private mutating func readDNS64(_ s: Section, translatorPrefix: NAT64Prefix?) -> GatewayConfiguration.DNS64? {
+        let enabled = boolean(s, "enabled", default: s.table != nil)
+        let listen = readEndpoints(s, "listen", default: Defaults.dnsListen, example: "[\"[2001:db8:1::1]:53\"]",
+                                   required: enabled == true)
+        let upstreams = readEndpoints(s, "upstream", default: [], example: "[\"198.51.100.10:53\"]",
+                                      required: enabled == true)
+        var allow: [GatewayConfiguration.ClientNetwork]? = Defaults.dnsAllow
+        if let texts = strings(s, "allow", example: "[\"2001:db8:1::/64\"]") {
+            allow = convertAll(texts, label: s.path("allow"), AddressText.clientNetwork)?.map(\.value)
+        }
+        var prefix = translatorPrefix
+        if let text = string(s, "prefix", example: "\"64:ff9b::/96\"") {
+            prefix = convert(text, label: s.path("prefix"), AddressText.nat64Prefix)
+        }
+        let timeout = integer(s, "timeout-ms", default: Defaults.dnsTimeoutMilliseconds,
+                              IntegerRule(range: 100...30_000, unit: " milliseconds"))
+        guard let enabled, let listen, let upstreams, let allow, let prefix, let timeout else { return nil }
+        return .init(enabled: enabled, listen: listen, upstreams: upstreams, allow: allow, prefix: prefix,
+                     timeoutMilliseconds: timeout)
+    }
+
+    /// A list of endpoints; when `required`, an absent or empty list with an empty default is an error.
+    private mutating func readEndpoints(
+        _ s: Section, _ key: String, default fallback: [GatewayConfiguration.Endpoint], example: String,
+        required: Bool
+    ) -> [GatewayConfiguration.Endpoint]? {
+        var endpoints: [GatewayConfiguration.Endpoint]? = fallback
+        if s[key] != nil {
+            endpoints = strings(s, key, example: example)
+                .flatMap { convertAll($0, label: s.path(key), { AddressText.endpoint($0) }) }?.map(\.value)
+        }
+        if required, let endpoints, endpoints.isEmpty {
+            fail(s[key]?.line ?? s.line, .missingKey,
+                 "\(s.path(key)) needs at least one address while [dns64] is enabled; "
+                    + "write \(key) = \(example), or set enabled = false")
+            return nil
+        }
+        return endpoints
+    }
+
+    // MARK: [log]
+
+    private mutating func readLog(_ s: Section) -> GatewayConfiguration.Log? {
+        guard let text = string(s, "level", example: "\"info\"") else {
+            return s["level"] == nil ? .init(level: Defaults.logLevel) : nil
+        }
+        let level = convert(text, label: s.path("level")) { (level: String) -> Result<String, Problem> in
+            if Self.logLevels.contains(level) { return .success(level) }
+            let fix = Suggestion.closest(to: level, among: Self.logLevels).map { "did you mean \"\($0)\"? " } ?? ""
+            return .failure(Problem("is not a log level; \(fix)use one of " + Self.logLevels.joined(separator: ", ")))
+        }
+        return level.map { .init(level: $0) }
+    }
+
+    // MARK: Cross-checks
+
+    private mutating func crossCheck(
+        _ translator: (config: GatewayConfiguration.Translator, prefixLine: Int, pool4: [Located<IPv4Prefix>]),
+        _ gateway: (config: GatewayConfiguration.Gateway, ipv4Line: Int, ipv6Line: Int)
+    ) {
+        let ipv4 = gateway.config.ipv4
+        if let entry = translator.pool4.first(where: { $0.value.contains(ipv4) }) {
+            fail(gateway.ipv4Line, .conflict,
+                 "gateway.ipv4 \(ipv4) is inside translator.pool4 entry \"\(entry.value)\" (line \(entry.line)); "
+                    + "the gateway needs an address the translator does not own, so pick one outside pool4")
+        }
+        let ipv6 = gateway.config.ipv6
+        let prefix = translator.config.prefix
+        if prefix.prefix.contains(ipv6) {
+            fail(gateway.ipv6Line, .conflict,
+                 "gateway.ipv6 \(ipv6) is inside translator.prefix \(prefix) (line \(translator.prefixLine)), so "
+                    + "packets to it would be translated; use an address outside the NAT64 prefix")
+        }
+    }
+}

@@ -1,0 +1,185 @@
+// The typed configuration of nat64d and its entry points. The schema, its defaults and every check live in
+// Configuration+Schema.swift; the sample config/nat64d.toml documents each key for operators.
+
+import NAT64Translator
+
+/// The validated contents of a nat64d configuration file.
+///
+/// A value of this type has passed every check: ranges, address syntax, RFC 6052 prefix lengths and the
+/// cross-checks (pool4 does not hold the gateway's IPv4 address; the NAT64 prefix does not hold its IPv6 address).
+public struct GatewayConfiguration: Sendable, Equatable {
+    /// `[tun]`: the TUN device the translator reads and writes.
+    public struct Tun: Sendable, Equatable {
+        /// Interface name: 1–15 characters of `A-Z a-z 0-9 _ . -` (Linux IFNAMSIZ). Default `nat64`.
+        public var name: String
+        /// Link MTU, 1280...65535 (1280 is the IPv6 minimum, RFC 8200 §5). Default 1500.
+        public var mtu: Int
+    }
+
+    /// `[translator]`: the stateful NAT64 (RFC 6146) and its address mapping (RFC 6052).
+    public struct Translator: Sendable, Equatable {
+        /// The NAT64 prefix; length 32, 40, 48, 56, 64 or 96 (RFC 6052 §2.2). Required.
+        public var prefix: NAT64Prefix
+        /// IPv4 addresses the translator owns, as prefixes of length 16 or more (a bare address is a /32). Required.
+        public var pool4: [IPv4Prefix]
+        /// UDP session lifetime in seconds, at least 120 (RFC 6146 §4, UDP_MIN). Default 300.
+        public var udpTimeout: Int
+        /// Established TCP session lifetime in seconds, at least 7440 (RFC 6146 §4, TCP_EST). Default 7440.
+        public var tcpEstablishedTimeout: Int
+        /// Transitory TCP session lifetime in seconds, at least 240 (RFC 6146 §4, TCP_TRANS). Default 240.
+        public var tcpTransitoryTimeout: Int
+        /// ICMP query session lifetime in seconds, at least 1 (RFC 6146 §4, ICMP_DEFAULT is 60). Default 60.
+        public var icmpTimeout: Int
+        /// Most sessions kept at once, 1...16_000_000. Default 65536.
+        public var maxSessions: Int
+
+        /// Every address of `pool4`, in order (at most 65536 per prefix, since prefixes are /16 or longer).
+        public var pool4Addresses: [IPv4Address] {
+            pool4.flatMap { prefix in
+                let count = UInt32(1) << UInt32(32 - prefix.length)
+                return (0..<count).map { IPv4Address(prefix.address.value | $0) }
+            }
+        }
+    }
+
+    /// `[gateway]`: the gateway's own addresses, used as the source of ICMP errors it generates.
+    public struct Gateway: Sendable, Equatable {
+        /// Source of generated ICMPv4 errors. Required; must not lie inside `translator.pool4`.
+        public var ipv4: IPv4Address
+        /// Source of generated ICMPv6 errors. Required; must not lie inside `translator.prefix`.
+        public var ipv6: IPv6Address
+    }
+
+    /// An IP address and port, written `192.0.2.1:53` or `[2001:db8::1]:53` (port optional, default 53).
+    public struct Endpoint: Sendable, Equatable {
+        /// The address family and address.
+        public enum Host: Sendable, Equatable {
+            /// An IPv4 address, written `192.0.2.1`.
+            case v4(IPv4Address)
+            /// An IPv6 address, written in brackets: `[2001:db8::1]`.
+            case v6(IPv6Address)
+        }
+
+        /// The address.
+        public var host: Host
+        /// The port, 1...65535.
+        public var port: Int
+
+        /// Creates an endpoint.
+        ///
+        /// - Parameters:
+        ///   - host: the address.
+        ///   - port: the port, 1...65535.
+        public init(host: Host, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// A client network allowed to query the DNS64 server.
+    public enum ClientNetwork: Sendable, Equatable {
+        /// An IPv4 network, e.g. `127.0.0.0/8`.
+        case v4(IPv4Prefix)
+        /// An IPv6 network, e.g. `2001:db8:1::/64`.
+        case v6(IPv6Prefix)
+    }
+
+    /// `[dns64]`: the DNS64 resolver (RFC 6147).
+    public struct DNS64: Sendable, Equatable {
+        /// Whether to run it. Default: true when the file has a `[dns64]` section, false when it has none.
+        public var enabled: Bool
+        /// Where to listen. Default `[::1]:53` and `127.0.0.1:53`; at least one when enabled.
+        public var listen: [Endpoint]
+        /// Upstream resolvers (key `upstream`). At least one when enabled; no default.
+        public var upstreams: [Endpoint]
+        /// Clients allowed to query. Default `::1/128` and `127.0.0.0/8`.
+        public var allow: [ClientNetwork]
+        /// Prefix for synthesised AAAA records. Default: `translator.prefix`.
+        public var prefix: NAT64Prefix
+        /// Upstream query timeout in milliseconds, 100...30000 (key `timeout-ms`). Default 2000.
+        public var timeoutMilliseconds: Int
+    }
+
+    /// `[log]`: logging.
+    public struct Log: Sendable, Equatable {
+        /// One of trace, debug, info, notice, warning, error, critical (swift-log's levels). Default `info`.
+        public var level: String
+    }
+
+    /// The `[tun]` section.
+    public var tun: Tun
+    /// The `[translator]` section.
+    public var translator: Translator
+    /// The `[gateway]` section.
+    public var gateway: Gateway
+    /// The `[dns64]` section.
+    public var dns64: DNS64
+    /// The `[log]` section.
+    public var log: Log
+
+    /// Parses and validates configuration text.
+    ///
+    /// - Parameters:
+    ///   - text: the TOML text.
+    ///   - file: the name to put in error messages (normally the path it was read from).
+    /// - Returns: the validated configuration.
+    /// - Throws: the first problem in the file, by line (`diagnose` lists all of them).
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> GatewayConfiguration {
+        try parse(bytes: Array(text.utf8), file: file)
+    }
+
+    /// Reads, parses and validates a configuration file.
+    ///
+    /// - Parameter path: the file to read.
+    /// - Returns: the validated configuration.
+    /// - Throws: `ConfigError` with line 0 and the errno text when the file cannot be read; otherwise as `parse`.
+    public static func load(path: String) throws(ConfigError) -> GatewayConfiguration {
+        try parse(bytes: try ConfigFile.readAll(path: path), file: path)
+    }
+
+    /// Every problem in configuration text, sorted by line; empty when the text is a valid configuration.
+    ///
+    /// A syntax error stops parsing, so it is reported alone; schema and value errors are all reported.
+    /// - Parameters:
+    ///   - text: the TOML text.
+    ///   - file: the name to put in error messages.
+    /// - Returns: the errors, first line first.
+    public static func diagnose(_ text: String, file: String) -> [ConfigError] {
+        switch decode(bytes: Array(text.utf8), file: file) {
+        case .valid: return []
+        case .invalid(let errors): return errors
+        }
+    }
+
+    static func parse(bytes: [UInt8], file: String) throws(ConfigError) -> GatewayConfiguration {
+        switch decode(bytes: bytes, file: file) {
+        case .valid(let configuration): return configuration
+        case .invalid(let errors): throw errors[0]
+        }
+    }
+
+    /// The outcome of decoding: a configuration, or at least one error sorted by line.
+    enum Decoded {
+        case valid(GatewayConfiguration)
+        case invalid([ConfigError])
+    }
+
+    static func decode(bytes: [UInt8], file: String) -> Decoded {
+        let root: TOMLTable
+        do {
+            root = try TOMLParser.parse(bytes)
+        } catch {
+            let code: ConfigError.Code = error.isUnsupported ? .unsupportedSyntax : .syntax
+            return .invalid([ConfigError(file: file, line: error.line, code: code, message: error.message)])
+        }
+        var reader = ConfigReader(file: file, root: root)
+        let configuration = reader.readConfiguration()
+        // A stable sort keeps errors on one line in the order the checks found them.
+        let errors = reader.errors.enumerated()
+            .sorted { ($0.element.line, $0.offset) < ($1.element.line, $1.offset) }
+            .map(\.element)
+        if let configuration, errors.isEmpty { return .valid(configuration) }
+        precondition(!errors.isEmpty, "a configuration was rejected without an error")
+        return .invalid(errors)
+    }
+}
