@@ -1,0 +1,143 @@
+// Lifecycle: configure the TUN device, start the packet path and the DNS64, wait for a signal, tear down.
+import DNS64
+import Dispatch
+import GatewayConfig
+import Logging
+import NAT64Translator
+import NIOCore
+import NIOPosix
+import TunDevice
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Daemon {
+    let configuration: GatewayConfiguration
+    let configPath: String
+
+    func run() async throws {
+        let logger = makeLogger(level: configuration.log.level)
+        let signals = SignalWaiter(signals: [SIGTERM, SIGINT])
+
+        // 1. The TUN device and its kernel configuration (through libnl, never `ip`).
+        let queue = try TunQueue(name: configuration.tun.name)
+        let name = queue.name
+        try queue.setNonBlocking()
+        do {
+            let nl = try NetlinkSocket()
+            try nl.setLinkUp(name, mtu: configuration.tun.mtu)
+            let index = try nl.interfaceIndex(name)
+            try nl.addRoute(configuration.translator.prefix.description, interfaceIndex: index)
+            for p in configuration.translator.pool4 {
+                try nl.addRoute(p.description, interfaceIndex: index)
+            }
+        }
+        logger.info("TUN ready", metadata: ["device": "\(name)", "mtu": "\(configuration.tun.mtu)",
+                                            "prefix": "\(configuration.translator.prefix)"])
+
+        // 2. The packet path.
+        let t = configuration.translator
+        let translator = Translator(configuration: TranslatorConfiguration(
+            prefix: t.prefix, pool4: t.pool4Addresses, gatewayIPv4: configuration.gateway.ipv4,
+            gatewayIPv6: configuration.gateway.ipv6,
+            timeouts: SessionTimeouts(udpSeconds: t.udpTimeout, tcpSeconds: t.tcpEstablishedTimeout,
+                                      icmpSeconds: t.icmpTimeout),
+            maxSessions: t.maxSessions, seed: UInt64(truncatingIfNeeded: monotonicNanoseconds())))
+        let forwarder = PacketForwarder(queue: queue, translator: translator)
+        try forwarder.start()
+
+        // 3. The DNS64.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var dns: DNS64Server?
+        do {
+            if configuration.dns64.enabled {
+                let d = configuration.dns64
+                var dnsConfiguration = DNS64Configuration(
+                    listen: try d.listen.map(socketAddress), upstreams: try d.upstreams.map(socketAddress),
+                    prefixes: [d.prefix], allowedClients: d.allow.map(clientNetwork))
+                dnsConfiguration.upstreamTimeout = .milliseconds(d.timeoutMilliseconds)
+                let server = DNS64Server(configuration: dnsConfiguration, group: group, logger: logger)
+                try await server.start()
+                dns = server
+                logger.info("DNS64 listening", metadata: ["listen": "\(d.listen.map(describe))"])
+            }
+        } catch {
+            forwarder.stop()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+
+        logger.notice("nat64d running", metadata: ["config": "\(configPath)"])
+        let signal = await signals.next()
+        logger.notice("stopping", metadata: ["signal": "\(signal)"])
+
+        // 4. Teardown: DNS first, then the packet path; closing the queue removes the TUN and its routes.
+        if let dns { await dns.stop() }
+        forwarder.stop()
+        try? await group.shutdownGracefully()
+        let s = forwarder.stats
+        var dropSummary: [String] = []
+        for reason in DropReason.allCases where s.counters.drops(reason) > 0 {
+            dropSummary.append("\(reason)=\(s.counters.drops(reason))")
+        }
+        logger.notice("stopped", metadata: [
+            "translated-6to4": "\(s.counters.translated6to4)", "translated-4to6": "\(s.counters.translated4to6)",
+            "icmp-errors": "\(s.counters.icmpErrorsSent)", "drops": "\(dropSummary.joined(separator: ","))",
+        ])
+    }
+}
+
+func socketAddress(_ e: GatewayConfiguration.Endpoint) throws -> SocketAddress {
+    switch e.host {
+    case .v4(let a): try SocketAddress(ipAddress: a.description, port: e.port)
+    case .v6(let a): try SocketAddress(ipAddress: a.description, port: e.port)
+    }
+}
+
+func describe(_ e: GatewayConfiguration.Endpoint) -> String {
+    switch e.host {
+    case .v4(let a): "\(a):\(e.port)"
+    case .v6(let a): "[\(a)]:\(e.port)"
+    }
+}
+
+func clientNetwork(_ c: GatewayConfiguration.ClientNetwork) -> ClientNetwork {
+    switch c {
+    case .v4(let p): .v4(p)
+    case .v6(let p): .v6(p)
+    }
+}
+
+func makeLogger(level: String) -> Logger {
+    LoggingSystem.bootstrap { label in
+        var h = StreamLogHandler.standardError(label: label)
+        h.logLevel = Logger.Level(rawValue: level) ?? .info
+        return h
+    }
+    return Logger(label: "nat64d")
+}
+
+/// Turns SIGTERM/SIGINT into an awaitable event (the default handlers are disabled while it lives).
+final class SignalWaiter: @unchecked Sendable {  // immutable after init; DispatchSource is thread-safe
+    private let sources: [DispatchSourceSignal]
+    private let stream: AsyncStream<Int32>
+
+    init(signals: [Int32]) {
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        self.stream = stream
+        var sources: [DispatchSourceSignal] = []
+        for s in signals {
+            signal(s, SIG_IGN)
+            let src = DispatchSource.makeSignalSource(signal: s, queue: .global())
+            src.setEventHandler { continuation.yield(s) }
+            src.resume()
+            sources.append(src)
+        }
+        self.sources = sources
+    }
+
+    func next() async -> Int32 {
+        for await s in stream { return s }
+        return 0
+    }
+}
