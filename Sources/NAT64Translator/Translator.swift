@@ -1,17 +1,20 @@
 // The translator core: one packet in, the same buffer rewritten (or an ICMP error in `reply`), a verdict out.
-// Dispatches on the IP version; the direction files hold the RFC 7915 rules.
+// Dispatches on the IP version; the RFC7915/ files hold the rules, State/ the mappings.
 
 /// A stateful NAT64 translator (RFC 6146 with RFC 7915 header translation).
 ///
 /// Not thread-safe by design: each packet thread owns one translator (state is sharded, never shared
 /// between threads); the daemon reads `counters` snapshots from the owning thread.
-public struct Translator: Sendable {
+public struct Translator: @unchecked Sendable {
+    // @unchecked: `arena` is a reference to scratch memory owned by this translator alone.
     public let configuration: TranslatorConfiguration
     public var table: BindingTable
     public var counters = TranslatorCounters()
     @usableFromInline var random: SplitMix64
-    /// Sorted pool4 addresses for the inbound membership test.
     @usableFromInline let poolSet: Set<IPv4Address>
+    @usableFromInline var rateLimiter: ErrorRateLimiter
+    @usableFromInline var fragments4: FragmentTracker
+    @usableFromInline let arena: OutputArena
 
     public init(configuration: TranslatorConfiguration) {
         self.configuration = configuration
@@ -20,6 +23,9 @@ public struct Translator: Sendable {
             seed: configuration.seed)
         random = SplitMix64(seed: configuration.seed ^ 0x5151_5151_5151_5151)
         poolSet = Set(configuration.pool4)
+        rateLimiter = ErrorRateLimiter(perSecond: configuration.icmpErrorsPerSecond)
+        fragments4 = FragmentTracker()
+        arena = OutputArena()
     }
 
     /// Translates the packet in `packet` in place.
@@ -27,7 +33,7 @@ public struct Translator: Sendable {
     /// - Parameters:
     ///   - packet: the packet as read from the TUN, with `PacketBuffer.headroom` free bytes in front.
     ///   - reply: a scratch buffer; holds the ICMP error to send when the verdict is `.icmpError`.
-    ///   - now: monotonic time in nanoseconds (drives mapping timeouts).
+    ///   - now: monotonic time in nanoseconds (drives mapping timeouts and rate limits).
     /// - Returns: what to do with the packet. Every drop is counted in `counters`.
     public mutating func translate(_ packet: inout PacketBuffer, reply: inout PacketBuffer, now: Nanoseconds) -> Verdict {
         let verdict: Verdict
@@ -41,7 +47,7 @@ public struct Translator: Sendable {
             }
         }
         switch verdict {
-        case .translated: break
+        case .translated, .translatedFragments: break
         case .drop(let reason): counters.count(reason)
         case .icmpError(let reason):
             counters.count(reason)
@@ -50,8 +56,75 @@ public struct Translator: Sendable {
         return verdict
     }
 
+    /// Fragment `index` of the last `.translatedFragments` verdict (valid until the next `translate`).
+    public func fragment(at index: Int) -> UnsafeRawBufferPointer {
+        arena.fragment(at: index)
+    }
+
     /// Expires idle mappings; call from a timer, not per packet.
     public mutating func expire(now: Nanoseconds, budget: Int = 4096) -> Int {
         table.expire(now: now, budget: budget)
+    }
+}
+
+/// Scratch memory owned by one translator: T4.5 fragments and ICMP errors are assembled here.
+@usableFromInline
+final class OutputArena {
+    @usableFromInline let base: UnsafeMutableRawPointer
+    @usableFromInline let capacity = 160 * 1024
+    @usableFromInline var starts: [Int]
+    @usableFromInline var lengths: [Int]
+    @usableFromInline var count = 0
+    /// Offset of a 4 KiB scratch area for assembling ICMP errors (after the fragment area).
+    @usableFromInline let scratch: Int
+    static let maximumFragments = 128
+
+    init() {
+        base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: capacity)
+        starts = Array(repeating: 0, count: OutputArena.maximumFragments)
+        lengths = Array(repeating: 0, count: OutputArena.maximumFragments)
+        scratch = capacity - 4096
+    }
+
+    deinit { base.deallocate() }
+
+    func fragment(at index: Int) -> UnsafeRawBufferPointer {
+        precondition(index < count)
+        return UnsafeRawBufferPointer(start: base + starts[index], count: lengths[index])
+    }
+}
+
+/// Remembers, for a short time, where the first fragment of an IPv4 datagram was mapped to, so the
+/// following fragments (which carry no ports) reach the same IPv6 host. Fixed size, overwrite on collision.
+@usableFromInline
+struct FragmentTracker: Sendable {
+    @usableFromInline struct Entry: Sendable {
+        var key: UInt64 = 0
+        var proto: UInt8 = 0
+        var inside = Endpoint6(address: .unspecified, port: 0, proto: 0)
+        var seen: Nanoseconds = .min
+    }
+    @usableFromInline var entries = [Entry](repeating: Entry(), count: 1024)
+    /// Fragments of one datagram arrive within this time (S4: fragments 2 s).
+    static let lifetime: Nanoseconds = 2_000_000_000
+
+    @inlinable static func key(source: IPv4Address, destination: IPv4Address, identification: UInt16) -> UInt64 {
+        UInt64(source.value) << 32 ^ UInt64(destination.value) << 16 ^ UInt64(identification)
+            ^ UInt64(destination.value) >> 16
+    }
+
+    @inlinable func slot(_ key: UInt64, _ proto: UInt8) -> Int {
+        Int(truncatingIfNeeded: ((key ^ UInt64(proto)) &* 0x9E37_79B9_7F4A_7C15) >> 54) & 1023
+    }
+
+    @usableFromInline mutating func remember(_ key: UInt64, proto: UInt8, inside: Endpoint6, now: Nanoseconds) {
+        entries[slot(key, proto)] = Entry(key: key, proto: proto, inside: inside, seen: now)
+    }
+
+    @usableFromInline func find(_ key: UInt64, proto: UInt8, now: Nanoseconds) -> Endpoint6? {
+        let e = entries[slot(key, proto)]
+        guard e.key == key, e.proto == proto, now - e.seen <= FragmentTracker.lifetime else { return nil }
+        return e.inside
     }
 }

@@ -13,6 +13,19 @@ public struct TranslatorConfiguration: Sendable, Equatable {
     public var maxSessions: Int
     /// Seeds port and IPv4 identification choice (reproducible replay).
     public var seed: UInt64
+    /// Next-hop MTU on the IPv4 side (T6.5, T6.8).
+    public var ipv4MTU: Int = 1500
+    /// Next-hop MTU on the IPv6 side (T4.6, T4.9).
+    public var ipv6MTU: Int = 1500
+    /// IPv6 packets made from IPv4 packets with DF=0 are fragmented to this size (T4.5, default 1280).
+    public var minimumIPv6MTU: Int = 1280
+    /// RFC 6791 source for ICMPv4 errors translated from IPv6 routers without an IPv4 form (E1);
+    /// nil means `gatewayIPv4`.
+    public var rfc6791Source: IPv4Address? = nil
+    /// Translator-generated ICMP errors allowed per destination per second (E3 token bucket; 0 = none).
+    public var icmpErrorsPerSecond: Int = 100
+    /// A2 / A3 address checks.
+    public var addressPolicy = AddressPolicy()
 
     public init(prefix: NAT64Prefix, pool4: [IPv4Address], gatewayIPv4: IPv4Address, gatewayIPv6: IPv6Address,
                 timeouts: SessionTimeouts = SessionTimeouts(), maxSessions: Int = 65_536, seed: UInt64 = 0x6e61_7436_3464) {

@@ -9,6 +9,8 @@ public enum Verdict: Equatable, Sendable {
     case drop(DropReason)
     /// The packet was dropped for `reason` and an ICMP error was written into the reply buffer: send that.
     case icmpError(DropReason)
+    /// The packet became `count` IPv6 fragments (T4.5); send `Translator.fragment(at:)` for 0..<count.
+    case translatedFragments(Int)
 }
 
 /// Why a packet was not translated. Raw values are stable: they index the counter array and appear in dumps.
@@ -23,7 +25,7 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case unknownL4
     /// IPv6 extension headers the current translator does not handle yet.
     case extensionHeader
-    /// A fragment (fragment support arrives with the conformance work; counted, not mistranslated).
+    /// A non-first IPv4 fragment whose first fragment was not seen (no ports to find the mapping; S8).
     case fragment
     /// ICMP/ICMPv6 type the translator does not translate (T4.7, T6.6).
     case unknownICMPType
@@ -47,6 +49,24 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case localTraffic
     /// The result would not fit an IPv4 packet (total length > 65535) or the buffer.
     case tooBig
+    /// Routing header with Segments Left ≠ 0 (T6.3): Parameter Problem sent.
+    case segmentsLeft
+    /// An extension header after the Fragment header, or two Fragment headers (T6.4).
+    case extensionAfterFragment
+    /// Fragmented ICMP/ICMPv6 cannot be translated without reassembly (T6.11).
+    case fragmentedICMP
+    /// Fragmented IPv4 UDP with checksum zero (T4.13).
+    case fragmentedZeroChecksum
+    /// IPv4 packet with an unexpired source route option (T4.3): ICMPv4 3/5 sent.
+    case sourceRoute
+    /// ICMP error whose type, code or pointer has no counterpart (T4.8–T4.10, T6.7–T6.9).
+    case untranslatableICMP
+    /// ICMP error about an ICMP error, or an inner packet that cannot be translated (T4.11, T6.10).
+    case untranslatableInner
+    /// DF set and larger than the next-hop MTU (T4.6, T6.5): Packet Too Big / Fragmentation Needed sent.
+    case packetTooBig
+    /// A translator-generated ICMP error was suppressed by the per-destination rate limit (E3).
+    case rateLimited
 
     public var description: String {
         switch self {
@@ -67,6 +87,15 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .zeroUDPChecksum: "zero-udp-checksum"
         case .localTraffic: "local-traffic"
         case .tooBig: "too-big"
+        case .segmentsLeft: "segments-left"
+        case .extensionAfterFragment: "extension-after-fragment"
+        case .fragmentedICMP: "fragmented-icmp"
+        case .fragmentedZeroChecksum: "fragmented-zero-checksum"
+        case .sourceRoute: "source-route"
+        case .untranslatableICMP: "untranslatable-icmp"
+        case .untranslatableInner: "untranslatable-inner"
+        case .packetTooBig: "packet-too-big"
+        case .rateLimited: "rate-limited"
         }
     }
 }
@@ -77,6 +106,13 @@ public struct TranslatorCounters: Sendable, Equatable {
     public var translated6to4: UInt64 = 0
     public var translated4to6: UInt64 = 0
     public var icmpErrorsSent: UInt64 = 0
+    /// Translator-generated ICMP errors suppressed by the E3 rate limit (the packet is counted under its
+    /// own drop reason as well).
+    public var icmpErrorsRateLimited: UInt64 = 0
+    /// ICMP errors translated from one side to the other (T4.8–T4.12, T6.7–T6.10).
+    public var icmpErrorsTranslated: UInt64 = 0
+    /// IPv6 fragments emitted by T4.5 fragmentation.
+    public var fragmentsEmitted: UInt64 = 0
     /// Indexed by `DropReason.rawValue`.
     public var drops: [UInt64] = Array(repeating: 0, count: DropReason.allCases.count)
 
@@ -90,6 +126,9 @@ public struct TranslatorCounters: Sendable, Equatable {
         translated6to4 &+= other.translated6to4
         translated4to6 &+= other.translated4to6
         icmpErrorsSent &+= other.icmpErrorsSent
+        icmpErrorsRateLimited &+= other.icmpErrorsRateLimited
+        icmpErrorsTranslated &+= other.icmpErrorsTranslated
+        fragmentsEmitted &+= other.fragmentsEmitted
         for i in drops.indices { drops[i] &+= other.drops[i] }
     }
 }

@@ -94,6 +94,11 @@ final class PacketForwarder: @unchecked Sendable {
                         do { try queue.write(packet.base + packet.start, count: packet.count) } catch { writeErrors &+= 1 }
                     case .icmpError:
                         do { try queue.write(reply.base + reply.start, count: reply.count) } catch { writeErrors &+= 1 }
+                    case .translatedFragments(let count):
+                        for i in 0..<count {
+                            let f = translator.fragment(at: i)
+                            do { try queue.write(f.baseAddress!, count: f.count) } catch { writeErrors &+= 1 }
+                        }
                     case .drop:
                         break
                     }

@@ -48,7 +48,7 @@ import Testing
     func partialChecksum4to6() {
         var t = makeTranslator()
         let out = Parsed(bytes: run(&t, buildIPv6(src: client, dst: server6, l4: .udp(src: 7000, dst: 5201, payload: [1]))).1)
-        let full = buildIPv4(src: server4, dst: pool, l4: .udp(src: 5201, dst: out.srcPort, payload: Array(repeating: 9, count: 2000)))
+        let full = buildIPv4(src: server4, dst: pool, l4: .udp(src: 5201, dst: out.srcPort, payload: Array(repeating: 9, count: 1000)))
         let body = Array(full[20...])
         let pseudo = v4bytes(server4) + v4bytes(pool) + [0, 17] + be16(UInt16(body.count))
         let partial = makePartial(full, l4Offset: 20, checksumOffset: 6, pseudo: pseudo)

@@ -23,6 +23,7 @@ func run(_ t: inout Translator, _ bytes: [UInt8], now: Nanoseconds = 0) -> (Verd
     case .translated: return (v, p.bytes)
     case .icmpError: return (v, r.bytes)
     case .drop: return (v, [])
+    case .translatedFragments(let n): return (v, (0..<n).flatMap { Array(t.fragment(at: $0)) })
     }
 }
 

@@ -1,7 +1,8 @@
 // RFC 7915 §4 (IPv4 → IPv6) with RFC 6146 §3.5 for the inbound lookup.
-// Rules: T4.1 header, T4.2 TTL, T4.3 options not translated, T4.7 echo, T4.13 UDP zero checksum,
-// T4.14 checksum adjustment, S2 endpoint-independent filtering, S6 no mapping.
-// First slice: unfragmented TCP, UDP and ICMP echo; the rest is counted and dropped.
+// Rules: T4.1 header, T4.2 TTL, T4.3 options / source routes, T4.4 Fragment header, T4.5 fragmentation to the
+// minimum IPv6 MTU, T4.6 Fragmentation Needed, T4.7 informational ICMP, T4.13 UDP zero checksum, T4.14
+// checksums, T4.15 default error; S2 endpoint-independent filtering, S6 no mapping; A2/A3.
+// ICMPv4 errors continue in ICMPErrors4to6.swift.
 
 extension Translator {
     @usableFromInline
@@ -22,117 +23,265 @@ extension Translator {
         let ttl = ip.u8(IPv4Field.ttl)
         let proto = ip.u8(IPv4Field.proto)
         let tos = ip.u8(IPv4Field.tos)
+        let identification = ip.be16(IPv4Field.identification)
         let source4 = IPv4Address(ip.be32(IPv4Field.source))
         let destination4 = IPv4Address(ip.be32(IPv4Field.destination))
+        let moreFragments = flagsOffset & IPv4Field.moreFragments != 0
+        let fragmentOffset = Int(flagsOffset & IPv4Field.offsetMask) * 8
+        let isFragment = moreFragments || fragmentOffset != 0
+        let dontFragment = flagsOffset & IPv4Field.dontFragment != 0
 
         guard poolSet.contains(destination4) else { return .drop(.notInPool) }
-        if flagsOffset & (IPv4Field.moreFragments | IPv4Field.offsetMask) != 0 { return .drop(.fragment) }
+        // A2 / A3: the source must be embeddable.
+        guard configuration.addressPolicy.allows(source4, under: configuration.prefix) else {
+            return .drop(.forbiddenAddress)
+        }
 
-        // T4.2: TTL would expire here: Time Exceeded from the gateway's own address (E2).
-        if ttl <= 1 {
-            buildICMPv4Error(for: packet, into: &reply, type: 11, code: 0, parameter: 0)
-            return .icmpError(.hopLimitExceeded)
+        // T4.3: options are not translated; an unexpired LSRR/SSRR means the packet is not ours to deliver.
+        if headerLength > IPv4Field.minimumHeaderLength {
+            switch Translator.scanOptions(ip, headerLength: headerLength) {
+            case .fine: break
+            case .malformed: return .drop(.badHeader)
+            case .sourceRoute:
+                return generateICMPv4Error(for: packet, into: &reply, type: 3, code: 5, parameter: 0,
+                                           reason: .sourceRoute, now: now)
+            }
         }
 
         let l4 = ip + headerLength
         let l4Length = totalLength - headerLength
-        let idOffset: Int
+        let isFirst = fragmentOffset == 0
+        let isICMPError = proto == IPProtocolNumber.icmp && isFirst && l4Length >= 1
+            && ICMPMapping.isError4(l4.u8(L4Field.icmpType))
+
+        // T4.2: TTL would expire here: Time Exceeded from the gateway's own address (E2), never about an error.
+        if ttl <= 1 {
+            if isICMPError { return .drop(.hopLimitExceeded) }
+            return generateICMPv4Error(for: packet, into: &reply, type: 11, code: 0, parameter: 0,
+                                       reason: .hopLimitExceeded, now: now)
+        }
+
+        var idOffset = L4Field.destinationPort
         switch proto {
         case IPProtocolNumber.tcp:
-            guard l4Length >= L4Field.tcpMinimumHeaderLength else { return .drop(.truncated) }
-            idOffset = L4Field.destinationPort
+            if isFirst { guard l4Length >= L4Field.tcpMinimumHeaderLength else { return .drop(.truncated) } }
         case IPProtocolNumber.udp:
-            guard l4Length >= L4Field.udpHeaderLength else { return .drop(.truncated) }
-            idOffset = L4Field.destinationPort
+            if isFirst {
+                guard l4Length >= L4Field.udpHeaderLength else { return .drop(.truncated) }
+                // T4.13: a fragmented datagram without checksum cannot get one computed here.
+                if isFragment && l4.be16(L4Field.udpChecksum) == 0 { return .drop(.fragmentedZeroChecksum) }
+            }
         case IPProtocolNumber.icmp:
+            if isFragment { return .drop(.fragmentedICMP) }
             guard l4Length >= L4Field.icmpHeaderLength else { return .drop(.truncated) }
-            let type = l4.u8(L4Field.icmpType)
-            // T4.7: echo request/reply only; errors arrive with the conformance work.
-            guard type == 8 || type == 0 else { return .drop(.unknownICMPType) }
+            if isICMPError { return translateICMPv4Error(&packet, headerLength: headerLength, now: now) }
+            // T4.7: echo request/reply only; timestamp, info, address mask, router messages, redirect,
+            // source quench and unknown types are dropped.
+            guard ICMPMapping.informational4to6(type: l4.u8(L4Field.icmpType)) != nil else {
+                return .drop(.unknownICMPType)
+            }
             idOffset = L4Field.icmpIdentifier
         default:
-            return .drop(.unknownL4)
+            // T4.15: untranslatable and worth telling the sender: communication administratively prohibited.
+            return generateICMPv4Error(for: packet, into: &reply, type: 3, code: 13, parameter: 0,
+                                       reason: .unknownL4, now: now)
         }
 
         // RFC 6146 §3.5.1/§3.5.2: endpoint-independent filtering; no mapping → drop (S6).
-        let oldPort = l4.be16(idOffset)
-        guard let inside = table.inbound(Endpoint4(address: destination4, port: oldPort, proto: proto), now: now) else {
-            return .drop(.noState)
+        let inside: Endpoint6
+        let fragmentKey = FragmentTracker.key(source: source4, destination: destination4, identification: identification)
+        if isFirst {
+            let oldPort = l4.be16(idOffset)
+            guard let found = table.inbound(Endpoint4(address: destination4, port: oldPort, proto: proto), now: now) else {
+                return .drop(.noState)
+            }
+            inside = found
+            if moreFragments { fragments4.remember(fragmentKey, proto: proto, inside: inside, now: now) }
+        } else {
+            // A later fragment: its first fragment told where the datagram goes.
+            guard let found = fragments4.find(fragmentKey, proto: proto, now: now) else { return .drop(.fragment) }
+            inside = found
         }
+
+        // T4.4 / T4.5: a Fragment header when the packet is a fragment or is about to be fragmented.
+        let needsSplit = !dontFragment && packet.offload.segmentation == .none
+            && IPv6Field.headerLength + l4Length > configuration.minimumIPv6MTU
+        let fragmentHeader = isFragment || needsSplit
+        let ipv6HeaderLength = IPv6Field.headerLength + (fragmentHeader ? 8 : 0)
+        // T4.6: DF set and too big for the IPv6 link → Fragmentation Needed with MTU = IPv6 MTU − 20.
+        if dontFragment && !isFragment && packet.offload.segmentation == .none
+            && IPv6Field.headerLength + l4Length > configuration.ipv6MTU
+        {
+            return generateICMPv4Error(for: packet, into: &reply, type: 3, code: 4,
+                                       parameter: UInt32(configuration.ipv6MTU - 20), reason: .packetTooBig, now: now)
+        }
+        let newStart = packet.start + headerLength - ipv6HeaderLength
+        guard newStart >= 0, IPv6Field.headerLength + 8 + l4Length <= 0xFFFF + IPv6Field.headerLength else {
+            return .drop(.tooBig)
+        }
+
         let source6 = configuration.prefix.embed(source4)
         let destination6 = inside.address
+        let nextHeader = proto == IPProtocolNumber.icmp ? IPProtocolNumber.icmpv6 : proto
+        if isFirst {
+            rewriteL4Inbound(l4: l4, l4Length: l4Length, proto: proto, idOffset: idOffset, newPort: inside.port,
+                             source4: source4, destination4: destination4, source6: source6,
+                             destination6: destination6, offload: &packet.offload,
+                             headerGrowth: ipv6HeaderLength - headerLength)
+        }
 
-        let newStart = packet.start + headerLength - IPv6Field.headerLength
-        guard newStart >= 0 else { return .drop(.tooBig) }
+        // T4.1 / T4.3: the IPv6 header (and Fragment header) replace the IPv4 header and its options.
+        let v6 = packet.base + newStart
+        writeIPv6Header(v6, payloadLength: l4Length + (fragmentHeader ? 8 : 0),
+                        nextHeader: fragmentHeader ? IPProtocolNumber.fragment : nextHeader, hopLimit: ttl - 1,
+                        trafficClass: tos, source: source6, destination: destination6)
+        if fragmentHeader {
+            let f = v6 + IPv6Field.headerLength
+            f.setU8(0, nextHeader)
+            f.setU8(1, 0)
+            f.setBE16(2, UInt16(fragmentOffset) | (moreFragments ? 1 : 0))
+            f.setBE32(4, UInt32(identification))
+        }
+        packet.start = newStart
+        packet.count = ipv6HeaderLength + l4Length
+        if packet.offload.segmentation == .tcp4 { packet.offload.segmentation = .tcp6 }
+        if packet.offload.headerLength > 0 { packet.offload.headerLength += ipv6HeaderLength - headerLength }
+        counters.translated4to6 &+= 1
+        if needsSplit {
+            if case .partial(let start, let offset) = packet.offload.checksum {
+                // Fragments cannot carry an unfinished checksum: finish it over the whole datagram first.
+                let p = packet.base + packet.start
+                let field = p + start + offset
+                let pseudoSum = UInt64(UInt16(bigEndian: field.loadUnaligned(as: UInt16.self)))
+                field.storeBytes(of: UInt16(0), as: UInt16.self)
+                var sum = InternetChecksum.finish(InternetChecksum.sum(UnsafeRawPointer(p + start),
+                                                                       count: packet.count - start, initial: pseudoSum))
+                if sum == 0 && proto == IPProtocolNumber.udp { sum = 0xFFFF }
+                field.storeBytes(of: sum.bigEndian, as: UInt16.self)
+                packet.offload.checksum = .complete
+            }
+            return splitIntoFragments(packet)
+        }
+        return .translated
+    }
 
+    /// T4.5: cuts the translated IPv6 packet (which already carries a Fragment header) into fragments of at
+    /// most `minimumIPv6MTU` bytes in the arena. Offsets continue from the packet's own fragment offset; the
+    /// last piece keeps the packet's M flag.
+    @usableFromInline
+    mutating func splitIntoFragments(_ packet: borrowing PacketBuffer) -> Verdict {
+        let ip = packet.base + packet.start
+        let headers = IPv6Field.headerLength + 8
+        let data = packet.count - headers
+        let fragmentWord = ip.be16(IPv6Field.headerLength + 2)
+        let baseOffset = Int(fragmentWord & 0xFFF8)
+        let lastMore = fragmentWord & 1
+        let chunk = (configuration.minimumIPv6MTU - headers) & ~7
+        var written = 0
+        var position = 0
+        var index = 0
+        while written < data {
+            guard index < OutputArena.maximumFragments, position + headers + chunk <= arena.scratch else {
+                return .drop(.tooBig)
+            }
+            let size = min(chunk, data - written)
+            let out = arena.base + position
+            out.copyMemory(from: ip, byteCount: headers)
+            (out + headers).copyMemory(from: ip + headers + written, byteCount: size)
+            out.setBE16(IPv6Field.payloadLength, UInt16(8 + size))
+            let isLast = written + size == data
+            out.setBE16(IPv6Field.headerLength + 2, UInt16(baseOffset + written) | (isLast ? lastMore : 1))
+            arena.starts[index] = position
+            arena.lengths[index] = headers + size
+            position += (headers + size + 15) & ~15
+            written += size
+            index += 1
+        }
+        arena.count = index
+        counters.fragmentsEmitted &+= UInt64(index)
+        return .translatedFragments(index)
+    }
+
+    /// Result of looking through IPv4 options (T4.3).
+    @usableFromInline
+    enum OptionScan { case fine, malformed, sourceRoute }
+
+    /// Walks the options of an IPv4 header: malformed lengths, and unexpired LSRR (131) / SSRR (137) options
+    /// (pointer ≤ length means addresses remain).
+    @usableFromInline
+    static func scanOptions(_ ip: UnsafeMutableRawPointer, headerLength: Int) -> OptionScan {
+        var i = IPv4Field.minimumHeaderLength
+        while i < headerLength {
+            let type = ip.u8(i)
+            if type == 0 { break }  // end of option list
+            if type == 1 { i += 1; continue }  // no-operation
+            guard i + 1 < headerLength else { return .malformed }
+            let length = Int(ip.u8(i + 1))
+            guard length >= 2, i + length <= headerLength else { return .malformed }
+            if type == 131 || type == 137 {
+                guard length >= 3 else { return .malformed }
+                if Int(ip.u8(i + 2)) <= length { return .sourceRoute }
+            }
+            i += length
+        }
+        return .fine
+    }
+
+    /// T4.7 / T4.13 / T4.14 for the inbound L4 header: swaps the IPv4 pseudo-header for the IPv6 one, applies
+    /// the port (or echo identifier) rewrite, turns ICMP echo into ICMPv6 echo, and computes a missing UDP
+    /// checksum of an unfragmented datagram.
+    @usableFromInline
+    func rewriteL4Inbound(l4: UnsafeMutableRawPointer, l4Length: Int, proto: UInt8, idOffset: Int, newPort: UInt16,
+                          source4: IPv4Address, destination4: IPv4Address, source6: IPv6Address,
+                          destination6: IPv6Address, offload: inout OffloadInfo, headerGrowth: Int) {
+        let oldPort = l4.be16(idOffset)
         let old4 = InternetChecksum.sum32(source4.value) &+ InternetChecksum.sum32(destination4.value)
         let new6 = InternetChecksum.sum(source6) &+ InternetChecksum.sum(destination6)
-        let nextHeader: UInt8
-        switch proto {
-        case IPProtocolNumber.icmp:
-            nextHeader = IPProtocolNumber.icmpv6
+        if proto == IPProtocolNumber.icmp {
             let oldType = l4.u8(L4Field.icmpType)
-            let newType: UInt8 = oldType == 8 ? 128 : 129
+            let newType = ICMPMapping.informational4to6(type: oldType) ?? 129
             let code = l4.u8(L4Field.icmpCode)
             l4.setU8(L4Field.icmpType, newType)
-            l4.setBE16(idOffset, inside.port)
-            // ICMPv6 adds the pseudo-header (T4.7 with RFC 4443 §2.3).
+            l4.setBE16(idOffset, newPort)
+            // ICMPv6 adds the pseudo-header (RFC 4443 §2.3).
             let pseudo = InternetChecksum.pseudoHeaderSum(source: source6, destination: destination6,
                                                           nextHeader: IPProtocolNumber.icmpv6, length: l4Length)
-            switch packet.offload.checksum {
+            switch offload.checksum {
             case .complete:
                 let removed = UInt64(UInt16(oldType) << 8 | UInt16(code)) &+ UInt64(oldPort)
-                let added = pseudo &+ UInt64(UInt16(newType) << 8 | UInt16(code)) &+ UInt64(inside.port)
+                let added = pseudo &+ UInt64(UInt16(newType) << 8 | UInt16(code)) &+ UInt64(newPort)
                 l4.setBE16(L4Field.icmpChecksum,
                            InternetChecksum.adjust(l4.be16(L4Field.icmpChecksum), removing: removed, adding: added))
             case .partial:
                 l4.setBE16(L4Field.icmpChecksum, 0)
                 l4.setBE16(L4Field.icmpChecksum,
                            InternetChecksum.finish(InternetChecksum.sum(UnsafeRawPointer(l4), count: l4Length, initial: pseudo)))
-                packet.offload.checksum = .complete
+                offload.checksum = .complete
             }
-        default:
-            nextHeader = proto
-            let checksumOffset = proto == IPProtocolNumber.tcp ? L4Field.tcpChecksum : L4Field.udpChecksum
-            let field = l4.be16(checksumOffset)
-            l4.setBE16(idOffset, inside.port)
-            if proto == IPProtocolNumber.udp && field == 0 {
-                // T4.13: IPv4 UDP without checksum (unfragmented here): compute it, IPv6 requires one.
-                let pseudo = InternetChecksum.pseudoHeaderSum(source: source6, destination: destination6,
-                                                              nextHeader: IPProtocolNumber.udp, length: l4Length)
-                var full = InternetChecksum.finish(InternetChecksum.sum(UnsafeRawPointer(l4), count: l4Length, initial: pseudo))
-                if full == 0 { full = 0xFFFF }
-                l4.setBE16(checksumOffset, full)
-                packet.offload.checksum = .complete
-            } else {
-                switch packet.offload.checksum {
-                case .complete:
-                    // T4.14: incremental (RFC 1624): an incoming error stays an error.
-                    var updated = InternetChecksum.adjust(field, removing: old4 &+ UInt64(oldPort),
-                                                          adding: new6 &+ UInt64(inside.port))
-                    if proto == IPProtocolNumber.udp && updated == 0 { updated = 0xFFFF }
-                    l4.setBE16(checksumOffset, updated)
-                case .partial(let start, let offset):
-                    l4.setBE16(checksumOffset, InternetChecksum.adjustPartial(field, removing: old4, adding: new6))
-                    packet.offload.checksum = .partial(start: start + IPv6Field.headerLength - headerLength, offset: offset)
-                }
-            }
+            return
         }
-
-        // T4.1 / T4.3: the IPv6 header replaces the IPv4 header and its options, ending where they ended.
-        let v6 = packet.base + newStart
-        v6.setBE32(IPv6Field.versionClassFlow, 6 << 28 | UInt32(tos) << 20)
-        v6.setBE16(IPv6Field.payloadLength, UInt16(l4Length))
-        v6.setU8(IPv6Field.nextHeader, nextHeader)
-        v6.setU8(IPv6Field.hopLimit, ttl - 1)
-        v6.setIPv6(IPv6Field.source, source6)
-        v6.setIPv6(IPv6Field.destination, destination6)
-
-        packet.start = newStart
-        packet.count = IPv6Field.headerLength + l4Length
-        if packet.offload.segmentation == .tcp4 { packet.offload.segmentation = .tcp6 }
-        if packet.offload.headerLength > 0 { packet.offload.headerLength += IPv6Field.headerLength - headerLength }
-        counters.translated4to6 &+= 1
-        return .translated
+        let checksumOffset = proto == IPProtocolNumber.tcp ? L4Field.tcpChecksum : L4Field.udpChecksum
+        let field = l4.be16(checksumOffset)
+        l4.setBE16(idOffset, newPort)
+        if proto == IPProtocolNumber.udp && field == 0 {
+            // T4.13: IPv4 UDP without checksum (unfragmented, checked by the caller): IPv6 requires one.
+            let pseudo = InternetChecksum.pseudoHeaderSum(source: source6, destination: destination6,
+                                                          nextHeader: IPProtocolNumber.udp, length: l4Length)
+            var full = InternetChecksum.finish(InternetChecksum.sum(UnsafeRawPointer(l4), count: l4Length, initial: pseudo))
+            if full == 0 { full = 0xFFFF }
+            l4.setBE16(checksumOffset, full)
+            offload.checksum = .complete
+            return
+        }
+        switch offload.checksum {
+        case .complete:
+            // T4.14: incremental (RFC 1624): an incoming error stays an error.
+            var updated = InternetChecksum.adjust(field, removing: old4 &+ UInt64(oldPort), adding: new6 &+ UInt64(newPort))
+            if proto == IPProtocolNumber.udp && updated == 0 { updated = 0xFFFF }
+            l4.setBE16(checksumOffset, updated)
+        case .partial(let start, let offset):
+            l4.setBE16(checksumOffset, InternetChecksum.adjustPartial(field, removing: old4, adding: new6))
+            offload.checksum = .partial(start: start + headerGrowth, offset: offset)
+        }
     }
 }

@@ -1,6 +1,7 @@
 // RFC 7915 §5 (IPv6 → IPv4) with RFC 6146 §3.5/§3.6 for the outbound mapping.
-// Rules: T6.1 header, T6.2 hop limit, T6.4 DF/ID, T6.6 echo, conformance A1 (prefix extraction).
-// First slice: TCP, UDP and ICMPv6 echo without extension headers; the rest is counted and dropped.
+// Rules: T6.1 header, T6.2 hop limit, T6.3 routing header, T6.4 DF/ID/fragments, T6.5 Packet Too Big,
+// T6.6 informational ICMPv6, T6.11 fragmented ICMPv6, T6.12 default error, T6.13 other protocols;
+// A1–A3 address checks. ICMPv6 errors continue in ICMPErrors6to4.swift.
 
 extension Translator {
     @usableFromInline
@@ -14,7 +15,6 @@ extension Translator {
 
         let source = ip.ipv6(IPv6Field.source)
         let destination = ip.ipv6(IPv6Field.destination)
-        let nextHeader = ip.u8(IPv6Field.nextHeader)
         let hopLimit = ip.u8(IPv6Field.hopLimit)
         let trafficClass = UInt8(truncatingIfNeeded: ip.be32(IPv6Field.versionClassFlow) >> 20)
 
@@ -22,127 +22,185 @@ extension Translator {
         if destination.high >> 56 == 0xFF || source.high >> 54 == 0x3FA || source == .unspecified {
             return .drop(.localTraffic)
         }
-        // A1: destination must be a well-formed address under the prefix.
+
+        // T6.3 / T6.4: the extension header chain.
+        let layout: IPv6Layout
+        switch IPv6Layout.walk(ip, length: packet.count) {
+        case .layout(let l): layout = l
+        case .drop(let reason): return .drop(reason)
+        case .parameterProblem(let pointer, let reason):
+            return generateICMPv6Error(for: packet, into: &reply, type: 4, code: 0, parameter: pointer,
+                                       reason: reason, now: now)
+        }
+
+        // A1: the destination is a well-formed address under the prefix; A2/A3: and may be translated.
         let destination4: IPv4Address
         switch configuration.prefix.extract(destination) {
         case .success(let a): destination4 = a
         case .failure: return .drop(.notInPrefix)
         }
-
-        // T6.2: a packet whose hop limit would reach zero gets Time Exceeded from the gateway (E2).
-        if hopLimit <= 1 {
-            buildICMPv6Error(for: packet, into: &reply, type: 3, code: 0, parameter: 0)
-            return .icmpError(.hopLimitExceeded)
+        if AddressPolicy.isForbidden(source) { return .drop(.forbiddenAddress) }
+        guard configuration.addressPolicy.allows(destination4, under: configuration.prefix),
+              destination4 != configuration.gatewayIPv4
+        else {
+            // T6.12: administratively prohibited.
+            return generateICMPv6Error(for: packet, into: &reply, type: 1, code: 1, parameter: 0,
+                                       reason: .forbiddenAddress, now: now)
         }
 
-        let l4 = ip + IPv6Field.headerLength
+        let l4 = ip + layout.upperOffset
+        let l4Length = packet.count - layout.upperOffset
+        let isFirst = layout.fragment?.isFirst ?? true
+        let isICMPError = layout.proto == IPProtocolNumber.icmpv6 && isFirst && l4Length >= 1
+            && ICMPMapping.isError6(l4.u8(L4Field.icmpType))
+
+        // T6.2: a packet whose hop limit would reach zero gets Time Exceeded from the gateway (E2), except
+        // an ICMP error (never an error about an error).
+        if hopLimit <= 1 {
+            if isICMPError { return .drop(.hopLimitExceeded) }
+            return generateICMPv6Error(for: packet, into: &reply, type: 3, code: 0, parameter: 0,
+                                       reason: .hopLimitExceeded, now: now)
+        }
+
         let proto: UInt8
-        let idOffset: Int
-        switch nextHeader {
+        var idOffset = L4Field.sourcePort
+        switch layout.proto {
         case IPProtocolNumber.tcp:
-            guard payloadLength >= L4Field.tcpMinimumHeaderLength else { return .drop(.truncated) }
+            if isFirst { guard l4Length >= L4Field.tcpMinimumHeaderLength else { return .drop(.truncated) } }
             proto = IPProtocolNumber.tcp
-            idOffset = L4Field.sourcePort
         case IPProtocolNumber.udp:
-            guard payloadLength >= L4Field.udpHeaderLength else { return .drop(.truncated) }
-            if l4.be16(L4Field.udpChecksum) == 0, case .complete = packet.offload.checksum {
-                return .drop(.zeroUDPChecksum)
+            if isFirst {
+                guard l4Length >= L4Field.udpHeaderLength else { return .drop(.truncated) }
+                if l4.be16(L4Field.udpChecksum) == 0, case .complete = packet.offload.checksum {
+                    return .drop(.zeroUDPChecksum)  // RFC 8200 §8.1: mandatory in IPv6
+                }
             }
             proto = IPProtocolNumber.udp
-            idOffset = L4Field.sourcePort
         case IPProtocolNumber.icmpv6:
-            guard payloadLength >= L4Field.icmpHeaderLength else { return .drop(.truncated) }
-            let type = l4.u8(L4Field.icmpType)
+            // T6.11: fragmented ICMPv6 would need reassembly (its checksum covers the whole message).
+            if layout.fragment != nil { return .drop(.fragmentedICMP) }
+            guard l4Length >= L4Field.icmpHeaderLength else { return .drop(.truncated) }
+            if isICMPError {
+                return translateICMPv6Error(&packet, layout: layout, destination4: destination4, now: now)
+            }
             // T6.6: only echo request/reply are informational messages we translate.
-            guard type == 128 || type == 129 else { return .drop(.unknownICMPType) }
+            guard ICMPMapping.informational6to4(type: l4.u8(L4Field.icmpType)) != nil else {
+                return .drop(.unknownICMPType)
+            }
             proto = IPProtocolNumber.icmp
             idOffset = L4Field.icmpIdentifier
-        case IPProtocolNumber.fragment:
-            return .drop(.fragment)
-        case IPProtocolNumber.hopByHop, IPProtocolNumber.routing, IPProtocolNumber.destinationOptions:
-            return .drop(.extensionHeader)
         default:
-            // T6.13: NAPT cannot translate other protocols.
-            return .drop(.unknownL4)
+            // T6.13: NAPT cannot translate other protocols: Parameter Problem pointing at the next header.
+            return generateICMPv6Error(for: packet, into: &reply, type: 4, code: 1,
+                                       parameter: UInt32(layout.protoFieldOffset), reason: .unknownL4, now: now)
         }
 
-        let totalLength = IPv4Field.minimumHeaderLength + payloadLength
+        let totalLength = IPv4Field.minimumHeaderLength + l4Length
         guard totalLength <= 0xFFFF else { return .drop(.tooBig) }
 
-        // RFC 6146 §3.5: find or create the mapping for (source, port/id).
-        let oldPort = l4.be16(idOffset)
-        let outside: Endpoint4
-        switch table.outbound(Endpoint6(address: source, port: oldPort, proto: proto), now: now) {
-        case .success(let e): outside = e
-        case .failure(.exhausted): return .drop(.poolExhausted)
-        case .failure(.full): return .drop(.sessionLimit)
+        // T6.4: DF only for unfragmented packets over 1260 bytes; T6.5: too big for the IPv4 link → PTB.
+        let dontFragment = layout.fragment == nil && totalLength > 1260
+        if dontFragment && packet.offload.segmentation == .none && totalLength > configuration.ipv4MTU {
+            return generateICMPv6Error(for: packet, into: &reply, type: 2, code: 0,
+                                       parameter: UInt32(max(1280, configuration.ipv4MTU + 20)),
+                                       reason: .packetTooBig, now: now)
         }
-        let source4 = outside.address.value
 
-        // L4 checksum: swap the IPv6 pseudo-header for the IPv4 one and account for the port rewrite.
-        let old6 = InternetChecksum.sum(source) &+ InternetChecksum.sum(destination)
-        let new4 = InternetChecksum.sum32(source4) &+ InternetChecksum.sum32(destination4.value)
-        switch proto {
-        case IPProtocolNumber.icmp:
-            // ICMPv4 has no pseudo-header (T6.6): remove the IPv6 one, and the type change 128→8 / 129→0.
+        let source4: IPv4Address
+        if isFirst {
+            // RFC 6146 §3.5: find or create the mapping for (source, port/id), then rewrite L4.
+            let oldPort = l4.be16(idOffset)
+            let outside: Endpoint4
+            switch table.outbound(Endpoint6(address: source, port: oldPort, proto: proto), now: now) {
+            case .success(let e): outside = e
+            case .failure(.exhausted):
+                // S3: pool exhausted → address unreachable.
+                return generateICMPv6Error(for: packet, into: &reply, type: 1, code: 3, parameter: 0,
+                                           reason: .poolExhausted, now: now)
+            case .failure(.full): return .drop(.sessionLimit)
+            }
+            source4 = outside.address
+            rewriteL4Outbound(l4: l4, l4Length: l4Length, proto: proto, idOffset: idOffset, oldPort: oldPort,
+                              newPort: outside.port, source6: source, destination6: destination,
+                              source4: source4, destination4: destination4, offload: &packet.offload,
+                              headerShrink: layout.upperOffset - IPv4Field.minimumHeaderLength)
+        } else {
+            // A later fragment carries no ports: the host's paired pool4 address keeps it with its datagram.
+            source4 = table.outsideAddress(for: source)
+        }
+
+        // T6.1 / T6.4: the IPv4 header goes in the last 20 bytes before the upper layer.
+        let flags: UInt16
+        let identification: UInt16
+        if let f = layout.fragment {
+            flags = (f.more ? IPv4Field.moreFragments : 0) | UInt16(f.offset >> 3)
+            identification = UInt16(truncatingIfNeeded: f.identification)
+        } else {
+            flags = dontFragment ? IPv4Field.dontFragment : 0
+            identification = UInt16(truncatingIfNeeded: random.next())
+        }
+        let v4 = l4 - IPv4Field.minimumHeaderLength
+        writeIPv4Header(v4, totalLength: totalLength, identification: identification, flags: flags,
+                        ttl: hopLimit - 1, proto: proto, tos: trafficClass, source: source4.value,
+                        destination: destination4.value)
+
+        packet.start += layout.upperOffset - IPv4Field.minimumHeaderLength
+        packet.count = totalLength
+        if packet.offload.segmentation == .tcp6 { packet.offload.segmentation = .tcp4 }
+        if packet.offload.headerLength > 0 {
+            packet.offload.headerLength -= layout.upperOffset - IPv4Field.minimumHeaderLength
+        }
+        counters.translated6to4 &+= 1
+        return .translated
+    }
+
+    /// T6.6 / T4.14 for the outbound L4 header: swaps the IPv6 pseudo-header for the IPv4 one, applies the
+    /// port (or echo identifier) rewrite, and turns ICMPv6 echo into ICMP echo. Incremental: a wrong
+    /// checksum stays wrong.
+    @usableFromInline
+    func rewriteL4Outbound(l4: UnsafeMutableRawPointer, l4Length: Int, proto: UInt8, idOffset: Int, oldPort: UInt16,
+                           newPort: UInt16, source6: IPv6Address, destination6: IPv6Address,
+                           source4: IPv4Address, destination4: IPv4Address, offload: inout OffloadInfo,
+                           headerShrink: Int) {
+        let old6 = InternetChecksum.sum(source6) &+ InternetChecksum.sum(destination6)
+        let new4 = InternetChecksum.sum32(source4.value) &+ InternetChecksum.sum32(destination4.value)
+        if proto == IPProtocolNumber.icmp {
+            // ICMPv4 has no pseudo-header: remove the IPv6 one, and the type change 128→8 / 129→0.
             let oldType = l4.u8(L4Field.icmpType)
-            let newType: UInt8 = oldType == 128 ? 8 : 0
+            let newType = ICMPMapping.informational6to4(type: oldType) ?? 0
             let code = l4.u8(L4Field.icmpCode)
-            let removed = InternetChecksum.pseudoHeaderSum(source: source, destination: destination,
-                                                           nextHeader: IPProtocolNumber.icmpv6, length: payloadLength)
+            let removed = InternetChecksum.pseudoHeaderSum(source: source6, destination: destination6,
+                                                           nextHeader: IPProtocolNumber.icmpv6, length: l4Length)
                 &+ UInt64(UInt16(oldType) << 8 | UInt16(code)) &+ UInt64(oldPort)
-            let added = UInt64(UInt16(newType) << 8 | UInt16(code)) &+ UInt64(outside.port)
+            let added = UInt64(UInt16(newType) << 8 | UInt16(code)) &+ UInt64(newPort)
             l4.setU8(L4Field.icmpType, newType)
-            l4.setBE16(idOffset, outside.port)
-            switch packet.offload.checksum {
+            l4.setBE16(idOffset, newPort)
+            switch offload.checksum {
             case .complete:
                 l4.setBE16(L4Field.icmpChecksum,
                            InternetChecksum.adjust(l4.be16(L4Field.icmpChecksum), removing: removed, adding: added))
             case .partial:
-                // Finish the checksum now: ICMPv4 has no pseudo-header, so there is nothing left to offload.
+                // Finish it now: ICMPv4 has no pseudo-header, so nothing is left to offload.
                 l4.setBE16(L4Field.icmpChecksum, 0)
                 l4.setBE16(L4Field.icmpChecksum,
-                           InternetChecksum.finish(InternetChecksum.sum(UnsafeRawPointer(l4), count: payloadLength)))
-                packet.offload.checksum = .complete
+                           InternetChecksum.finish(InternetChecksum.sum(UnsafeRawPointer(l4), count: l4Length)))
+                offload.checksum = .complete
             }
-        default:
-            let checksumOffset = proto == IPProtocolNumber.tcp ? L4Field.tcpChecksum : L4Field.udpChecksum
-            let field = l4.be16(checksumOffset)
-            var updated: UInt16
-            switch packet.offload.checksum {
-            case .complete:
-                updated = InternetChecksum.adjust(field, removing: old6 &+ UInt64(oldPort),
-                                                  adding: new4 &+ UInt64(outside.port))
-                if proto == IPProtocolNumber.udp && updated == 0 { updated = 0xFFFF }  // T4.14: never 0 for UDP
-            case .partial(let start, let offset):
-                // Only the pseudo-header is in the field; the port is covered when the checksum is finished.
-                updated = InternetChecksum.adjustPartial(field, removing: old6, adding: new4)
-                packet.offload.checksum = .partial(start: start - 20, offset: offset)
-            }
-            l4.setBE16(checksumOffset, updated)
-            l4.setBE16(idOffset, outside.port)
+            return
         }
-
-        // T6.1 / T6.4: build the IPv4 header in the last 20 bytes of the old IPv6 header.
-        let v4 = ip + (IPv6Field.headerLength - IPv4Field.minimumHeaderLength)
-        v4.setU8(IPv4Field.versionIHL, 0x45)
-        v4.setU8(IPv4Field.tos, trafficClass)
-        v4.setBE16(IPv4Field.totalLength, UInt16(totalLength))
-        v4.setBE16(IPv4Field.identification, UInt16(truncatingIfNeeded: random.next()))
-        v4.setBE16(IPv4Field.flagsFragmentOffset, totalLength > 1260 ? IPv4Field.dontFragment : 0)
-        v4.setU8(IPv4Field.ttl, hopLimit - 1)
-        v4.setU8(IPv4Field.proto, proto)
-        v4.setBE16(IPv4Field.checksum, 0)
-        v4.setBE32(IPv4Field.source, source4)
-        v4.setBE32(IPv4Field.destination, destination4.value)
-        v4.setBE16(IPv4Field.checksum,
-                   InternetChecksum.finish(InternetChecksum.sum(UnsafeRawPointer(v4), count: IPv4Field.minimumHeaderLength)))
-
-        packet.start += IPv6Field.headerLength - IPv4Field.minimumHeaderLength
-        packet.count = totalLength
-        if packet.offload.segmentation == .tcp6 { packet.offload.segmentation = .tcp4 }
-        if packet.offload.headerLength > 0 { packet.offload.headerLength -= 20 }
-        counters.translated6to4 &+= 1
-        return .translated
+        let checksumOffset = proto == IPProtocolNumber.tcp ? L4Field.tcpChecksum : L4Field.udpChecksum
+        let field = l4.be16(checksumOffset)
+        var updated: UInt16
+        switch offload.checksum {
+        case .complete:
+            updated = InternetChecksum.adjust(field, removing: old6 &+ UInt64(oldPort), adding: new4 &+ UInt64(newPort))
+            if proto == IPProtocolNumber.udp && updated == 0 { updated = 0xFFFF }  // T4.14: never 0 for UDP
+        case .partial(let start, let offset):
+            // Only the pseudo-header is in the field; the port is covered when the checksum is finished.
+            updated = InternetChecksum.adjustPartial(field, removing: old6, adding: new4)
+            offload.checksum = .partial(start: start - headerShrink, offset: offset)
+        }
+        l4.setBE16(checksumOffset, updated)
+        l4.setBE16(idOffset, newPort)
     }
 }

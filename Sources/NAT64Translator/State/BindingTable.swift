@@ -117,6 +117,26 @@ public struct BindingTable: Sendable {
         return touchInbound(index, now: now)
     }
 
+    /// The mapping of an IPv6-side flow, without creating or refreshing it (inner packets of ICMP errors,
+    /// T6.10 / RFC 6146 §3.5.3).
+    public func peekOutbound(_ inside: Endpoint6) -> Endpoint4? {
+        guard let i = byInside[inside] else { return nil }
+        return slots[i]?.outside
+    }
+
+    /// The mapping for an IPv4-side endpoint, without refreshing it (inner packets of ICMP errors, T4.11).
+    public func peekInbound(_ outside: Endpoint4) -> Endpoint6? {
+        guard let i = byOutside[outside] else { return nil }
+        return slots[i]?.inside
+    }
+
+    /// The pool4 address an IPv6 host's flows use ("paired" pooling). Non-first fragments, which carry no
+    /// ports, are translated with it (RFC 6146 §3.5 with RFC 7915 §5.1).
+    @inlinable
+    public func outsideAddress(for address: IPv6Address) -> IPv4Address {
+        pool[Int(truncatingIfNeeded: ((address.high ^ address.low) &* 0x9E37_79B9_7F4A_7C15) >> 33) % pool.count]
+    }
+
     @usableFromInline func lookupInside(_ key: Endpoint6) -> Int? { byInside[key] }
     @usableFromInline func lookupOutside(_ key: Endpoint4) -> Int? { byOutside[key] }
 
@@ -138,7 +158,7 @@ public struct BindingTable: Sendable {
     /// of the IPv6 address so one host keeps one outside address ("paired" pooling, RFC 4787 REQ-2).
     @usableFromInline mutating func create(_ inside: Endpoint6, now: Nanoseconds) -> Result<Endpoint4, AllocationFailure> {
         guard let slot = freeSlots.popLast() else { return .failure(.full) }
-        let address = pool[Int(truncatingIfNeeded: (inside.address.high ^ inside.address.low) &* 0x9E37_79B9_7F4A_7C15 >> 33) % pool.count]
+        let address = outsideAddress(for: inside.address)
         let range: ClosedRange<UInt32>
         if inside.proto == IPProtocolNumber.icmp {
             range = 0...65535

@@ -1,0 +1,37 @@
+// E3: ICMP errors the translator generates itself are rate-limited per destination with a token bucket, so a
+// flood of bad packets never turns the gateway into an amplifier (RFC 4443 §2.4(f), RFC 1812 §4.3.2.8).
+//
+// Buckets live in a fixed array indexed by a hash of the destination (no allocation per packet); two
+// destinations that share a slot share a bucket, which only ever makes the limit stricter.
+
+/// A fixed-size table of token buckets keyed by destination address.
+public struct ErrorRateLimiter: Sendable {
+    @usableFromInline var tokens: [Int32]
+    @usableFromInline var refilled: [Nanoseconds]
+    public let perSecond: Int
+    public static let slots = 1024
+
+    public init(perSecond: Int) {
+        self.perSecond = perSecond
+        tokens = Array(repeating: Int32(clamping: perSecond), count: ErrorRateLimiter.slots)
+        refilled = Array(repeating: 0, count: ErrorRateLimiter.slots)
+    }
+
+    /// Takes one token for `key` (a hash of the destination); false when the bucket is empty.
+    @inlinable
+    public mutating func allow(key: UInt64, now: Nanoseconds) -> Bool {
+        if perSecond <= 0 { return false }
+        let i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 54) & (ErrorRateLimiter.slots - 1)
+        let elapsed = now - refilled[i]
+        if elapsed > 0 {
+            let add = elapsed / (1_000_000_000 / Nanoseconds(perSecond))
+            if add > 0 {
+                tokens[i] = Int32(clamping: min(Int64(tokens[i]) + add, Int64(perSecond)))
+                refilled[i] = now
+            }
+        }
+        guard tokens[i] > 0 else { return false }
+        tokens[i] -= 1
+        return true
+    }
+}
