@@ -39,7 +39,8 @@ extension Translator {
             extensionLength = innerAvailable - originalLength
         }
         let innerL4 = inner + innerHeaderLength
-        let innerL4Length = originalLength - innerHeaderLength
+        // Bytes past the inner packet's own length are RFC 4884 padding, not data.
+        let innerL4Length = min(originalLength, max(innerTotal, innerHeaderLength)) - innerHeaderLength
 
         // T4.11: the inner packet went out from a pool4 address; its source port finds the IPv6 host.
         guard poolSet.contains(innerSource4) else { return .drop(.untranslatableInner) }
@@ -151,7 +152,9 @@ extension Translator {
         }
         let innerProto = innerLayout.proto
         let innerL4 = inner + innerLayout.upperOffset
-        let innerL4Length = originalLength - innerLayout.upperOffset
+        let innerL4Length = min(originalLength, IPv6Field.headerLength + Int(inner.be16(IPv6Field.payloadLength)))
+            - innerLayout.upperOffset
+        guard innerL4Length >= 0 else { return .drop(.untranslatableInner) }
         let claimedL4Length = max(0, Int(inner.be16(IPv6Field.payloadLength)) + IPv6Field.headerLength - innerLayout.upperOffset)
 
         // T6.10: the inner packet went to the IPv6 host; its destination port finds the mapping.

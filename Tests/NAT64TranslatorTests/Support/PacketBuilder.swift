@@ -118,3 +118,57 @@ struct Parsed {
 
     var ipv4HeaderChecksumValid: Bool { referenceChecksum(Array(bytes[0..<l4Offset])) == 0 }
 }
+
+// MARK: - Raw builders for conformance tests
+
+/// An IPv6 packet with arbitrary extension headers: `chain` is a list of (header type, header bytes without
+/// the next-header byte); the payload follows with `upperProto`.
+func buildIPv6Raw(src: IPv6Address, dst: IPv6Address, hopLimit: UInt8 = 64, trafficClass: UInt8 = 0,
+                  chain: [(UInt8, [UInt8])] = [], upperProto: UInt8, payload: [UInt8]) -> [UInt8] {
+    var body: [UInt8] = []
+    for (i, (_, bytes)) in chain.enumerated() {
+        let next = i + 1 < chain.count ? chain[i + 1].0 : upperProto
+        body += [next] + bytes
+    }
+    body += payload
+    let first = chain.first?.0 ?? upperProto
+    return [0x60 | trafficClass >> 4, trafficClass << 4, 0, 0] + be16(UInt16(body.count)) + [first, hopLimit]
+        + src.byteArray + dst.byteArray + body
+}
+
+/// Fragment header bytes (without next header): reserved, offset|M, identification.
+func fragmentHeader(offset: Int, more: Bool, id: UInt32) -> [UInt8] {
+    [0] + be16(UInt16(offset) | (more ? 1 : 0)) + be32(id)
+}
+
+/// An IPv4 packet with the given protocol, flags word and payload; header checksum correct.
+func buildIPv4Raw(src: IPv4Address, dst: IPv4Address, ttl: UInt8 = 64, tos: UInt8 = 0, id: UInt16 = 0x4242,
+                  flags: UInt16 = 0, options: [UInt8] = [], proto: UInt8, payload: [UInt8],
+                  totalLengthOverride: Int? = nil) -> [UInt8] {
+    let ihl = (20 + options.count) / 4
+    var header: [UInt8] = [UInt8(0x40 | ihl), tos] + be16(UInt16(totalLengthOverride ?? (20 + options.count + payload.count)))
+        + be16(id) + be16(flags) + [ttl, proto, 0, 0] + v4bytes(src) + v4bytes(dst) + options
+    let hc = referenceChecksum(header)
+    header[10] = UInt8(hc >> 8)
+    header[11] = UInt8(hc & 0xFF)
+    return header + payload
+}
+
+/// ICMPv4 message bytes with a correct checksum.
+func icmp4(type: UInt8, code: UInt8, rest: UInt32, body: [UInt8]) -> [UInt8] {
+    var m = [type, code, 0, 0] + be32(rest) + body
+    let c = referenceChecksum(m)
+    m[2] = UInt8(c >> 8)
+    m[3] = UInt8(c & 0xFF)
+    return m
+}
+
+/// ICMPv6 message bytes with a correct checksum for the given addresses.
+func icmp6(src: IPv6Address, dst: IPv6Address, type: UInt8, code: UInt8, rest: UInt32, body: [UInt8]) -> [UInt8] {
+    var m = [type, code, 0, 0] + be32(rest) + body
+    let pseudo = src.byteArray + dst.byteArray + be32(UInt32(m.count)) + [0, 0, 0, 58]
+    let c = referenceChecksum(pseudo + m)
+    m[2] = UInt8(c >> 8)
+    m[3] = UInt8(c & 0xFF)
+    return m
+}
