@@ -31,6 +31,8 @@ extension ConfigReader {
         ("gateway", ["ipv4", "ipv6"]),
         ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms"]),
         ("log", ["level"]),
+        ("translation", ["ipv4-mtu", "ipv6-mtu", "min-ipv6-mtu", "icmp-error-rate", "strict-well-known-prefix",
+                         "rfc6791-source"]),
     ]
 
     /// The log levels swift-log knows, lowest first.
@@ -48,10 +50,13 @@ extension ConfigReader {
         let gateway = readGateway(section("gateway", keys: keys("gateway")))
         let dns64 = readDNS64(section("dns64", keys: keys("dns64")), translatorPrefix: translator?.config.prefix)
         let log = readLog(section("log", keys: keys("log")))
+        let translation = readTranslation(section("translation", keys: keys("translation")))
         if let translator, let gateway { crossCheck(translator, gateway) }
-        guard let tun, let translator, let gateway, let dns64, let log, errors.isEmpty else { return nil }
-        return GatewayConfiguration(
+        guard let tun, let translator, let gateway, let dns64, let log, let translation, errors.isEmpty else { return nil }
+        var configuration = GatewayConfiguration(
             tun: tun, translator: translator.config, gateway: gateway.config, dns64: dns64, log: log)
+        configuration.translation = translation
+        return configuration
     }
 
     // MARK: [tun]
@@ -166,6 +171,38 @@ extension ConfigReader {
 
     private func overlaps(_ a: IPv4Prefix, _ b: IPv4Prefix) -> Bool {
         a.contains(b.address) || b.contains(a.address)
+    }
+
+    // MARK: [translation]
+
+    private mutating func readTranslation(_ s: Section) -> GatewayConfiguration.Translation? {
+        var t = GatewayConfiguration.Translation()
+        let ipv4MTU = integer(s, "ipv4-mtu", default: t.ipv4MTU, IntegerRule(
+            range: 68...65535, unit: " bytes", reason: " (RFC 791: every IPv4 link carries 68 bytes)"))
+        let ipv6MTU = integer(s, "ipv6-mtu", default: t.ipv6MTU, IntegerRule(
+            range: 1280...65535, unit: " bytes", reason: " (RFC 8200 §5: IPv6 links carry at least 1280 bytes)"))
+        let minimum = integer(s, "min-ipv6-mtu", default: t.minimumIPv6MTU, IntegerRule(
+            range: 1280...65535, unit: " bytes", reason: " (RFC 7915 §4: fragments must fit the IPv6 minimum MTU)"))
+        let rate = integer(s, "icmp-error-rate", default: t.icmpErrorRate, IntegerRule(
+            range: 0...100_000, unit: " errors per second"))
+        let strict = boolean(s, "strict-well-known-prefix", default: t.strictWellKnownPrefix)
+        var source: IPv4Address?? = .some(nil)
+        if let text = string(s, "rfc6791-source", example: "\"192.0.0.8\"") {
+            source = convert(text, label: s.path("rfc6791-source"), Self.gatewayIPv4).map { .some($0) }
+        }
+        guard let ipv4MTU, let ipv6MTU, let minimum, let rate, let strict, let source else { return nil }
+        if minimum > ipv6MTU, let entry = s["min-ipv6-mtu"] {
+            fail(entry.line, .conflict, "translation.min-ipv6-mtu = \(minimum) is larger than translation.ipv6-mtu = "
+                + "\(ipv6MTU); fragments must fit the IPv6 link, lower min-ipv6-mtu or raise ipv6-mtu")
+            return nil
+        }
+        t.ipv4MTU = ipv4MTU
+        t.ipv6MTU = ipv6MTU
+        t.minimumIPv6MTU = minimum
+        t.icmpErrorRate = rate
+        t.strictWellKnownPrefix = strict
+        t.rfc6791Source = source
+        return t
     }
 
     // MARK: [gateway]

@@ -106,6 +106,24 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var level: String
     }
 
+    /// `[translation]`: how packets are rewritten (RFC 7915): MTUs, ICMP errors and address checks.
+    public struct Translation: Sendable, Equatable {
+        /// Next-hop MTU on the IPv4 side, 68...65535 (T6.5, T6.8). Default 1500.
+        public var ipv4MTU: Int = 1500
+        /// Next-hop MTU on the IPv6 side, 1280...65535 (T4.6, T4.9). Default 1500.
+        public var ipv6MTU: Int = 1500
+        /// Size of the IPv6 fragments made from IPv4 packets with DF=0, 1280...65535 (T4.5). Default 1280.
+        public var minimumIPv6MTU: Int = 1280
+        /// ICMP errors the gateway generates per destination per second, 0...100000 (E3). Default 100.
+        public var icmpErrorRate: Int = 100
+        /// Refuse non-global IPv4 addresses under 64:ff9b::/96 (A2, RFC 6052 §3.1). Default true.
+        public var strictWellKnownPrefix: Bool = true
+        /// Source of ICMPv4 errors translated from IPv6 routers (E1, RFC 6791). Default: gateway.ipv4.
+        public var rfc6791Source: IPv4Address? = nil
+
+        public init() {}
+    }
+
     /// The `[tun]` section.
     public var tun: Tun
     /// The `[translator]` section.
@@ -116,6 +134,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var dns64: DNS64
     /// The `[log]` section.
     public var log: Log
+    /// The `[translation]` section.
+    public var translation = Translation()
 
     /// Parses and validates configuration text.
     ///

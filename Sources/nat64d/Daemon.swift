@@ -36,13 +36,8 @@ struct Daemon {
                                             "prefix": "\(configuration.translator.prefix)"])
 
         // 2. The packet path.
-        let t = configuration.translator
-        let translator = Translator(configuration: TranslatorConfiguration(
-            prefix: t.prefix, pool4: t.pool4Addresses, gatewayIPv4: configuration.gateway.ipv4,
-            gatewayIPv6: configuration.gateway.ipv6,
-            timeouts: SessionTimeouts(udpSeconds: t.udpTimeout, tcpSeconds: t.tcpEstablishedTimeout,
-                                      icmpSeconds: t.icmpTimeout),
-            maxSessions: t.maxSessions, seed: UInt64(truncatingIfNeeded: monotonicNanoseconds())))
+        let translator = Translator(configuration: translatorConfiguration(
+            configuration, seed: UInt64(truncatingIfNeeded: monotonicNanoseconds())))
         let forwarder = PacketForwarder(queue: queue, translator: translator)
         try forwarder.start()
 
@@ -85,6 +80,23 @@ struct Daemon {
             "icmp-errors": "\(s.counters.icmpErrorsSent)", "drops": "\(dropSummary.joined(separator: ","))",
         ])
     }
+}
+
+/// The translator core's settings from the config file.
+func translatorConfiguration(_ c: GatewayConfiguration, seed: UInt64) -> TranslatorConfiguration {
+    let t = c.translator
+    var tc = TranslatorConfiguration(
+        prefix: t.prefix, pool4: t.pool4Addresses, gatewayIPv4: c.gateway.ipv4, gatewayIPv6: c.gateway.ipv6,
+        timeouts: SessionTimeouts(udpSeconds: t.udpTimeout, tcpSeconds: t.tcpEstablishedTimeout,
+                                  icmpSeconds: t.icmpTimeout),
+        maxSessions: t.maxSessions, seed: seed)
+    tc.ipv4MTU = c.translation.ipv4MTU
+    tc.ipv6MTU = c.translation.ipv6MTU
+    tc.minimumIPv6MTU = c.translation.minimumIPv6MTU
+    tc.icmpErrorsPerSecond = c.translation.icmpErrorRate
+    tc.addressPolicy = AddressPolicy(strictWellKnownPrefix: c.translation.strictWellKnownPrefix)
+    tc.rfc6791Source = c.translation.rfc6791Source
+    return tc
 }
 
 func socketAddress(_ e: GatewayConfiguration.Endpoint) throws -> SocketAddress {

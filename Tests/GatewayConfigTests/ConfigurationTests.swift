@@ -352,3 +352,50 @@ extension String {
             .joined(separator: "\n")
     }
 }
+
+@Suite struct TranslationSectionTests {
+    let base = """
+        [translator]
+        prefix = "2001:db8:64::/96"
+        pool4 = ["192.0.2.1"]
+        [gateway]
+        ipv4 = "198.51.100.1"
+        ipv6 = "2001:db8:1::1"
+        """
+
+    @Test("[translation] defaults when absent")
+    func defaults() throws {
+        let c = try GatewayConfiguration.parse(base, file: "t.toml")
+        #expect(c.translation == GatewayConfiguration.Translation())
+        #expect(c.translation.minimumIPv6MTU == 1280 && c.translation.icmpErrorRate == 100)
+    }
+
+    @Test("[translation] values are read and checked with file:line errors")
+    func values() throws {
+        let c = try GatewayConfiguration.parse(base + """
+
+            [translation]
+            ipv4-mtu = 1400
+            ipv6-mtu = 9000
+            min-ipv6-mtu = 1500
+            icmp-error-rate = 0
+            strict-well-known-prefix = false
+            rfc6791-source = "203.0.113.9"
+            """, file: "t.toml")
+        #expect(c.translation.ipv4MTU == 1400 && c.translation.ipv6MTU == 9000 && c.translation.minimumIPv6MTU == 1500)
+        #expect(c.translation.icmpErrorRate == 0 && !c.translation.strictWellKnownPrefix)
+        #expect(c.translation.rfc6791Source == IPv4Address("203.0.113.9"))
+        do {
+            _ = try GatewayConfiguration.parse(base + "\n[translation]\nipv6-mtu = 1000\n", file: "t.toml")
+            Issue.record("accepted ipv6-mtu 1000")
+        } catch {
+            #expect(error.description.hasPrefix("t.toml:8: translation.ipv6-mtu = 1000 is too small; use at least 1280"))
+        }
+        do {
+            _ = try GatewayConfiguration.parse(base + "\n[translation]\nmin-ipv6-mtu = 1400\nipv6-mtu = 1300\n", file: "t.toml")
+            Issue.record("accepted min-ipv6-mtu > ipv6-mtu")
+        } catch {
+            #expect(error.description.hasPrefix("t.toml:8: translation.min-ipv6-mtu = 1400 is larger than"))
+        }
+    }
+}
