@@ -25,7 +25,7 @@ enum Defaults {
 extension ConfigReader {
     /// Every section and its keys, in the order the sample file lists them.
     static let schema: [(name: String, keys: [String])] = [
-        ("tun", ["name", "mtu"]),
+        ("tun", ["name", "mtu", "offload"]),
         ("translator", ["prefix", "pool4", "udp-timeout", "tcp-established-timeout", "tcp-transitory-timeout",
                         "icmp-timeout", "max-sessions"]),
         ("gateway", ["ipv4", "ipv6"]),
@@ -68,8 +68,11 @@ extension ConfigReader {
         }
         let mtu = integer(s, "mtu", default: Defaults.mtu, IntegerRule(
             range: 1280...65535, reason: " (IPv6 needs a link MTU of at least 1280, RFC 8200 §5)"))
-        guard let name, let mtu else { return nil }
-        return .init(name: name, mtu: mtu)
+        let offload = boolean(s, "offload", default: false)
+        guard let name, let mtu, let offload else { return nil }
+        var tun = GatewayConfiguration.Tun(name: name, mtu: mtu)
+        tun.offload = offload
+        return tun
     }
 
     /// A Linux interface name: 1–15 bytes (IFNAMSIZ 16 with the NUL), not `.` or `..`, no `/`, `:` or spaces.

@@ -14,6 +14,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var name: String
         /// Link MTU, 1280...65535 (1280 is the IPv6 minimum, RFC 8200 §5). Default 1500.
         public var mtu: Int
+        /// Checksum and TCP segmentation offload on the TUN (IFF_VNET_HDR, TSO4/TSO6): 64 KiB per read/write
+        /// instead of one packet. Default false.
+        public var offload: Bool = false
     }
 
     /// `[translator]`: the stateful NAT64 (RFC 6146) and its address mapping (RFC 6052).

@@ -2,6 +2,7 @@
 // IFF_TUN | IFF_NO_PI gives raw IP packets with no extra header. The device exists while a queue fd is open
 // (no IFF_PERSIST), so closing the last fd — including when the process dies — removes it.
 import CTunLinux
+import NAT64Translator
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,15 +13,20 @@ public struct TunQueue: ~Copyable {
     public let fd: Int32
     /// The interface name the kernel gave the device.
     public let name: String
+    /// True when every packet carries a virtio-net header (IFF_VNET_HDR with TSO/checksum offload).
+    public let offload: Bool
 
     /// Opens `/dev/net/tun` and attaches to (or creates) the device `name`.
     /// - Parameters:
     ///   - name: interface name, at most 15 bytes.
     ///   - multiQueue: set IFF_MULTI_QUEUE so several queues can share the device.
-    public init(name: String, multiQueue: Bool = false) throws(SystemError) {
+    ///   - offload: set IFF_VNET_HDR and ask for checksum and TCP segmentation offload (TUN_F_CSUM,
+    ///     TUN_F_TSO4, TUN_F_TSO6): packets then come and go with a `VirtioNetHeader`.
+    public init(name: String, multiQueue: Bool = false, offload: Bool = false) throws(SystemError) {
         let fd = try syscall("open(/dev/net/tun)") { open("/dev/net/tun", O_RDWR | O_CLOEXEC) }
         var flags = CTunLinux_IFF_TUN() | CTunLinux_IFF_NO_PI()
         if multiQueue { flags |= CTunLinux_IFF_MULTI_QUEUE() }
+        if offload { flags |= CTunLinux_IFF_VNET_HDR() }
         var ifr = ifreq()
         guard CTunLinux_fillIfreq(&ifr, name, flags) == 0 else {
             close(fd)
@@ -32,6 +38,18 @@ public struct TunQueue: ~Copyable {
             close(fd)
             throw error
         }
+        if offload {
+            do {
+                var size = CInt(VirtioNetHeader.size)
+                _ = try syscall("ioctl(TUNSETVNETHDRSZ)") { ioctl(fd, CTunLinux_TUNSETVNETHDRSZ(), &size) }
+                let features = CTunLinux_TUN_F_CSUM() | CTunLinux_TUN_F_TSO4() | CTunLinux_TUN_F_TSO6()
+                _ = try syscall("ioctl(TUNSETOFFLOAD)") { ioctl(fd, CTunLinux_TUNSETOFFLOAD(), CInt(features)) }
+            } catch {
+                close(fd)
+                throw error
+            }
+        }
+        self.offload = offload
         var buffer = [CChar](repeating: 0, count: Int(IFNAMSIZ))
         CTunLinux_ifreqName(&ifr, &buffer)
         self.fd = fd
@@ -74,6 +92,63 @@ extension TunQueue {
             if e == EINTR { continue }
             if e == EAGAIN || e == EWOULDBLOCK { return nil }
             throw SystemError(code: e, call: "read(\(name))")
+        }
+    }
+}
+
+/// What one `receive` produced.
+public enum Reception: Equatable, Sendable {
+    /// A packet is in the buffer.
+    case packet
+    /// Nothing was queued (EAGAIN).
+    case empty
+    /// A packet arrived with a virtio-net header that does not describe it; it was discarded.
+    case badOffloadHeader
+}
+
+extension TunQueue {
+    /// Reads one packet into `packet` (at its headroom), with its offload metadata when the queue has
+    /// IFF_VNET_HDR. Non-blocking: `.empty` when nothing is queued.
+    public func receive(into packet: inout PacketBuffer) throws(SystemError) -> Reception {
+        if !offload {
+            let area = packet.readArea
+            guard let n = try readNonBlocking(into: area.pointer, capacity: area.count) else { return .empty }
+            packet.received(length: n)
+            return .packet
+        }
+        // The header lands in the 12 bytes just before the headroom mark, the IP packet right at it.
+        let area = packet.readArea
+        guard let n = try readNonBlocking(into: area.pointer - VirtioNetHeader.size,
+                                          capacity: area.count + VirtioNetHeader.size)
+        else { return .empty }
+        guard n >= VirtioNetHeader.size else { return .badOffloadHeader }
+        switch VirtioNetHeader.decode(UnsafeRawPointer(area.pointer - VirtioNetHeader.size),
+                                      packetLength: n - VirtioNetHeader.size) {
+        case .success(let info):
+            packet.received(length: n - VirtioNetHeader.size, offload: info)
+            return .packet
+        case .failure:
+            return .badOffloadHeader
+        }
+    }
+
+    /// Writes one packet with its offload metadata (a virtio-net header first when the queue has
+    /// IFF_VNET_HDR; the kernel then segments GSO packets and finishes partial checksums).
+    public func send(_ pointer: UnsafeRawPointer, count: Int, offload info: OffloadInfo) throws(SystemError) {
+        if !offload {
+            try write(pointer, count: count)
+            return
+        }
+        var header: (UInt64, UInt32) = (0, 0)
+        try withUnsafeMutableBytes(of: &header) { (h) throws(SystemError) in
+            VirtioNetHeader.encode(info, into: h.baseAddress!)
+            var iov = (iovec(iov_base: h.baseAddress!, iov_len: VirtioNetHeader.size),
+                       iovec(iov_base: UnsafeMutableRawPointer(mutating: pointer), iov_len: count))
+            _ = try withUnsafeMutablePointer(to: &iov) { (p) throws(SystemError) in
+                try p.withMemoryRebound(to: iovec.self, capacity: 2) { (v) throws(SystemError) in
+                    try syscall("writev(\(name))") { writev(fd, v, 2) }
+                }
+            }
         }
     }
 }

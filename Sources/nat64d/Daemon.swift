@@ -20,7 +20,7 @@ struct Daemon {
         let signals = SignalWaiter(signals: [SIGTERM, SIGINT])
 
         // 1. The TUN device and its kernel configuration (through libnl, never `ip`).
-        let queue = try TunQueue(name: configuration.tun.name)
+        let queue = try TunQueue(name: configuration.tun.name, offload: configuration.tun.offload)
         let name = queue.name
         try queue.setNonBlocking()
         do {
@@ -33,6 +33,7 @@ struct Daemon {
             }
         }
         logger.info("TUN ready", metadata: ["device": "\(name)", "mtu": "\(configuration.tun.mtu)",
+                                            "offload": "\(configuration.tun.offload)",
                                             "prefix": "\(configuration.translator.prefix)"])
 
         // 2. The packet path.

@@ -31,6 +31,8 @@ final class PacketForwarder: @unchecked Sendable {
         var sessions = 0
         var readErrors: UInt64 = 0
         var writeErrors: UInt64 = 0
+        /// Packets whose virtio-net header did not describe them (kernel offload metadata distrusted).
+        var badOffloadHeaders: UInt64 = 0
     }
 
     init(queue: consuming TunQueue, translator: Translator) {
@@ -70,6 +72,7 @@ final class PacketForwarder: @unchecked Sendable {
         var reply = PacketBuffer(capacity: PacketBuffer.headroom + 2048)
         var readErrors: UInt64 = 0
         var writeErrors: UInt64 = 0
+        var badOffload: UInt64 = 0
         var lastHousekeeping = monotonicNanoseconds()
         while !stopRequested.load(ordering: .acquiring) {
             let readable = (try? queue.waitReadable(timeoutMilliseconds: 200)) ?? false
@@ -78,26 +81,28 @@ final class PacketForwarder: @unchecked Sendable {
                 var budget = 256
                 while budget > 0 {
                     budget -= 1
-                    let area = packet.readArea
-                    let n: Int
                     do {
-                        guard let got = try queue.readNonBlocking(into: area.pointer, capacity: area.count) else { break }
-                        n = got
+                        switch try queue.receive(into: &packet) {
+                        case .packet: break
+                        case .empty: budget = 0; continue
+                        case .badOffloadHeader: badOffload &+= 1; continue
+                        }
                     } catch {
                         readErrors &+= 1
                         break
                     }
-                    packet.received(length: n)
                     let now = monotonicNanoseconds()
                     switch translator.translate(&packet, reply: &reply, now: now) {
                     case .translated:
-                        do { try queue.write(packet.base + packet.start, count: packet.count) } catch { writeErrors &+= 1 }
+                        do { try queue.send(packet.base + packet.start, count: packet.count, offload: packet.offload) }
+                        catch { writeErrors &+= 1 }
                     case .icmpError:
-                        do { try queue.write(reply.base + reply.start, count: reply.count) } catch { writeErrors &+= 1 }
+                        do { try queue.send(reply.base + reply.start, count: reply.count, offload: .plain) }
+                        catch { writeErrors &+= 1 }
                     case .translatedFragments(let count):
                         for i in 0..<count {
                             let f = translator.fragment(at: i)
-                            do { try queue.write(f.baseAddress!, count: f.count) } catch { writeErrors &+= 1 }
+                            do { try queue.send(f.baseAddress!, count: f.count, offload: .plain) } catch { writeErrors &+= 1 }
                         }
                     case .drop:
                         break
@@ -109,12 +114,12 @@ final class PacketForwarder: @unchecked Sendable {
                 lastHousekeeping = now
                 _ = translator.expire(now: now)
                 let snapshot = ForwarderStats(counters: translator.counters, sessions: translator.table.count,
-                                              readErrors: readErrors, writeErrors: writeErrors)
+                                              readErrors: readErrors, writeErrors: writeErrors, badOffloadHeaders: badOffload)
                 published.withLock { $0 = snapshot }
             }
         }
         let final = ForwarderStats(counters: translator.counters, sessions: translator.table.count,
-                                   readErrors: readErrors, writeErrors: writeErrors)
+                                   readErrors: readErrors, writeErrors: writeErrors, badOffloadHeaders: badOffload)
         published.withLock { $0 = final }
     }
 }

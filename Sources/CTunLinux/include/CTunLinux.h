@@ -16,6 +16,10 @@ static inline unsigned long CTunLinux_TUNSETOFFLOAD(void) { return TUNSETOFFLOAD
 static inline unsigned long CTunLinux_TUNSETVNETHDRSZ(void) { return TUNSETVNETHDRSZ; }
 static inline unsigned long CTunLinux_TUNGETIFF(void) { return TUNGETIFF; }
 
+static inline unsigned int CTunLinux_TUN_F_CSUM(void) { return TUN_F_CSUM; }
+static inline unsigned int CTunLinux_TUN_F_TSO4(void) { return TUN_F_TSO4; }
+static inline unsigned int CTunLinux_TUN_F_TSO6(void) { return TUN_F_TSO6; }
+
 static inline short CTunLinux_IFF_TUN(void) { return IFF_TUN; }
 static inline short CTunLinux_IFF_NO_PI(void) { return IFF_NO_PI; }
 static inline short CTunLinux_IFF_MULTI_QUEUE(void) { return IFF_MULTI_QUEUE; }
