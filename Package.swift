@@ -65,5 +65,6 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
+        .testTarget(name: "TunDeviceTests", dependencies: ["TunDevice", "NAT64Translator"]),
     ]
 )
