@@ -284,7 +284,11 @@ bench_one() {
     netns_teardown
 }
 
+# The benchmark shares the CPUs with everything else on the host: record the
+# load so that noisy runs can be recognised.
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for t in "${TRANSLATORS[@]}"; do bench_one "$t"; done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------------- report
 
@@ -296,6 +300,7 @@ if [[ -n $(git -C "$REPO_ROOT" status --porcelain 2>/dev/null) ]]; then git_comm
     printf 'git commit\t%s\n' "$git_commit"
     printf 'cpu\t%s (%s CPUs)\n' "$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)" "$(nproc)"
     printf 'kernel\t%s\n' "$(uname -r)"
+    printf 'load average\t%s before, %s after (1/5/15 min)\n' "$LOAD_BEFORE" "$LOAD_AFTER"
     printf 'iperf3\t%s\n' "$(iperf3 --version 2>/dev/null | head -n1)"
     if [[ " ${TRANSLATORS[*]} " == *" nat64d "* ]]; then
         printf 'nat64d binary\t%s\n' "${NAT64D_BIN:-none}"
@@ -431,7 +436,7 @@ if a.format == "text":
         print("note: " + note)
 else:
     date = dict(meta).get("date", "")
-    print("## Throughput: %s\n" % ", ".join(a.translator) + ("(%s)\n" % date if date else ""))
+    print("## Throughput %s: %s\n" % (date, " vs ".join(a.translator)))
     for k, v in meta:
         print("- %s: `%s`" % (k, v) if k in ("command", "git commit", "nat64d binary") else "- %s: %s" % (k, v))
     print()
