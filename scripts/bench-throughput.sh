@@ -236,7 +236,7 @@ start_translator() {
             printf '%s\n' "$NAT64D_FAIL" >"$RESULTS/$name/failed"
             return 1
         fi
-        NAT64D_LOG_LEVEL=${NAT64D_LOG_LEVEL:-warning} netns_start_nat64d "$NAT64D_BIN"
+        netns_start_nat64d "$NAT64D_BIN" # log level: $NAT64D_LOG_LEVEL (default info)
         if ! netns_wait_nat64d "$STARTUP_TIMEOUT"; then
             netns_show_log nat64d 40
             if netns_pid_alive "$NAT64D_PID"; then
