@@ -292,8 +292,29 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------------- report
 
-git_commit=$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git -C "$REPO_ROOT" status --porcelain 2>/dev/null) ]]; then git_commit+=" (dirty)"; fi
+# git_describe DIR: short commit of the work tree containing DIR, "+dirty"
+# if it has uncommitted changes.
+git_describe() {
+    local c
+    c=$(git -C "$1" rev-parse --short HEAD 2>/dev/null) || return 1
+    if [[ -n $(git -C "$1" status --porcelain --untracked-files=no 2>/dev/null) ]]; then c+=" +dirty"; fi
+    printf '%s' "$c"
+}
+
+# Where the nat64d binary came from: its work tree's commit and its mtime
+# (the binary may be older than the tree's HEAD).
+binary_provenance() {
+    local bin=$1 dir top
+    [[ -n $bin && -f $bin ]] || { printf 'n/a'; return 0; }
+    dir=$(dirname "$(readlink -f "$bin")")
+    top=$(git -C "$dir" rev-parse --show-toplevel 2>/dev/null) || top=
+    if [[ -n $top ]]; then
+        printf 'work tree %s at %s, ' "$top" "$(git_describe "$top")"
+    fi
+    printf 'binary built %s' "$(date -u -r "$bin" '+%Y-%m-%d %H:%M:%S UTC')"
+}
+
+git_commit=$(git_describe "$REPO_ROOT" || echo unknown)
 {
     printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     printf 'command\t%s\n' "$COMMAND_LINE"
@@ -304,6 +325,7 @@ if [[ -n $(git -C "$REPO_ROOT" status --porcelain 2>/dev/null) ]]; then git_comm
     printf 'iperf3\t%s\n' "$(iperf3 --version 2>/dev/null | head -n1)"
     if [[ " ${TRANSLATORS[*]} " == *" nat64d "* ]]; then
         printf 'nat64d binary\t%s\n' "${NAT64D_BIN:-none}"
+        printf 'nat64d source\t%s\n' "$(binary_provenance "$NAT64D_BIN")"
     fi
     if [[ " ${TRANSLATORS[*]} " == *" tayga "* ]]; then
         printf 'tayga\t%s\n' "$(dpkg-query -W -f='${Version}' tayga 2>/dev/null || echo unknown)"
