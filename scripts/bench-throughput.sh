@@ -67,7 +67,8 @@ in_range() { [[ $1 =~ ^[1-9][0-9]*$ ]] && (($1 >= $2 && $1 <= $3)); }
 while (($#)); do
     case $1 in
     --only)
-        [[ ${2:-} == nat64d || ${2:-} == tayga ]] || die "--only takes nat64d or tayga"
+        [[ ${2:-} == nat64d || ${2:-} == nat64d-offload || ${2:-} == tayga ]] ||
+            die "--only takes nat64d, nat64d-offload or tayga"
         ONLY=$2
         shift 2
         ;;
@@ -113,7 +114,7 @@ if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
     PATH=/opt/swift/usr/bin:$PATH
 fi
 
-TRANSLATORS=(nat64d tayga)
+TRANSLATORS=(nat64d nat64d-offload tayga)
 [[ -n $ONLY ]] && TRANSLATORS=("$ONLY")
 
 # Results: one directory per translator under $RESULTS (survives the netns
@@ -146,7 +147,7 @@ done
 # recorded as the reason nat64d was not measured; TAYGA still runs.
 NAT64D_FAIL=
 NAT64D_BIN=
-if [[ " ${TRANSLATORS[*]} " == *" nat64d "* ]]; then
+if [[ " ${TRANSLATORS[*]} " == *" nat64d"* ]]; then
     if [[ -n ${NAT64D:-} ]]; then
         NAT64D_BIN=$NAT64D
     else
@@ -232,7 +233,9 @@ start_translator() {
             return 1
         }
         ;;
-    nat64d)
+    nat64d | nat64d-offload)
+        # nat64d-offload: the same binary with TUN checksum/segmentation offload (tun.offload = true).
+        if [[ $name == nat64d-offload ]]; then NAT64D_TUN_OFFLOAD=true; else NAT64D_TUN_OFFLOAD=false; fi
         if [[ -n $NAT64D_FAIL ]]; then
             printf '%s\n' "$NAT64D_FAIL" >"$RESULTS/$name/failed"
             return 1
@@ -273,7 +276,7 @@ bench_one() {
         else
             measure "$name"
         fi
-        if [[ $name == nat64d ]] && ! netns_pid_alive "$NAT64D_PID"; then
+        if [[ $name == nat64d* ]] && ! netns_pid_alive "$NAT64D_PID"; then
             printf 'nat64d exited during the benchmark\n' >>"$RESULTS/$name/died"
             netns_show_log nat64d 40
         fi
@@ -324,7 +327,7 @@ git_commit=$(git_describe "$REPO_ROOT" || echo unknown)
     printf 'kernel\t%s\n' "$(uname -r)"
     printf 'load average\t%s before, %s after (1/5/15 min)\n' "$LOAD_BEFORE" "$LOAD_AFTER"
     printf 'iperf3\t%s\n' "$(iperf3 --version 2>/dev/null | head -n1)"
-    if [[ " ${TRANSLATORS[*]} " == *" nat64d "* ]]; then
+    if [[ " ${TRANSLATORS[*]} " == *" nat64d"* ]]; then
         printf 'nat64d binary\t%s\n' "${NAT64D_BIN:-none}"
         printf 'nat64d source\t%s\n' "$(binary_provenance "$NAT64D_BIN")"
     fi
@@ -433,13 +436,16 @@ for t in a.translator:
     p = "n/a" if r["avg"] is None else "%.3f (%.3f)" % (r["avg"], r["mdev"])
     table.append([t, f(r["up"], "%.2f"), f(r["down"], "%.2f"), f(r["mpps"], "%.3f"), f(r["loss"], "%.2f"), p])
 
-n, t_ = rows.get("nat64d"), rows.get("tayga")
-if n and t_:
+t_ = rows.get("tayga")
+for variant in ("nat64d", "nat64d-offload"):
+    n = rows.get(variant)
+    if not (n and t_):
+        continue
     def ratio(k):
         if n[k] is None or t_[k] is None or t_[k] == 0:
             return "n/a"
         return "%.2fx" % (n[k] / t_[k])
-    table.append(["nat64d/tayga", ratio("up"), ratio("down"), ratio("mpps"), ratio("loss"), ratio("avg")])
+    table.append([variant + "/tayga", ratio("up"), ratio("down"), ratio("mpps"), ratio("loss"), ratio("avg")])
 
 meta = [line.rstrip("\n").split("\t", 1) for line in open(a.meta) if "\t" in line]
 
