@@ -31,6 +31,8 @@ extension ConfigReader {
         ("gateway", ["ipv4", "ipv6"]),
         ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms"]),
         ("log", ["level"]),
+        ("capture", ["enabled", "directory", "filter", "max-size-mb", "max-files"]),
+        ("control", ["socket"]),
     ]
 
     /// The log levels swift-log knows, lowest first.
@@ -48,10 +50,14 @@ extension ConfigReader {
         let gateway = readGateway(section("gateway", keys: keys("gateway")))
         let dns64 = readDNS64(section("dns64", keys: keys("dns64")), translatorPrefix: translator?.config.prefix)
         let log = readLog(section("log", keys: keys("log")))
+        let capture = readCapture(section("capture", keys: keys("capture")))
+        let control = readControl(section("control", keys: keys("control")))
         if let translator, let gateway { crossCheck(translator, gateway) }
-        guard let tun, let translator, let gateway, let dns64, let log, errors.isEmpty else { return nil }
+        guard let tun, let translator, let gateway, let dns64, let log, let capture, let control, errors.isEmpty
+        else { return nil }
         return GatewayConfiguration(
-            tun: tun, translator: translator.config, gateway: gateway.config, dns64: dns64, log: log)
+            tun: tun, translator: translator.config, gateway: gateway.config, dns64: dns64, log: log,
+            capture: capture, control: control)
     }
 
     // MARK: [tun]

@@ -116,6 +116,10 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var dns64: DNS64
     /// The `[log]` section.
     public var log: Log
+    /// The `[capture]` section (Configuration+Capture.swift).
+    public var capture: Capture
+    /// The `[control]` section (Configuration+Capture.swift).
+    public var control: Control
 
     /// Parses and validates configuration text.
     ///
