@@ -36,13 +36,8 @@ struct Daemon {
                                             "prefix": "\(configuration.translator.prefix)"])
 
         // 2. The packet path.
-        let t = configuration.translator
         let translator = Translator(configuration: TranslatorConfiguration(
-            prefix: t.prefix, pool4: t.pool4Addresses, gatewayIPv4: configuration.gateway.ipv4,
-            gatewayIPv6: configuration.gateway.ipv6,
-            timeouts: SessionTimeouts(udpSeconds: t.udpTimeout, tcpSeconds: t.tcpEstablishedTimeout,
-                                      icmpSeconds: t.icmpTimeout),
-            maxSessions: t.maxSessions, seed: UInt64(truncatingIfNeeded: monotonicNanoseconds())))
+            configuration, seed: UInt64(truncatingIfNeeded: monotonicNanoseconds())))
         let forwarder = PacketForwarder(queue: queue, translator: translator)
         try forwarder.start()
 

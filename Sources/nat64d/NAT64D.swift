@@ -1,4 +1,4 @@
-// The nat64d command line: `run` (the daemon, foreground) and `check-config`.
+// The nat64d command line: `run` (the daemon, foreground), `check-config`, `replay` (offline) and `ctl`.
 import ArgumentParser
 import GatewayConfig
 
@@ -8,7 +8,7 @@ struct NAT64D: AsyncParsableCommand {
         commandName: "nat64d",
         abstract: "NAT64/DNS64 gateway: lets IPv6-only hosts reach the IPv4 internet.",
         version: "0.1.0",
-        subcommands: [Run.self, CheckConfig.self])
+        subcommands: [Run.self, CheckConfig.self, ReplayCommand.self])
 }
 
 struct Run: AsyncParsableCommand {
