@@ -35,13 +35,7 @@ struct ReplayCommand: ParsableCommand {
     var seed: UInt64 = TranslatorConfiguration.replaySeed
 
     func run() throws {
-        let configuration: GatewayConfiguration
-        do {
-            configuration = try GatewayConfiguration.load(path: config)
-        } catch {
-            printError("\(error)")
-            throw ExitCode(2)
-        }
+        let configuration = try loadConfiguration(config)
         let report = self.report
         do {
             let summary = try Replay.run(
