@@ -6,6 +6,7 @@ import PackageDescription
 //   DNS64            DNS wire format, synthesis, upstream client, NIO listeners.
 //   TunDevice        file descriptors: TUN open/offloads, netlink (libnl) configuration.
 //   GatewayConfig    the TOML config file: parsing with line numbers, validation.
+//   PacketCapture    pcap files through libpcap: writer, reader, BPF filters, live capture, offline replay.
 //   nat64d           the daemon: CLI, lifecycle, wiring.
 //   C*               small C shims / system libraries (TUN ioctl numbers, libnl, libpcap).
 let package = Package(
@@ -15,6 +16,7 @@ let package = Package(
         .executable(name: "nat64d", targets: ["nat64d"]),
         .library(name: "NAT64Translator", targets: ["NAT64Translator"]),
         .library(name: "DNS64", targets: ["DNS64"]),
+        .library(name: "PacketCapture", targets: ["PacketCapture"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -42,13 +44,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "TunDevice", dependencies: ["CTunLinux", "CNetlink", "NAT64Translator"]),
-        .target(name: "GatewayConfig", dependencies: ["NAT64Translator"]),
+        .target(name: "GatewayConfig", dependencies: ["NAT64Translator", "PacketCapture"]),
+        .target(name: "PacketCapture", dependencies: ["CPcap", "NAT64Translator"]),
 
         // Daemon
         .executableTarget(
             name: "nat64d",
             dependencies: [
-                "NAT64Translator", "DNS64", "TunDevice", "GatewayConfig",
+                "NAT64Translator", "DNS64", "TunDevice", "GatewayConfig", "PacketCapture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -66,5 +69,6 @@ let package = Package(
             ]),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
         .testTarget(name: "TunDeviceTests", dependencies: ["TunDevice", "NAT64Translator"]),
+        .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "NAT64Translator", "nat64d"]),
     ]
 )

@@ -26,6 +26,7 @@ PASSED=0
 FAILED=0
 SUMMARY_DONE=0
 SKIP_REASON= # when set, every remaining check fails with this detail
+CONTROL_SOCKET= # nat64d's control socket (in the workdir)
 
 pass() {
     PASSED=$((PASSED + 1))
@@ -175,6 +176,98 @@ check_server_dns_direct() {
     return 1
 }
 
+# ------------------------------------------------- capture and control socket
+
+# The client's source address: the kernel may pick either of its addresses.
+CLIENT_ADDR6_RE='2001:db8:[19]::2'
+
+ctl() { timeout -k 2 "$CMD_TIMEOUT" "$NAT64D" ctl --socket "$CONTROL_SOCKET" "$@"; }
+
+# tcpdump_read FILE [ARGS...]: the packets of FILE, one line each (-nn: no name lookups).
+tcpdump_read() {
+    local f=$1
+    shift
+    tcpdump -nn -r "$f" "$@" 2>/dev/null
+}
+
+# Start nat64d with the topology's config plus a control socket and capture directory in the workdir, so
+# parallel runs never share /run/nat64d/control.sock.
+start_nat64d_with_control() {
+    netns_write_nat64d_config "${NAT64D_LOG_LEVEL:-info}"
+    printf '\n[capture]\ndirectory = "%s"\n\n[control]\nsocket = "%s"\n' \
+        "$NETNS_WORKDIR/capture" "$CONTROL_SOCKET" >>"$NETNS_WORKDIR/nat64d.toml"
+    netns_start_translator nat64d "$NAT64D" run --config "$NETNS_WORKDIR/nat64d.toml"
+    NAT64D_PID=$NETNS_TRANSLATOR_PID
+    netns_log "nat64d started, pid $NAT64D_PID, control socket $CONTROL_SOCKET"
+}
+
+check_control_socket() {
+    local mode out
+    mode=$(stat -c %a "$CONTROL_SOCKET" 2>&1) || { DETAIL="no control socket: $mode"; return 1; }
+    [[ $mode == 600 ]] || { DETAIL="control socket mode $mode, expected 600"; return 1; }
+    out=$(ctl stats 2>&1) || { DETAIL="ctl stats: $(oneline "$out")"; return 1; }
+    if ! grep -Eq '^translated-6to4 [1-9]' <<<"$out" || ! grep -q '^drops.no-state ' <<<"$out" ||
+        ! grep -q '^capture off$' <<<"$out"; then
+        DETAIL="ctl stats lacks translated-6to4 > 0, drops.no-state or 'capture off': $(oneline "$out")"
+        return 1
+    fi
+    out=$(client curl -sS --max-time 10 -o /dev/null "http://[$SERVER_SYNTH6]/" 2>&1 && ctl sessions 2>&1) ||
+        { DETAIL="curl + ctl sessions: $(oneline "$out")"; return 1; }
+    if ! grep -Eq "^tcp \[$CLIENT_ADDR6_RE\]:[0-9]+ $POOL4_ADDR:[0-9]+ idle=[0-9]+s$" <<<"$out"; then
+        DETAIL="ctl sessions lacks the client's tcp mapping: $(oneline "$out")"
+        return 1
+    fi
+    out=$(ctl capture bogus 2>&1) && { DETAIL="'ctl capture bogus' succeeded: $(oneline "$out")"; return 1; }
+    if [[ $(wc -l <<<"$out") -ne 1 || $out != "nat64d ctl: capture needs start, stop or status"* ]]; then
+        DETAIL="expected a one-line error for 'ctl capture bogus', got: $(oneline "$out")"
+        return 1
+    fi
+}
+
+# Capture an HTTP exchange and read it back with tcpdump: both sides, both directions.
+check_capture_http() {
+    local dir=$NETNS_WORKDIR/capture-http out problems=() f
+    out=$(ctl capture start --dir "$dir" 2>&1) || { DETAIL="capture start: $(oneline "$out")"; return 1; }
+    out=$(client curl -sS --max-time 10 "http://[$SERVER_SYNTH6]/" 2>&1) || problems+=("curl: $(oneline "$out")")
+    out=$(ctl capture stop 2>&1) || { DETAIL="capture stop: $(oneline "$out")"; return 1; }
+    declare -A want=(
+        [in6]="$CLIENT_ADDR6_RE\.[0-9]+ > $SERVER_SYNTH6\.80:"
+        [out4]="$POOL4_ADDR\.[0-9]+ > $SERVER_ADDR4\.80:"
+        [in4]="$SERVER_ADDR4\.80 > $POOL4_ADDR\.[0-9]+:"
+        [out6]="$SERVER_SYNTH6\.80 > $CLIENT_ADDR6_RE\.[0-9]+:"
+    )
+    for f in in6 out4 in4 out6; do
+        out=$(tcpdump_read "$dir/$f.pcap") || { problems+=("tcpdump -r $f.pcap failed"); continue; }
+        grep -Eq "${want[$f]}" <<<"$out" || problems+=("$f.pcap lacks '${want[$f]}' ($(wc -l <<<"$out") lines)")
+    done
+    tcpdump_read "$dir/out4.pcap" -A | grep -q 'GET / HTTP/1.1' || problems+=("out4.pcap lacks the HTTP request")
+    tcpdump_read "$dir/out6.pcap" -A | grep -qF "$PAGE_MARKER" || problems+=("out6.pcap lacks the page")
+    ((${#problems[@]} == 0)) && return 0
+    DETAIL=$(IFS=';'; printf '%s' "${problems[*]}")
+    return 1
+}
+
+# With filter "icmp or icmp6", a curl and a ping leave only ICMP in the files.
+check_capture_filter() {
+    local dir=$NETNS_WORKDIR/capture-icmp out all
+    out=$(ctl capture start --dir "$dir" --filter "icmp or icmp6" 2>&1) ||
+        { DETAIL="capture start: $(oneline "$out")"; return 1; }
+    client curl -sS --max-time 10 -o /dev/null "http://[$SERVER_SYNTH6]/" >/dev/null 2>&1
+    client ping -6 -n -c 2 -i 0.2 -W 2 "$SERVER_SYNTH6" >/dev/null 2>&1
+    out=$(ctl capture status 2>&1) || { DETAIL="capture status: $(oneline "$out")"; return 1; }
+    grep -q '^filter "icmp or icmp6"$' <<<"$out" || { DETAIL="status lacks the filter: $(oneline "$out")"; return 1; }
+    out=$(ctl capture stop 2>&1) || { DETAIL="capture stop: $(oneline "$out")"; return 1; }
+    all=$(for f in in6 out4 in4 out6 drops; do tcpdump_read "$dir/$f.pcap"; done)
+    if ! grep -q 'ICMP6, echo request' <<<"$all" || ! grep -q 'ICMP echo request' <<<"$all"; then
+        DETAIL="no ICMP echo on both sides: $(oneline "$all")"
+        return 1
+    fi
+    if grep -v 'ICMP' <<<"$all" | grep -q .; then
+        DETAIL="non-ICMP packets captured: $(oneline "$(grep -v ICMP <<<"$all" | head -3)")"
+        return 1
+    fi
+}
+
 check_sigterm() {
     local pid=$NAT64D_PID i status problems=()
     if ! netns_pid_alive "$pid"; then
@@ -194,6 +287,7 @@ check_sigterm() {
     if wait "$pid" 2>/dev/null; then status=0; else status=$?; fi
     ((status == 0)) || problems+=("exit status $status")
     if netns_tun_exists "$NAT64D_TUN"; then problems+=("TUN $NAT64D_TUN still exists in $NS_GW"); fi
+    if [[ -n $CONTROL_SOCKET && -e $CONTROL_SOCKET ]]; then problems+=("control socket $CONTROL_SOCKET still exists"); fi
     if [[ -e /proc/$pid ]]; then problems+=("process $pid still present"); fi
     if ((${#problems[@]} == 0)); then return 0; fi
     DETAIL=$(IFS=';'; printf '%s' "${problems[*]}")
@@ -235,7 +329,8 @@ else
     if [[ ! -x $NAT64D ]]; then
         SKIP_REASON="nat64d binary not found or not executable: $NAT64D"
     else
-        netns_start_nat64d "$NAT64D"
+        CONTROL_SOCKET=$NETNS_WORKDIR/control.sock
+        start_nat64d_with_control
         if ! netns_wait_nat64d "$STARTUP_TIMEOUT"; then
             if ! netns_pid_alive "$NAT64D_PID"; then
                 if wait "$NAT64D_PID" 2>/dev/null; then st=0; else st=$?; fi
@@ -251,6 +346,9 @@ else
     check http-by-name check_http_by_name
     check udp-through-translator check_udp_through
     check dns64-acl-refused check_acl_refused
+    check control-socket-stats-sessions check_control_socket
+    check capture-http-both-sides check_capture_http
+    check capture-filter-icmp-only check_capture_filter
     check sigterm-shutdown check_sigterm
 fi
 

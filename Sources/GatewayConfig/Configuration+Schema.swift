@@ -33,6 +33,8 @@ extension ConfigReader {
         ("log", ["level"]),
         ("translation", ["ipv4-mtu", "ipv6-mtu", "min-ipv6-mtu", "icmp-error-rate", "strict-well-known-prefix",
                          "rfc6791-source"]),
+        ("capture", ["enabled", "directory", "filter", "max-size-mb", "max-files"]),
+        ("control", ["socket"]),
     ]
 
     /// The log levels swift-log knows, lowest first.
@@ -51,10 +53,15 @@ extension ConfigReader {
         let dns64 = readDNS64(section("dns64", keys: keys("dns64")), translatorPrefix: translator?.config.prefix)
         let log = readLog(section("log", keys: keys("log")))
         let translation = readTranslation(section("translation", keys: keys("translation")))
+        let capture = readCapture(section("capture", keys: keys("capture")))
+        let control = readControl(section("control", keys: keys("control")))
         if let translator, let gateway { crossCheck(translator, gateway) }
-        guard let tun, let translator, let gateway, let dns64, let log, let translation, errors.isEmpty else { return nil }
+        guard let tun, let translator, let gateway, let dns64, let log, let translation, let capture, let control,
+              errors.isEmpty
+        else { return nil }
         var configuration = GatewayConfiguration(
-            tun: tun, translator: translator.config, gateway: gateway.config, dns64: dns64, log: log)
+            tun: tun, translator: translator.config, gateway: gateway.config, dns64: dns64, log: log,
+            capture: capture, control: control)
         configuration.translation = translation
         return configuration
     }

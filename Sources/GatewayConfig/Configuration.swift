@@ -139,6 +139,10 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var log: Log
     /// The `[translation]` section.
     public var translation = Translation()
+    /// The `[capture]` section (Configuration+Capture.swift).
+    public var capture: Capture
+    /// The `[control]` section (Configuration+Capture.swift).
+    public var control: Control
 
     /// Parses and validates configuration text.
     ///

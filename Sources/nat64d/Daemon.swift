@@ -1,4 +1,5 @@
-// Lifecycle: configure the TUN device, start the packet path and the DNS64, wait for a signal, tear down.
+// Lifecycle: configure the TUN device, start the packet path, the DNS64 and the control socket, wait for a
+// signal, tear down.
 import DNS64
 import Dispatch
 import GatewayConfig
@@ -6,6 +7,7 @@ import Logging
 import NAT64Translator
 import NIOCore
 import NIOPosix
+import PacketCapture
 import TunDevice
 #if canImport(Glibc)
 import Glibc
@@ -36,10 +38,17 @@ struct Daemon {
                                             "offload": "\(configuration.tun.offload)",
                                             "prefix": "\(configuration.translator.prefix)"])
 
-        // 2. The packet path.
-        let translator = Translator(configuration: translatorConfiguration(
+        // 2. The control socket (bound now, so a bad path fails before anything runs) and the packet path,
+        //    capturing from the start when [capture] enabled = true.
+        let control = try ControlServer(path: configuration.control.socket)
+        let translator = Translator(configuration: TranslatorConfiguration(
             configuration, seed: UInt64(truncatingIfNeeded: monotonicNanoseconds())))
-        let forwarder = PacketForwarder(queue: queue, translator: translator)
+        let capture = try configuration.capture.enabled ? CaptureRecorder(settings: configuration.capture.settings) : nil
+        if capture != nil {
+            logger.notice("capture on", metadata: ["directory": "\(configuration.capture.directory)",
+                                                   "filter": "\(configuration.capture.filter)"])
+        }
+        let forwarder = PacketForwarder(queue: queue, translator: translator, capture: capture)
         try forwarder.start()
 
         // 3. The DNS64.
@@ -63,11 +72,25 @@ struct Daemon {
             throw error
         }
 
+        // 4. The control server, off the packet path.
+        let commands = ControlCommands(forwarder: forwarder, dns: dns, captureDefaults: configuration.capture.settings)
+        do {
+            try control.start { commands.handle($0) }
+        } catch {
+            if let dns { await dns.stop() }
+            forwarder.stop()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        logger.info("control socket ready", metadata: ["socket": "\(control.path)"])
+
         logger.notice("nat64d running", metadata: ["config": "\(configPath)"])
         let signal = await signals.next()
         logger.notice("stopping", metadata: ["signal": "\(signal)"])
 
-        // 4. Teardown: DNS first, then the packet path; closing the queue removes the TUN and its routes.
+        // 5. Teardown: control, DNS, then the packet path (closing capture files); closing the queue removes
+        //    the TUN and its routes; the control socket file goes with `control`.
+        control.stop()
         if let dns { await dns.stop() }
         forwarder.stop()
         try? await group.shutdownGracefully()
@@ -81,23 +104,6 @@ struct Daemon {
             "icmp-errors": "\(s.counters.icmpErrorsSent)", "drops": "\(dropSummary.joined(separator: ","))",
         ])
     }
-}
-
-/// The translator core's settings from the config file.
-func translatorConfiguration(_ c: GatewayConfiguration, seed: UInt64) -> TranslatorConfiguration {
-    let t = c.translator
-    var tc = TranslatorConfiguration(
-        prefix: t.prefix, pool4: t.pool4Addresses, gatewayIPv4: c.gateway.ipv4, gatewayIPv6: c.gateway.ipv6,
-        timeouts: SessionTimeouts(udpSeconds: t.udpTimeout, tcpSeconds: t.tcpEstablishedTimeout,
-                                  icmpSeconds: t.icmpTimeout),
-        maxSessions: t.maxSessions, seed: seed)
-    tc.ipv4MTU = c.translation.ipv4MTU
-    tc.ipv6MTU = c.translation.ipv6MTU
-    tc.minimumIPv6MTU = c.translation.minimumIPv6MTU
-    tc.icmpErrorsPerSecond = c.translation.icmpErrorRate
-    tc.addressPolicy = AddressPolicy(strictWellKnownPrefix: c.translation.strictWellKnownPrefix)
-    tc.rfc6791Source = c.translation.rfc6791Source
-    return tc
 }
 
 func socketAddress(_ e: GatewayConfiguration.Endpoint) throws -> SocketAddress {

@@ -1,4 +1,4 @@
-// The nat64d command line: `run` (the daemon, foreground) and `check-config`.
+// The nat64d command line: `run` (the daemon, foreground), `check-config`, `replay` (offline) and `ctl`.
 import ArgumentParser
 import GatewayConfig
 
@@ -8,7 +8,7 @@ struct NAT64D: AsyncParsableCommand {
         commandName: "nat64d",
         abstract: "NAT64/DNS64 gateway: lets IPv6-only hosts reach the IPv4 internet.",
         version: "0.1.0",
-        subcommands: [Run.self, CheckConfig.self])
+        subcommands: [Run.self, CheckConfig.self, ReplayCommand.self, CtlCommand.self])
 }
 
 struct Run: AsyncParsableCommand {
@@ -19,13 +19,7 @@ struct Run: AsyncParsableCommand {
     var config: String
 
     func run() async throws {
-        let configuration: GatewayConfiguration
-        do {
-            configuration = try GatewayConfiguration.load(path: config)
-        } catch {
-            printError("\(error)")
-            throw ExitCode(2)
-        }
+        let configuration = try loadConfiguration(config)
         let daemon = Daemon(configuration: configuration, configPath: config)
         do {
             try await daemon.run()
@@ -52,5 +46,15 @@ struct CheckConfig: ParsableCommand {
             printError("\(error)")
             throw ExitCode(1)
         }
+    }
+}
+
+/// Loads a configuration file for a subcommand; on errors prints `FILE:LINE: problem` and exits with status 2.
+func loadConfiguration(_ path: String) throws -> GatewayConfiguration {
+    do {
+        return try GatewayConfiguration.load(path: path)
+    } catch {
+        printError("\(error)")
+        throw ExitCode(2)
     }
 }

@@ -35,6 +35,9 @@ private let samplePath: String = {
         #expect(config.translator.maxSessions == Defaults.maxSessions)
         #expect(config.dns64.timeoutMilliseconds == Defaults.dnsTimeoutMilliseconds)
         #expect(config.log.level == Defaults.logLevel)
+        #expect(config.capture == .init(enabled: false, directory: Defaults.captureDirectory, filter: "",
+                                        maxSizeMB: Defaults.captureMaxSizeMB, maxFiles: Defaults.captureMaxFiles))
+        #expect(config.control.socket == Defaults.controlSocket)
     }
 
     /// Every key of the schema appears in the sample, with a comment above it that names it.

@@ -1,0 +1,176 @@
+// What each control command does: parse its words, ask the packet thread (through PacketForwarder's mailbox)
+// or the DNS64 server, and format the answer as lines. Runs on the control server's thread.
+import DNS64
+import NAT64Translator
+import PacketCapture
+
+/// The control commands of a running daemon.
+struct ControlCommands: Sendable {
+    let forwarder: PacketForwarder
+    let dns: DNS64Server?
+    /// The `[capture]` settings `capture start` options override.
+    let captureDefaults: CaptureSettings
+
+    static let usage = "commands: stats, sessions, capture start [--dir D] [--filter EXPR] [--max-size MB] "
+        + "[--max-files N], capture stop, capture status, help"
+
+    /// Runs one request.
+    ///
+    /// - Parameter words: the request's words.
+    /// - Returns: the body lines, or a one-line error.
+    func handle(_ words: [String]) -> Result<[String], ControlError> {
+        switch words.first {
+        case "stats"?: return expectNoMore(words, 1).flatMap { _ in stats() }
+        case "sessions"?: return expectNoMore(words, 1).flatMap { _ in sessions() }
+        case "help"?: return .success([Self.usage])
+        case "capture"?:
+            switch words.dropFirst().first {
+            case "start"?: return captureStart(Array(words.dropFirst(2)))
+            case "stop"?: return expectNoMore(words, 2).flatMap { _ in captureStop() }
+            case "status"?: return expectNoMore(words, 2).flatMap { _ in captureStatus() }
+            default: return .failure(ControlError("capture needs start, stop or status; " + Self.usage))
+            }
+        case nil: return .failure(ControlError("empty request; " + Self.usage))
+        case let other?: return .failure(ControlError("unknown command \"\(other)\"; " + Self.usage))
+        }
+    }
+
+    private func expectNoMore(_ words: [String], _ count: Int) -> Result<Void, ControlError> {
+        words.count <= count ? .success(()) : .failure(ControlError(
+            "\(words.prefix(count).joined(separator: " ")) takes no arguments (got \"\(words[count])\")"))
+    }
+
+    private func ask(_ request: PacketForwarder.Request) -> Result<PacketForwarder.Reply, ControlError> {
+        guard let reply = forwarder.ask(request) else {
+            return .failure(ControlError("the packet thread did not answer within 2 seconds (is nat64d stopping?)"))
+        }
+        return .success(reply)
+    }
+
+    // MARK: stats, sessions
+
+    private func stats() -> Result<[String], ControlError> {
+        ask(.snapshot(sessions: false)).map { reply in
+            let c = reply.stats.counters
+            var lines = ["translated-6to4 \(c.translated6to4)", "translated-4to6 \(c.translated4to6)",
+                         "icmp-errors-sent \(c.icmpErrorsSent)", "drops \(c.drops.reduce(0, &+))"]
+            lines += DropReason.allCases.map { "drops.\($0) \(c.drops($0))" }
+            lines += ["sessions \(reply.stats.sessions)", "tun-read-errors \(reply.stats.readErrors)",
+                      "tun-write-errors \(reply.stats.writeErrors)"]
+            lines.append(reply.capture.map { "capture on \($0.settings.directory)" } ?? "capture off")
+            if let d = dns?.counters {
+                lines += ["dns64.queries \(d.queries)", "dns64.synthesized \(d.synthesized)",
+                          "dns64.refused \(d.refused)", "dns64.upstream-failures \(d.upstreamFailures)",
+                          "dns64.formerr \(d.formErr)", "dns64.notimp \(d.notImp)",
+                          "dns64.overload-drops \(d.overloadDrops)"]
+            }
+            return lines
+        }
+    }
+
+    private func sessions() -> Result<[String], ControlError> {
+        ask(.snapshot(sessions: true)).map { reply in
+            reply.bindings.sorted { ($0.inside.proto, $0.inside.address, $0.inside.port) < ($1.inside.proto, $1.inside.address, $1.inside.port) }
+                .map { Self.describe($0, now: reply.now) }
+        }
+    }
+
+    /// `PROTO [IPV6]:PORT IPV4:PORT idle=Ns` (for ICMP the port is the echo identifier).
+    static func describe(_ b: Binding, now: Nanoseconds) -> String {
+        let proto = switch b.inside.proto {
+        case IPProtocolNumber.tcp: "tcp"
+        case IPProtocolNumber.udp: "udp"
+        case IPProtocolNumber.icmp, IPProtocolNumber.icmpv6: "icmp"
+        default: "proto-\(b.inside.proto)"
+        }
+        let idle = max(0, now - b.lastUsed) / 1_000_000_000
+        return "\(proto) [\(b.inside.address)]:\(b.inside.port) \(b.outside.address):\(b.outside.port) idle=\(idle)s"
+    }
+
+    // MARK: capture
+
+    /// Parses `capture start` options over the configured defaults.
+    static func captureSettings(_ options: [String], defaults: CaptureSettings) -> Result<CaptureSettings, ControlError> {
+        var settings = defaults
+        var i = 0
+        while i < options.count {
+            let option = options[i]
+            guard i + 1 < options.count else { return .failure(ControlError("\(option) needs a value")) }
+            let value = options[i + 1]
+            switch option {
+            case "--dir":
+                guard value.hasPrefix("/") else {
+                    return .failure(ControlError("--dir \"\(value)\" is not an absolute path"))
+                }
+                settings.directory = value
+            case "--filter":
+                settings.filter = value
+            case "--max-size":
+                guard let mb = Int(value), (1...4096).contains(mb) else {
+                    return .failure(ControlError("--max-size \"\(value)\" must be a number of MiB from 1 to 4096"))
+                }
+                settings.maxFileBytes = mb << 20
+            case "--max-files":
+                guard let n = Int(value), (1...1000).contains(n) else {
+                    return .failure(ControlError("--max-files \"\(value)\" must be a number from 1 to 1000"))
+                }
+                settings.maxFiles = n
+            default:
+                return .failure(ControlError("unknown capture start option \"\(option)\"; use --dir, --filter, "
+                    + "--max-size or --max-files"))
+            }
+            i += 2
+        }
+        return .success(settings)
+    }
+
+    private func captureStart(_ options: [String]) -> Result<[String], ControlError> {
+        Self.captureSettings(options, defaults: captureDefaults).flatMap { settings in
+            ask(.snapshot(sessions: false)).flatMap { current -> Result<[String], ControlError> in
+                if let running = current.capture {
+                    return .failure(ControlError("capture is already running into \(running.settings.directory); "
+                        + "run capture stop first"))
+                }
+                let recorder: CaptureRecorder
+                do {
+                    recorder = try CaptureRecorder(settings: settings)
+                } catch {
+                    return .failure(ControlError("cannot start capture: \(error)"))
+                }
+                return ask(.startCapture(recorder)).flatMap { reply in
+                    guard reply.accepted, let status = reply.capture else {
+                        return .failure(ControlError("capture was started by another request meanwhile"))
+                    }
+                    return .success(["capture on"] + Self.describe(status))
+                }
+            }
+        }
+    }
+
+    private func captureStop() -> Result<[String], ControlError> {
+        ask(.stopCapture).flatMap { reply in
+            guard let status = reply.capture else { return .failure(ControlError("capture is not running")) }
+            return .success(["capture off"] + Self.describe(status))
+        }
+    }
+
+    private func captureStatus() -> Result<[String], ControlError> {
+        ask(.snapshot(sessions: false)).map { reply in
+            reply.capture.map { ["capture on"] + Self.describe($0) } ?? ["capture off"]
+        }
+    }
+
+    /// The settings line, then one line per stream.
+    static func describe(_ status: CaptureStatus) -> [String] {
+        let s = status.settings
+        var lines = ["directory \(s.directory)", "filter \"\(s.filter)\"", "max-size-mb \(s.maxFileBytes >> 20)",
+                     "max-files \(s.maxFiles)", "started \(status.started)", "filtered-out \(status.filteredOut)"]
+        for stream in status.streams {
+            var line = "file \(stream.path) packets=\(stream.packets) bytes=\(stream.bytes) errors=\(stream.errors) "
+                + "rotations=\(stream.rotations)"
+            if let failure = stream.failure { line += " failed: \(failure)" }
+            lines.append(line)
+        }
+        return lines
+    }
+}
