@@ -56,8 +56,10 @@ extension Translator {
 
         // RFC 6146 §3.5.1/§3.5.2: endpoint-independent filtering; no mapping → drop (S6).
         let oldPort = l4.be16(idOffset)
-        guard let inside = table.inbound(Endpoint4(address: destination4, port: oldPort, proto: proto), now: now) else {
-            return .drop(.noState)
+        let inside: Endpoint6
+        switch filterAndUpdateInbound(packet, source4: source4, destination4: destination4, proto: proto, l4: l4, now: now) {
+        case .proceed(let e): inside = e  // RFC 6146 §3.5 (RFC6146/FilteringAndUpdating.swift)
+        case .stop(let verdict): return verdict
         }
         let source6 = configuration.prefix.embed(source4)
         let destination6 = inside.address

@@ -69,13 +69,13 @@ extension Translator {
         let totalLength = IPv4Field.minimumHeaderLength + payloadLength
         guard totalLength <= 0xFFFF else { return .drop(.tooBig) }
 
-        // RFC 6146 §3.5: find or create the mapping for (source, port/id).
+        // RFC 6146 §3.5: find or create the session (RFC6146/FilteringAndUpdating.swift).
         let oldPort = l4.be16(idOffset)
         let outside: Endpoint4
-        switch table.outbound(Endpoint6(address: source, port: oldPort, proto: proto), now: now) {
-        case .success(let e): outside = e
-        case .failure(.exhausted): return .drop(.poolExhausted)
-        case .failure(.full): return .drop(.sessionLimit)
+        switch filterAndUpdateOutbound(packet, reply: &reply, source: source, destination4: destination4, proto: proto,
+                                       l4: l4, now: now) {
+        case .proceed(let e): outside = e
+        case .stop(let verdict): return verdict
         }
         let source4 = outside.address.value
 
