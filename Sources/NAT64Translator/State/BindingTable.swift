@@ -257,9 +257,9 @@ public final class BindingTable: @unchecked Sendable {
         bibCapacity = capacity + configuration.staticMappings.count
         hostCapacity = max(1, max(configuration.limits.hosts, configuration.staticMappings.count + pool.count))
 
-        sessions = .allocate(capacity: capacity)
-        bibs = .allocate(capacity: bibCapacity)
-        hosts = .allocate(capacity: hostCapacity)
+        sessions = FlatMemory.allocate(SessionEntry.self, count: capacity)
+        bibs = FlatMemory.allocate(BIBEntry.self, count: bibCapacity)
+        hosts = FlatMemory.allocate(HostEntry.self, count: hostCapacity)
         sessionsByInside = .allocate(capacity: capacity)
         sessionsByOutside = .allocate(capacity: capacity)
         bibByInside = .allocate(capacity: bibCapacity)
@@ -300,9 +300,9 @@ public final class BindingTable: @unchecked Sendable {
     }
 
     deinit {
-        sessions.deallocate()
-        bibs.deallocate()
-        hosts.deallocate()
+        FlatMemory.deallocate(sessions)
+        FlatMemory.deallocate(bibs)
+        FlatMemory.deallocate(hosts)
         for index in [sessionsByInside, sessionsByOutside, bibByInside, bibByOutside, hostsByAddress, hostsByOutside] {
             index.deallocate()
         }

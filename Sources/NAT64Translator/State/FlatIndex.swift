@@ -18,7 +18,7 @@ struct FlatIndex {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
         precondition(size <= 1 << 32, "index too large")
-        let buckets = UnsafeMutablePointer<UInt32>.allocate(capacity: size)
+        let buckets = FlatMemory.allocate(UInt32.self, count: size)
         buckets.initialize(repeating: 0, count: size)
         return FlatIndex(buckets: buckets, mask: UInt32(size - 1))
     }
@@ -28,7 +28,7 @@ struct FlatIndex {
         self.mask = mask
     }
 
-    func deallocate() { buckets.deallocate() }
+    func deallocate() { FlatMemory.deallocate(buckets) }
 
     /// Number of buckets.
     var bucketCount: Int { Int(mask) + 1 }
@@ -108,7 +108,39 @@ struct FlowHasher: Sendable {
     @inlinable @inline(__always)
     func hash(_ a: UInt64, _ b: UInt64, _ c: UInt64) -> UInt32 {
         let h = FlowHasher.fold(a ^ k0, b ^ k1)
-        let g = FlowHasher.fold(h ^ c, k1 ^ 0xE703_7ED1_A0B4_28DB)
-        return UInt32(truncatingIfNeeded: g ^ (g >> 32))
+        var g = FlowHasher.fold(h ^ c, k1 ^ 0xE703_7ED1_A0B4_28DB)
+        // SplitMix64 finaliser: every input bit reaches the low bits the index masks with.
+        g = (g ^ (g >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        g = (g ^ (g >> 27)) &* 0x94D0_49BB_1331_11EB
+        return UInt32(truncatingIfNeeded: g ^ (g >> 31))
     }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Allocation of the big flat arrays: 2 MiB-aligned and marked for transparent huge pages, so random lookups
+/// over a million sessions are not dominated by TLB misses. Init-time only; never on the packet path.
+enum FlatMemory {
+    static let hugePage = 2 << 20
+
+    /// Uninitialised memory for `count` values of `T`.
+    static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        let bytes = max(1, count) * MemoryLayout<T>.stride
+        #if canImport(Glibc)
+        if bytes >= hugePage {
+            var raw: UnsafeMutableRawPointer?
+            let rounded = (bytes + hugePage - 1) / hugePage * hugePage
+            if posix_memalign(&raw, hugePage, rounded) == 0, let raw {
+                _ = madvise(raw, rounded, MADV_HUGEPAGE)  // a hint: failure only costs speed
+                return raw.bindMemory(to: T.self, capacity: max(1, count))
+            }
+        }
+        #endif
+        return .allocate(capacity: max(1, count))
+    }
+
+    /// Frees memory from `allocate` (posix_memalign memory is released with free, like malloc's).
+    static func deallocate<T>(_ pointer: UnsafeMutablePointer<T>) { free(pointer) }
 }
