@@ -31,6 +31,10 @@ struct Daemon {
             for p in configuration.translator.pool4 {
                 try nl.addRoute(p.description, interfaceIndex: index)
             }
+            // S10: the 1:1 addresses of static maps and EAM entries are ours too.
+            for p in configuration.translator.staticMappings.map({ "\($0.outside)/32" }) + configuration.translator.eam.map(\.outside.description) {
+                try nl.addRoute(p, interfaceIndex: index)
+            }
         }
         logger.info("TUN ready", metadata: ["device": "\(name)", "mtu": "\(configuration.tun.mtu)",
                                             "prefix": "\(configuration.translator.prefix)"])
@@ -41,8 +45,13 @@ struct Daemon {
             prefix: t.prefix, pool4: t.pool4Addresses, gatewayIPv4: configuration.gateway.ipv4,
             gatewayIPv6: configuration.gateway.ipv6,
             timeouts: SessionTimeouts(udpSeconds: t.udpTimeout, tcpSeconds: t.tcpEstablishedTimeout,
-                                      icmpSeconds: t.icmpTimeout),
-            maxSessions: t.maxSessions, seed: UInt64(truncatingIfNeeded: monotonicNanoseconds())))
+                                      icmpSeconds: t.icmpTimeout, tcpTransitorySeconds: t.tcpTransitoryTimeout),
+            maxSessions: t.maxSessions, seed: UInt64(truncatingIfNeeded: monotonicNanoseconds()),
+            state: t.stateConfiguration))
+        if t.mode == .pool, let directory = t.stateDirectory {  // S10 persistence (StatePersistence.swift)
+            let restored = try StatePersistence(directory: directory).attach(to: translator.table, now: monotonicNanoseconds())
+            logger.info("pool assignments restored", metadata: ["count": "\(restored)", "state-dir": "\(directory)"])
+        }
         let forwarder = PacketForwarder(queue: queue, translator: translator)
         try forwarder.start()
 

@@ -103,6 +103,9 @@ final class PacketForwarder: @unchecked Sendable {
             if now - lastHousekeeping >= 1_000_000_000 {
                 lastHousekeeping = now
                 _ = translator.expire(now: now)
+                while translator.heldSYNError(now: now, into: &reply) {  // S6: ICMPv4 3/3 (RFC6146/SimultaneousOpen.swift)
+                    do { try queue.write(reply.base + reply.start, count: reply.count) } catch { writeErrors &+= 1 }
+                }
                 let snapshot = ForwarderStats(counters: translator.counters, sessions: translator.table.count,
                                               readErrors: readErrors, writeErrors: writeErrors)
                 published.withLock { $0 = snapshot }
