@@ -58,6 +58,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
 
+        // Benchmarks: state table memory and lookup cost (docs/performance.md, "State table").
+        .target(name: "CBenchSupport", path: "Benchmarks/CBenchSupport"),
+        .executableTarget(
+            name: "nat64-bench", dependencies: ["NAT64Translator", "CBenchSupport"], path: "Benchmarks/StateTableBench"),
+
         // Tests
         .testTarget(name: "NAT64TranslatorTests", dependencies: ["NAT64Translator"]),
         .testTarget(

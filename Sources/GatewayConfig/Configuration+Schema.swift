@@ -27,7 +27,8 @@ extension ConfigReader {
     static let schema: [(name: String, keys: [String])] = [
         ("tun", ["name", "mtu", "offload"]),
         ("translator", ["prefix", "pool4", "udp-timeout", "tcp-established-timeout", "tcp-transitory-timeout",
-                        "icmp-timeout", "max-sessions"]),
+                        "icmp-timeout", "max-sessions", "mode", "filtering", "map", "eam", "max-sessions-per-host",
+                        "max-held-syns", "state-dir"]),
         ("gateway", ["ipv4", "ipv6"]),
         ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms"]),
         ("log", ["level"]),
@@ -126,15 +127,90 @@ extension ConfigReader {
                            seconds(1, " (RFC 6146 §4: ICMP_DEFAULT is 60 seconds)"))
         let maxSessions = integer(s, "max-sessions", default: Defaults.maxSessions,
                                   IntegerRule(range: 1...16_000_000, unit: " sessions"))
-        guard let prefix, let pool4, let udp, let tcpEstablished, let tcpTransitory, let icmp, let maxSessions
+        let state = readStateKeys(s)
+        guard let prefix, let pool4, let udp, let tcpEstablished, let tcpTransitory, let icmp, let maxSessions,
+              let state
         else { return nil }
-        let config = GatewayConfiguration.Translator(
-            prefix: prefix.value, pool4: pool4.map(\.value), udpTimeout: udp, tcpEstablishedTimeout: tcpEstablished,
-            tcpTransitoryTimeout: tcpTransitory, icmpTimeout: icmp, maxSessions: maxSessions)
-        return (config, prefix.line, pool4)
+        var config = GatewayConfiguration.Translator(
+            prefix: prefix.value, pool4: pool4.map(\.value.prefix), udpTimeout: udp,
+            tcpEstablishedTimeout: tcpEstablished, tcpTransitoryTimeout: tcpTransitory, icmpTimeout: icmp,
+            maxSessions: maxSessions)
+        config.pool4Ports = pool4.map(\.value.ports)
+        config.mode = state.mode
+        config.filtering = state.filtering
+        config.staticMappings = state.staticMappings
+        config.eam = state.eam
+        config.maxSessionsPerHost = state.limits.sessionsPerHost
+        config.maxHeldSYNs = state.limits.heldSYNs
+        config.stateDirectory = state.directory
+        return (config, prefix.line, pool4.map { Located(value: $0.value.prefix, line: $0.line) })
     }
 
-    private mutating func readPool4(_ s: Section) -> [Located<IPv4Prefix>]? {
+    /// The RFC 6146 state keys: mode, filtering, map, eam, limits, state-dir (S2, S6, S9, S10).
+    private mutating func readStateKeys(
+        _ s: Section
+    ) -> (mode: TranslationMode, filtering: FilteringPolicy, staticMappings: [StaticMapping], eam: [EAMEntry],
+          limits: StateLimits, directory: String?)? {
+        func word<T: RawRepresentable & CaseIterable>(_ key: String, _ fallback: T) -> T? where T.RawValue == String {
+            guard let text = string(s, key, example: "\"\(fallback.rawValue)\"") else { return s[key] == nil ? fallback : nil }
+            let names = T.allCases.map(\.rawValue)
+            return convert(text, label: s.path(key)) { (v: String) -> Result<T, Problem> in
+                T(rawValue: v).map { .success($0) }
+                    ?? .failure(Problem("is not one of " + names.joined(separator: ", ")))
+            }
+        }
+        let mode = word("mode", TranslationMode.napt)
+        let filtering = word("filtering", FilteringPolicy.endpointIndependent)
+        var maps: [StaticMapping]? = []
+        if let texts = strings(s, "map", example: "[\"2001:db8:1::50 192.0.2.50\"]") {
+            maps = convertAll(texts, label: s.path("map"), Self.staticMapping)?.map(\.value)
+        }
+        var eam: [EAMEntry]? = []
+        if let texts = strings(s, "eam", example: "[\"2001:db8:2::/120 203.0.113.0/24\"]") {
+            eam = convertAll(texts, label: s.path("eam"), Self.eamEntry)?.map(\.value)
+        }
+        let perHost = integer(s, "max-sessions-per-host", default: 4096, IntegerRule(range: 1...16_000_000, unit: " sessions"))
+        let held = integer(s, "max-held-syns", default: 256, IntegerRule(
+            range: 0...65536, unit: " packets", reason: " (RFC 6146 §3.5.2.2: IPv4 SYNs held 6 s for simultaneous open)"))
+        var directory: String?
+        if let text = string(s, "state-dir", example: "\"/var/lib/nat64d\"") {
+            directory = text.value
+            if !text.value.hasPrefix("/") {
+                fail(text.line, .invalidValue, "\(s.path("state-dir")) \(Self.quoted(text.value)) is not an absolute path; "
+                    + "write e.g. state-dir = \"/var/lib/nat64d\"")
+                return nil
+            }
+        }
+        guard let mode, let filtering, let maps, let eam, let perHost, let held else { return nil }
+        var limits = StateLimits()
+        limits.sessionsPerHost = perHost
+        limits.heldSYNs = held
+        return (mode, filtering, maps, eam, limits, directory)
+    }
+
+    /// A `map` entry: `"IPV6 IPV4"`.
+    static func staticMapping(_ text: String) -> Result<StaticMapping, Problem> {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count == 2, let v6 = IPv6Address(parts[0]), let v4 = IPv4Address(parts[1]) else {
+            return .failure(Problem("is not \"IPV6 IPV4\"; write e.g. \"2001:db8:1::50 192.0.2.50\""))
+        }
+        return .success(StaticMapping(inside: v6, outside: v4))
+    }
+
+    /// An `eam` entry: `"IPV6/LEN IPV4/LEN"` with the same number of host bits (RFC 7757 §3.1), at most 16.
+    static func eamEntry(_ text: String) -> Result<EAMEntry, Problem> {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count == 2, let v6 = IPv6Prefix(String(parts[0])), let v4 = IPv4Prefix(String(parts[1])) else {
+            return .failure(Problem("is not \"IPV6/LEN IPV4/LEN\"; write e.g. \"2001:db8:2::/120 203.0.113.0/24\""))
+        }
+        guard let entry = EAMEntry(inside: v6, outside: v4) else {
+            return .failure(Problem("pairs /\(v6.length) with /\(v4.length); both need the same number of host bits "
+                + "(at most 16), e.g. /120 with /24 (RFC 7757 §3.1)"))
+        }
+        return .success(entry)
+    }
+
+    private mutating func readPool4(_ s: Section) -> [Located<(prefix: IPv4Prefix, ports: ClosedRange<UInt16>)>]? {
         let example = "[\"192.0.2.1\"]"
         guard require(s, "pool4", example: "pool4 = \(example)"),
               let texts = strings(s, "pool4", example: example)
@@ -144,15 +220,32 @@ extension ConfigReader {
                  "translator.pool4 is empty; list at least one IPv4 address or prefix, e.g. pool4 = \(example)")
             return nil
         }
-        guard let pool = convertAll(texts, label: s.path("pool4"), Self.poolPrefix) else { return nil }
+        guard let pool = convertAll(texts, label: s.path("pool4"), Self.poolEntry) else { return nil }
         for (i, entry) in pool.enumerated() {
-            if let earlier = pool[..<i].first(where: { overlaps($0.value, entry.value) }) {
-                fail(entry.line, .conflict, "translator.pool4 entry \"\(entry.value)\" overlaps \"\(earlier.value)\" "
+            if let earlier = pool[..<i].first(where: { overlaps($0.value.prefix, entry.value.prefix) }) {
+                fail(entry.line, .conflict, "translator.pool4 entry \"\(entry.value.prefix)\" overlaps \"\(earlier.value.prefix)\" "
                     + "(line \(earlier.line)); list each address once")
                 return nil
             }
         }
         return pool
+    }
+
+    /// A pool4 entry: a prefix (see `poolPrefix`), optionally followed by a port range `LOW-HIGH` (S3).
+    static func poolEntry(_ text: String) -> Result<(prefix: IPv4Prefix, ports: ClosedRange<UInt16>), Problem> {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count == 1 || parts.count == 2 else {
+            return .failure(Problem("is not \"ADDRESS[/LEN] [LOW-HIGH]\"; write e.g. \"192.0.2.1 1024-65535\""))
+        }
+        var ports: ClosedRange<UInt16> = 1...65535
+        if parts.count == 2 {
+            let bounds = parts[1].split(separator: "-", omittingEmptySubsequences: false)
+            guard bounds.count == 2, let lo = UInt16(bounds[0]), let hi = UInt16(bounds[1]), lo >= 1, lo <= hi else {
+                return .failure(Problem("has port range \"\(parts[1])\"; write LOW-HIGH within 1-65535, e.g. 1024-65535"))
+            }
+            ports = lo...hi
+        }
+        return poolPrefix(String(parts[0])).map { ($0, ports) }
     }
 
     /// A pool4 entry: an IPv4 prefix of length 16 or more made of ordinary unicast addresses.

@@ -35,6 +35,37 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var icmpTimeout: Int
         /// Most sessions kept at once, 1...16_000_000. Default 65536.
         public var maxSessions: Int
+        /// Usable ports of each `pool4` entry, in the same order: an entry may end in ` LOW-HIGH` (S3). Default
+        /// all ports, 1-65535.
+        public var pool4Ports: [ClosedRange<UInt16>] = []
+        /// `mode`: `napt` (default, RFC 6146) or `pool` (1:1 dynamic pool, S10).
+        public var mode: TranslationMode = .napt
+        /// `filtering`: `endpoint-independent` (default) or `address-dependent` (S2).
+        public var filtering: FilteringPolicy = .endpointIndependent
+        /// `map`: static 1:1 mappings, each `"IPV6 IPV4"` (S10).
+        public var staticMappings: [StaticMapping] = []
+        /// `eam`: RFC 7757 prefix pairs, each `"IPV6/LEN IPV4/LEN"` with equal host bits, at most 16 (S10).
+        public var eam: [EAMEntry] = []
+        /// `max-sessions-per-host`, 1...16_000_000. Default 4096 (S9).
+        public var maxSessionsPerHost: Int = 4096
+        /// `max-held-syns`: IPv4 SYNs held for simultaneous open, 0...65536. Default 256 (S6, S9).
+        public var maxHeldSYNs: Int = 256
+        /// `state-dir`: where `pool` mode keeps its assignments across restarts (S10). Default none (not kept).
+        public var stateDirectory: String?
+
+        /// The core's view of these keys.
+        public var stateConfiguration: StateConfiguration {
+            var limits = StateLimits()
+            limits.sessionsPerHost = maxSessionsPerHost
+            limits.heldSYNs = maxHeldSYNs
+            let ranges = zip(pool4, pool4Ports).flatMap { prefix, ports in
+                (0..<(UInt32(1) << UInt32(32 - prefix.length))).map {
+                    Pool4Entry(address: IPv4Address(prefix.address.value | $0), ports: ports)
+                }
+            }
+            return StateConfiguration(mode: mode, filtering: filtering, portRanges: ranges,
+                                      staticMappings: staticMappings, eam: eam, limits: limits)
+        }
 
         /// Every address of `pool4`, in order (at most 65536 per prefix, since prefixes are /16 or longer).
         public var pool4Addresses: [IPv4Address] {

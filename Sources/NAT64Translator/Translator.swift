@@ -20,9 +20,9 @@ public struct Translator: @unchecked Sendable {
         self.configuration = configuration
         table = BindingTable(
             pool: configuration.pool4, capacity: configuration.maxSessions, timeouts: configuration.timeouts,
-            seed: configuration.seed)
+            seed: configuration.seed, configuration: configuration.state)
         random = SplitMix64(seed: configuration.seed ^ 0x5151_5151_5151_5151)
-        poolSet = Set(configuration.pool4)
+        poolSet = Set(configuration.pool4 + configuration.state.oneToOneIPv4Addresses)
         rateLimiter = ErrorRateLimiter(perSecond: configuration.icmpErrorsPerSecond)
         fragments4 = FragmentTracker()
         arena = OutputArena()
@@ -41,7 +41,9 @@ public struct Translator: @unchecked Sendable {
             verdict = .drop(.truncated)
         } else {
             switch (packet.base + packet.start).u8(0) >> 4 {
-            case 6: verdict = translate6to4(&packet, reply: &reply, now: now)
+            case 6:
+                let translated = translate6to4(&packet, reply: &reply, now: now)
+                verdict = hairpinIfNeeded(translated, &packet, reply: &reply, now: now)  // S7, RFC6146/Hairpinning.swift
             case 4: verdict = translate4to6(&packet, reply: &reply, now: now)
             default: verdict = .drop(.badHeader)
             }

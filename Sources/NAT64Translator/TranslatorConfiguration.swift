@@ -13,6 +13,8 @@ public struct TranslatorConfiguration: Sendable, Equatable {
     public var maxSessions: Int
     /// Seeds port and IPv4 identification choice (reproducible replay).
     public var seed: UInt64
+    /// RFC 6146 state: mode, filtering, port ranges, static maps, EAM, limits (State/StateConfiguration.swift).
+    public var state: StateConfiguration
     /// Next-hop MTU on the IPv4 side (T6.5, T6.8).
     public var ipv4MTU: Int = 1500
     /// Next-hop MTU on the IPv6 side (T4.6, T4.9).
@@ -28,7 +30,8 @@ public struct TranslatorConfiguration: Sendable, Equatable {
     public var addressPolicy = AddressPolicy()
 
     public init(prefix: NAT64Prefix, pool4: [IPv4Address], gatewayIPv4: IPv4Address, gatewayIPv6: IPv6Address,
-                timeouts: SessionTimeouts = SessionTimeouts(), maxSessions: Int = 65_536, seed: UInt64 = 0x6e61_7436_3464) {
+                timeouts: SessionTimeouts = SessionTimeouts(), maxSessions: Int = 65_536, seed: UInt64 = 0x6e61_7436_3464,
+                state: StateConfiguration = StateConfiguration()) {
         self.prefix = prefix
         self.pool4 = pool4
         self.gatewayIPv4 = gatewayIPv4
@@ -36,5 +39,6 @@ public struct TranslatorConfiguration: Sendable, Equatable {
         self.timeouts = timeouts
         self.maxSessions = maxSessions
         self.seed = seed
+        self.state = state
     }
 }

@@ -68,6 +68,18 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     /// A translator-generated ICMP error was suppressed by the per-destination rate limit (E3).
     case rateLimited
 
+    // RFC 6146 state (State/, RFC6146/).
+    /// A TCP packet other than a SYN with no session (RFC 6146 §3.5.2.2, CLOSED state).
+    case synExpected
+    /// Refused by address-dependent filtering (S2).
+    case filtered
+    /// The IPv6 host has its maximum number of sessions, or the host table is full (S9).
+    case hostSessionLimit
+    /// An IPv4 SYN without a mapping, held for simultaneous open (S6); not a loss yet.
+    case synHeld
+    /// No room to hold a packet (held SYNs, fragments) (S9).
+    case heldPacketLimit
+
     public var description: String {
         switch self {
         case .truncated: "truncated"
@@ -96,6 +108,11 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .untranslatableInner: "untranslatable-inner"
         case .packetTooBig: "packet-too-big"
         case .rateLimited: "rate-limited"
+        case .synExpected: "tcp-syn-expected"
+        case .filtered: "filtered"
+        case .hostSessionLimit: "host-session-limit"
+        case .synHeld: "syn-held"
+        case .heldPacketLimit: "held-packet-limit"
         }
     }
 }
@@ -106,6 +123,8 @@ public struct TranslatorCounters: Sendable, Equatable {
     public var translated6to4: UInt64 = 0
     public var translated4to6: UInt64 = 0
     public var icmpErrorsSent: UInt64 = 0
+    /// Packets between two IPv6 hosts through a pool4 address (S7), also counted in both directions.
+    public var hairpinned: UInt64 = 0
     /// Translator-generated ICMP errors suppressed by the E3 rate limit (the packet is counted under its
     /// own drop reason as well).
     public var icmpErrorsRateLimited: UInt64 = 0
@@ -126,6 +145,7 @@ public struct TranslatorCounters: Sendable, Equatable {
         translated6to4 &+= other.translated6to4
         translated4to6 &+= other.translated4to6
         icmpErrorsSent &+= other.icmpErrorsSent
+        hairpinned &+= other.hairpinned
         icmpErrorsRateLimited &+= other.icmpErrorsRateLimited
         icmpErrorsTranslated &+= other.icmpErrorsTranslated
         fragmentsEmitted &+= other.fragmentsEmitted

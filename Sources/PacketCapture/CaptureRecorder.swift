@@ -176,6 +176,14 @@ public final class CaptureRecorder: @unchecked Sendable {
         if lastKept { writeOutput(output) }
     }
 
+    /// Stores a packet the translator generated on its own (an ICMP error sent from the timer, such as the
+    /// S6 answer to a held SYN), subject to the filter.
+    public func recordGenerated(_ output: UnsafeRawBufferPointer) {
+        if filter?.matches(output) == false { filteredOut &+= 1; return }
+        stashedTime = .now()
+        writeOutput(output)
+    }
+
     private func writeOutput(_ output: UnsafeRawBufferPointer) {
         switch output.first.map({ $0 >> 4 }) {
         case 6: out6.write(output, timestamp: stashedTime)

@@ -33,6 +33,12 @@ struct Daemon {
             for p in configuration.translator.pool4 {
                 try nl.addRoute(p.description, interfaceIndex: index)
             }
+            // S10: the 1:1 addresses of static maps and EAM entries are ours too.
+            for p in configuration.translator.staticMappings.map({ "\($0.outside)/32" })
+                + configuration.translator.eam.map(\.outside.description)
+            {
+                try nl.addRoute(p, interfaceIndex: index)
+            }
         }
         logger.info("TUN ready", metadata: ["device": "\(name)", "mtu": "\(configuration.tun.mtu)",
                                             "offload": "\(configuration.tun.offload)",
@@ -43,6 +49,11 @@ struct Daemon {
         let control = try ControlServer(path: configuration.control.socket)
         let translator = Translator(configuration: TranslatorConfiguration(
             configuration, seed: UInt64(truncatingIfNeeded: monotonicNanoseconds())))
+        let t = configuration.translator
+        if t.mode == .pool, let directory = t.stateDirectory {  // S10 persistence (StatePersistence.swift)
+            let restored = try StatePersistence(directory: directory).attach(to: translator.table, now: monotonicNanoseconds())
+            logger.info("pool assignments restored", metadata: ["count": "\(restored)", "state-dir": "\(directory)"])
+        }
         let capture = try configuration.capture.enabled ? CaptureRecorder(settings: configuration.capture.settings) : nil
         if capture != nil {
             logger.notice("capture on", metadata: ["directory": "\(configuration.capture.directory)",

@@ -175,6 +175,11 @@ final class PacketForwarder: @unchecked Sendable {
             if now - lastHousekeeping >= 1_000_000_000 {
                 lastHousekeeping = now
                 _ = translator.expire(now: now)
+                while translator.heldSYNError(now: now, into: &state.reply) {  // S6: ICMPv4 3/3 (RFC6146/SimultaneousOpen.swift)
+                    capture?.recordGenerated(UnsafeRawBufferPointer(state.reply.packet))
+                    do { try queue.send(state.reply.base + state.reply.start, count: state.reply.count, offload: .plain) }
+                    catch { state.writeErrors &+= 1 }
+                }
                 capture?.flush()
                 let snapshot = currentStats(state)
                 published.withLock { $0 = snapshot }

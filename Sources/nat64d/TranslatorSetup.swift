@@ -15,8 +15,8 @@ extension TranslatorConfiguration {
             prefix: t.prefix, pool4: t.pool4Addresses, gatewayIPv4: configuration.gateway.ipv4,
             gatewayIPv6: configuration.gateway.ipv6,
             timeouts: SessionTimeouts(udpSeconds: t.udpTimeout, tcpSeconds: t.tcpEstablishedTimeout,
-                                      icmpSeconds: t.icmpTimeout),
-            maxSessions: t.maxSessions, seed: seed)
+                                      icmpSeconds: t.icmpTimeout, tcpTransitorySeconds: t.tcpTransitoryTimeout),
+            maxSessions: t.maxSessions, seed: seed, state: t.stateConfiguration)
         let x = configuration.translation
         ipv4MTU = x.ipv4MTU
         ipv6MTU = x.ipv6MTU

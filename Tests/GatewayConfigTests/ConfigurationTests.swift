@@ -95,7 +95,7 @@ func expectConfigError(
         #expect(config.translator == .init(
             prefix: NAT64Prefix("2001:db8:64::/64")!, pool4: [IPv4Prefix("192.0.2.0/24")!, IPv4Prefix("203.0.113.7/32")!],
             udpTimeout: 120, tcpEstablishedTimeout: 8000, tcpTransitoryTimeout: 300, icmpTimeout: 1,
-            maxSessions: 16_000_000))
+            maxSessions: 16_000_000, pool4Ports: [1...65535, 1...65535]))
         #expect(config.dns64.enabled, "a [dns64] section without `enabled` turns DNS64 on")
         #expect(config.dns64.listen == [.init(host: .v6(IPv6Address("2001:db8:1::1")!), port: 5353),
                                         .init(host: .v4(IPv4Address(127, 0, 0, 1)), port: 53),

@@ -26,6 +26,8 @@ import Testing
     @Test("T4.14 with offload: partial TCP checksum IPv6→IPv4 moves csum_start and stays finishable; GSO type follows")
     func partialChecksum6to4() {
         var t = makeTranslator()
+        // S5: a TCP session starts with the IPv6 SYN; the data segment below belongs to it.
+        _ = run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: 40000, dst: 80, flags: 0x02, payload: [])))
         let full = buildIPv6(src: client, dst: server6, l4: .tcp(src: 40000, dst: 80, flags: 0x18, payload: Array(repeating: 0x42, count: 3000)))
         let body = Array(full[40...])
         let pseudo = client.byteArray + server6.byteArray + be32(UInt32(body.count)) + [0, 0, 0, 6]

@@ -91,11 +91,11 @@ extension Translator {
         let inside: Endpoint6
         let fragmentKey = FragmentTracker.key(source: source4, destination: destination4, identification: identification)
         if isFirst {
-            let oldPort = l4.be16(idOffset)
-            guard let found = table.inbound(Endpoint4(address: destination4, port: oldPort, proto: proto), now: now) else {
-                return .drop(.noState)
+            switch filterAndUpdateInbound(packet, source4: source4, destination4: destination4, proto: proto, l4: l4,
+                                          now: now) {
+            case .proceed(let e): inside = e  // RFC 6146 §3.5 (RFC6146/FilteringAndUpdating.swift)
+            case .stop(let verdict): return verdict
             }
-            inside = found
             if moreFragments { fragments4.remember(fragmentKey, proto: proto, inside: inside, now: now) }
         } else {
             // A later fragment: its first fragment told where the datagram goes.

@@ -108,16 +108,13 @@ extension Translator {
 
         let source4: IPv4Address
         if isFirst {
-            // RFC 6146 §3.5: find or create the mapping for (source, port/id), then rewrite L4.
+            // RFC 6146 §3.5: find or create the session (RFC6146/FilteringAndUpdating.swift), then rewrite L4.
             let oldPort = l4.be16(idOffset)
             let outside: Endpoint4
-            switch table.outbound(Endpoint6(address: source, port: oldPort, proto: proto), now: now) {
-            case .success(let e): outside = e
-            case .failure(.exhausted):
-                // S3: pool exhausted → address unreachable.
-                return generateICMPv6Error(for: packet, into: &reply, type: 1, code: 3, parameter: 0,
-                                           reason: .poolExhausted, now: now)
-            case .failure(.full): return .drop(.sessionLimit)
+            switch filterAndUpdateOutbound(packet, reply: &reply, source: source, destination4: destination4,
+                                           proto: proto, l4: l4, now: now) {
+            case .proceed(let e): outside = e
+            case .stop(let verdict): return verdict
             }
             source4 = outside.address
             rewriteL4Outbound(l4: l4, l4Length: l4Length, proto: proto, idOffset: idOffset, oldPort: oldPort,
@@ -126,7 +123,8 @@ extension Translator {
                               headerShrink: layout.upperOffset - IPv4Field.minimumHeaderLength)
         } else {
             // A later fragment carries no ports: the host's paired pool4 address keeps it with its datagram.
-            source4 = table.outsideAddress(for: source)
+            guard let address = table.outsideAddress(for: source) else { return .drop(.noState) }
+            source4 = address
         }
 
         // T6.1 / T6.4: the IPv4 header goes in the last 20 bytes before the upper layer.

@@ -1,0 +1,145 @@
+// Session expiry (RFC 6146 §3.5.1, §3.5.2.2, §4 lifetimes; conformance S4) by a hashed timer wheel.
+//
+// 4096 one-second slots, each an intrusive doubly linked list of sessions (links live in the entries). A
+// session is filed in the slot of (deadline tick + 1). The packet path never moves a session: it only stores a
+// later deadline. When the wheel reaches a slot it looks at each session there once: past its deadline → the
+// expiry transition (TCP ESTABLISHED → TRANS, S5) or deletion; otherwise it is re-filed under its current
+// deadline. Deadlines beyond the 68-minute horizon simply come round again. A session therefore costs O(1)
+// per timeout period, and `expire(now:budget:)` does a bounded amount of work per call: never a full scan.
+
+extension BindingTable {
+    /// Slots in the timer wheel (a power of two).
+    @usableFromInline static let wheelSize = 4096
+    /// Width of one slot.
+    @usableFromInline static let tickNanoseconds: Nanoseconds = 1_000_000_000
+
+    @inlinable @inline(__always)
+    static func tick(_ t: Nanoseconds) -> Int64 {
+        t >= 0 ? t / tickNanoseconds : (t - tickNanoseconds + 1) / tickNanoseconds
+    }
+
+    @inlinable @inline(__always)
+    static func slot(ofTick tick: Int64) -> Int { Int(UInt64(bitPattern: tick) & UInt64(wheelSize - 1)) }
+
+    /// Files session `s` under its deadline.
+    func link(_ s: UInt32) {
+        let slot = BindingTable.slot(ofTick: BindingTable.tick(sessions[Int(s)].expiry) &+ 1)
+        link(s, slot: slot)
+    }
+
+    private func link(_ s: UInt32, slot: Int) {
+        let head = wheel[slot]
+        sessions[Int(s)].wheelSlot = UInt16(slot)
+        sessions[Int(s)].wheelPrev = BindingTable.none
+        sessions[Int(s)].wheelNext = head
+        if head != BindingTable.none { sessions[Int(head)].wheelPrev = s }
+        wheel[slot] = s
+    }
+
+    func unlink(_ s: UInt32) {
+        let i = Int(s)
+        let next = sessions[i].wheelNext
+        let prev = sessions[i].wheelPrev
+        if prev != BindingTable.none {
+            sessions[Int(prev)].wheelNext = next
+        } else if wheel[Int(sessions[i].wheelSlot)] == s {
+            wheel[Int(sessions[i].wheelSlot)] = next
+        }
+        if next != BindingTable.none { sessions[Int(next)].wheelPrev = prev }
+        sessions[i].wheelNext = BindingTable.none
+        sessions[i].wheelPrev = BindingTable.none
+    }
+
+    /// The deadline of a session found on the packet path has passed (the wheel has not reached it yet): apply
+    /// the expiry now, so a dead session is never used (S4).
+    /// - Returns: true when the session lives on (TCP ESTABLISHED → TRANS), false when it was deleted.
+    @usableFromInline
+    func ageExpired(_ s: UInt32, now: Nanoseconds) -> Bool {
+        let i = Int(s)
+        if sessions[i].proto == IPProtocolNumber.tcp,
+           let step = TCPStateMachine.onExpiry(TCPState(rawValue: sessions[i].state) ?? .closed) {
+            apply(step, to: i, now: now)
+            return true
+        }
+        removeSession(s)
+        return false
+    }
+
+    /// Advances the wheel to `now`, expiring sessions whose deadline has passed; call from a timer (about once
+    /// a second), never per packet.
+    ///
+    /// - Parameters:
+    ///   - now: the current time.
+    ///   - budget: most sessions to look at in this call; the wheel resumes where it stopped.
+    /// - Returns: the number of sessions deleted.
+    @discardableResult
+    public func expire(now: Nanoseconds, budget: Int = 4096) -> Int {
+        let nowTick = BindingTable.tick(now)
+        var tick = meta.pointee.wheelTick
+        // After a long pause, one revolution visits every slot, and every session is checked against `now`.
+        if tick == .min || nowTick - tick >= Int64(BindingTable.wheelSize) {
+            tick = nowTick - Int64(BindingTable.wheelSize) + 1
+        }
+        var removed = 0
+        var examined = 0
+        while tick <= nowTick {
+            let slot = BindingTable.slot(ofTick: tick)
+            // Sessions re-filed into this same slot (deadline a whole revolution away) wait in `deferred` so
+            // this pass does not see them again.
+            var deferredHead = BindingTable.none
+            var deferredTail = BindingTable.none
+            var exhausted = false
+            while wheel[slot] != BindingTable.none {
+                if examined >= budget {
+                    exhausted = true
+                    break
+                }
+                examined += 1
+                let s = wheel[slot]
+                unlink(s)
+                let i = Int(s)
+                if sessions[i].expiry <= now {
+                    if sessions[i].proto == IPProtocolNumber.tcp,
+                       let step = TCPStateMachine.onExpiry(TCPState(rawValue: sessions[i].state) ?? .closed) {
+                        apply(step, to: i, now: now)
+                    } else {
+                        removeSession(s, linked: false)
+                        removed += 1
+                        continue
+                    }
+                }
+                let target = BindingTable.slot(ofTick: BindingTable.tick(sessions[i].expiry) &+ 1)
+                if target == slot {
+                    sessions[i].wheelSlot = UInt16(slot)
+                    sessions[i].wheelNext = BindingTable.none
+                    sessions[i].wheelPrev = deferredTail
+                    if deferredTail != BindingTable.none { sessions[Int(deferredTail)].wheelNext = s } else { deferredHead = s }
+                    deferredTail = s
+                } else {
+                    link(s, slot: target)
+                }
+            }
+            if deferredHead != BindingTable.none {
+                // Normally they stay in this slot (for the next revolution). When the budget ran out, this slot
+                // is visited again next call, so they move one slot on instead, to be re-filed from there
+                // rather than starve the sessions still waiting here.
+                let home = exhausted ? (slot + 1) & (BindingTable.wheelSize - 1) : slot
+                if exhausted {
+                    var d = deferredHead
+                    while d != BindingTable.none {
+                        sessions[Int(d)].wheelSlot = UInt16(home)
+                        d = sessions[Int(d)].wheelNext
+                    }
+                }
+                let rest = wheel[home]
+                sessions[Int(deferredTail)].wheelNext = rest
+                if rest != BindingTable.none { sessions[Int(rest)].wheelPrev = deferredTail }
+                wheel[home] = deferredHead
+            }
+            if exhausted { break }
+            tick += 1
+        }
+        meta.pointee.wheelTick = tick
+        return removed
+    }
+}

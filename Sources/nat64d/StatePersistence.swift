@@ -1,0 +1,63 @@
+// Keeps mode "pool" address assignments across restarts (conformance S10). The translator core does no I/O:
+// it reports each new assignment through `BindingTable.onPoolAssignment`, and this file appends it to
+// `<state-dir>/pool-assignments`, one "IPV6 IPV4" line per assignment, oldest first. At start the file is read
+// (a later line for the same host or address wins), restored into the table in that order (so the least
+// recently assigned is reused first), and rewritten compacted.
+import NAT64Translator
+import TunDevice
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The pool assignment journal in the state directory.
+struct StatePersistence {
+    let path: String
+
+    init(directory: String) { path = directory + "/pool-assignments" }
+
+    /// Restores saved assignments into `table`, compacts the file, and journals new assignments from now on.
+    /// - Returns: how many assignments were restored.
+    func attach(to table: BindingTable, now: Nanoseconds) throws -> Int {
+        _ = mkdir(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]), 0o755)
+        let restored = table.restore(load(), now: now)
+        try write(table.poolAssignments(), append: false)
+        let journal = self
+        table.onPoolAssignment = { assignment in
+            // Runs on the packet thread once per new host (not per packet); a failed write only loses the
+            // assignment for the next restart.
+            try? journal.write([assignment], append: true)
+        }
+        return restored
+    }
+
+    /// The saved assignments, oldest first; unreadable lines are skipped.
+    func load() -> [PoolAssignment] {
+        guard let file = fopen(path, "r") else { return [] }
+        defer { fclose(file) }
+        var byHost: [IPv6Address: Int] = [:]
+        var out: [PoolAssignment?] = []
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        while getline(&line, &capacity, file) > 0, let line {
+            let text = String(cString: line).split(whereSeparator: { $0 == " " || $0 == "\n" })
+            guard text.count == 2, let v6 = IPv6Address(text[0]), let v4 = IPv4Address(text[1]) else { continue }
+            if let old = byHost[v6] { out[old] = nil }
+            // The same IPv4 address given to a later host: the later line wins.
+            for i in out.indices where out[i]?.outside == v4 { out[i] = nil }
+            byHost[v6] = out.count
+            out.append(PoolAssignment(inside: v6, outside: v4, lastUsed: Nanoseconds(out.count)))
+        }
+        free(line)
+        return out.compactMap { $0 }
+    }
+
+    func write(_ assignments: [PoolAssignment], append: Bool) throws {
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)
+        let fd = open(path, flags, 0o644)
+        guard fd >= 0 else { throw SystemError(code: errno, call: "open \(path)") }
+        defer { close(fd) }
+        var bytes = Array(assignments.map { "\($0.inside) \($0.outside)\n" }.joined().utf8)
+        let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard n == bytes.count else { throw SystemError(code: errno, call: "write \(path)") }
+    }
+}
