@@ -100,9 +100,13 @@ oneline() {
 # Run a command in a namespace, bounded in time (--foreground: stay in our
 # process group so Ctrl-C reaches the command).
 in_ns() {
-    local ns=$1
+    local ns=$1 rc=0
     shift
-    timeout --foreground -k 2 "$CMD_TIMEOUT" ip netns exec "$ns" "$@"
+    timeout --foreground -k 2 "$CMD_TIMEOUT" ip netns exec "$ns" "$@" || rc=$?
+    # Ctrl-C killed the command (timeout reports 128 + SIGINT). bash ignores a
+    # SIGINT that its child "handled", also in $(...): abort explicitly.
+    if ((rc == 130)); then kill -USR1 "$$"; fi
+    return "$rc"
 }
 client() { in_ns "$NS_CLIENT" "$@"; }
 
@@ -136,7 +140,7 @@ report_nat64d() {
 finish() {
     local rc=$?
     set +e
-    trap - INT TERM
+    trap - INT TERM USR1
     if ((!SUMMARY_DONE)); then
         # Aborted before the summary (setup error, signal): count it.
         FAILED=$((FAILED + 1))
@@ -151,7 +155,7 @@ finish() {
     exit "$rc"
 }
 trap finish EXIT
-trap 'exit 130' INT
+trap 'exit 130' INT USR1
 trap 'exit 143' TERM
 
 # --------------------------------------------------------------- helpers
