@@ -422,28 +422,45 @@ martian_src() {
     printf '%s' "$n"
 }
 
-# ipv4_probe_check WANT_TYPE/CODE MODE ARG: an IPv4 probe from the far host to
-# the pool4 address (tests/netns/conformance/ipv4-probe.py) must get ICMPv4
-# WANT back. No mapping is needed: both rules are checked before the lookup.
+# ipv4_probe_check WANT MODE ARGS...: an IPv4 probe from the far host to the
+# pool4 address (tests/netns/conformance/ipv4-probe.py) must get back an ICMPv4
+# message WANT ("TYPE/CODE from ADDR").
 ipv4_probe_check() {
     local want=$1 out
     shift
     out=$(in_ns "$NS_FAR" "$PY" "$CONF_FIXTURES/ipv4-probe.py" veth-r2 "$FAR_ADDR4" "$POOL4_ADDR" 5 "$@" 2>&1) || {
-        DETAIL="want ICMPv4 $want from the gateway, got: $(oneline "$out") (gateway IpForwDatagrams=$(snmp_counter "$NS_GW" IpForwDatagrams) IpInHdrErrors=$(snmp_counter "$NS_GW" IpInHdrErrors); kernel in_martian_src, all namespaces: $(martian_src))"
+        DETAIL="want ICMPv4 $want, got: $(oneline "$out") (gateway IpForwDatagrams=$(snmp_counter "$NS_GW" IpForwDatagrams) IpInHdrErrors=$(snmp_counter "$NS_GW" IpInHdrErrors); kernel in_martian_src, all namespaces: $(martian_src))"
         return 1
     }
     out=$(grep -m1 '^icmp ' <<<"$out" || printf '%s' "$out")
-    if [[ $out == "icmp $want from "* ]]; then return 0; fi
+    if [[ $out == "icmp $want "* ]]; then return 0; fi
     DETAIL="want ICMPv4 $want, got: $(oneline "$out")"
     return 1
 }
 
-# T4.3: an unexpired LSRR option toward the pool4 address -> ICMPv4 3/5.
-check_lsrr() { ipv4_probe_check 3/5 lsrr "$SERVER_ADDR4"; }
+# T4.3 / E2: an unexpired LSRR option toward the pool4 address -> ICMPv4 3/5
+# from gateway.ipv4. No mapping needed: options are checked before the lookup.
+check_lsrr() { ipv4_probe_check "3/5 from $GW_ADDR4" lsrr "$SERVER_ADDR4"; }
 
 # T4.2 / E2: TTL 4 from the far host is 1 when it reaches the translator
-# (r2, r1 and the gateway's kernel each take one) -> ICMPv4 11/0.
-check_ttl_expiry() { ipv4_probe_check 11/0 ttl 4; }
+# (r2, r1 and the gateway's kernel each take one) -> ICMPv4 11/0 from
+# gateway.ipv4. Also checked before the mapping lookup.
+check_ttl_expiry() { ipv4_probe_check "11/0 from $GW_ADDR4" ttl 4; }
+
+# E1: TTL 5 leaves hop limit 1 after the translator, so the gateway's kernel
+# (an IPv6 router without an IPv4 address) answers ICMPv6 Time Exceeded; the
+# translator turns it into ICMPv4 11/0 from the RFC 6791 source (default
+# gateway.ipv4). Follows the mapping the UDP echo test created (the server
+# logged the pool4 port it saw).
+check_rfc6791_time_exceeded() {
+    local port
+    port=$(sed -n "s/^got .* $POOL4_ADDR:\([0-9]*\)\$/\1/p" "$NETNS_WORKDIR/udp-echo.log" 2>/dev/null | head -n 1)
+    if [[ -z $port ]]; then
+        DETAIL="no UDP mapping to follow (the UDP echo server saw no datagram from $POOL4_ADDR)"
+        return 1
+    fi
+    ipv4_probe_check "11/0 from $GW_ADDR4" ttl 5 "$ECHO_PORT" "$port"
+}
 
 # -------------------------------------------------------------------- main
 
@@ -509,6 +526,7 @@ check udp-3000-arrives-whole-at-ipv4-server check_udp_server_whole
 check udp-3000-reply-arrives-whole-at-client check_udp_reply_whole
 check lsrr-icmpv4-3-5 check_lsrr
 check ipv4-ttl-expiry-icmpv4-11-0 check_ttl_expiry
+check rfc6791-source-time-exceeded check_rfc6791_time_exceeded
 
 # nat64d's log (with its drop counters, logged on SIGTERM) when something
 # failed; tear down before the summary so the summary is the last line.

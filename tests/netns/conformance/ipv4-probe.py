@@ -4,8 +4,9 @@
   ipv4-probe.py IFACE SRC DST WAIT_S lsrr NEXT_HOP
       T4.3: one UDP datagram to DST carrying an unexpired loose source route
       option (LSRR, pointer 4, route data NEXT_HOP).
-  ipv4-probe.py IFACE SRC DST WAIT_S ttl TTL
-      T4.2: one UDP datagram to DST sent with IP TTL TTL.
+  ipv4-probe.py IFACE SRC DST WAIT_S ttl TTL [SPORT DPORT]
+      T4.2 / E1: one UDP datagram to DST sent with IP TTL TTL (ports 40000 ->
+      40001 unless given, e.g. to follow an existing mapping).
 
 Sends from SRC on IFACE and waits up to WAIT_S for an ICMP message addressed
 to SRC. Prints "icmp TYPE/CODE from ADDR inner-dst INNER_DST" or "no icmp";
@@ -20,16 +21,17 @@ from scapy.all import ICMP, IP, UDP, AsyncSniffer, IPOption_LSRR, IPerror, conf,
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 7 or argv[5] not in ("lsrr", "ttl"):
+    if not (len(argv) == 7 and argv[5] in ("lsrr", "ttl") or len(argv) == 9 and argv[5] == "ttl"):
         print(__doc__, file=sys.stderr)
         return 2
     iface, src, dst, wait, mode, arg = argv[1], argv[2], argv[3], float(argv[4]), argv[5], argv[6]
+    sport, dport = (int(argv[7]), int(argv[8])) if len(argv) == 9 else (40000, 40001)
     conf.verb = 0
     if mode == "lsrr":
         ip = IP(src=src, dst=dst, ttl=64, options=[IPOption_LSRR(pointer=4, routers=[arg])])
     else:
         ip = IP(src=src, dst=dst, ttl=int(arg))
-    probe = ip / UDP(sport=40000, dport=40001) / f"nat64d-{mode}-probe".encode()
+    probe = ip / UDP(sport=sport, dport=dport) / f"nat64d-{mode}-probe".encode()
     sniffer = AsyncSniffer(iface=iface, filter=f"icmp and dst host {src}", count=1, timeout=wait)
     sniffer.start()
     time.sleep(0.5)  # let the capture socket attach before sending
