@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: deps, build (with tests), unit tests, then the
-# end-to-end namespace test against the debug binary. Run as root (CI does).
-# Exits non-zero on any failure; the netns test's `N passed, N failed` line is
-# the last line printed.
+# The whole test suite: deps, build (with tests), unit tests, then every end-to-end namespace test against
+# the debug binary. Run as root (CI does). Exits non-zero on any failure. Each part prints its own result;
+# the last line is the total over all of them: `total: N passed, N failed` (unit tests + netns checks).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -11,7 +10,16 @@ if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
     PATH=/opt/swift/usr/bin:$PATH
 fi
 
+# The end-to-end suites, in order; each prints `N passed, N failed` as its last line.
+NETNS_SUITES=(scripts/netns-test.sh scripts/netns-conformance-test.sh)
+
 step() { printf '\n=== %s\n' "$*"; }
+LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/nat64d-test.XXXXXX")
+trap 'rm -rf "$LOGDIR"' EXIT
+
+total_passed=0
+total_failed=0
+overall_rc=0
 
 step "install dependencies"
 bash scripts/install-deps.sh
@@ -21,14 +29,38 @@ swift build --build-tests
 
 step "swift test"
 unit_rc=0
-swift test || unit_rc=$?
+swift test 2>&1 | tee "$LOGDIR/unit.log" || unit_rc=$?
+# Swift Testing's summary: "Test run with N tests in M suites passed|failed ..."; failed tests are "✘ Test ... failed".
+unit_total=$(sed -n 's/.*Test run with \([0-9][0-9]*\) tests\{0,1\} in .*/\1/p' "$LOGDIR/unit.log" | tail -n 1)
+unit_failed=$(grep -c '^✘ Test .* failed' "$LOGDIR/unit.log" || true)
+if [[ -z $unit_total ]]; then
+    unit_total=0
+    unit_failed=$((unit_failed > 0 ? unit_failed : 1)) # no summary at all: count the run as a failure
+fi
+if ((unit_rc != 0 && unit_failed == 0)); then unit_failed=1; fi
+total_passed=$((total_passed + unit_total - (unit_failed < unit_total ? unit_failed : unit_total)))
+total_failed=$((total_failed + unit_failed))
 if ((unit_rc != 0)); then
-    echo "swift test FAILED (status $unit_rc); running the netns test anyway, overall result: failure"
+    overall_rc=1
+    echo "swift test FAILED (status $unit_rc); running the netns tests anyway, overall result: failure"
 fi
 
-step "netns end-to-end test"
 nat64d_bin="$(swift build --show-bin-path)/nat64d"
-netns_rc=0
-NAT64D=$nat64d_bin bash scripts/netns-test.sh || netns_rc=$?
+for suite in "${NETNS_SUITES[@]}"; do
+    step "$suite"
+    rc=0
+    NAT64D=$nat64d_bin bash "$suite" 2>&1 | tee "$LOGDIR/suite.log" || rc=$?
+    summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGDIR/suite.log" | tail -n 1 || true)
+    if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        total_passed=$((total_passed + BASH_REMATCH[1]))
+        total_failed=$((total_failed + BASH_REMATCH[2]))
+        if ((rc != 0 && BASH_REMATCH[2] == 0)); then total_failed=$((total_failed + 1)); fi
+    else
+        total_failed=$((total_failed + 1)) # the suite died before its summary
+    fi
+    if ((rc != 0)); then overall_rc=1; fi
+done
 
-((unit_rc == 0 && netns_rc == 0))
+printf '\n'
+printf 'total: %d passed, %d failed\n' "$total_passed" "$total_failed"
+exit "$overall_rc"

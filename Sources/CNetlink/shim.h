@@ -5,6 +5,8 @@
 #include <netlink/errno.h>
 #include <netlink/addr.h>
 #include <netlink/route/link.h>
+#include <netlink/route/link/inet.h>
+#include <linux/ip.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/route.h>
 #include <netlink/route/nexthop.h>

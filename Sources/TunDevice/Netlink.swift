@@ -37,7 +37,9 @@ public struct NetlinkSocket: ~Copyable {
         return rtnl_link_get_ifindex(link)
     }
 
-    /// Sets the link up and its MTU (RTM_NEWLINK / RTM_SETLINK).
+    /// Sets the link up and its MTU (RTM_NEWLINK / RTM_SETLINK), and lets it accept packets whose source is
+    /// one of the box's own addresses (IPv4 devconf accept_local): the translator's own ICMPv4 errors come
+    /// from the gateway's address (conformance E2), and without it the kernel drops them as martians.
     public func setLinkUp(_ name: String, mtu: Int) throws(SystemError) {
         var link: OpaquePointer?
         let r = rtnl_link_get_kernel(sock, 0, name, &link)
@@ -47,6 +49,8 @@ public struct NetlinkSocket: ~Copyable {
         defer { rtnl_link_put(change) }
         rtnl_link_set_flags(change, UInt32(IFF_UP))
         rtnl_link_set_mtu(change, UInt32(mtu))
+        let a = rtnl_link_inet_set_conf(change, UInt32(IPV4_DEVCONF_ACCEPT_LOCAL), 1)
+        if a < 0 { throw NetlinkSocket.error(a, "rtnl_link_inet_set_conf(\(name), accept_local)") }
         let c = rtnl_link_change(sock, link, change, 0)
         if c < 0 { throw NetlinkSocket.error(c, "rtnl_link_change(\(name), up, mtu \(mtu))") }
     }
