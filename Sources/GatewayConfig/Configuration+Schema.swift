@@ -27,8 +27,8 @@ extension ConfigReader {
     static let schema: [(name: String, keys: [String])] = [
         ("tun", ["name", "mtu", "offload"]),
         ("translator", ["prefix", "pool4", "udp-timeout", "tcp-established-timeout", "tcp-transitory-timeout",
-                        "icmp-timeout", "max-sessions", "mode", "filtering", "map", "eam", "max-sessions-per-host",
-                        "max-held-syns", "state-dir"]),
+                        "icmp-timeout", "max-sessions", "mode", "filtering", "map", "eam", "eam-allow-overlap",
+                        "max-sessions-per-host", "max-held-syns", "state-dir"]),
         ("gateway", ["ipv4", "ipv6"]),
         ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms"]),
         ("log", ["level"]),
@@ -167,7 +167,20 @@ extension ConfigReader {
         }
         var eam: [EAMEntry]? = []
         if let texts = strings(s, "eam", example: "[\"2001:db8:2::/120 203.0.113.0/24\"]") {
-            eam = convertAll(texts, label: s.path("eam"), Self.eamEntry)?.map(\.value)
+            let located = convertAll(texts, label: s.path("eam"), Self.eamEntry)
+            eam = located?.map(\.value)
+            // A4: overlapping entries are almost always a mistake; longest match decides when allowed.
+            if let located, boolean(s, "eam-allow-overlap", default: false) == false {
+                for (i, entry) in located.enumerated() {
+                    if let earlier = located[..<i].first(where: { Self.eamOverlap($0.value, entry.value) }) {
+                        fail(entry.line, .conflict, "translator.eam entry \(Self.quoted(texts[i].value)) overlaps the entry on "
+                            + "line \(earlier.line); make the prefixes disjoint, or set eam-allow-overlap = true to let "
+                            + "the longest prefix win (RFC 7757 §3.2)")
+                        eam = nil
+                        break
+                    }
+                }
+            }
         }
         let perHost = integer(s, "max-sessions-per-host", default: 4096, IntegerRule(range: 1...16_000_000, unit: " sessions"))
         let held = integer(s, "max-held-syns", default: 256, IntegerRule(
@@ -186,6 +199,12 @@ extension ConfigReader {
         limits.sessionsPerHost = perHost
         limits.heldSYNs = held
         return (mode, filtering, maps, eam, limits, directory)
+    }
+
+    /// True when two EAM entries overlap on either side.
+    static func eamOverlap(_ a: EAMEntry, _ b: EAMEntry) -> Bool {
+        a.inside.contains(b.inside.address) || b.inside.contains(a.inside.address)
+            || a.outside.contains(b.outside.address) || b.outside.contains(a.outside.address)
     }
 
     /// A `map` entry: `"IPV6 IPV4"`.

@@ -399,3 +399,28 @@ extension String {
         }
     }
 }
+
+@Suite struct EAMOverlapTests {
+    let base = """
+        [translator]
+        prefix = "2001:db8:64::/96"
+        pool4 = ["192.0.2.1"]
+        eam = ["2001:db8:2::/120 203.0.113.0/24", "2001:db8:2::/124 198.51.100.16/28"]
+        [gateway]
+        ipv4 = "198.51.100.1"
+        ipv6 = "2001:db8:1::1"
+        """
+
+    @Test("A4: overlapping EAM entries are a config error naming both lines, unless eam-allow-overlap = true")
+    func A4_overlapRefusedUnlessForced() throws {
+        do {
+            _ = try GatewayConfiguration.parse(base, file: "e.toml")
+            Issue.record("accepted overlapping EAM entries")
+        } catch {
+            #expect(error.description.hasPrefix("e.toml:4: translator.eam entry \"2001:db8:2::/124 198.51.100.16/28\" overlaps"))
+        }
+        let forced = base.replacing("[gateway]", with: "eam-allow-overlap = true\n[gateway]")
+        let c = try GatewayConfiguration.parse(forced, file: "e.toml")
+        #expect(c.translator.eam.count == 2)
+    }
+}

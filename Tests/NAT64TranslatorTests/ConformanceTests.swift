@@ -563,3 +563,26 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(run(&t, expired, now: 1_000 + 200_000_000).0 == .icmpError(.hopLimitExceeded))
     }
 }
+
+@Suite struct ConformanceEAM {
+    @Test("A4: EAM prefix pairs (RFC 7757): longest match wins in both directions, no port rewriting")
+    func A4_explicitAddressMappings() throws {
+        let wide = try #require(EAMEntry(inside: IPv6Prefix("2001:db8:2::/120")!, outside: IPv4Prefix("203.0.113.0/24")!))
+        let narrow = try #require(EAMEntry(inside: IPv6Prefix("2001:db8:2::/124")!, outside: IPv4Prefix("198.51.100.16/28")!))
+        var t = translator { $0.state = StateConfiguration(eam: [wide, narrow]) }
+        // IPv6 → IPv4: ::5 is in both prefixes; the /124 wins.
+        let inBoth = IPv6Address("2001:db8:2::5")!
+        let o1 = Parsed(bytes: run(&t, buildIPv6(src: inBoth, dst: server6, l4: .udp(src: 777, dst: 53, payload: []))).1)
+        #expect(o1.src4 == IPv4Address("198.51.100.21")!)
+        #expect(o1.srcPort == 777)
+        let onlyWide = IPv6Address("2001:db8:2::20")!
+        let o2 = Parsed(bytes: run(&t, buildIPv6(src: onlyWide, dst: server6, l4: .udp(src: 778, dst: 53, payload: []))).1)
+        #expect(o2.src4 == IPv4Address("203.0.113.32")!)
+        // IPv4 → IPv6: each IPv4 address maps back through its own (longest) entry.
+        let back = run(&t, buildIPv4(src: server4, dst: IPv4Address("198.51.100.21")!, l4: .udp(src: 53, dst: 777, payload: [])))
+        #expect(back.0 == .translated && Parsed(bytes: back.1).dst6 == inBoth)
+        let back2 = run(&t, buildIPv4(src: server4, dst: IPv4Address("203.0.113.32")!, l4: .udp(src: 53, dst: 778, payload: [])))
+        #expect(back2.0 == .translated && Parsed(bytes: back2.1).dst6 == onlyWide)
+        #expect(StateConfiguration(eam: [wide, narrow]).longestEAM(forIPv4: IPv4Address("203.0.113.5")!) == wide)
+    }
+}

@@ -71,7 +71,7 @@ extension BindingTable {
             hosts[Int(h)].lastUsed = now
             return .success(h)
         }
-        if let eam = configuration.eam.first(where: { $0.inside.contains(address) }), let v4 = eam.map(address) {
+        if let eam = configuration.longestEAM(forIPv6: address), let v4 = eam.map(address) {
             guard let h = makeHost(address, outside4: v4.value, kind: .eam, now: now) else { return .failure(.hostSessionLimit) }
             return .success(h)
         }
@@ -93,10 +93,9 @@ extension BindingTable {
     /// The 1:1 host owning IPv4 address `o4` (static map, current pool assignment, or EAM), if any.
     func hostForInbound(_ o4: UInt32, now: Nanoseconds) -> UInt32? {
         if let h = findHost(outside4: o4) { return h }
-        for eam in configuration.eam {
-            if let v6 = eam.map(IPv4Address(o4)) {
-                return findHost(v6) ?? makeHost(v6, outside4: o4, kind: .eam, now: now)
-            }
+        // A4: the longest IPv4 prefix wins (RFC 7757 §3.2).
+        if let eam = configuration.longestEAM(forIPv4: IPv4Address(o4)), let v6 = eam.map(IPv4Address(o4)) {
+            return findHost(v6) ?? makeHost(v6, outside4: o4, kind: .eam, now: now)
         }
         return nil
     }

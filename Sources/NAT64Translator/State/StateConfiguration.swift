@@ -121,3 +121,21 @@ public struct StateConfiguration: Sendable, Equatable {
         }
     }
 }
+
+extension StateConfiguration {
+    /// A4 / RFC 7757 §3.2: the EAM entry with the longest IPv6 prefix containing `address`.
+    @inlinable
+    public func longestEAM(forIPv6 address: IPv6Address) -> EAMEntry? {
+        var best: EAMEntry?
+        for e in eam where e.inside.contains(address) && e.inside.length > (best?.inside.length ?? -1) { best = e }
+        return best
+    }
+
+    /// A4 / RFC 7757 §3.2: the EAM entry with the longest IPv4 prefix containing `address`.
+    @inlinable
+    public func longestEAM(forIPv4 address: IPv4Address) -> EAMEntry? {
+        var best: EAMEntry?
+        for e in eam where e.outside.contains(address) && e.outside.length > (best?.outside.length ?? -1) { best = e }
+        return best
+    }
+}
