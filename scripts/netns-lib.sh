@@ -319,7 +319,7 @@ netns_write_nat64d_config() {
 [tun]
 name = "$NAT64D_TUN"
 mtu = 1500
-offload = ${NAT64D_TUN_OFFLOAD:-false}
+offload = ${NAT64D_TUN_OFFLOAD:-true}
 
 [translator]
 prefix = "$NAT64_PREFIX"

@@ -10,8 +10,13 @@ if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
     PATH=/opt/swift/usr/bin:$PATH
 fi
 
-# The end-to-end suites, in order; each prints `N passed, N failed` as its last line.
-NETNS_SUITES=(scripts/netns-test.sh scripts/netns-conformance-test.sh)
+# The end-to-end suites, in order; each prints `N passed, N failed` as its last line. An entry may start with
+# VAR=value settings for that run: the main suite runs with TUN offload (the default) and without it.
+NETNS_SUITES=(
+    scripts/netns-test.sh
+    "NAT64D_TUN_OFFLOAD=false scripts/netns-test.sh"
+    scripts/netns-conformance-test.sh
+)
 
 step() { printf '\n=== %s\n' "$*"; }
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/nat64d-test.XXXXXX")
@@ -48,8 +53,9 @@ fi
 nat64d_bin="$(swift build --show-bin-path)/nat64d"
 for suite in "${NETNS_SUITES[@]}"; do
     step "$suite"
+    read -r -a words <<<"$suite"
     rc=0
-    NAT64D=$nat64d_bin bash "$suite" 2>&1 | tee "$LOGDIR/suite.log" || rc=$?
+    env NAT64D="$nat64d_bin" "${words[@]:0:${#words[@]}-1}" bash "${words[-1]}" 2>&1 | tee "$LOGDIR/suite.log" || rc=$?
     summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGDIR/suite.log" | tail -n 1 || true)
     if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
         total_passed=$((total_passed + BASH_REMATCH[1]))

@@ -76,7 +76,7 @@ extension ConfigReader {
         }
         let mtu = integer(s, "mtu", default: Defaults.mtu, IntegerRule(
             range: 1280...65535, reason: " (IPv6 needs a link MTU of at least 1280, RFC 8200 §5)"))
-        let offload = boolean(s, "offload", default: false)
+        let offload = boolean(s, "offload", default: true)
         guard let name, let mtu, let offload else { return nil }
         var tun = GatewayConfiguration.Tun(name: name, mtu: mtu)
         tun.offload = offload

@@ -15,8 +15,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// Link MTU, 1280...65535 (1280 is the IPv6 minimum, RFC 8200 §5). Default 1500.
         public var mtu: Int
         /// Checksum and TCP segmentation offload on the TUN (IFF_VNET_HDR, TSO4/TSO6): 64 KiB per read/write
-        /// instead of one packet. Default false.
-        public var offload: Bool = false
+        /// instead of one packet. Default true (the daemon falls back to plain packets if the kernel refuses).
+        public var offload: Bool = true
     }
 
     /// `[translator]`: the stateful NAT64 (RFC 6146) and its address mapping (RFC 6052).

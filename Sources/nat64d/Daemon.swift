@@ -22,7 +22,7 @@ struct Daemon {
         let signals = SignalWaiter(signals: [SIGTERM, SIGINT])
 
         // 1. The TUN device and its kernel configuration (through libnl, never `ip`).
-        let queue = try TunQueue(name: configuration.tun.name, offload: configuration.tun.offload)
+        let queue = try openTun(configuration.tun, logger: logger)
         let name = queue.name
         try queue.setNonBlocking()
         do {
@@ -41,7 +41,7 @@ struct Daemon {
             }
         }
         logger.info("TUN ready", metadata: ["device": "\(name)", "mtu": "\(configuration.tun.mtu)",
-                                            "offload": "\(configuration.tun.offload)",
+                                            "offload": "\(queue.offload)",
                                             "prefix": "\(configuration.translator.prefix)"])
 
         // 2. The control socket (bound now, so a bad path fails before anything runs) and the packet path,
@@ -115,6 +115,18 @@ struct Daemon {
             "icmp-errors": "\(s.counters.icmpErrorsSent)", "drops": "\(dropSummary.joined(separator: ","))",
         ])
     }
+}
+
+/// Opens the TUN queue, with offload when configured; falls back to plain packets if the kernel refuses it.
+func openTun(_ tun: GatewayConfiguration.Tun, logger: Logger) throws -> TunQueue {
+    if tun.offload {
+        do {
+            return try TunQueue(name: tun.name, offload: true)
+        } catch {
+            logger.warning("TUN offload refused; running without it", metadata: ["error": "\(error)"])
+        }
+    }
+    return try TunQueue(name: tun.name, offload: false)
 }
 
 func socketAddress(_ e: GatewayConfiguration.Endpoint) throws -> SocketAddress {
