@@ -440,6 +440,20 @@ ipv4_probe_check() {
 
 # T4.3 / E2: an unexpired LSRR option toward the pool4 address -> ICMPv4 3/5
 # from gateway.ipv4. No mapping needed: options are checked before the lookup.
+# T6.11 / stateful reassembly: a 3000-byte ping is fragmented by the client, reassembled and translated by
+# nat64d, fragmented again on the IPv4 path; the reply comes back fragmented and is reassembled the same way.
+check_ping_large() {
+    local out
+    out=$(client ping -6 -n -c 3 -i 0.3 -W 3 -s 3000 "$FAR_SYNTH6" 2>&1) || {
+        DETAIL="ping -s 3000 failed: $(oneline "$out")"
+        return 1
+    }
+    [[ $out == *"3 received"* ]] || {
+        DETAIL="not every reply came back: $(oneline "$out")"
+        return 1
+    }
+}
+
 check_lsrr() { ipv4_probe_check "3/5 from $GW_ADDR4" lsrr "$SERVER_ADDR4"; }
 
 # T4.2 / E2: TTL 4 from the far host is 1 when it reaches the translator
@@ -524,6 +538,7 @@ UDP_CLIENT_OUT=
 check udp-3000-fragmented-echo check_udp_fragmented_echo
 check udp-3000-arrives-whole-at-ipv4-server check_udp_server_whole
 check udp-3000-reply-arrives-whole-at-client check_udp_reply_whole
+check ping-3000-fragmented-icmp check_ping_large
 check lsrr-icmpv4-3-5 check_lsrr
 check ipv4-ttl-expiry-icmpv4-11-0 check_ttl_expiry
 check rfc6791-source-time-exceeded check_rfc6791_time_exceeded

@@ -15,6 +15,7 @@ public struct Translator: @unchecked Sendable {
     @usableFromInline var rateLimiter: ErrorRateLimiter
     @usableFromInline var fragments4: FragmentTracker
     @usableFromInline let arena: OutputArena
+    @usableFromInline let reassembly: ICMPReassembly
 
     public init(configuration: TranslatorConfiguration) {
         self.configuration = configuration
@@ -26,6 +27,7 @@ public struct Translator: @unchecked Sendable {
         rateLimiter = ErrorRateLimiter(perSecond: configuration.icmpErrorsPerSecond)
         fragments4 = FragmentTracker()
         arena = OutputArena()
+        reassembly = ICMPReassembly()
     }
 
     /// Translates the packet in `packet` in place.

@@ -79,6 +79,10 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case synHeld
     /// No room to hold a packet (held SYNs, fragments) (S9).
     case heldPacketLimit
+    /// A fragment of an ICMP message kept for reassembly (T6.11); not a loss.
+    case fragmentHeld
+    /// Overlapping or inconsistent fragments: the datagram was discarded (RFC 5722).
+    case fragmentOverlap
 
     public var description: String {
         switch self {
@@ -113,6 +117,8 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .hostSessionLimit: "host-session-limit"
         case .synHeld: "syn-held"
         case .heldPacketLimit: "held-packet-limit"
+        case .fragmentHeld: "fragment-held"
+        case .fragmentOverlap: "fragment-overlap"
         }
     }
 }

@@ -508,12 +508,64 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(Array(withExt[(28 + 128)...]) == ext)
     }
 
-    @Test("T6.11: fragmented ICMPv6 is dropped")
+    @Test("T6.11: fragmented ICMPv6 is reassembled (stateful mode) and translated whole, DF=0; overlaps discard it")
     func T6_11_fragmentedICMPv6() {
         var t = translator()
-        let echo = icmp6(src: client, dst: server6, type: 128, code: 0, rest: 0x0001_0001, body: Array(repeating: 0, count: 16))
-        let frag = buildIPv6Raw(src: client, dst: server6, chain: [(44, fragmentHeader(offset: 0, more: true, id: 5))], upperProto: 58, payload: echo)
-        #expect(run(&t, frag).0 == .drop(.fragmentedICMP))
+        let payload = (0..<2000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        let echo = icmp6(src: client, dst: server6, type: 128, code: 0, rest: 0x0042_0001, body: payload)
+        let first = buildIPv6Raw(src: client, dst: server6, chain: [(44, fragmentHeader(offset: 0, more: true, id: 0x5151))],
+                                 upperProto: 58, payload: Array(echo[0..<1232]))
+        let second = buildIPv6Raw(src: client, dst: server6, chain: [(44, fragmentHeader(offset: 1232, more: false, id: 0x5151))],
+                                  upperProto: 58, payload: Array(echo[1232...]))
+        // Out of order on purpose: the last fragment first.
+        #expect(run(&t, second).0 == .drop(.fragmentHeld))
+        let (v, out) = run(&t, first)
+        #expect(v == .translated)
+        let p = Parsed(bytes: out)
+        #expect(p.version == 4 && p.proto == 1)
+        #expect(Int(p.u16(2)) == 20 + echo.count)
+        #expect(p.u16(6) == 0)  // DF=0 (it was fragmented), MF=0, offset 0
+        #expect(p.u16(4) == 0x5151)
+        #expect(p.l4[0] == 8 && Array(p.l4[8...]) == payload)
+        #expect(p.l4ChecksumValid && p.ipv4HeaderChecksumValid)
+        // Overlapping fragments: the datagram is discarded.
+        let a = buildIPv6Raw(src: client, dst: server6, chain: [(44, fragmentHeader(offset: 0, more: true, id: 7))],
+                             upperProto: 58, payload: Array(echo[0..<64]))
+        let b = buildIPv6Raw(src: client, dst: server6, chain: [(44, fragmentHeader(offset: 56, more: false, id: 7))],
+                             upperProto: 58, payload: Array(echo[56..<100]))
+        #expect(run(&t, a).0 == .drop(.fragmentHeld))
+        #expect(run(&t, b).0 == .drop(.fragmentOverlap))
+    }
+
+    @Test("T6.11 (IPv4 side): a fragmented ICMP echo reply is reassembled, translated and re-fragmented to 1280 (T4.5)")
+    func T6_11_fragmentedICMPv4() {
+        var t = translator()
+        let id = establish(&t, l4: .echo(request: true, id: 31, seq: 1, payload: []))
+        let payload = (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 3) }
+        let reply = icmp4(type: 0, code: 0, rest: UInt32(id) << 16 | 1, body: payload)
+        let f1 = buildIPv4Raw(src: server4, dst: pool, id: 0x0BAD, flags: 0x2000, proto: 1, payload: Array(reply[0..<1480]))
+        let f2 = buildIPv4Raw(src: server4, dst: pool, id: 0x0BAD, flags: 0x2000 | 185, proto: 1, payload: Array(reply[1480..<2960]))
+        let f3 = buildIPv4Raw(src: server4, dst: pool, id: 0x0BAD, flags: 370, proto: 1, payload: Array(reply[2960...]))
+        #expect(run(&t, f1).0 == .drop(.fragmentHeld))
+        #expect(run(&t, f3).0 == .drop(.fragmentHeld))
+        var p = PacketBuffer(capacity: 70_000)
+        var r = PacketBuffer(capacity: 4096)
+        p.load(f2)
+        guard case .translatedFragments(let n) = t.translate(&p, reply: &r, now: 0) else {
+            Issue.record("expected IPv6 fragments")
+            return
+        }
+        var data: [UInt8] = []
+        for i in 0..<n {
+            let f = Array(t.fragment(at: i))
+            #expect(f.count <= 1280)
+            data += f[48...]
+        }
+        #expect(data.count == reply.count)
+        #expect(data[0] == 129 && Array(data[8...]) == payload)
+        let first = Array(t.fragment(at: 0))
+        let pseudo = Array(first[8..<40]) + be32(UInt32(data.count)) + [0, 0, 0, 58]
+        #expect(referenceChecksum(pseudo + data) == 0)
     }
 
     @Test("T6.13: other protocols in NAPT mode → ICMPv6 4/1 pointing at the next header field")

@@ -72,7 +72,18 @@ extension Translator {
                 if isFragment && l4.be16(L4Field.udpChecksum) == 0 { return .drop(.fragmentedZeroChecksum) }
             }
         case IPProtocolNumber.icmp:
-            if isFragment { return .drop(.fragmentedICMP) }
+            if isFragment {
+                // The ICMP checksum covers the whole message: reassemble, then translate (as T6.11).
+                let key = ICMPReassembly.Key(source: IPv6Address(high: 0, low: UInt64(source4.value)),
+                                             destination: IPv6Address(high: 0, low: UInt64(destination4.value)),
+                                             identification: UInt32(identification) | UInt32(proto) << 16, version: 4)
+                switch reassembly.add(&packet, key: key, headerLength: headerLength, payloadOffset: headerLength,
+                                      offset: fragmentOffset, more: moreFragments, upperProtocol: proto, now: now) {
+                case .held: return .drop(.fragmentHeld)
+                case .refused(let reason): return .drop(reason)
+                case .complete: return translate4to6(&packet, reply: &reply, now: now)
+                }
+            }
             guard l4Length >= L4Field.icmpHeaderLength else { return .drop(.truncated) }
             if isICMPError { return translateICMPv4Error(&packet, headerLength: headerLength, now: now) }
             // T4.7: echo request/reply only; timestamp, info, address mask, router messages, redirect,

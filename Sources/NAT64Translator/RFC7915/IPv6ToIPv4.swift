@@ -77,8 +77,18 @@ extension Translator {
             }
             proto = IPProtocolNumber.udp
         case IPProtocolNumber.icmpv6:
-            // T6.11: fragmented ICMPv6 would need reassembly (its checksum covers the whole message).
-            if layout.fragment != nil { return .drop(.fragmentedICMP) }
+            // T6.11: the checksum covers the whole message (and a pseudo-header): reassemble, then translate.
+            if let f = layout.fragment, f.offset != 0 || f.more {
+                let key = ICMPReassembly.Key(source: source, destination: destination, identification: f.identification,
+                                             version: 6)
+                switch reassembly.add(&packet, key: key, headerLength: IPv6Field.headerLength,
+                                      payloadOffset: layout.upperOffset, offset: f.offset, more: f.more,
+                                      upperProtocol: IPProtocolNumber.icmpv6, now: now) {
+                case .held: return .drop(.fragmentHeld)
+                case .refused(let reason): return .drop(reason)
+                case .complete: return translate6to4(&packet, reply: &reply, now: now)
+                }
+            }
             guard l4Length >= L4Field.icmpHeaderLength else { return .drop(.truncated) }
             if isICMPError {
                 return translateICMPv6Error(&packet, layout: layout, destination4: destination4, now: now)
