@@ -64,7 +64,8 @@ let package = Package(
             name: "nat64-bench", dependencies: ["NAT64Translator", "CBenchSupport"], path: "Benchmarks/StateTableBench"),
 
         // Tests
-        .testTarget(name: "NAT64TranslatorTests", dependencies: ["NAT64Translator"]),
+        .target(name: "PacketTestSupport", dependencies: ["NAT64Translator"], path: "Tests/PacketTestSupport"),
+        .testTarget(name: "NAT64TranslatorTests", dependencies: ["NAT64Translator", "PacketTestSupport"]),
         .testTarget(
             name: "DNS64Tests",
             dependencies: [
@@ -74,6 +75,6 @@ let package = Package(
             ]),
         .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
         .testTarget(name: "TunDeviceTests", dependencies: ["TunDevice", "NAT64Translator"]),
-        .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "NAT64Translator", "nat64d"]),
+        .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "NAT64Translator", "nat64d", "PacketTestSupport"]),
     ]
 )

@@ -1,4 +1,5 @@
 import NAT64Translator
+import PacketTestSupport
 import Testing
 
 @Suite struct ChecksumTests {

@@ -1,6 +1,7 @@
 // Conformance tests named after the rule IDs of docs/conformance.md (sections A–D). Input and expected packets
 // come from the independent builder in Support/PacketBuilder.swift.
 import NAT64Translator
+import PacketTestSupport
 import Testing
 
 let gateway4 = IPv4Address("198.51.100.1")!

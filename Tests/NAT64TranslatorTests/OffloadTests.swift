@@ -1,4 +1,5 @@
 import NAT64Translator
+import PacketTestSupport
 import Testing
 
 /// Packets handed over with VIRTIO_NET_HDR_F_NEEDS_CSUM: the L4 checksum field holds only the pseudo-header

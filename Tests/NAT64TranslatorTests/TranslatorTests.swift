@@ -1,4 +1,5 @@
 import NAT64Translator
+import PacketTestSupport
 import Testing
 
 let client = IPv6Address("2001:db8:1::2")!

@@ -1,6 +1,7 @@
 // Size rotation with a cap on the number of files, and the drop-reason sidecar.
 import Foundation
 import NAT64Translator
+import PacketTestSupport
 import PacketCapture
 import Testing
 

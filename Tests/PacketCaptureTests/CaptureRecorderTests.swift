@@ -2,6 +2,7 @@
 // and the filter keeping a packet together with its translation.
 import Foundation
 import NAT64Translator
+import PacketTestSupport
 import PacketCapture
 import Testing
 

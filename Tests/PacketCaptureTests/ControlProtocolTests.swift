@@ -2,6 +2,7 @@
 // client), without a running daemon.
 import Foundation
 import NAT64Translator
+import PacketTestSupport
 import PacketCapture
 import Testing
 

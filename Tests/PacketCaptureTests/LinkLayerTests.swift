@@ -1,5 +1,6 @@
 // Finding the IP packet in Ethernet, VLAN-tagged, Linux cooked v1/v2 and loopback frames.
 import NAT64Translator
+import PacketTestSupport
 import PacketCapture
 import Testing
 

@@ -1,5 +1,6 @@
 // BPF filters from libpcap's compiler, on raw IPv4 and IPv6 packets.
 import NAT64Translator
+import PacketTestSupport
 import PacketCapture
 import Testing
 

@@ -1,6 +1,7 @@
 // PcapWriter and PcapReader: round trips, snap length, and every way a file can be unreadable.
 import Foundation
 import NAT64Translator
+import PacketTestSupport
 import PacketCapture
 import Testing
 

@@ -3,6 +3,7 @@
 // and identical bytes for the same seed.
 import Foundation
 import NAT64Translator
+import PacketTestSupport
 import Testing
 
 @testable import PacketCapture

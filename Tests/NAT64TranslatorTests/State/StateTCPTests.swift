@@ -1,5 +1,6 @@
 // S4, S5: the RFC 6146 §3.5.2.2 TCP state machine, on its own and through the translator with an injected clock.
 import NAT64Translator
+import PacketTestSupport
 import Testing
 
 let second: Nanoseconds = 1_000_000_000

@@ -2,6 +2,7 @@
 // fragments, limits, and the 1:1 modes with persistence. Expected packets are checked with the independent
 // builder/parser in Support/PacketBuilder.swift.
 import NAT64Translator
+import PacketTestSupport
 import Testing
 
 func udpTo(_ dport: UInt16) -> L4 { .udp(src: 53, dst: dport, payload: [1]) }
