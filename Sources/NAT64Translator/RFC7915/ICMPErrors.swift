@@ -89,14 +89,9 @@ extension Translator {
         var body = IPv6Field.headerLength + copied
         var lengthWord: UInt8 = 0
         if extensionLength > 0 && (kind.type == 1 || kind.type == 3) {
-            // T4.12: pad the original datagram to 128 bytes (64-bit words), keep the extension whole or not at all.
-            let padded = max(128, (body + 7) & ~7)
-            if padded + extensionLength <= limit {
-                (inner6 + body).initializeMemory(as: UInt8.self, repeating: 0, count: padded - body)
-                (inner6 + padded).copyMemory(from: inner + originalLength, byteCount: extensionLength)
-                lengthWord = UInt8(padded / 8)
-                body = padded + extensionLength
-            }
+            // T4.12: 64-bit words in ICMPv6.
+            (body, lengthWord) = Translator.appendExtension(to: inner6, datagramLength: body, from: inner + originalLength,
+                                                            extensionLength: extensionLength, wordSize: 8, limit: limit)
         }
         let icmp6 = out + IPv6Field.headerLength
         icmp6.setU8(0, kind.type)
@@ -205,14 +200,9 @@ extension Translator {
         var body = IPv4Field.minimumHeaderLength + copied
         var lengthByte: UInt8 = 0
         if extensionLength > 0 && (kind.type == 3 || kind.type == 11 || kind.type == 12) {
-            // RFC 4884: pad to 128 bytes (32-bit words), keep the extension whole or not at all.
-            let padded = max(128, (body + 3) & ~3)
-            if padded + extensionLength <= limit {
-                (inner4 + body).initializeMemory(as: UInt8.self, repeating: 0, count: padded - body)
-                (inner4 + padded).copyMemory(from: inner + originalLength, byteCount: extensionLength)
-                lengthByte = UInt8(padded / 4)
-                body = padded + extensionLength
-            }
+            // RFC 4884: 32-bit words in ICMPv4.
+            (body, lengthByte) = Translator.appendExtension(to: inner4, datagramLength: body, from: inner + originalLength,
+                                                            extensionLength: extensionLength, wordSize: 4, limit: limit)
         }
         let icmp4 = out + IPv4Field.minimumHeaderLength
         icmp4.setU8(0, kind.type)
@@ -265,6 +255,21 @@ extension Translator {
                 ? InternetChecksum.adjust(field, removing: oldWords, adding: newWords &+ pseudo)
                 : InternetChecksum.adjust(field, removing: oldWords &+ pseudo, adding: newWords))
         }
+    }
+
+    /// RFC 4884 §4 (T4.12): pads the translated original datagram at `datagram` to at least 128 bytes and a whole
+    /// number of `wordSize`-byte words, then appends the extension structure, whole or not at all (when it would
+    /// not fit in `limit`, the error goes without it and without padding).
+    /// - Returns: the new body length and the length field (in words; 0 when the extension was left out).
+    @usableFromInline
+    static func appendExtension(to datagram: UnsafeMutableRawPointer, datagramLength: Int,
+                                from extensionStart: UnsafeMutableRawPointer, extensionLength: Int, wordSize: Int,
+                                limit: Int) -> (Int, UInt8) {
+        let padded = max(128, (datagramLength + wordSize - 1) / wordSize * wordSize)
+        guard padded + extensionLength <= limit else { return (datagramLength, 0) }
+        (datagram + datagramLength).initializeMemory(as: UInt8.self, repeating: 0, count: padded - datagramLength)
+        (datagram + padded).copyMemory(from: extensionStart, byteCount: extensionLength)
+        return (padded + extensionLength, UInt8(padded / wordSize))
     }
 
     /// Copies an assembled error from the arena into the packet buffer as the translated packet.
