@@ -242,6 +242,14 @@ check_capture_http() {
     done
     tcpdump_read "$dir/out4.pcap" -A | grep -q 'GET / HTTP/1.1' || problems+=("out4.pcap lacks the HTTP request")
     tcpdump_read "$dir/out6.pcap" -A | grep -qF "$PAGE_MARKER" || problems+=("out6.pcap lacks the page")
+    # tshark reads every file too (the drop file included), and counts the same packets as tcpdump.
+    for f in in6 out4 in4 out6 drops; do
+        [[ -e $dir/$f.pcap ]] || continue
+        local n_tshark n_tcpdump
+        n_tshark=$(timeout 20 tshark -r "$dir/$f.pcap" 2>/dev/null | wc -l) || { problems+=("tshark -r $f.pcap failed"); continue; }
+        n_tcpdump=$(tcpdump_read "$dir/$f.pcap" | wc -l)
+        ((n_tshark == n_tcpdump)) || problems+=("$f.pcap: tshark saw $n_tshark packets, tcpdump $n_tcpdump")
+    done
     ((${#problems[@]} == 0)) && return 0
     DETAIL=$(IFS=';'; printf '%s' "${problems[*]}")
     return 1
