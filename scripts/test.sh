@@ -11,7 +11,7 @@ if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
 fi
 
 # The end-to-end suites, in order; each prints `N passed, N failed` as its last line.
-NETNS_SUITES=(scripts/netns-test.sh scripts/netns-conformance-test.sh)
+NETNS_SUITES=(scripts/netns-test.sh scripts/netns-conformance-test.sh scripts/netns-state-test.sh)
 
 step() { printf '\n=== %s\n' "$*"; }
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/nat64d-test.XXXXXX")
