@@ -16,6 +16,7 @@ NETNS_SUITES=(
     scripts/netns-test.sh
     "NAT64D_TUN_OFFLOAD=false scripts/netns-test.sh"
     scripts/netns-conformance-test.sh
+    scripts/netns-state-test.sh
 )
 
 step() { printf '\n=== %s\n' "$*"; }
