@@ -103,6 +103,13 @@ public struct PacketBuffer: ~Copyable {
         received(length: bytes.count, offload: offload)
     }
 
+    /// Copies `bytes` in as the current packet, without an intermediate array (held packets, replay).
+    public mutating func load(_ bytes: UnsafeRawBufferPointer, offload: OffloadInfo = .plain) {
+        precondition(bytes.count <= capacity - PacketBuffer.headroom)
+        if let src = bytes.baseAddress { (base + PacketBuffer.headroom).copyMemory(from: src, byteCount: bytes.count) }
+        received(length: bytes.count, offload: offload)
+    }
+
     /// A copy of the current packet bytes (tests, slow paths).
     public var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: base + start, count: count)) }
 }

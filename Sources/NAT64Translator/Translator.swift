@@ -67,7 +67,8 @@ public struct Translator: @unchecked Sendable {
 
     /// Expires idle mappings; call from a timer, not per packet.
     public mutating func expire(now: Nanoseconds, budget: Int = 4096) -> Int {
-        table.expire(now: now, budget: budget)
+        arena.heldFragments.expire(now: now)  // S8: held fragments whose first fragment never came
+        return table.expire(now: now, budget: budget)
     }
 }
 
@@ -79,6 +80,13 @@ final class OutputArena {
     @usableFromInline var starts: [Int]
     @usableFromInline var lengths: [Int]
     @usableFromInline var count = 0
+    /// Bytes of the fragment area in use (entries are 16-byte aligned).
+    @usableFromInline var used = 0
+    /// While true, T4.5 fragments are appended after the existing entries (S8 release).
+    @usableFromInline var appending = false
+    /// IPv4 fragments that arrived before their first fragment (S8), and a buffer to translate them in.
+    @usableFromInline let heldFragments = FragmentStore()
+    @usableFromInline let releasePacket = ScratchPacket()
     /// Offset of a 4 KiB scratch area for assembling ICMP errors (after the fragment area).
     @usableFromInline let scratch: Int
     static let maximumFragments = 128
@@ -92,6 +100,20 @@ final class OutputArena {
     }
 
     deinit { base.deallocate() }
+
+    /// Appends a finished packet as the next entry; false when the area is full.
+    @discardableResult
+    func append(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard count < OutputArena.maximumFragments, used + bytes.count <= scratch, let src = bytes.baseAddress else {
+            return false
+        }
+        (base + used).copyMemory(from: src, byteCount: bytes.count)
+        starts[count] = used
+        lengths[count] = bytes.count
+        used += (bytes.count + 15) & ~15
+        count += 1
+        return true
+    }
 
     func fragment(at index: Int) -> UnsafeRawBufferPointer {
         precondition(index < count)
@@ -131,4 +153,10 @@ struct FragmentTracker: Sendable {
         guard e.key == key, e.proto == proto, now - e.seen <= FragmentTracker.lifetime else { return nil }
         return e.inside
     }
+}
+
+/// A packet buffer owned by a class, so a (copyable) translator can keep one for re-translating held packets.
+@usableFromInline
+final class ScratchPacket {
+    @usableFromInline var buffer = PacketBuffer(capacity: PacketBuffer.headroom + 2048)
 }

@@ -25,8 +25,6 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case unknownL4
     /// IPv6 extension headers the current translator does not handle yet.
     case extensionHeader
-    /// A non-first IPv4 fragment whose first fragment was not seen (no ports to find the mapping; S8).
-    case fragment
     /// ICMP/ICMPv6 type the translator does not translate (T4.7, T6.6).
     case unknownICMPType
     /// Hop limit / TTL would reach zero (T4.2, T6.2): an ICMP Time Exceeded is sent.
@@ -91,7 +89,6 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .badIPv4Checksum: "bad-ipv4-checksum"
         case .unknownL4: "unknown-l4"
         case .extensionHeader: "extension-header"
-        case .fragment: "fragment"
         case .unknownICMPType: "unknown-icmp-type"
         case .hopLimitExceeded: "hop-limit-exceeded"
         case .notInPrefix: "not-in-prefix"

@@ -138,7 +138,7 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(referenceChecksum(pseudo + reassembled) == 0)
         // A non-first fragment whose first fragment was never seen cannot be placed.
         let orphan = buildIPv4Raw(src: server4, dst: pool, id: 0x1111, flags: 4, proto: 17, payload: [1, 2, 3, 4])
-        #expect(run(&t, orphan).0 == .drop(.fragment))
+        #expect(run(&t, orphan).0 == .drop(.fragmentHeld))  // S8: held until its first fragment comes
         // Unfragmented: no Fragment header.
         #expect(run(&t, full).1[6] == 17)
     }
@@ -637,5 +637,61 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         let back2 = run(&t, buildIPv4(src: server4, dst: IPv4Address("203.0.113.32")!, l4: .udp(src: 53, dst: 778, payload: [])))
         #expect(back2.0 == .translated && Parsed(bytes: back2.1).dst6 == onlyWide)
         #expect(StateConfiguration(eam: [wide, narrow]).longestEAM(forIPv4: IPv4Address("203.0.113.5")!) == wide)
+    }
+}
+
+@Suite struct FragmentHoldTests {
+    /// A 3-fragment IPv4 UDP datagram to the client's mapping, fragments of 64 bytes of UDP data each.
+    func fragments(port: UInt16, id: UInt16) -> [[UInt8]] {
+        let full = buildIPv4(src: server4, dst: pool, l4: .udp(src: 53, dst: port, payload: Array(repeating: 0x77, count: 184)))
+        let l4 = Array(full[20...])
+        return [
+            buildIPv4Raw(src: server4, dst: pool, id: id, flags: 0x2000, proto: 17, payload: Array(l4[0..<64])),
+            buildIPv4Raw(src: server4, dst: pool, id: id, flags: 0x2000 | 8, proto: 17, payload: Array(l4[64..<128])),
+            buildIPv4Raw(src: server4, dst: pool, id: id, flags: 16, proto: 17, payload: Array(l4[128...])),
+        ]
+    }
+
+    @Test("S8: fragments before the first are held, then all are translated when the first arrives")
+    func S8_outOfOrderFragmentsHeldThenTranslated() {
+        var t = translator()
+        let port = establish(&t)
+        let f = fragments(port: port, id: 0x3333)
+        #expect(run(&t, f[2], now: 1_000).0 == .drop(.fragmentHeld))
+        #expect(run(&t, f[1], now: 2_000).0 == .drop(.fragmentHeld))
+        var p = PacketBuffer(capacity: 4096)
+        var r = PacketBuffer(capacity: 4096)
+        p.load(f[0])
+        guard case .translatedFragments(let n) = t.translate(&p, reply: &r, now: 3_000) else {
+            Issue.record("expected the first fragment and the held ones together")
+            return
+        }
+        #expect(n == 3)
+        var offsets: [Int] = []
+        var data: [(Int, [UInt8])] = []
+        for i in 0..<n {
+            let out = Parsed(bytes: Array(t.fragment(at: i)))
+            #expect(out.version == 6 && out.dst6 == client && out.bytes[6] == 44)
+            let word = Int(out.u16(42))
+            offsets.append(word & 0xFFF8)
+            data.append((word & 0xFFF8, Array(out.bytes[48...])))
+        }
+        #expect(offsets == [0, 128, 64])  // the first, then the held ones oldest first
+        let reassembled = data.sorted { $0.0 < $1.0 }.flatMap(\.1)
+        let first = Array(t.fragment(at: 0))
+        let pseudo = Array(first[8..<40]) + be32(UInt32(reassembled.count)) + [0, 0, 0, 17]
+        #expect(referenceChecksum(pseudo + reassembled) == 0)
+    }
+
+    @Test("S8: a held fragment expires after 2 s; the datagram is then incomplete and nothing stale goes out")
+    func S8_heldFragmentExpires() {
+        var t = translator()
+        let port = establish(&t)
+        let f = fragments(port: port, id: 0x4444)
+        #expect(run(&t, f[1], now: 0).0 == .drop(.fragmentHeld))
+        _ = t.expire(now: 2_500_000_000)
+        let (v, out) = run(&t, f[0], now: 2_600_000_000)
+        #expect(v == .translated)  // only the first fragment: the held one is gone
+        #expect(Parsed(bytes: out).u16(42) == 1)
     }
 }

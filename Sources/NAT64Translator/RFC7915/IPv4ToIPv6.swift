@@ -109,8 +109,16 @@ extension Translator {
             }
             if moreFragments { fragments4.remember(fragmentKey, proto: proto, inside: inside, now: now) }
         } else {
-            // A later fragment: its first fragment told where the datagram goes.
-            guard let found = fragments4.find(fragmentKey, proto: proto, now: now) else { return .drop(.fragment) }
+            // A later fragment: its first fragment told where the datagram goes. S8: one that arrives before
+            // the first is held (bounded, 2 s) and translated when the first comes.
+            guard let found = fragments4.find(fragmentKey, proto: proto, now: now) else {
+                let key = FragmentKey(source: source4, destination: destination4, identification: identification, proto: proto)
+                switch arena.heldFragments.hold(UnsafeRawBufferPointer(packet.packet), key: key,
+                                                source: IPv6Address(high: 0, low: UInt64(source4.value)), now: now) {
+                case .held, .duplicate: return .drop(.fragmentHeld)
+                case .full, .sourceLimit, .tooLarge: return .drop(.heldPacketLimit)
+                }
+            }
             inside = found
         }
 
@@ -158,6 +166,7 @@ extension Translator {
         if packet.offload.segmentation == .tcp4 { packet.offload.segmentation = .tcp6 }
         if packet.offload.headerLength > 0 { packet.offload.headerLength += ipv6HeaderLength - headerLength }
         counters.translated4to6 &+= 1
+        var verdict = Verdict.translated
         if needsSplit {
             if case .partial(let start, let offset) = packet.offload.checksum {
                 // Fragments cannot carry an unfinished checksum: finish it over the whole datagram first.
@@ -171,9 +180,43 @@ extension Translator {
                 field.storeBytes(of: sum.bigEndian, as: UInt16.self)
                 packet.offload.checksum = .complete
             }
-            return splitIntoFragments(packet)
+            verdict = splitIntoFragments(packet)
         }
-        return .translated
+        if isFirst && moreFragments && arena.heldFragments.count > 0 {
+            let key = FragmentKey(source: source4, destination: destination4, identification: identification, proto: proto)
+            return releaseHeldFragments(key, after: verdict, packet: packet, reply: &reply, now: now)
+        }
+        return verdict
+    }
+
+    /// S8: the first fragment of a datagram was translated (`first`); the later fragments held for it are
+    /// translated now, and everything goes out together as one `.translatedFragments` list in the arena.
+    @usableFromInline
+    mutating func releaseHeldFragments(_ key: FragmentKey, after first: Verdict, packet: borrowing PacketBuffer,
+                                       reply: inout PacketBuffer, now: Nanoseconds) -> Verdict {
+        switch first {
+        case .translated:
+            arena.count = 0
+            arena.used = 0
+            arena.append(UnsafeRawBufferPointer(start: packet.base + packet.start, count: packet.count))
+        case .translatedFragments: break  // already in the arena
+        default: return first
+        }
+        arena.appending = true
+        defer { arena.appending = false }
+        arena.heldFragments.release(key) { bytes in
+            let scratch = arena.releasePacket
+            scratch.buffer.load(bytes)
+            let result = translate4to6(&scratch.buffer, reply: &reply, now: now)
+            switch result {
+            case .translated:
+                arena.append(UnsafeRawBufferPointer(start: scratch.buffer.base + scratch.buffer.start,
+                                                    count: scratch.buffer.count))
+            case .translatedFragments: break  // appended by the split
+            case .drop(let reason), .icmpError(let reason): counters.count(reason)
+            }
+        }
+        return .translatedFragments(arena.count)
     }
 
     /// T4.5: cuts the translated IPv6 packet (which already carries a Fragment header) into fragments of at
@@ -189,8 +232,8 @@ extension Translator {
         let lastMore = fragmentWord & 1
         let chunk = (configuration.minimumIPv6MTU - headers) & ~7
         var written = 0
-        var position = 0
-        var index = 0
+        var position = arena.appending ? arena.used : 0
+        var index = arena.appending ? arena.count : 0
         while written < data {
             guard index < OutputArena.maximumFragments, position + headers + chunk <= arena.scratch else {
                 return .drop(.tooBig)
@@ -208,8 +251,9 @@ extension Translator {
             written += size
             index += 1
         }
+        counters.fragmentsEmitted &+= UInt64(index - (arena.appending ? arena.count : 0))
         arena.count = index
-        counters.fragmentsEmitted &+= UInt64(index)
+        arena.used = position
         return .translatedFragments(index)
     }
 
