@@ -74,6 +74,8 @@ public struct DNSReply: Hashable, Sendable {
         case filtered
         /// AAAA records synthesized from A records (D2).
         case synthesized
+        /// Answered from local data without asking upstream: ipv4only.arpa (D9), partial ip6.arpa names (D8).
+        case local
         /// SERVFAIL because the upstreams failed or timed out (D3).
         case upstreamFailure
         /// REFUSED: the client is not on the allow list (D10).
@@ -82,6 +84,8 @@ public struct DNSReply: Hashable, Sendable {
         case formErr
         /// NOTIMP: an opcode other than QUERY (N5).
         case notImp
+        /// BADVERS: the client's EDNS version is above 0 (RFC 6891 §6.1.3).
+        case badVersion
     }
 
     /// The reply in wire form.
