@@ -1,0 +1,102 @@
+// The answer cache (rule N4 of docs/dns64.md): positive, negative (RFC 2308 §5) and synthesized answers, keyed
+// by name, type, class, the DO and CD bits and the client group (whose prefixes shape synthesized answers).
+// Bounded in entries and bytes; eviction is first-in first-out over a ring of slots, so every operation is O(1)
+// and memory never grows past the limits. Pure: time comes in as a parameter, no locks inside (the server holds
+// one around it).
+
+/// What an answer is stored under.
+struct CacheKey: Hashable, Sendable {
+    /// The question name in lower-cased wire form (RFC 4343: names compare without case).
+    var name: [UInt8]
+    /// QTYPE.
+    var type: UInt16
+    /// QCLASS.
+    var qclass: UInt16
+    /// DO (bit 0) and CD (bit 1): answers differ with them (RFC 4035 §3.2, RFC 6147 §5.5).
+    var bits: UInt8
+    /// The client group (D10).
+    var group: Int
+
+    /// The key for a machine's query.
+    init(_ machine: QueryStateMachine) {
+        let query = machine.query
+        name = DNSName.suffixKey(query.question.name.labels[...])
+        type = query.question.type.rawValue
+        qclass = query.question.qclass.rawValue
+        bits = (query.edns?.dnssecOK == true ? 1 : 0) | (query.flags.checkingDisabled ? 2 : 0)
+        group = machine.group
+    }
+}
+
+/// A bounded map from questions to answers with expiry.
+struct AnswerCache {
+    private struct Entry {
+        var answer: CachedAnswer
+        /// When it was stored (ns, monotonic).
+        var stored: UInt64
+        /// When it expires (ns, monotonic).
+        var expires: UInt64
+        /// Its place in the eviction ring.
+        var slot: Int
+    }
+
+    /// The limits it was made with.
+    let limits: CacheLimits
+    private var entries: [CacheKey: Entry] = [:]
+    private var ring: [CacheKey?]
+    private var next = 0
+    /// Bytes of answers held.
+    private(set) var bytes = 0
+    /// Entries evicted to make room (not counting expiries).
+    private(set) var evictions = 0
+
+    /// Creates an empty cache.
+    init(limits: CacheLimits) {
+        self.limits = limits
+        ring = Array(repeating: nil, count: max(0, limits.maxEntries))
+    }
+
+    /// Entries held (expired ones included until they are looked up or evicted).
+    var count: Int { entries.count }
+
+    /// The answer for `key` and its age in whole seconds, or nil when absent or expired (then it is dropped).
+    mutating func lookup(_ key: CacheKey, now: UInt64) -> (answer: CachedAnswer, age: UInt32)? {
+        guard let entry = entries[key] else { return nil }
+        guard now < entry.expires else {
+            remove(key)
+            return nil
+        }
+        return (entry.answer, UInt32(clamping: (now &- entry.stored) / 1_000_000_000))
+    }
+
+    /// Stores `answer` under `key` when it is cacheable (has a lifetime) and fits; replaces an older entry.
+    mutating func insert(_ key: CacheKey, _ answer: CachedAnswer, now: UInt64) {
+        guard let lifetime = answer.lifetime, !ring.isEmpty, answer.bytes.count <= limits.maxBytes else { return }
+        remove(key)
+        if let old = ring[next] {
+            remove(old)
+            evictions += 1
+        }
+        ring[next] = key
+        entries[key] = Entry(
+            answer: answer, stored: now, expires: now &+ UInt64(lifetime) * 1_000_000_000, slot: next)
+        bytes += answer.bytes.count
+        next = (next + 1) % ring.count
+        // Over the byte budget: evict the oldest until it fits.
+        var scanned = 0
+        while bytes > limits.maxBytes && scanned < ring.count {
+            if let old = ring[next], old != key {
+                remove(old)
+                evictions += 1
+            }
+            next = (next + 1) % ring.count
+            scanned += 1
+        }
+    }
+
+    private mutating func remove(_ key: CacheKey) {
+        guard let entry = entries.removeValue(forKey: key) else { return }
+        ring[entry.slot] = nil
+        bytes -= entry.answer.bytes.count
+    }
+}
