@@ -1,9 +1,13 @@
-// The DNS64 service: UDP listeners (N1, UDP only so far), intake (D10, N5), the query state machine
-// (D1–D7, D11) and the upstream client (N3), wired together.
+// The DNS64 service: UDP and TCP listeners (N1), intake (D10, N5), the answer cache with shared in-flight
+// queries (N4), the query state machine (D1–D9, D11) and the upstream client (N2, N3), wired together.
 import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Why the server could not start.
 public struct DNS64ServerError: Error, CustomStringConvertible {
@@ -15,7 +19,7 @@ public struct DNS64ServerError: Error, CustomStringConvertible {
     public var description: String { "DNS64: cannot listen on \(address): \(reason)" }
 }
 
-/// A DNS64 (RFC 6147) forwarder on UDP. Start it once, stop it once; safe to use from any task.
+/// A DNS64 (RFC 6147) caching forwarder on UDP and TCP. Start it once, stop it once; safe to use from any task.
 public final class DNS64Server: Sendable {
     /// The configuration it was created with.
     public let configuration: DNS64Configuration
@@ -23,43 +27,88 @@ public final class DNS64Server: Sendable {
     private let group: any EventLoopGroup
     private let intake: QueryIntake
     private let upstream: UpstreamClient
-    private let store = CounterStore()
+    let store = CounterStore()
+    let connections: ConnectionLimiter
+    private let cache: Mutex<AnswerCache>
+    private let inFlight = Mutex<[CacheKey: [Waiter]]>([:])
     private let channels = Mutex<[any Channel]>([])
+
+    /// A client waiting for an answer being resolved.
+    private struct Waiter: Sendable {
+        var query: ClientQuery
+        var sizeLimit: Int
+        var send: @Sendable ([UInt8]) -> Void
+    }
 
     /// Creates a server; nothing is bound until `start()`.
     /// - Parameters:
-    ///   - configuration: listeners, upstreams, prefixes, allow list.
+    ///   - configuration: listeners, upstreams, prefixes, allow list, cache limits.
     ///   - group: event loops for all sockets (listeners and upstream queries).
     ///   - logger: where to log; per-query events are at debug level.
     public init(configuration: DNS64Configuration, group: any EventLoopGroup, logger: Logger) {
         self.configuration = configuration
         self.group = group
         self.logger = logger
-        intake = QueryIntake(allowedClients: configuration.allowedClients, policy: configuration.policy)
-        let store = store
+        intake = QueryIntake(
+            allowedClients: configuration.allowedClients, policy: configuration.policy, groups: configuration.groups)
         upstream = UpstreamClient(
             upstreams: configuration.upstreams, timeout: configuration.upstreamTimeout, group: group, logger: logger,
-            failures: { store.upstreamFailures.add(1, ordering: .relaxed) })
+            counters: store)
+        cache = Mutex(AnswerCache(limits: configuration.cache))
+        connections = ConnectionLimiter(
+            perClient: configuration.maxTCPConnectionsPerClient, total: configuration.maxTCPConnections)
     }
 
-    /// Binds every listen address. On failure, closes what was bound and throws.
+    /// Binds every listen address, UDP and TCP on the same port (N1). On failure, closes what was bound and throws.
     /// - Throws: `DNS64ServerError` naming the address and the errno text.
     public func start() async throws {
         for address in configuration.listen {
-            let bootstrap = DatagramBootstrap(group: group).channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(QueryHandler(server: self))
-                }
-            }
             do {
-                let channel = try await bootstrap.bind(to: address).get()
-                channels.withLock { $0.append(channel) }
-                logger.info("DNS64 listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+                let udp = try await bindUDP(address, reusePort: configuration.udpSocketsPerAddress > 1)
+                channels.withLock { $0.append(udp) }
+                // With port 0 the kernel picked one: TCP and the extra UDP sockets take the same.
+                let bound = udp.localAddress ?? address
+                for _ in 1..<max(1, configuration.udpSocketsPerAddress) {
+                    let extra = try await bindUDP(bound, reusePort: true)
+                    channels.withLock { $0.append(extra) }
+                }
+                let tcp = try await bindTCP(bound)
+                channels.withLock { $0.append(tcp) }
+                logger.info("DNS64 listening (UDP and TCP)", metadata: ["address": "\(bound)"])
             } catch {
                 await stop()
                 throw DNS64ServerError(address: address, reason: "\(error)")
             }
         }
+    }
+
+    private func bindUDP(_ address: SocketAddress, reusePort: Bool) async throws -> any Channel {
+        try await DatagramBootstrap(group: group.next())
+            .channelOption(
+                ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)),
+                value: reusePort ? 1 : 0)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(QueryHandler(server: self))
+                }
+            }
+            .bind(to: address).get()
+    }
+
+    private func bindTCP(_ address: SocketAddress) async throws -> any Channel {
+        let idle = TimeAmount(configuration.tcpIdleTimeout)
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(allTimeout: idle))
+                    try sync.addHandler(ByteToMessageHandler(DNSTCPFrameDecoder()))
+                    try sync.addHandler(TCPQueryHandler(server: self))
+                }
+            }
+            .bind(to: address).get()
     }
 
     /// Closes all listeners. Queries in progress finish, but their replies are dropped.
@@ -71,37 +120,88 @@ public final class DNS64Server: Sendable {
         for channel in open { try? await channel.close() }
     }
 
-    /// The addresses actually bound (with the real port when `listen` asked for port 0).
+    /// The addresses actually bound (with the real port when `listen` asked for port 0), one per listen
+    /// address (UDP; TCP listens on the same address and port).
     public var boundAddresses: [SocketAddress] {
-        channels.withLock { $0.compactMap(\.localAddress) }
+        channels.withLock { list in
+            var seen: [SocketAddress] = []
+            for address in list.compactMap(\.localAddress) where !seen.contains(address) { seen.append(address) }
+            return seen
+        }
     }
 
     /// A snapshot of the counters.
     public var counters: DNS64Counters { store.snapshot }
 
-    /// One datagram from `client`: intake at once, then (for accepted queries) a task that resolves it.
-    /// `send` is called at most once, with the reply bytes.
-    func handle(_ bytes: [UInt8], from client: SocketAddress, send: @escaping @Sendable ([UInt8]) -> Void) {
+    /// Entries in the answer cache (expired ones included until looked up or evicted).
+    public var cachedAnswers: Int { cache.withLock { $0.count } }
+
+    /// One message from `client`: intake, then the cache (answered at once), else join or start the upstream
+    /// resolution of the same question (N4). `send` is called at most once, with the reply bytes.
+    func handle(_ bytes: [UInt8], from client: SocketAddress, overTCP: Bool, send: @escaping @Sendable ([UInt8]) -> Void) {
         switch intake.accept(bytes, from: client) {
         case .drop:
             return
         case .reply(let reply):
             store.queries.add(1, ordering: .relaxed)
-            store.count(reply.outcome)
+            store.count(reply.outcome, bytes: reply.bytes)
             send(reply.bytes)
         case .resolve(let machine):
             store.queries.add(1, ordering: .relaxed)
+            store.countQuery(type: machine.query.question.type)
+            let sizeLimit = overTCP ? Int(UInt16.max) : machine.query.replySizeLimit
+            let key = CacheKey(machine)
+            let now = NIODeadline.now().uptimeNanoseconds
+            if let (answer, age) = cache.withLock({ $0.lookup(key, now: now) }) {
+                store.cacheHits.add(1, ordering: .relaxed)
+                let reply = answer.render(for: machine.query, sizeLimit: sizeLimit, age: age)
+                store.count(answer.outcome, bytes: reply)
+                send(reply)
+                return
+            }
+            store.cacheMisses.add(1, ordering: .relaxed)
+            let waiter = Waiter(query: machine.query, sizeLimit: sizeLimit, send: send)
+            let first = inFlight.withLock { table -> Bool in
+                if table[key] != nil {
+                    table[key]!.append(waiter)
+                    return false
+                }
+                table[key] = [waiter]
+                return true
+            }
+            guard first else {
+                store.inFlightJoins.add(1, ordering: .relaxed)
+                return
+            }
             guard store.inFlight.add(1, ordering: .relaxed).newValue <= configuration.maxConcurrentQueries else {
                 store.inFlight.subtract(1, ordering: .relaxed)
                 store.overloadDrops.add(1, ordering: .relaxed)
+                _ = inFlight.withLock { $0.removeValue(forKey: key) }
                 return
             }
             Task {
                 let reply = await resolve(machine)
                 store.inFlight.subtract(1, ordering: .relaxed)
-                store.count(reply.outcome)
-                send(reply.bytes)
+                finish(key, reply)
             }
+        }
+    }
+
+    /// Stores a resolved answer and sends it to every client waiting for it.
+    private func finish(_ key: CacheKey, _ reply: DNSReply) {
+        let answer = CachedAnswer(reply, limits: configuration.cache)
+        let now = NIODeadline.now().uptimeNanoseconds
+        // Insert before waking the waiters, so a query arriving now finds the cache, not an empty table.
+        let waiters = cache.withLock { cache in
+            if let answer { cache.insert(key, answer, now: now) }
+            return inFlight.withLock { $0.removeValue(forKey: key) ?? [] }
+        }
+        for waiter in waiters {
+            let bytes =
+                answer?.render(for: waiter.query, sizeLimit: waiter.sizeLimit, age: 0)
+                ?? waiter.query.reply(rcode: .servFail, outcome: .upstreamFailure).bytes
+            store.count(answer?.outcome ?? .upstreamFailure, bytes: bytes)
+            waiter.send(bytes)
         }
     }
 
