@@ -179,8 +179,12 @@ public final class DNS64Server: Sendable {
                 _ = inFlight.withLock { $0.removeValue(forKey: key) }
                 return
             }
+            // Resolve the answer whole: each waiter's copy is cut to its own size in `finish`.
+            var whole = machine.query
+            whole.replySizeOverride = Int(UInt16.max)
+            let resolver = QueryStateMachine(query: whole, policy: machine.policy, group: machine.group)
             Task {
-                let reply = await resolve(machine)
+                let reply = await resolve(resolver)
                 store.inFlight.subtract(1, ordering: .relaxed)
                 finish(key, reply)
             }
