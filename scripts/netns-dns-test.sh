@@ -148,6 +148,12 @@ netns_start_bg "$NS_SERVER" tcpdump tcpdump -i "$IF_SERVER" -n -l --immediate-mo
 TCPDUMP_PID=$NETNS_LAST_PID
 sleep 1
 
+# One DNS64 client group per RFC 6052 prefix length; the client uses source 2001:db8:1::LEN.
+declare -A GROUP_PREFIX=(
+    [32]=2001:db8::/32 [40]=2001:db8:100::/40 [48]=2001:db8:122::/48
+    [56]=2001:db8:122:300::/56 [64]=2001:db8:122:344::/64 [96]=2001:db8:64::/96
+)
+
 # write_config FILE UPSTREAMS SYNTH_ON_ERROR
 write_config() {
     cat >"$1" <<EOF
@@ -167,27 +173,15 @@ allow = ["2001:db8:1::/64", "::1/128"]
 prefix = "2001:db8:64::/96"
 timeout-ms = 700
 synthesize-on-error = $3
-[dns64.groups.p32]
-clients = ["2001:db8:1::32"]
-prefix = "2001:db8::/32"
-[dns64.groups.p40]
-clients = ["2001:db8:1::40"]
-prefix = "2001:db8:100::/40"
-[dns64.groups.p48]
-clients = ["2001:db8:1::48"]
-prefix = "2001:db8:122::/48"
-[dns64.groups.p56]
-clients = ["2001:db8:1::56"]
-prefix = "2001:db8:122:300::/56"
-[dns64.groups.p64]
-clients = ["2001:db8:1::64"]
-prefix = "2001:db8:122:344::/64"
-[dns64.groups.p96]
-clients = ["2001:db8:1::96"]
-prefix = "2001:db8:64::/96"
 [dns64.groups.plain]
 clients = ["2001:db8:1::5"]
 synthesis = false
+EOF
+    local len
+    for len in 32 40 48 56 64 96; do
+        printf '[dns64.groups.p%s]\nclients = ["2001:db8:1::%s"]\nprefix = "%s"\n' "$len" "$len" "${GROUP_PREFIX[$len]}"
+    done >>"$1"
+    cat >>"$1" <<EOF
 [log]
 level = "info"
 EOF
