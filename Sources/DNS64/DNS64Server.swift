@@ -84,6 +84,9 @@ public final class DNS64Server: Sendable {
 
     private func bindUDP(_ address: SocketAddress, reusePort: Bool) async throws -> any Channel {
         try await DatagramBootstrap(group: group.next())
+            // recvmmsg: up to 16 datagrams per system call, 16 reads per wake-up.
+            .channelOption(.datagramVectorReadMessageCount, value: 16)
+            .channelOption(.maxMessagesPerRead, value: 16)
             .channelOption(
                 ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)),
                 value: reusePort ? 1 : 0)
@@ -137,15 +140,19 @@ public final class DNS64Server: Sendable {
     public var cachedAnswers: Int { cache.withLock { $0.count } }
 
     /// One message from `client`: intake, then the cache (answered at once), else join or start the upstream
-    /// resolution of the same question (N4). `send` is called at most once, with the reply bytes.
-    func handle(_ bytes: [UInt8], from client: SocketAddress, overTCP: Bool, send: @escaping @Sendable ([UInt8]) -> Void) {
+    /// resolution of the same question (N4).
+    /// - Returns: the reply when it is ready at once (intake errors, cache hits); otherwise nil, and `send` is
+    ///   called later, at most once, with the reply bytes (or never, when the query is dropped).
+    func handle(
+        _ bytes: [UInt8], from client: SocketAddress, overTCP: Bool, send: @escaping @Sendable ([UInt8]) -> Void
+    ) -> [UInt8]? {
         switch intake.accept(bytes, from: client) {
         case .drop:
-            return
+            return nil
         case .reply(let reply):
             store.queries.add(1, ordering: .relaxed)
             store.count(reply.outcome, bytes: reply.bytes)
-            send(reply.bytes)
+            return reply.bytes
         case .resolve(let machine):
             store.queries.add(1, ordering: .relaxed)
             store.countQuery(type: machine.query.question.type)
@@ -156,8 +163,7 @@ public final class DNS64Server: Sendable {
                 store.cacheHits.add(1, ordering: .relaxed)
                 let reply = answer.render(for: machine.query, sizeLimit: sizeLimit, age: age)
                 store.count(answer.outcome, bytes: reply)
-                send(reply)
-                return
+                return reply
             }
             store.cacheMisses.add(1, ordering: .relaxed)
             let waiter = Waiter(query: machine.query, sizeLimit: sizeLimit, send: send)
@@ -171,13 +177,13 @@ public final class DNS64Server: Sendable {
             }
             guard first else {
                 store.inFlightJoins.add(1, ordering: .relaxed)
-                return
+                return nil
             }
             guard store.inFlight.add(1, ordering: .relaxed).newValue <= configuration.maxConcurrentQueries else {
                 store.inFlight.subtract(1, ordering: .relaxed)
                 store.overloadDrops.add(1, ordering: .relaxed)
                 _ = inFlight.withLock { $0.removeValue(forKey: key) }
-                return
+                return nil
             }
             // Resolve the answer whole: each waiter's copy is cut to its own size in `finish`.
             var whole = machine.query
@@ -188,6 +194,7 @@ public final class DNS64Server: Sendable {
                 store.inFlight.subtract(1, ordering: .relaxed)
                 finish(key, reply)
             }
+            return nil
         }
     }
 

@@ -5,12 +5,15 @@
 import NIOCore
 import Synchronization
 
-/// Reads client datagrams, answers them through `DNS64Server.handle`.
+/// Reads client datagrams, answers them through `DNS64Server.handle`. Replies ready at once (cache hits) are
+/// written during the read and flushed together when the read batch ends, so NIO can send them with one
+/// sendmmsg; replies that come later from a task are written and flushed on their own.
 final class QueryHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     private let server: DNS64Server
+    private var pendingFlush = false
 
     init(server: DNS64Server) { self.server = server }
 
@@ -18,9 +21,21 @@ final class QueryHandler: ChannelInboundHandler {
         let envelope = unwrapInboundIn(data)
         let client = envelope.remoteAddress
         let channel = context.channel
-        server.handle(Array(envelope.data.readableBytesView), from: client, overTCP: false) { reply in
+        let immediate = server.handle(Array(envelope.data.readableBytesView), from: client, overTCP: false) { reply in
             channel.writeAndFlush(AddressedEnvelope(remoteAddress: client, data: ByteBuffer(bytes: reply)), promise: nil)
         }
+        if let immediate {
+            context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: ByteBuffer(bytes: immediate))), promise: nil)
+            pendingFlush = true
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if pendingFlush {
+            pendingFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -60,9 +75,10 @@ final class TCPQueryHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let client else { return }
         let channel = context.channel
-        server.handle(Array(unwrapInboundIn(data).readableBytesView), from: client, overTCP: true) { reply in
+        let immediate = server.handle(Array(unwrapInboundIn(data).readableBytesView), from: client, overTCP: true) { reply in
             channel.writeAndFlush(ByteBuffer.dnsTCPFrame(reply), promise: nil)
         }
+        if let immediate { context.writeAndFlush(wrapOutboundOut(ByteBuffer.dnsTCPFrame(immediate)), promise: nil) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

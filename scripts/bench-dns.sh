@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# DNS64 benchmark: dnsperf from the client namespace against nat64d's DNS64 and against BIND 9 (`named` with
+# its `dns64` statement), both in the gateway namespace, both forwarding to the same knotd in the server
+# namespace, which serves a zone of N A-only names (default 20 000). Same query file (every name, AAAA) for
+# both; for each server a cold pass (empty cache: every query is synthesized from upstream answers) and then a
+# warm pass (the same names again, answered from the cache). Must run as root. Topology: scripts/netns-lib.sh.
+#
+#   NAT64D=/path/to/nat64d bash scripts/bench-dns.sh   # else: swift build -c release first
+#   BENCH_NAMES=20000 BENCH_WARM_PASSES=3 BENCH_CLIENTS=8 BENCH_OUTSTANDING=200 bash scripts/bench-dns.sh
+#
+# Prints one line per run and the ratios nat64d/BIND; with BENCH_WRITE_DOC=1, also rewrites the "DNS64"
+# section of docs/performance.md (other sections are kept). Exits non-zero if a run failed or lost queries
+# beyond 1 %. Everything is torn down on any exit.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+# shellcheck source=scripts/netns-lib.sh
+source "$SCRIPT_DIR/netns-lib.sh"
+
+NAMES=${BENCH_NAMES:-20000}
+WARM_PASSES=${BENCH_WARM_PASSES:-3}
+CLIENTS=${BENCH_CLIENTS:-8}
+OUTSTANDING=${BENCH_OUTSTANDING:-200}
+TIME_LIMIT=${BENCH_TIME_LIMIT:-120} # s, cap on any one dnsperf run
+BIND_ADDR6=2001:db8:1::53           # named listens here, nat64d on $GW_ADDR6
+ZONE=bench.test
+
+trap netns_teardown EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if ((EUID != 0)); then
+    echo "bench-dns: must run as root" >&2
+    exit 1
+fi
+missing=()
+for tool in knotd named dnsperf dig; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if ((${#missing[@]})); then
+    echo "bench-dns: installing bind9 dnsperf (missing: ${missing[*]})" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get -qq -y install --no-install-recommends bind9 dnsperf knot dnsutils >/dev/null
+fi
+if [[ -z ${NAT64D:-} ]]; then
+    PATH=/opt/swift/usr/bin:$PATH
+    (cd "$REPO_ROOT" && swift build -c release --product nat64d >&2)
+    NAT64D="$(cd "$REPO_ROOT" && swift build -c release --show-bin-path)/nat64d"
+fi
+
+netns_setup
+ip -n "$NS_GW" addr add "$BIND_ADDR6/64" dev "$IF_GW_CLIENT" nodad
+d=$NETNS_WORKDIR
+
+# ------------------------------------------------------------------ upstream: knotd with N A-only names
+
+mkdir -p "$d/knot/db" "$d/named"
+{
+    printf '$ORIGIN %s.\n$TTL 3600\n' "$ZONE"
+    printf '@ 3600 IN SOA ns.%s. hostmaster.%s. 1 3600 900 604800 3600\n@ 3600 IN NS ns\nns IN A %s\n' \
+        "$ZONE" "$ZONE" "$SERVER_ADDR4"
+    awk -v n="$NAMES" 'BEGIN { for (i = 0; i < n; i++) printf "h%d IN A 198.51.100.%d\n", i, 1 + i % 250 }'
+} >"$d/knot/$ZONE.zone"
+awk -v n="$NAMES" -v z="$ZONE" 'BEGIN { for (i = 0; i < n; i++) printf "h%d.%s AAAA\n", i, z }' >"$d/queries.txt"
+cat >"$d/knot/knot.conf" <<EOF
+server:
+    rundir: "$d/knot"
+    listen: $SERVER_ADDR4@53
+    udp-workers: 2
+    tcp-workers: 1
+    background-workers: 1
+log:
+  - target: stderr
+    any: warning
+database:
+    storage: "$d/knot/db"
+template:
+  - id: default
+    storage: "$d/knot"
+    file: "%s.zone"
+    zonefile-sync: -1
+    journal-content: none
+zone:
+  - domain: $ZONE.
+EOF
+netns_start_bg "$NS_SERVER" knotd knotd -c "$d/knot/knot.conf"
+netns_wait_until 20 bash -c "[[ \$(ip netns exec $NS_SERVER dig +time=1 +tries=1 +short @$SERVER_ADDR4 h$((NAMES - 1)).$ZONE A) == 198.* ]]" || {
+    netns_show_log knotd
+    exit 1
+}
+
+# ------------------------------------------------------------------ the two DNS64 servers
+
+cat >"$d/nat64d.toml" <<EOF
+[tun]
+name = "$NAT64D_TUN"
+[translator]
+prefix = "$NAT64_PREFIX"
+pool4 = ["$POOL4_ADDR"]
+[gateway]
+ipv4 = "$GW_ADDR4"
+ipv6 = "$GW_ADDR6"
+[dns64]
+listen = ["[$GW_ADDR6]:53"]
+upstream = ["$SERVER_ADDR4:53"]
+allow = ["2001:db8:1::/64"]
+prefix = "$NAT64_PREFIX"
+cache-size = $((NAMES * 2))
+udp-sockets = 2
+[log]
+level = "warning"
+EOF
+cat >"$d/named/named.conf" <<EOF
+options {
+    directory "$d/named";
+    pid-file "$d/named/named.pid";
+    listen-on { none; };
+    listen-on-v6 { $BIND_ADDR6; };
+    recursion yes;
+    allow-query { any; };
+    allow-recursion { any; };
+    forwarders { $SERVER_ADDR4; };
+    forward only;
+    dnssec-validation no;
+    querylog no;
+    max-cache-size 512m;
+    dns64 $NAT64_PREFIX { clients { any; }; };
+};
+EOF
+
+netns_start_translator nat64d "$NAT64D" run --config "$d/nat64d.toml"
+NAT64D_PID=$NETNS_TRANSLATOR_PID
+netns_start_bg "$NS_GW" named named -g -n 2 -c "$d/named/named.conf"
+NAMED_PID=$NETNS_LAST_PID
+# ns.bench.test is not in the query file, so this warms no cache entry the runs use.
+ready() { [[ $(in_client dig +time=1 +tries=1 +short "@$1" "ns.$ZONE" A | head -1) == "$SERVER_ADDR4" ]]; }
+netns_wait_until 20 ready "$GW_ADDR6" || {
+    netns_show_log nat64d
+    exit 1
+}
+netns_wait_until 20 ready "$BIND_ADDR6" || {
+    netns_show_log named
+    exit 1
+}
+for server in "$GW_ADDR6" "$BIND_ADDR6"; do # sanity: both synthesize the same answer (name not in the file)
+    got=$(in_client dig +time=2 +tries=1 +short "@$server" "ns.$ZONE" AAAA)
+    [[ $got == 2001:db8:64::c633:640a ]] || {
+        echo "bench-dns: $server answered '$got' for ns.$ZONE AAAA" >&2
+        exit 1
+    }
+done
+
+# ------------------------------------------------------------------ runs
+
+DNSPERF_CMD="dnsperf -s SERVER -d queries.txt -c $CLIENTS -q $OUTSTANDING -T 1 -t 5 -l $TIME_LIMIT -n PASSES"
+declare -A QPS LAT LOST
+status=0
+# run LABEL SERVER PASSES
+run() {
+    local label=$1 server=$2 passes=$3 out
+    out=$(timeout -k 5 $((TIME_LIMIT + 30)) ip netns exec "$NS_CLIENT" dnsperf -s "$server" -d "$d/queries.txt" \
+        -c "$CLIENTS" -q "$OUTSTANDING" -T 1 -t 5 -l "$TIME_LIMIT" -n "$passes" 2>&1) || true
+    QPS[$label]=$(awk '/Queries per second:/ { print $4 }' <<<"$out")
+    LAT[$label]=$(awk '/Average Latency \(s\):/ { printf "%.3f", $4 * 1000 }' <<<"$out")
+    LOST[$label]=$(awk '/Queries lost:/ { print $3 }' <<<"$out")
+    local sent
+    sent=$(awk '/Queries sent:/ { print $3 }' <<<"$out")
+    if [[ -z ${QPS[$label]} || -z $sent ]] || ((LOST[$label] * 100 > sent)); then
+        echo "bench-dns: $label failed or lost over 1 %:" >&2
+        echo "$out" >&2
+        status=1
+    fi
+    printf '%-14s %10s qps  %8s ms avg latency  %s lost of %s\n' "$label" "${QPS[$label]:-?}" "${LAT[$label]:-?}" \
+        "${LOST[$label]:-?}" "${sent:-?}"
+}
+
+run nat64d-cold "$GW_ADDR6" 1
+run nat64d-warm "$GW_ADDR6" "$WARM_PASSES"
+run bind-cold "$BIND_ADDR6" 1
+run bind-warm "$BIND_ADDR6" "$WARM_PASSES"
+
+ratio() { awk -v a="${QPS[$1]:-0}" -v b="${QPS[$2]:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+COLD_RATIO=$(ratio nat64d-cold bind-cold)
+WARM_RATIO=$(ratio nat64d-warm bind-warm)
+printf 'ratio nat64d/BIND: cold %s (goal >= 1.00), warm %s (goal >= 1.50)\n' "$COLD_RATIO" "$WARM_RATIO"
+
+if [[ ${BENCH_WRITE_DOC:-0} == 1 ]]; then
+    doc=$REPO_ROOT/docs/performance.md
+    mkdir -p "$(dirname "$doc")"
+    [[ -f $doc ]] || printf '# nat64d performance\n' >"$doc"
+    section=$(mktemp)
+    cat >"$section" <<EOF
+## DNS64
+
+Measured by \`scripts/bench-dns.sh\` on $(date -u +%Y-%m-%d), $(nproc) vCPUs shared with other work
+($(uname -r), $(named -v), $(dnsperf -h 2>&1 | sed -n 's/^DNS Performance Testing Tool //p;s/^Version //p' | head -1 || true)).
+nat64d's DNS64 (release build, \`udp-sockets = 2\`) and BIND 9 (\`named -n 2\` with \`dns64 $NAT64_PREFIX\`,
+\`forward only\` to the same upstream) both sit in the gateway namespace and forward to knotd, which serves
+$NAMES A-only names. The query file asks AAAA for each name once: the cold pass starts with empty caches
+(every answer is an AAAA query, an A query and a synthesis), the warm pass repeats the file $WARM_PASSES times
+from the cache. dnsperf runs in the client namespace:
+
+    $DNSPERF_CMD
+
+| run | nat64d qps | nat64d avg latency | BIND qps | BIND avg latency | nat64d / BIND |
+| --- | ---: | ---: | ---: | ---: | ---: |
+| cold (1 pass) | ${QPS[nat64d-cold]:-?} | ${LAT[nat64d-cold]:-?} ms | ${QPS[bind-cold]:-?} | ${LAT[bind-cold]:-?} ms | $COLD_RATIO |
+| warm ($WARM_PASSES passes) | ${QPS[nat64d-warm]:-?} | ${LAT[nat64d-warm]:-?} ms | ${QPS[bind-warm]:-?} | ${LAT[bind-warm]:-?} ms | $WARM_RATIO |
+
+Goals: cold ≥ 1.0× BIND, warm ≥ 1.5× BIND. Reproduce with \`sudo BENCH_WRITE_DOC=1 bash scripts/bench-dns.sh\`.
+EOF
+    # Replace the "## DNS64" section (up to the next "## " heading), or append it.
+    awk -v f="$section" '
+        BEGIN { while ((getline line < f) > 0) new = new line "\n" }
+        /^## / { if (skip) skip = 0 }
+        /^## DNS64$/ { printf "%s", new; skip = 1; done = 1; next }
+        !skip { print }
+        END { if (!done) printf "\n%s", new }' "$doc" >"$doc.new"
+    mv "$doc.new" "$doc"
+    rm -f "$section"
+    echo "bench-dns: wrote the DNS64 section of $doc" >&2
+fi
+exit "$status"
