@@ -70,7 +70,11 @@ final class CounterStore: Sendable {
     let tcpConnections = Atomic<Int>(0)
     let tcpConnectionsRefused = Atomic<Int>(0)
     private let histogram = Mutex<[Int]>([0, 0, 0, 0, 0])
-    private let tables = Mutex<(types: [UInt16: Int], rcodes: [UInt8: Int])>(([:], [:]))
+    /// Queries by QTYPE: 0…255 in their own slot, every larger type in slot 256 (counted exactly in `rareTypes`).
+    private let byType: [257 of Atomic<Int>] = InlineArray { _ in Atomic(0) }
+    private let rareTypes = Mutex<[UInt16: Int]>([:])
+    /// Replies by RCODE (the header's 4 bits).
+    private let byRcode: [16 of Atomic<Int>] = InlineArray { _ in Atomic(0) }
     /// Queries in progress (not a counter: goes up and down).
     let inFlight = Atomic<Int>(0)
 
@@ -86,14 +90,17 @@ final class CounterStore: Sendable {
         case .relayed, .filtered, .upstreamFailure: break
         }
         if bytes.count >= DNSHeader.length {
-            let rcode = bytes[3] & 0x0F
-            tables.withLock { $0.rcodes[rcode, default: 0] += 1 }
+            byRcode[Int(bytes[3] & 0x0F)].add(1, ordering: .relaxed)
         }
     }
 
     /// Counts one accepted query by type.
     func countQuery(type: DNSRecordType) {
-        tables.withLock { $0.types[type.rawValue, default: 0] += 1 }
+        if type.rawValue < 256 {
+            byType[Int(type.rawValue)].add(1, ordering: .relaxed)
+        } else {
+            rareTypes.withLock { $0[type.rawValue, default: 0] += 1 }
+        }
     }
 
     /// Records one upstream answer's latency.
@@ -106,7 +113,16 @@ final class CounterStore: Sendable {
     }
 
     var snapshot: DNS64Counters {
-        let (types, rcodes) = tables.withLock { ($0.types, $0.rcodes) }
+        var types = rareTypes.withLock { $0 }
+        for i in 0..<256 {
+            let n = byType[i].load(ordering: .relaxed)
+            if n > 0 { types[UInt16(i)] = n }
+        }
+        var rcodes: [UInt8: Int] = [:]
+        for i in 0..<16 {
+            let n = byRcode[i].load(ordering: .relaxed)
+            if n > 0 { rcodes[UInt8(i)] = n }
+        }
         return DNS64Counters(
             queries: queries.load(ordering: .relaxed), synthesized: synthesized.load(ordering: .relaxed),
             local: local.load(ordering: .relaxed), refused: refused.load(ordering: .relaxed),

@@ -17,6 +17,15 @@ struct CacheKey: Hashable, Sendable {
     /// The client group (D10).
     var group: Int
 
+    /// A key from its parts.
+    init(name: [UInt8], type: UInt16, qclass: UInt16, bits: UInt8, group: Int) {
+        self.name = name
+        self.type = type
+        self.qclass = qclass
+        self.bits = bits
+        self.group = group
+    }
+
     /// The key for a machine's query.
     init(_ machine: QueryStateMachine) {
         let query = machine.query

@@ -92,19 +92,33 @@ struct CachedAnswer: Sendable {
     ///   - age: seconds since the answer was stored.
     /// - Returns: the reply bytes.
     func render(for query: ClientQuery, sizeLimit: Int, age: UInt32) -> [UInt8] {
-        let optLength = query.edns == nil ? 0 : 11
+        render(
+            id: query.id, recursionDesired: query.flags.recursionDesired, dnssecOK: query.edns.map(\.dnssecOK),
+            sizeLimit: sizeLimit, age: age
+        ) { out, nameEnd in
+            var at = DNSHeader.length
+            for label in query.question.name.labels where at + 1 + label.count <= nameEnd {
+                out[at] = UInt8(label.count)
+                for (i, byte) in label.enumerated() { out[at + 1 + i] = byte }
+                at += 1 + label.count
+            }
+        }
+    }
+
+    /// `render(for:sizeLimit:age:)` from the parts of a query: its ID, RD, DO (nil: the client sent no OPT), and
+    /// `spell`, which writes the client's spelling of the name over bytes 12..<`nameEnd` (same length, RFC 4343).
+    func render(
+        id: UInt16, recursionDesired: Bool, dnssecOK: Bool?, sizeLimit: Int, age: UInt32,
+        spell: (inout [UInt8], _ nameEnd: Int) -> Void
+    ) -> [UInt8] {
+        let optLength = dnssecOK == nil ? 0 : 11
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + optLength)
         out.append(contentsOf: bytes)
-        out[0] = UInt8(query.id >> 8)
-        out[1] = UInt8(truncatingIfNeeded: query.id)
-        out[2] = out[2] & ~0x01 | (query.flags.recursionDesired ? 0x01 : 0)
-        var at = DNSHeader.length
-        for label in query.question.name.labels where at + 1 + label.count <= nameEnd {
-            out[at] = UInt8(label.count)
-            for (i, byte) in label.enumerated() { out[at + 1 + i] = byte }
-            at += 1 + label.count
-        }
+        out[0] = UInt8(id >> 8)
+        out[1] = UInt8(truncatingIfNeeded: id)
+        out[2] = out[2] & ~0x01 | (recursionDesired ? 0x01 : 0)
+        spell(&out, nameEnd)
         if age > 0 {
             for offset in ttlOffsets {
                 let ttl = CachedAnswer.read(at: offset, in: out)
@@ -117,12 +131,12 @@ struct CachedAnswer: Sendable {
             out[2] |= 0x02
             for i in 6..<12 { out[i] = 0 }
         }
-        if let edns = query.edns {
+        if let dnssecOK {
             let arcount = (Int(out[10]) << 8 | Int(out[11])) + 1
             out[10] = UInt8(truncatingIfNeeded: arcount >> 8)
             out[11] = UInt8(truncatingIfNeeded: arcount)
             let size = ClientQuery.advertisedPayloadSize
-            out += [0, 0, 41, UInt8(size >> 8), UInt8(truncatingIfNeeded: size), 0, 0, edns.dnssecOK ? 0x80 : 0, 0, 0, 0]
+            out += [0, 0, 41, UInt8(size >> 8), UInt8(truncatingIfNeeded: size), 0, 0, dnssecOK ? 0x80 : 0, 0, 0, 0]
         }
         return out
     }

@@ -168,3 +168,56 @@ struct DNSRecordWalkTests {
         }
     }
 }
+
+/// The N4 fast path reads only queries that full intake would accept the same way.
+struct PlainQueryTests {
+    private func plain(_ bytes: [UInt8]) -> PlainQuery? { bytes.withUnsafeBytes { PlainQuery($0) } }
+
+    @Test func N4_plainQueryReadsTheKeyParts() throws {
+        let q = try #require(plain(Fixture.query("WWW.Example.com", type: 28, id: 0x1234, flags: 0x0110, opt: Bytes.opt(size: 4096, dnssecOK: true))))
+        #expect(q.id == 0x1234 && q.recursionDesired && q.checkingDisabled && q.dnssecOK == true)
+        #expect(q.key == Bytes.name("www.example.com").dropLast() && q.type == 28 && q.qclass == 1)
+        #expect(q.replySizeLimit == 1232 && q.nameEnd == 12 + 17)
+        #expect(plain(Fixture.query())?.replySizeLimit == 512)
+    }
+
+    @Test func N4_plainQueryRefusesOtherShapes() {
+        let base = Fixture.query()
+        #expect(plain(base) != nil)
+        var response = base
+        response[2] |= 0x80
+        var notify = base
+        notify[2] |= 0x20  // opcode 4
+        var twoQuestions = base
+        twoQuestions[5] = 2
+        let compressed = Bytes.header(id: 1, flags: 0x0100) + [0xC0, 0x0C, 0, 28, 0, 1]
+        let version1 = Fixture.query(opt: [0, 0, 41, 0x04, 0xD0, 0, 1, 0, 0, 0, 0])
+        for bytes in [response, notify, twoQuestions, compressed, version1, base + [0], Array(base.dropLast())] {
+            #expect(plain(bytes) == nil)
+        }
+    }
+
+    @Test func N4_fastPathAgreesWithIntake() throws {
+        var rng = SplitMix(state: 0xfa57)
+        let intake = QueryIntake(allowedClients: ClientNetwork.loopback, policy: Fixture.policy)
+        let seeds = [Fixture.query(), Fixture.query("a.b.example", type: 1, opt: Bytes.opt(size: 1400, dnssecOK: true))]
+        var accepted = 0
+        for i in 0..<4000 {
+            var bytes = seeds[i % 2]
+            for _ in 0..<Int.random(in: 0...2, using: &rng) {
+                bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            }
+            guard let fast = plain(bytes) else { continue }
+            accepted += 1
+            guard case .resolve(let machine) = intake.accept(bytes, from: Fixture.client) else {
+                Issue.record("fast path took a query intake does not resolve: \(bytes)")
+                continue
+            }
+            let full = CacheKey(machine)
+            let bits: UInt8 = (fast.dnssecOK == true ? 1 : 0) | (fast.checkingDisabled ? 2 : 0)
+            #expect(full == CacheKey(name: fast.key, type: fast.type, qclass: fast.qclass, bits: bits, group: 0))
+            #expect(machine.query.replySizeLimit == fast.replySizeLimit && machine.query.id == fast.id)
+        }
+        #expect(accepted > 100)
+    }
+}
