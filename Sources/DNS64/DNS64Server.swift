@@ -114,13 +114,14 @@ public final class DNS64Server: Sendable {
             .bind(to: address).get()
     }
 
-    /// Closes all listeners. Queries in progress finish, but their replies are dropped.
+    /// Closes all listeners and the upstream sockets. Queries in progress end; their replies are dropped.
     public func stop() async {
         let open = channels.withLock { list in
             defer { list.removeAll() }
             return list
         }
         for channel in open { try? await channel.close() }
+        await upstream.reactor.shutdown()
     }
 
     /// The addresses actually bound (with the real port when `listen` asked for port 0), one per listen
@@ -144,7 +145,8 @@ public final class DNS64Server: Sendable {
     /// - Returns: the reply when it is ready at once (intake errors, cache hits); otherwise nil, and `send` is
     ///   called later, at most once, with the reply bytes (or never, when the query is dropped).
     func handle(
-        _ bytes: [UInt8], from client: SocketAddress, overTCP: Bool, send: @escaping @Sendable ([UInt8]) -> Void
+        _ bytes: [UInt8], from client: SocketAddress, overTCP: Bool, on loop: any EventLoop,
+        send: @escaping @Sendable ([UInt8]) -> Void
     ) -> [UInt8]? {
         switch intake.accept(bytes, from: client) {
         case .drop:
@@ -189,13 +191,38 @@ public final class DNS64Server: Sendable {
             var whole = machine.query
             whole.replySizeOverride = Int(UInt16.max)
             let resolver = QueryStateMachine(query: whole, policy: machine.policy, group: machine.group)
-            Task {
-                let reply = await resolve(resolver)
-                store.inFlight.subtract(1, ordering: .relaxed)
-                finish(key, reply)
+            resolve(resolver, on: loop).whenSuccess { reply in
+                self.store.inFlight.subtract(1, ordering: .relaxed)
+                self.finish(key, reply)
             }
             return nil
         }
+    }
+
+    /// The N4 fast path: the cached reply to a plain query (see `PlainQuery`) from an allowed client, read
+    /// straight from the datagram. nil for anything else (a miss, another shape, a client not on the allow list):
+    /// then `handle` takes the message through intake.
+    func cachedReply(_ raw: UnsafeRawBufferPointer, from client: SocketAddress, overTCP: Bool) -> [UInt8]? {
+        guard configuration.cache.maxEntries > 0, let query = PlainQuery(raw),
+            intake.allowedClients.contains(where: { $0.contains(client) })
+        else { return nil }
+        let bits: UInt8 = (query.dnssecOK == true ? 1 : 0) | (query.checkingDisabled ? 2 : 0)
+        let key = CacheKey(
+            name: query.key, type: query.type, qclass: query.qclass, bits: bits, group: intake.policy(for: client).group)
+        let now = NIODeadline.now().uptimeNanoseconds
+        guard let (answer, age) = cache.withLock({ $0.lookup(key, now: now) }) else { return nil }
+        let reply = answer.render(
+            id: query.id, recursionDesired: query.recursionDesired, dnssecOK: query.dnssecOK,
+            sizeLimit: overTCP ? Int(UInt16.max) : query.replySizeLimit, age: age
+        ) { out, nameEnd in
+            guard nameEnd == query.nameEnd else { return }
+            for i in DNSHeader.length..<nameEnd { out[i] = raw[i] }  // the client's spelling
+        }
+        store.queries.add(1, ordering: .relaxed)
+        store.countQuery(type: DNSRecordType(rawValue: query.type))
+        store.cacheHits.add(1, ordering: .relaxed)
+        store.count(answer.outcome, bytes: reply)
+        return reply
     }
 
     /// Stores a resolved answer and sends it to every client waiting for it.
@@ -216,16 +243,22 @@ public final class DNS64Server: Sendable {
         }
     }
 
-    /// Drives one state machine to its reply through the upstream client.
-    func resolve(_ machine: QueryStateMachine) async -> DNSReply {
+    /// Drives one state machine to its reply through the upstream client, on `loop`.
+    func resolve(_ machine: QueryStateMachine, on loop: any EventLoop) -> EventLoopFuture<DNSReply> {
         var machine = machine
-        var action = machine.start()
-        while true {
-            switch action {
-            case .reply(let reply):
-                return reply
-            case .askUpstream(let query):
-                action = machine.upstreamAnswered(await upstream.resolve(query))
+        let action = machine.start()
+        return step(machine, action, on: loop)
+    }
+
+    private func step(_ machine: QueryStateMachine, _ action: QueryAction, on loop: any EventLoop) -> EventLoopFuture<DNSReply> {
+        switch action {
+        case .reply(let reply):
+            return loop.makeSucceededFuture(reply)
+        case .askUpstream(let query):
+            return upstream.resolve(query, on: loop).flatMap { result in
+                var next = machine
+                let action = next.upstreamAnswered(result)
+                return self.step(next, action, on: loop)
             }
         }
     }

@@ -21,7 +21,11 @@ final class QueryHandler: ChannelInboundHandler {
         let envelope = unwrapInboundIn(data)
         let client = envelope.remoteAddress
         let channel = context.channel
-        let immediate = server.handle(Array(envelope.data.readableBytesView), from: client, overTCP: false) { reply in
+        let cached = envelope.data.withUnsafeReadableBytes { server.cachedReply($0, from: client, overTCP: false) }
+        let immediate = cached ?? server.handle(
+            Array(envelope.data.readableBytesView), from: client, overTCP: false, on: context.eventLoop
+        ) {
+            reply in
             channel.writeAndFlush(AddressedEnvelope(remoteAddress: client, data: ByteBuffer(bytes: reply)), promise: nil)
         }
         if let immediate {
@@ -75,7 +79,11 @@ final class TCPQueryHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let client else { return }
         let channel = context.channel
-        let immediate = server.handle(Array(unwrapInboundIn(data).readableBytesView), from: client, overTCP: true) { reply in
+        let message = unwrapInboundIn(data)
+        let cached = message.withUnsafeReadableBytes { server.cachedReply($0, from: client, overTCP: true) }
+        let immediate = cached ?? server.handle(
+            Array(message.readableBytesView), from: client, overTCP: true, on: context.eventLoop
+        ) { reply in
             channel.writeAndFlush(ByteBuffer.dnsTCPFrame(reply), promise: nil)
         }
         if let immediate { context.writeAndFlush(wrapOutboundOut(ByteBuffer.dnsTCPFrame(immediate)), promise: nil) }

@@ -60,6 +60,8 @@ struct UpstreamClient: Sendable {
     let logger: Logger
     let counters: CounterStore
     let health: UpstreamHealth
+    /// Where UDP queries wait for their answers.
+    let reactor: UDPUpstreamReactor
 
     init(
         upstreams: [SocketAddress], timeout: Duration, group: any EventLoopGroup, logger: Logger,
@@ -71,78 +73,67 @@ struct UpstreamClient: Sendable {
         self.logger = logger
         self.counters = counters
         health = UpstreamHealth(count: upstreams.count)
+        reactor = UDPUpstreamReactor()
     }
 
     /// Tries each upstream in order of health until one answers (N3); a truncated answer is asked again over
-    /// TCP on the same upstream (N2), and kept as it is if TCP fails.
+    /// TCP on the same upstream (N2), and kept as it is if TCP fails. Everything runs on `loop` (the listener's
+    /// event loop), so a query costs no thread hops.
     /// - Returns: the matching answer, or `.failed` when all timed out or failed.
-    func resolve(_ query: UpstreamQuery) async -> UpstreamResult {
-        for index in health.order(now: NIODeadline.now().uptimeNanoseconds) {
+    func resolve(_ query: UpstreamQuery, on loop: any EventLoop) -> EventLoopFuture<UpstreamResult> {
+        let order = health.order(now: NIODeadline.now().uptimeNanoseconds)
+        @Sendable func attempt(_ position: Int) -> EventLoopFuture<UpstreamResult> {
+            guard position < order.count else { return loop.makeSucceededFuture(.failed) }
+            let index = order[position]
             let upstream = upstreams[index]
             let started = NIODeadline.now().uptimeNanoseconds
-            do {
-                counters.upstreamQueries.add(1, ordering: .relaxed)
-                var (message, raw) = try await askUDP(upstream, query)
+            counters.upstreamQueries.add(1, ordering: .relaxed)
+            return askUDP(upstream, query, on: loop).flatMap { answer -> EventLoopFuture<UpstreamResult> in
                 counters.upstreamAnswered(after: NIODeadline.now().uptimeNanoseconds &- started)
                 health.succeeded(index)
-                if message.header.flags.truncated {
-                    counters.upstreamTCPRetries.add(1, ordering: .relaxed)
-                    counters.upstreamQueries.add(1, ordering: .relaxed)
-                    if let full = try? await askTCP(upstream, query) { (message, raw) = full }
-                }
-                return .answer(message, raw: raw)
-            } catch {
+                let received = UpstreamResult.answer(answer.message, raw: answer.raw)
+                guard answer.message.header.flags.truncated else { return loop.makeSucceededFuture(received) }
+                counters.upstreamTCPRetries.add(1, ordering: .relaxed)
+                counters.upstreamQueries.add(1, ordering: .relaxed)
+                return askTCP(upstream, query, on: loop)
+                    .map { UpstreamResult.answer($0.message, raw: $0.raw) }
+                    .recover { _ in received }
+            }.flatMapError { error in
                 counters.upstreamFailures.add(1, ordering: .relaxed)
                 health.failed(index, now: NIODeadline.now().uptimeNanoseconds)
                 logger.debug(
                     "upstream attempt failed",
                     metadata: ["upstream": "\(upstream)", "question": "\(query.question)", "error": "\(error)"])
+                return attempt(position + 1)
             }
         }
-        return .failed
+        return attempt(0)
     }
 
-    /// One UDP attempt: bind a fresh socket, send with a random ID, wait for a matching answer or the timeout.
-    func askUDP(_ upstream: SocketAddress, _ query: UpstreamQuery) async throws -> (DNSMessage, [UInt8]) {
+    /// One UDP attempt: a fresh connected socket (random source port), a random ID, the first matching answer
+    /// or the timeout (N3; see `UDPUpstreamReactor`).
+    func askUDP(_ upstream: SocketAddress, _ query: UpstreamQuery, on loop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
         let id = UInt16.random(in: .min ... .max)
-        let loop = group.next()
         let promise = loop.makePromise(of: UpstreamAnswer.self)
         let matcher = UpstreamMatcher(upstream: upstream, id: id, question: query.question)
-        let bootstrap = DatagramBootstrap(group: loop).channelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(UpstreamResponseHandler(matcher: matcher, promise: promise))
-            }
+        guard let token = reactor.send(query.message(id: id).encoded(), to: upstream, matcher: matcher, promise: promise)
+        else { return promise.futureResult }
+        let reactor = reactor
+        let timer = loop.scheduleTask(in: TimeAmount(timeout)) {
+            reactor.cancel(token, promise: promise, error: UpstreamTimeout())
         }
-        let channel: any Channel
-        do {
-            // Numeric wildcard of the upstream's family, port 0: the kernel picks a random ephemeral port.
-            let local = try SocketAddress(ipAddress: upstream.protocol == .inet6 ? "::" : "0.0.0.0", port: 0)
-            channel = try await bootstrap.bind(to: local).get()
-        } catch {
-            promise.fail(error)
-            throw error
-        }
-        let timer = loop.scheduleTask(in: TimeAmount(timeout)) { promise.fail(UpstreamTimeout()) }
-        let envelope = AddressedEnvelope(
-            remoteAddress: upstream, data: ByteBuffer(bytes: query.message(id: id).encoded()))
-        channel.writeAndFlush(envelope).whenFailure { promise.fail($0) }
-        defer {
-            timer.cancel()
-            channel.close(promise: nil)
-        }
-        let answer = try await promise.futureResult.get()
-        return (answer.message, answer.raw)
+        promise.futureResult.whenComplete { _ in timer.cancel() }
+        return promise.futureResult
     }
 
     /// One TCP attempt (N2): connect, send the query framed, wait for the matching framed answer or the timeout.
-    func askTCP(_ upstream: SocketAddress, _ query: UpstreamQuery) async throws -> (DNSMessage, [UInt8]) {
+    func askTCP(_ upstream: SocketAddress, _ query: UpstreamQuery, on loop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
         let id = UInt16.random(in: .min ... .max)
-        let loop = group.next()
         let promise = loop.makePromise(of: UpstreamAnswer.self)
         let matcher = UpstreamMatcher(upstream: upstream, id: id, question: query.question)
         let timer = loop.scheduleTask(in: TimeAmount(timeout)) { promise.fail(UpstreamTimeout()) }
-        defer { timer.cancel() }
-        let bootstrap = ClientBootstrap(group: loop)
+        let message = query.message(id: id).encoded()
+        ClientBootstrap(group: loop)
             .connectTimeout(TimeAmount(timeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -151,17 +142,17 @@ struct UpstreamClient: Sendable {
                         UpstreamStreamHandler(matcher: matcher, promise: promise))
                 }
             }
-        let channel: any Channel
-        do {
-            channel = try await bootstrap.connect(to: upstream).get()
-        } catch {
-            promise.fail(error)
-            throw error
-        }
-        defer { channel.close(promise: nil) }
-        channel.writeAndFlush(ByteBuffer.dnsTCPFrame(query.message(id: id).encoded())).whenFailure { promise.fail($0) }
-        let answer = try await promise.futureResult.get()
-        return (answer.message, answer.raw)
+            .connect(to: upstream).whenComplete { result in
+                switch result {
+                case .failure(let error):
+                    promise.fail(error)
+                case .success(let channel):
+                    promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                    channel.writeAndFlush(ByteBuffer.dnsTCPFrame(message)).whenFailure { promise.fail($0) }
+                }
+            }
+        promise.futureResult.whenComplete { _ in timer.cancel() }
+        return promise.futureResult
     }
 }
 

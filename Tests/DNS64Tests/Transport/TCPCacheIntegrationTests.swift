@@ -77,11 +77,10 @@ struct TCPCacheIntegrationTests {
     static func askTCP(_ group: any EventLoopGroup, _ server: SocketAddress, _ queries: [[UInt8]], expect: Int) async throws -> [[UInt8]] {
         let loop = group.next()
         let promise = loop.makePromise(of: [[UInt8]].self)
-        let collector = FrameCollector(expect: expect, promise: promise)
         let channel = try await ClientBootstrap(group: loop).channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSTCPFrameDecoder()))
-                try channel.pipeline.syncOperations.addHandler(collector)
+                try channel.pipeline.syncOperations.addHandler(FrameCollector(expect: expect, promise: promise))
             }
         }.connect(to: server).get()
         defer { channel.close(promise: nil) }
