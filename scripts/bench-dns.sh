@@ -104,7 +104,7 @@ upstream = ["$SERVER_ADDR4:53"]
 allow = ["2001:db8:1::/64"]
 prefix = "$NAT64_PREFIX"
 cache-size = $((NAMES * 2))
-udp-sockets = 2
+udp-sockets = ${BENCH_UDP_SOCKETS:-2}
 [log]
 level = "warning"
 EOF
@@ -126,56 +126,123 @@ options {
 };
 EOF
 
-netns_start_translator nat64d "$NAT64D" run --config "$d/nat64d.toml"
-NAT64D_PID=$NETNS_TRANSLATOR_PID
-netns_start_bg "$NS_GW" named named -g -n 2 -c "$d/named/named.conf"
-NAMED_PID=$NETNS_LAST_PID
 # ns.bench.test is not in the query file, so this warms no cache entry the runs use.
 ready() { [[ $(in_client dig +time=1 +tries=1 +short "@$1" "ns.$ZONE" A | head -1) == "$SERVER_ADDR4" ]]; }
-netns_wait_until 20 ready "$GW_ADDR6" || {
-    netns_show_log nat64d
-    exit 1
-}
-netns_wait_until 20 ready "$BIND_ADDR6" || {
-    netns_show_log named
-    exit 1
-}
-for server in "$GW_ADDR6" "$BIND_ADDR6"; do # sanity: both synthesize the same answer (name not in the file)
-    got=$(in_client dig +time=2 +tries=1 +short "@$server" "ns.$ZONE" AAAA)
-    [[ $got == 2001:db8:64::c633:640a ]] || {
-        echo "bench-dns: $server answered '$got' for ns.$ZONE AAAA" >&2
+# start_server nat64d|bind: start it with an empty cache, wait until it answers, check its synthesis.
+start_server() {
+    local address
+    if [[ $1 == nat64d ]]; then
+        netns_start_translator nat64d "$NAT64D" run --config "$d/nat64d.toml"
+        SERVER_PID=$NETNS_TRANSLATOR_PID
+        address=$GW_ADDR6
+    else
+        netns_start_bg "$NS_GW" named named -g -n 2 -c "$d/named/named.conf"
+        SERVER_PID=$NETNS_LAST_PID
+        address=$BIND_ADDR6
+    fi
+    netns_wait_until 20 ready "$address" || {
+        netns_show_log "$([[ $1 == nat64d ]] && echo nat64d || echo named)"
         exit 1
     }
-done
+    local got
+    got=$(in_client dig +time=2 +tries=1 +short "@$address" "ns.$ZONE" AAAA)
+    [[ $got == 2001:db8:64::c633:640a ]] || {
+        echo "bench-dns: $1 answered '$got' for ns.$ZONE AAAA" >&2
+        exit 1
+    }
+}
+stop_server() { netns_stop_pid "$SERVER_PID" 10; }
 
 # ------------------------------------------------------------------ runs
 
 DNSPERF_CMD="dnsperf -s SERVER -d queries.txt -c $CLIENTS -q $OUTSTANDING -T 1 -t 5 -l $TIME_LIMIT -n PASSES"
-declare -A QPS LAT LOST
+declare -A QPS LAT LOST CPU SYS
 status=0
-# run LABEL SERVER PASSES
+# CPU seconds (user + system) a process has used so far.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+sys_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", $15 / hz }' "/proc/$1/stat"; }
+# run LABEL SERVER PASSES PID
 run() {
-    local label=$1 server=$2 passes=$3 out
+    local label=$1 server=$2 passes=$3 pid=$4 out cpu0 sys0
+    cpu0=$(cpu_seconds "$pid")
+    sys0=$(sys_seconds "$pid")
     out=$(timeout -k 5 $((TIME_LIMIT + 30)) ip netns exec "$NS_CLIENT" dnsperf -s "$server" -d "$d/queries.txt" \
         -c "$CLIENTS" -q "$OUTSTANDING" -T 1 -t 5 -l "$TIME_LIMIT" -n "$passes" 2>&1) || true
     QPS[$label]=$(awk '/Queries per second:/ { print $4 }' <<<"$out")
     LAT[$label]=$(awk '/Average Latency \(s\):/ { printf "%.3f", $4 * 1000 }' <<<"$out")
     LOST[$label]=$(awk '/Queries lost:/ { print $3 }' <<<"$out")
-    local sent
+    local sent completed
     sent=$(awk '/Queries sent:/ { print $3 }' <<<"$out")
+    completed=$(awk '/Queries completed:/ { print $3 }' <<<"$out")
+    CPU[$label]=$(awk -v a="$cpu0" -v b="$(cpu_seconds "$pid")" -v n="${completed:-0}" \
+        'BEGIN { printf "%.1f", (n > 0 ? (b - a) * 1e6 / n : 0) }')
+    SYS[$label]=$(awk -v a="$sys0" -v b="$(sys_seconds "$pid")" -v n="${completed:-0}" \
+        'BEGIN { printf "%.1f", (n > 0 ? (b - a) * 1e6 / n : 0) }')
     if [[ -z ${QPS[$label]} || -z $sent ]] || ((LOST[$label] * 100 > sent)); then
         echo "bench-dns: $label failed or lost over 1 %:" >&2
         echo "$out" >&2
         status=1
     fi
-    printf '%-14s %10s qps  %8s ms avg latency  %s lost of %s\n' "$label" "${QPS[$label]:-?}" "${LAT[$label]:-?}" \
-        "${LOST[$label]:-?}" "${sent:-?}"
+    printf '%-14s %10s qps  %8s ms avg latency  %6s us server CPU/query (%s us system)  %s lost of %s\n' "$label" \
+        "${QPS[$label]:-?}" "${LAT[$label]:-?}" "${CPU[$label]}" "${SYS[$label]}" "${LOST[$label]:-?}" "${sent:-?}"
 }
 
-run nat64d-cold "$GW_ADDR6" 1
-run nat64d-warm "$GW_ADDR6" "$WARM_PASSES"
-run bind-cold "$BIND_ADDR6" 1
-run bind-warm "$BIND_ADDR6" "$WARM_PASSES"
+# BENCH_PERF=cold|warm: profile nat64d during that run (perf record, report to stderr); BENCH_STRACE=cold|warm:
+# count the system calls of both servers during that run (strace -c).
+profile() {
+    if [[ ${BENCH_STRACE:-} == "$1" ]]; then
+        strace -c -f -p "$SERVER_PID" -o "$d/strace.$2" 2>/dev/null &
+        STRACE_PID=$!
+        sleep 0.5
+    fi
+    if [[ ${BENCH_PERF:-} == "$1" && $2 == nat64d ]]; then
+        perf record -F 499 -g -p "$SERVER_PID" -o "$d/perf.data" >/dev/null 2>&1 &
+        PERF_PID=$!
+    fi
+}
+report() {
+    if [[ ${BENCH_STRACE:-} == "$1" ]]; then
+        kill -INT "$STRACE_PID"
+        wait "$STRACE_PID" || true
+        echo "--- system calls of $2 during the $1 run" >&2
+        head -25 "$d/strace.$2" >&2
+    fi
+    if [[ ${BENCH_PERF:-} == "$1" && $2 == nat64d ]]; then
+        kill -INT "$PERF_PID"
+        wait "$PERF_PID" || true
+        perf report -i "$d/perf.data" --stdio "$([[ -n ${BENCH_PERF_CHILDREN:-} ]] && echo --children || echo --no-children)" -g none --sort dso,symbol --percent-limit 0.8 2>/dev/null | grep -v "^$\|^#" | cut -c1-220 | head -${BENCH_PERF_LINES:-60} >&2
+    fi
+}
+# Each repetition restarts both servers (empty caches); the order alternates to cancel drift in the load
+# of a shared machine. The tables report the median of each figure.
+REPS=${BENCH_REPS:-3}
+for ((rep = 1; rep <= REPS; rep++)); do
+    order=(nat64d bind)
+    ((rep % 2 == 0)) && order=(bind nat64d)
+    for server in "${order[@]}"; do
+        start_server "$server"
+        address=$([[ $server == nat64d ]] && echo "$GW_ADDR6" || echo "$BIND_ADDR6")
+        [[ $rep == 1 ]] && profile cold "$server"
+        run "$server-cold-$rep" "$address" 1 "$SERVER_PID"
+        [[ $rep == 1 ]] && report cold "$server"
+        [[ $rep == 1 ]] && profile warm "$server"
+        run "$server-warm-$rep" "$address" "$WARM_PASSES" "$SERVER_PID"
+        [[ $rep == 1 ]] && report warm "$server"
+        stop_server
+    done
+done
+median() { # median KIND ARRAY-NAME
+    local -n values=$2
+    local i
+    for ((i = 1; i <= REPS; i++)); do echo "${values[$1-$i]:-0}"; done | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+for kind in nat64d-cold nat64d-warm bind-cold bind-warm; do
+    QPS[$kind]=$(median "$kind" QPS)
+    LAT[$kind]=$(median "$kind" LAT)
+    CPU[$kind]=$(median "$kind" CPU)
+    printf 'median %-12s %10s qps  %8s ms avg latency  %6s us server CPU/query\n' "$kind" "${QPS[$kind]}" \
+        "${LAT[$kind]}" "${CPU[$kind]}"
+done
 
 ratio() { awk -v a="${QPS[$1]:-0}" -v b="${QPS[$2]:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 COLD_RATIO=$(ratio nat64d-cold bind-cold)
@@ -196,14 +263,17 @@ nat64d's DNS64 (release build, \`udp-sockets = 2\`) and BIND 9 (\`named -n 2\` w
 \`forward only\` to the same upstream) both sit in the gateway namespace and forward to knotd, which serves
 $NAMES A-only names. The query file asks AAAA for each name once: the cold pass starts with empty caches
 (every answer is an AAAA query, an A query and a synthesis), the warm pass repeats the file $WARM_PASSES times
-from the cache. dnsperf runs in the client namespace:
+from the cache. Both servers are restarted for each of $REPS repetitions (alternating which goes first);
+the table gives the medians. dnsperf runs in the client namespace:
 
     $DNSPERF_CMD
 
-| run | nat64d qps | nat64d avg latency | BIND qps | BIND avg latency | nat64d / BIND |
-| --- | ---: | ---: | ---: | ---: | ---: |
-| cold (1 pass) | ${QPS[nat64d-cold]:-?} | ${LAT[nat64d-cold]:-?} ms | ${QPS[bind-cold]:-?} | ${LAT[bind-cold]:-?} ms | $COLD_RATIO |
-| warm ($WARM_PASSES passes) | ${QPS[nat64d-warm]:-?} | ${LAT[nat64d-warm]:-?} ms | ${QPS[bind-warm]:-?} | ${LAT[bind-warm]:-?} ms | $WARM_RATIO |
+| run | nat64d qps | nat64d avg latency | nat64d CPU/query | BIND qps | BIND avg latency | BIND CPU/query | nat64d / BIND qps |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| cold (1 pass) | ${QPS[nat64d-cold]:-?} | ${LAT[nat64d-cold]:-?} ms | ${CPU[nat64d-cold]} µs | ${QPS[bind-cold]:-?} | ${LAT[bind-cold]:-?} ms | ${CPU[bind-cold]} µs | $COLD_RATIO |
+| warm ($WARM_PASSES passes) | ${QPS[nat64d-warm]:-?} | ${LAT[nat64d-warm]:-?} ms | ${CPU[nat64d-warm]} µs | ${QPS[bind-warm]:-?} | ${LAT[bind-warm]:-?} ms | ${CPU[bind-warm]} µs | $WARM_RATIO |
+
+CPU/query is the server process's user + system CPU time during the run divided by the queries completed.
 
 Goals: cold ≥ 1.0× BIND, warm ≥ 1.5× BIND. Reproduce with \`sudo BENCH_WRITE_DOC=1 bash scripts/bench-dns.sh\`.
 EOF
