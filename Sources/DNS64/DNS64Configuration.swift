@@ -158,8 +158,13 @@ public enum ClientNetwork: Hashable, Sendable, CustomStringConvertible {
         case .v4(let a):
             return .v4(IPv4Address(UInt32(bigEndian: a.address.sin_addr.s_addr)))
         case .v6(let a):
-            var raw = a.address.sin6_addr
-            return .v6(IPv6Address(bytes: withUnsafeBytes(of: &raw) { Array($0) }))
+            // Two big-endian 64-bit halves, read without building an array (this runs for every query).
+            let raw = a.address.sin6_addr
+            let (high, low) = withUnsafeBytes(of: raw) {
+                (UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)),
+                 UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+            }
+            return .v6(IPv6Address(high: high, low: low))
         case .unixDomainSocket:
             return nil
         }

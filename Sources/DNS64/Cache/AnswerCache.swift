@@ -26,6 +26,15 @@ struct CacheKey: Hashable, Sendable {
         self.group = group
     }
 
+    /// Hashes the name's bytes in one call rather than byte by byte (this runs once per query).
+    func hash(into hasher: inout Hasher) {
+        name.withUnsafeBytes { hasher.combine(bytes: $0) }
+        hasher.combine(type)
+        hasher.combine(qclass)
+        hasher.combine(bits)
+        hasher.combine(group)
+    }
+
     /// The key for a machine's query.
     init(_ machine: QueryStateMachine) {
         let query = machine.query
