@@ -6,7 +6,8 @@
 # warm pass (the same names again, answered from the cache). Must run as root. Topology: scripts/netns-lib.sh.
 #
 #   NAT64D=/path/to/nat64d bash scripts/bench-dns.sh   # else: swift build -c release first
-#   BENCH_NAMES=20000 BENCH_WARM_PASSES=3 BENCH_CLIENTS=8 BENCH_OUTSTANDING=200 bash scripts/bench-dns.sh
+#   BENCH_MODES="pinned shared" BENCH_REPS=3 BENCH_NAMES=20000 BENCH_WARM_PASSES=3 BENCH_CLIENTS=8 \
+#       BENCH_OUTSTANDING=200 bash scripts/bench-dns.sh
 #
 # Prints one line per run and the ratios nat64d/BIND; with BENCH_WRITE_DOC=1, also rewrites the "DNS64"
 # section of docs/performance.md (other sections are kept). Exits non-zero if a run failed or lost queries
@@ -24,6 +25,25 @@ CLIENTS=${BENCH_CLIENTS:-8}
 OUTSTANDING=${BENCH_OUTSTANDING:-200}
 TIME_LIMIT=${BENCH_TIME_LIMIT:-120} # s, cap on any one dnsperf run
 BIND_ADDR6=2001:db8:1::53           # named listens here, nat64d on $GW_ADDR6
+# BENCH_MODES (default "pinned shared"): "pinned" runs the server under test on CPU 1 only (one thread:
+# udp-sockets 1, named -n 1) and dnsperf on CPU 0, so a run measures what one core of the server can do;
+# "shared" leaves both unpinned (udp-sockets 2, named -n 2), so they share every CPU with dnsperf and knotd.
+MODES=${BENCH_MODES:-pinned shared}
+set_mode() {
+    MODE=$1
+    if [[ $MODE == pinned ]]; then
+        SERVER_PIN=(taskset -c 1)
+        CLIENT_PIN=(taskset -c 0)
+        BIND_THREADS=1
+        UDP_SOCKETS=1
+    else
+        SERVER_PIN=()
+        CLIENT_PIN=()
+        BIND_THREADS=2
+        UDP_SOCKETS=2
+    fi
+    sed -i "s/^udp-sockets = .*/udp-sockets = $UDP_SOCKETS/" "$d/nat64d.toml"
+}
 ZONE=bench.test
 
 trap netns_teardown EXIT
@@ -104,7 +124,7 @@ upstream = ["$SERVER_ADDR4:53"]
 allow = ["2001:db8:1::/64"]
 prefix = "$NAT64_PREFIX"
 cache-size = $((NAMES * 2))
-udp-sockets = ${BENCH_UDP_SOCKETS:-2}
+udp-sockets = 1
 [log]
 level = "warning"
 EOF
@@ -132,11 +152,11 @@ ready() { [[ $(in_client dig +time=1 +tries=1 +short "@$1" "ns.$ZONE" A | head -
 start_server() {
     local address
     if [[ $1 == nat64d ]]; then
-        netns_start_translator nat64d "$NAT64D" run --config "$d/nat64d.toml"
+        netns_start_translator nat64d "${SERVER_PIN[@]}" "$NAT64D" run --config "$d/nat64d.toml"
         SERVER_PID=$NETNS_TRANSLATOR_PID
         address=$GW_ADDR6
     else
-        netns_start_bg "$NS_GW" named named -g -n 2 -c "$d/named/named.conf"
+        netns_start_bg "$NS_GW" named "${SERVER_PIN[@]}" named -g -n "$BIND_THREADS" -c "$d/named/named.conf"
         SERVER_PID=$NETNS_LAST_PID
         address=$BIND_ADDR6
     fi
@@ -166,7 +186,7 @@ run() {
     local label=$1 server=$2 passes=$3 pid=$4 out cpu0 sys0
     cpu0=$(cpu_seconds "$pid")
     sys0=$(sys_seconds "$pid")
-    out=$(timeout -k 5 $((TIME_LIMIT + 30)) ip netns exec "$NS_CLIENT" dnsperf -s "$server" -d "$d/queries.txt" \
+    out=$(timeout -k 5 $((TIME_LIMIT + 30)) ip netns exec "$NS_CLIENT" "${CLIENT_PIN[@]}" dnsperf -s "$server" -d "$d/queries.txt" \
         -c "$CLIENTS" -q "$OUTSTANDING" -T 1 -t 5 -l "$TIME_LIMIT" -n "$passes" 2>&1) || true
     QPS[$label]=$(awk '/Queries per second:/ { printf "%.0f", $4 }' <<<"$out")
     LAT[$label]=$(awk '/Average Latency \(s\):/ { printf "%.3f", $4 * 1000 }' <<<"$out")
@@ -216,38 +236,43 @@ report() {
 # Each repetition restarts both servers (empty caches); the order alternates to cancel drift in the load
 # of a shared machine. The tables report the median of each figure.
 REPS=${BENCH_REPS:-3}
-for ((rep = 1; rep <= REPS; rep++)); do
-    order=(nat64d bind)
-    ((rep % 2 == 0)) && order=(bind nat64d)
-    for server in "${order[@]}"; do
-        start_server "$server"
-        address=$([[ $server == nat64d ]] && echo "$GW_ADDR6" || echo "$BIND_ADDR6")
-        [[ $rep == 1 ]] && profile cold "$server"
-        run "$server-cold-$rep" "$address" 1 "$SERVER_PID"
-        [[ $rep == 1 ]] && report cold "$server"
-        [[ $rep == 1 ]] && profile warm "$server"
-        run "$server-warm-$rep" "$address" "$WARM_PASSES" "$SERVER_PID"
-        [[ $rep == 1 ]] && report warm "$server"
-        stop_server
-    done
-done
-median() { # median KIND ARRAY-NAME
+median() { # median KEY-PREFIX ARRAY-NAME
     local -n values=$2
     local i
     for ((i = 1; i <= REPS; i++)); do echo "${values[$1-$i]:-0}"; done | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
-for kind in nat64d-cold nat64d-warm bind-cold bind-warm; do
-    QPS[$kind]=$(median "$kind" QPS)
-    LAT[$kind]=$(median "$kind" LAT)
-    CPU[$kind]=$(median "$kind" CPU)
-    printf 'median %-12s %10s qps  %8s ms avg latency  %6s us server CPU/query\n' "$kind" "${QPS[$kind]}" \
-        "${LAT[$kind]}" "${CPU[$kind]}"
-done
-
 ratio() { awk -v a="${QPS[$1]:-0}" -v b="${QPS[$2]:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-COLD_RATIO=$(ratio nat64d-cold bind-cold)
-WARM_RATIO=$(ratio nat64d-warm bind-warm)
-printf 'ratio nat64d/BIND: cold %s (goal >= 1.00), warm %s (goal >= 1.50)\n' "$COLD_RATIO" "$WARM_RATIO"
+declare -A COLD_RATIO WARM_RATIO
+for mode in $MODES; do
+    set_mode "$mode"
+    for ((rep = 1; rep <= REPS; rep++)); do
+        order=(nat64d bind)
+        ((rep % 2 == 0)) && order=(bind nat64d)
+        for server in "${order[@]}"; do
+            start_server "$server"
+            address=$([[ $server == nat64d ]] && echo "$GW_ADDR6" || echo "$BIND_ADDR6")
+            [[ $rep == 1 ]] && profile cold "$server"
+            run "$mode-$server-cold-$rep" "$address" 1 "$SERVER_PID"
+            [[ $rep == 1 ]] && report cold "$server"
+            [[ $rep == 1 ]] && profile warm "$server"
+            run "$mode-$server-warm-$rep" "$address" "$WARM_PASSES" "$SERVER_PID"
+            [[ $rep == 1 ]] && report warm "$server"
+            stop_server
+        done
+    done
+    for kind in nat64d-cold nat64d-warm bind-cold bind-warm; do
+        key=$mode-$kind
+        QPS[$key]=$(median "$key" QPS)
+        LAT[$key]=$(median "$key" LAT)
+        CPU[$key]=$(median "$key" CPU)
+        printf 'median %-19s %8s qps  %8s ms avg latency  %6s us server CPU/query\n' "$key" "${QPS[$key]}" \
+            "${LAT[$key]}" "${CPU[$key]}"
+    done
+    COLD_RATIO[$mode]=$(ratio "$mode-nat64d-cold" "$mode-bind-cold")
+    WARM_RATIO[$mode]=$(ratio "$mode-nat64d-warm" "$mode-bind-warm")
+    printf 'ratio nat64d/BIND (%s): cold %s (goal >= 1.00), warm %s (goal >= 1.50)\n' "$mode" "${COLD_RATIO[$mode]}" \
+        "${WARM_RATIO[$mode]}"
+done
 
 goal() { awk -v r="$1" -v g="$2" 'BEGIN { print (r >= g ? "met (" r ")" : "not met (" r ")") }'; }
 if [[ ${BENCH_WRITE_DOC:-0} == 1 ]]; then
@@ -255,36 +280,43 @@ if [[ ${BENCH_WRITE_DOC:-0} == 1 ]]; then
     mkdir -p "$(dirname "$doc")"
     [[ -f $doc ]] || printf '# nat64d performance\n' >"$doc"
     section=$(mktemp)
-    cat >"$section" <<EOF
+    {
+        cat <<EOF
 ## DNS64
 
 Measured by \`scripts/bench-dns.sh\` on $(date -u +%Y-%m-%d), $(nproc) vCPUs shared with other work
 ($(uname -r), $(named -v | sed 's/ <id:.*//'), dnsperf $(dnsperf -h 2>&1 | sed -n 's/^Version //p' | head -1 || true)).
-nat64d's DNS64 (release build, \`udp-sockets = ${BENCH_UDP_SOCKETS:-2}\`) and BIND 9 (\`named -n 2\` with \`dns64 $NAT64_PREFIX\`,
-\`forward only\` to the same upstream) both sit in the gateway namespace and forward to knotd, which serves
-$NAMES A-only names. The query file asks AAAA for each name once: the cold pass starts with empty caches
-(every answer is an AAAA query, an A query and a synthesis), the warm pass repeats the file $WARM_PASSES times
-from the cache. Both servers are restarted for each of $REPS repetitions (alternating which goes first);
-the table gives the medians. dnsperf runs in the client namespace:
+nat64d's DNS64 (release build) and BIND 9 (\`named\` with \`dns64 $NAT64_PREFIX\`, \`forward only\` to the same
+upstream) both sit in the gateway namespace and forward to knotd, which serves $NAMES A-only names. The query
+file asks AAAA for each name once: the cold pass starts with empty caches (every answer is an AAAA query, an A
+query and a synthesis), the warm pass repeats the file $WARM_PASSES times from the cache. Both servers are
+restarted for each of $REPS repetitions (alternating which goes first); the tables give the medians. dnsperf
+runs in the client namespace (SERVER is 2001:db8:1::1 for nat64d, 2001:db8:1::53 for BIND; PASSES is 1 cold,
+$WARM_PASSES warm):
 
     $DNSPERF_CMD
 
+CPU/query is the server process's user + system CPU time during the run divided by the queries completed
+(system time includes the kernel's veth and UDP work, for the upstream side too).
+EOF
+        for mode in $MODES; do
+            if [[ $mode == pinned ]]; then
+                printf '\n### Pinned: one core per server\n\nEach server on CPU 1 only (`taskset -c 1`; nat64d `udp-sockets = 1`, `named -n 1`), dnsperf on CPU 0\n(`taskset -c 0`), knotd unpinned: what one core of each server can do.\n'
+            else
+                printf '\n### Shared: no pinning\n\nnat64d `udp-sockets = 2`, `named -n 2`; dnsperf, the server, knotd and the kernel share both vCPUs, so a warm\nrun measures how the scheduler shares the vCPUs with dnsperf as much as the server.\n'
+            fi
+            cat <<EOF
+
 | run | nat64d qps | nat64d avg latency | nat64d CPU/query | BIND qps | BIND avg latency | BIND CPU/query | nat64d / BIND qps |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-| cold (1 pass) | ${QPS[nat64d-cold]:-?} | ${LAT[nat64d-cold]:-?} ms | ${CPU[nat64d-cold]} µs | ${QPS[bind-cold]:-?} | ${LAT[bind-cold]:-?} ms | ${CPU[bind-cold]} µs | $COLD_RATIO |
-| warm ($WARM_PASSES passes) | ${QPS[nat64d-warm]:-?} | ${LAT[nat64d-warm]:-?} ms | ${CPU[nat64d-warm]} µs | ${QPS[bind-warm]:-?} | ${LAT[bind-warm]:-?} ms | ${CPU[bind-warm]} µs | $WARM_RATIO |
+| cold (1 pass) | ${QPS[$mode-nat64d-cold]} | ${LAT[$mode-nat64d-cold]} ms | ${CPU[$mode-nat64d-cold]} µs | ${QPS[$mode-bind-cold]} | ${LAT[$mode-bind-cold]} ms | ${CPU[$mode-bind-cold]} µs | ${COLD_RATIO[$mode]} |
+| warm ($WARM_PASSES passes) | ${QPS[$mode-nat64d-warm]} | ${LAT[$mode-nat64d-warm]} ms | ${CPU[$mode-nat64d-warm]} µs | ${QPS[$mode-bind-warm]} | ${LAT[$mode-bind-warm]} ms | ${CPU[$mode-bind-warm]} µs | ${WARM_RATIO[$mode]} |
 
-CPU/query is the server process's user + system CPU time during the run divided by the queries completed
-(system time includes the kernel's veth and UDP work, for the upstream side too). On a machine this small,
-dnsperf, both servers, knotd and the kernel share the same vCPUs, so the qps of a warm run is bounded by the
-machine rather than by the server, and other work on the machine moves single runs by ±30 %: the medians and
-CPU/query are the steadier comparison.
-
-(SERVER is 2001:db8:1::1 for nat64d and 2001:db8:1::53 for BIND; PASSES is 1 cold, $WARM_PASSES warm.)
-
-Goals: cold ≥ 1.0× BIND: $(goal "$COLD_RATIO" 1.0); warm ≥ 1.5× BIND: $(goal "$WARM_RATIO" 1.5).
-Reproduce with \`sudo BENCH_WRITE_DOC=1 bash scripts/bench-dns.sh\`.
+Goals: cold ≥ 1.0× BIND: $(goal "${COLD_RATIO[$mode]}" 1.0); warm ≥ 1.5× BIND: $(goal "${WARM_RATIO[$mode]}" 1.5).
 EOF
+        done
+        printf '\nOther work on this shared machine moves single runs by up to ±30 %%. Reproduce with\n`sudo BENCH_WRITE_DOC=1 bash scripts/bench-dns.sh` (BENCH_MODES, BENCH_REPS, BENCH_NAMES to vary).\n'
+    } >"$section"
     # Replace the "## DNS64" section (up to the next "## " heading), or append it.
     awk -v f="$section" '
         BEGIN { while ((getline line < f) > 0) new = new line "\n" }
