@@ -1,6 +1,7 @@
 // Counters of the DNS64 service (rule N6 of docs/dns64.md): queries by type, replies by rcode, synthesized
 // answers, cache hits and misses, upstream latency and failures, refused clients. Plain atomics for the hot
 // ones, a lock for the per-type tables; read as one snapshot.
+import Logging
 import Synchronization
 
 /// A snapshot of the server's counters. Each is monotonic from `DNS64Server.init`.
@@ -47,6 +48,26 @@ public struct DNS64Counters: Hashable, Sendable {
     public var tcpConnections: Int
     /// See `tcpConnections`.
     public var tcpConnectionsRefused: Int
+}
+
+extension DNS64Counters {
+    /// The counters as log metadata (N6), e.g. for a summary when the server stops. Types and rcodes are
+    /// written as `NAME=count` lists.
+    public var metadata: Logger.Metadata {
+        let types = queriesByType.sorted { $0.key < $1.key }
+            .map { "\(DNSRecordType(rawValue: $0.key))=\($0.value)" }.joined(separator: ",")
+        let rcodes = repliesByRcode.sorted { $0.key < $1.key }
+            .map { "\(DNSRcode(rawValue: $0.key))=\($0.value)" }.joined(separator: ",")
+        let meanLatency = upstreamAnswers > 0 ? upstreamLatencyMicroseconds / upstreamAnswers : 0
+        return [
+            "queries": "\(queries)", "by-type": "\(types)", "by-rcode": "\(rcodes)", "synthesized": "\(synthesized)",
+            "local": "\(local)", "refused": "\(refused)", "cache-hits": "\(cacheHits)", "cache-misses": "\(cacheMisses)",
+            "in-flight-joins": "\(inFlightJoins)", "upstream-queries": "\(upstreamQueries)",
+            "upstream-failures": "\(upstreamFailures)", "upstream-tcp-retries": "\(upstreamTCPRetries)",
+            "upstream-mean-latency-us": "\(meanLatency)", "formerr": "\(formErr)", "notimp": "\(notImp)",
+            "badvers": "\(badVersion)", "overload-drops": "\(overloadDrops)", "tcp-connections": "\(tcpConnections)",
+        ]
+    }
 }
 
 /// The live counters behind `DNS64Counters`.

@@ -122,6 +122,7 @@ public final class DNS64Server: Sendable {
         }
         for channel in open { try? await channel.close() }
         await upstream.reactor.shutdown()
+        if !open.isEmpty { logger.info("DNS64 stopped", metadata: counters.metadata) }
     }
 
     /// The addresses actually bound (with the real port when `listen` asked for port 0), one per listen

@@ -256,3 +256,26 @@ struct UpstreamHealthTests {
         #expect(health.order(now: 5 * s) == [1, 2, 0])
     }
 }
+
+/// N6: the counters as log metadata.
+struct CounterMetadataTests {
+    @Test func N6_countersAsLogMetadata() {
+        let store = CounterStore()
+        store.queries.add(3, ordering: .relaxed)
+        store.countQuery(type: .aaaa)
+        store.countQuery(type: .aaaa)
+        store.countQuery(type: DNSRecordType(rawValue: 65280))
+        store.count(.synthesized, bytes: [0, 1, 0x81, 0x80] + Array(repeating: 0, count: 8))
+        store.count(.refused, bytes: [0, 1, 0x81, 0x85] + Array(repeating: 0, count: 8))
+        store.upstreamAnswered(after: 3_000_000)
+        let snapshot = store.snapshot
+        #expect(snapshot.queriesByType == [28: 2, 65280: 1])
+        #expect(snapshot.repliesByRcode == [0: 1, 5: 1])
+        #expect(snapshot.upstreamLatencyHistogram == [0, 1, 0, 0, 0])
+        let metadata = snapshot.metadata
+        #expect(metadata["by-type"]?.description == "AAAA=2,TYPE65280=1")
+        #expect(metadata["by-rcode"]?.description == "NOERROR=1,REFUSED=1")
+        #expect(metadata["upstream-mean-latency-us"]?.description == "3000")
+        #expect(metadata["synthesized"]?.description == "1" && metadata["refused"]?.description == "1")
+    }
+}
