@@ -121,6 +121,18 @@ struct AnswerCacheTests {
             small.insert(k, a, now: 0)
         }
         #expect(small.count == 1 && small.bytes <= a0.bytes.count + 10)
+        // Replacing the same keys over and over keeps the queue bounded, and eviction stays oldest-first.
+        var churn = AnswerCache(limits: CacheLimits(maxEntries: 3))
+        for round in 0..<5000 {
+            let (k, a) = try entry(round % 2)
+            churn.insert(k, a, now: UInt64(round))
+        }
+        #expect(churn.count == 2 && churn.queueLength <= 2 * 2 + 1024 + 1)
+        let (k7, a7) = try entry(7)
+        let (k8, a8) = try entry(8)
+        churn.insert(k7, a7, now: 0)
+        churn.insert(k8, a8, now: 0)  // over 3 entries: the oldest (key 0, last written in round 4998) goes
+        #expect(churn.lookup(k0, now: 0) == nil && churn.count == 3)
         // Size 0: nothing is cached.
         var off = AnswerCache(limits: CacheLimits(maxEntries: 0))
         off.insert(k0, a0, now: 0)
