@@ -279,3 +279,33 @@ struct CounterMetadataTests {
         #expect(metadata["synthesized"]?.description == "1" && metadata["refused"]?.description == "1")
     }
 }
+
+/// N3 with the plain upstream sockets: a closed port answers with ICMP port unreachable, which fails the attempt at
+/// once (the socket is connected), so failover does not wait for the timeout.
+struct UpstreamRefusedTests {
+    @Test func N3_closedPortFailsOverWithoutWaiting() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let closed = try await LoopbackIntegrationTests.udp(group)
+        let closedAddress = try #require(closed.localAddress)
+        try await closed.close()
+        let handler = CountingUpstreamHandler()
+        let upstream = try await LoopbackIntegrationTests.udp(group) { handler }
+        var configuration = DNS64Configuration(
+            listen: [TCPCacheIntegrationTests.localhost], upstreams: [closedAddress, try #require(upstream.localAddress)],
+            prefixes: [NAT64Prefix("2001:db8:64::/96")!], allowedClients: ClientNetwork.loopback)
+        configuration.upstreamTimeout = .seconds(5)
+        let server = DNS64Server(configuration: configuration, group: group, logger: Logger(label: "test"))
+        try await server.start()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let reply = try await LoopbackIntegrationTests.ask(
+            group, try #require(server.boundAddresses.first),
+            Bytes.header(id: 3, flags: 0x0100) + Bytes.question("r.example", type: Bytes.typeAAAA))
+        #expect(clock.now - start < .seconds(2))
+        #expect(try DNSMessage(parsing: reply).answers.map(\.rdata) == [.aaaa(IPv6Address("2001:db8:64::c000:201")!)])
+        #expect(server.counters.upstreamFailures == 1 && handler.count.load(ordering: .relaxed) == 2)
+        await server.stop()
+        try await upstream.close()
+        try await group.shutdownGracefully()
+    }
+}
