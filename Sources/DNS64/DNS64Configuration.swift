@@ -1,4 +1,4 @@
-// The settings the daemon hands to `DNS64Server` (docs/dns64.md D2–D4, D10, N3).
+// The settings the daemon hands to `DNS64Server` (docs/dns64.md D2–D4, D7, D10, N1–N4).
 import NAT64Translator
 import NIOCore
 
@@ -22,6 +22,23 @@ public struct DNS64Configuration: Sendable {
     public var synthesizeOnUpstreamErrors: Bool
     /// Queries resolved at the same time; new ones beyond this are dropped (the client retries). Default 4096.
     public var maxConcurrentQueries: Int
+    /// IPv4 addresses that may be synthesized (D4 "mapped"); nil: all (non-global ones never under the WKP).
+    public var mappedIPv4: [IPv4Prefix]?
+    /// Synthesize even when DO=1 and the negative AAAA answer is signed (D7). Default false.
+    public var breakDNSSEC: Bool
+    /// Client groups with their own prefixes or synthesis switched off (D10). Default none.
+    public var groups: [ClientGroup]
+    /// Cache limits (N4).
+    public var cache: CacheLimits
+    /// TCP connections idle this long are closed (N1, RFC 7766 §6.2.3). Default 10 s.
+    public var tcpIdleTimeout: Duration
+    /// Open TCP connections allowed per client address (N1, RFC 7766 §6.2.2). Default 16.
+    public var maxTCPConnectionsPerClient: Int
+    /// Open TCP connections allowed in total (N1). Default 1024.
+    public var maxTCPConnections: Int
+    /// UDP sockets per listen address, bound with SO_REUSEPORT so the kernel spreads clients over the event
+    /// loops. Default 1.
+    public var udpSocketsPerAddress: Int
 
     /// Creates a configuration; the other fields take their defaults.
     /// - Parameters:
@@ -41,12 +58,69 @@ public struct DNS64Configuration: Sendable {
         upstreamTimeout = .seconds(2)
         synthesizeOnUpstreamErrors = true
         maxConcurrentQueries = 4096
+        mappedIPv4 = nil
+        breakDNSSEC = false
+        groups = []
+        cache = CacheLimits()
+        tcpIdleTimeout = .seconds(10)
+        maxTCPConnectionsPerClient = 16
+        maxTCPConnections = 1024
+        udpSocketsPerAddress = 1
     }
 
-    /// The synthesis part of the configuration.
+    /// The synthesis part of the configuration, for clients in no group.
     public var policy: SynthesisPolicy {
         SynthesisPolicy(
-            prefixes: prefixes, excludeAAAA: excludeAAAA, synthesizeOnUpstreamErrors: synthesizeOnUpstreamErrors)
+            prefixes: prefixes, excludeAAAA: excludeAAAA, mappedIPv4: mappedIPv4,
+            synthesizeOnUpstreamErrors: synthesizeOnUpstreamErrors, breakDNSSEC: breakDNSSEC)
+    }
+}
+
+/// A group of clients with their own synthesis settings (D10).
+public struct ClientGroup: Hashable, Sendable {
+    /// A name for logs.
+    public var name: String
+    /// The networks of the group's clients (they must be on the allow list too).
+    public var clients: [ClientNetwork]
+    /// The group's synthesis settings; empty `prefixes` switches synthesis off for the group.
+    public var policy: SynthesisPolicy
+
+    /// Creates a group.
+    /// - Parameters:
+    ///   - name: for logs.
+    ///   - clients: the group's networks.
+    ///   - policy: its synthesis settings.
+    public init(name: String, clients: [ClientNetwork], policy: SynthesisPolicy) {
+        self.name = name
+        self.clients = clients
+        self.policy = policy
+    }
+}
+
+/// Limits of the answer cache (N4, RFC 2308 §5 for negative entries).
+public struct CacheLimits: Hashable, Sendable {
+    /// Most entries kept; the oldest are evicted first. 0 turns the cache off. Default 10 000.
+    public var maxEntries: Int
+    /// Most bytes of answers kept (wire size). Default 16 MiB.
+    public var maxBytes: Int
+    /// Entries live at least this long (s), even with smaller TTLs. Default 0.
+    public var minTTL: UInt32
+    /// Positive entries live at most this long (s). Default 86 400.
+    public var maxTTL: UInt32
+    /// Negative entries (NXDOMAIN, NODATA) live at most this long (s). Default 3600 (RFC 2308 §5 suggests
+    /// one to three hours).
+    public var maxNegativeTTL: UInt32
+
+    /// Creates limits (the defaults above unless given).
+    public init(
+        maxEntries: Int = 10_000, maxBytes: Int = 16 << 20, minTTL: UInt32 = 0, maxTTL: UInt32 = 86_400,
+        maxNegativeTTL: UInt32 = 3600
+    ) {
+        self.maxEntries = maxEntries
+        self.maxBytes = maxBytes
+        self.minTTL = minTTL
+        self.maxTTL = maxTTL
+        self.maxNegativeTTL = maxNegativeTTL
     }
 }
 
@@ -84,8 +158,13 @@ public enum ClientNetwork: Hashable, Sendable, CustomStringConvertible {
         case .v4(let a):
             return .v4(IPv4Address(UInt32(bigEndian: a.address.sin_addr.s_addr)))
         case .v6(let a):
-            var raw = a.address.sin6_addr
-            return .v6(IPv6Address(bytes: withUnsafeBytes(of: &raw) { Array($0) }))
+            // Two big-endian 64-bit halves, read without building an array (this runs for every query).
+            let raw = a.address.sin6_addr
+            let (high, low) = withUnsafeBytes(of: raw) {
+                (UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)),
+                 UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+            }
+            return .v6(IPv6Address(high: high, low: low))
         case .unixDomainSocket:
             return nil
         }

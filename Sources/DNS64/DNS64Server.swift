@@ -1,9 +1,13 @@
-// The DNS64 service: UDP listeners (N1, UDP only so far), intake (D10, N5), the query state machine
-// (D1–D7, D11) and the upstream client (N3), wired together.
+// The DNS64 service: UDP and TCP listeners (N1), intake (D10, N5), the answer cache with shared in-flight
+// queries (N4), the query state machine (D1–D9, D11) and the upstream client (N2, N3), wired together.
 import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Why the server could not start.
 public struct DNS64ServerError: Error, CustomStringConvertible {
@@ -15,7 +19,7 @@ public struct DNS64ServerError: Error, CustomStringConvertible {
     public var description: String { "DNS64: cannot listen on \(address): \(reason)" }
 }
 
-/// A DNS64 (RFC 6147) forwarder on UDP. Start it once, stop it once; safe to use from any task.
+/// A DNS64 (RFC 6147) caching forwarder on UDP and TCP. Start it once, stop it once; safe to use from any task.
 public final class DNS64Server: Sendable {
     /// The configuration it was created with.
     public let configuration: DNS64Configuration
@@ -23,38 +27,54 @@ public final class DNS64Server: Sendable {
     private let group: any EventLoopGroup
     private let intake: QueryIntake
     private let upstream: UpstreamClient
-    private let store = CounterStore()
+    let store = CounterStore()
+    let connections: ConnectionLimiter
+    private let cache: Mutex<AnswerCache>
+    private let inFlight = Mutex<[CacheKey: [Waiter]]>([:])
     private let channels = Mutex<[any Channel]>([])
+
+    /// A client waiting for an answer being resolved.
+    private struct Waiter: Sendable {
+        var query: ClientQuery
+        var sizeLimit: Int
+        var send: @Sendable ([UInt8]) -> Void
+    }
 
     /// Creates a server; nothing is bound until `start()`.
     /// - Parameters:
-    ///   - configuration: listeners, upstreams, prefixes, allow list.
+    ///   - configuration: listeners, upstreams, prefixes, allow list, cache limits.
     ///   - group: event loops for all sockets (listeners and upstream queries).
     ///   - logger: where to log; per-query events are at debug level.
     public init(configuration: DNS64Configuration, group: any EventLoopGroup, logger: Logger) {
         self.configuration = configuration
         self.group = group
         self.logger = logger
-        intake = QueryIntake(allowedClients: configuration.allowedClients, policy: configuration.policy)
-        let store = store
+        intake = QueryIntake(
+            allowedClients: configuration.allowedClients, policy: configuration.policy, groups: configuration.groups)
         upstream = UpstreamClient(
             upstreams: configuration.upstreams, timeout: configuration.upstreamTimeout, group: group, logger: logger,
-            failures: { store.upstreamFailures.add(1, ordering: .relaxed) })
+            counters: store)
+        cache = Mutex(AnswerCache(limits: configuration.cache))
+        connections = ConnectionLimiter(
+            perClient: configuration.maxTCPConnectionsPerClient, total: configuration.maxTCPConnections)
     }
 
-    /// Binds every listen address. On failure, closes what was bound and throws.
+    /// Binds every listen address, UDP and TCP on the same port (N1). On failure, closes what was bound and throws.
     /// - Throws: `DNS64ServerError` naming the address and the errno text.
     public func start() async throws {
         for address in configuration.listen {
-            let bootstrap = DatagramBootstrap(group: group).channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(QueryHandler(server: self))
-                }
-            }
             do {
-                let channel = try await bootstrap.bind(to: address).get()
-                channels.withLock { $0.append(channel) }
-                logger.info("DNS64 listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+                let udp = try await bindUDP(address, reusePort: configuration.udpSocketsPerAddress > 1)
+                channels.withLock { $0.append(udp) }
+                // With port 0 the kernel picked one: TCP and the extra UDP sockets take the same.
+                let bound = udp.localAddress ?? address
+                for _ in 1..<max(1, configuration.udpSocketsPerAddress) {
+                    let extra = try await bindUDP(bound, reusePort: true)
+                    channels.withLock { $0.append(extra) }
+                }
+                let tcp = try await bindTCP(bound)
+                channels.withLock { $0.append(tcp) }
+                logger.info("DNS64 listening (UDP and TCP)", metadata: ["address": "\(bound)"])
             } catch {
                 await stop()
                 throw DNS64ServerError(address: address, reason: "\(error)")
@@ -62,59 +82,184 @@ public final class DNS64Server: Sendable {
         }
     }
 
-    /// Closes all listeners. Queries in progress finish, but their replies are dropped.
+    private func bindUDP(_ address: SocketAddress, reusePort: Bool) async throws -> any Channel {
+        try await DatagramBootstrap(group: group.next())
+            // recvmmsg: up to 16 datagrams per system call, 16 reads per wake-up.
+            .channelOption(.datagramVectorReadMessageCount, value: 16)
+            .channelOption(.maxMessagesPerRead, value: 16)
+            .channelOption(
+                ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)),
+                value: reusePort ? 1 : 0)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(QueryHandler(server: self))
+                }
+            }
+            .bind(to: address).get()
+    }
+
+    private func bindTCP(_ address: SocketAddress) async throws -> any Channel {
+        let idle = TimeAmount(configuration.tcpIdleTimeout)
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(allTimeout: idle))
+                    try sync.addHandler(ByteToMessageHandler(DNSTCPFrameDecoder()))
+                    try sync.addHandler(TCPQueryHandler(server: self))
+                }
+            }
+            .bind(to: address).get()
+    }
+
+    /// Closes all listeners and the upstream sockets. Queries in progress end; their replies are dropped.
     public func stop() async {
         let open = channels.withLock { list in
             defer { list.removeAll() }
             return list
         }
         for channel in open { try? await channel.close() }
+        await upstream.reactor.shutdown()
+        if !open.isEmpty { logger.info("DNS64 stopped", metadata: counters.metadata) }
     }
 
-    /// The addresses actually bound (with the real port when `listen` asked for port 0).
+    /// The addresses actually bound (with the real port when `listen` asked for port 0), one per listen
+    /// address (UDP; TCP listens on the same address and port).
     public var boundAddresses: [SocketAddress] {
-        channels.withLock { $0.compactMap(\.localAddress) }
+        channels.withLock { list in
+            var seen: [SocketAddress] = []
+            for address in list.compactMap(\.localAddress) where !seen.contains(address) { seen.append(address) }
+            return seen
+        }
     }
 
     /// A snapshot of the counters.
     public var counters: DNS64Counters { store.snapshot }
 
-    /// One datagram from `client`: intake at once, then (for accepted queries) a task that resolves it.
-    /// `send` is called at most once, with the reply bytes.
-    func handle(_ bytes: [UInt8], from client: SocketAddress, send: @escaping @Sendable ([UInt8]) -> Void) {
+    /// Entries in the answer cache (expired ones included until looked up or evicted).
+    public var cachedAnswers: Int { cache.withLock { $0.count } }
+
+    /// One message from `client`: intake, then the cache (answered at once), else join or start the upstream
+    /// resolution of the same question (N4).
+    /// - Returns: the reply when it is ready at once (intake errors, cache hits); otherwise nil, and `send` is
+    ///   called later, at most once, with the reply bytes (or never, when the query is dropped).
+    func handle(
+        _ bytes: [UInt8], from client: SocketAddress, overTCP: Bool, on loop: any EventLoop,
+        send: @escaping @Sendable ([UInt8]) -> Void
+    ) -> [UInt8]? {
         switch intake.accept(bytes, from: client) {
         case .drop:
-            return
+            return nil
         case .reply(let reply):
             store.queries.add(1, ordering: .relaxed)
-            store.count(reply.outcome)
-            send(reply.bytes)
+            store.count(reply.outcome, bytes: reply.bytes)
+            return reply.bytes
         case .resolve(let machine):
             store.queries.add(1, ordering: .relaxed)
+            store.countQuery(type: machine.query.question.type)
+            let sizeLimit = overTCP ? Int(UInt16.max) : machine.query.replySizeLimit
+            let key = CacheKey(machine)
+            let now = NIODeadline.now().uptimeNanoseconds
+            if let (answer, age) = cache.withLock({ $0.lookup(key, now: now) }) {
+                store.cacheHits.add(1, ordering: .relaxed)
+                let reply = answer.render(for: machine.query, sizeLimit: sizeLimit, age: age)
+                store.count(answer.outcome, bytes: reply)
+                return reply
+            }
+            store.cacheMisses.add(1, ordering: .relaxed)
+            let waiter = Waiter(query: machine.query, sizeLimit: sizeLimit, send: send)
+            let first = inFlight.withLock { table -> Bool in
+                if table[key] != nil {
+                    table[key]!.append(waiter)
+                    return false
+                }
+                table[key] = [waiter]
+                return true
+            }
+            guard first else {
+                store.inFlightJoins.add(1, ordering: .relaxed)
+                return nil
+            }
             guard store.inFlight.add(1, ordering: .relaxed).newValue <= configuration.maxConcurrentQueries else {
                 store.inFlight.subtract(1, ordering: .relaxed)
                 store.overloadDrops.add(1, ordering: .relaxed)
-                return
+                _ = inFlight.withLock { $0.removeValue(forKey: key) }
+                return nil
             }
-            Task {
-                let reply = await resolve(machine)
-                store.inFlight.subtract(1, ordering: .relaxed)
-                store.count(reply.outcome)
-                send(reply.bytes)
+            // Resolve the answer whole: each waiter's copy is cut to its own size in `finish`.
+            var whole = machine.query
+            whole.replySizeOverride = Int(UInt16.max)
+            let resolver = QueryStateMachine(query: whole, policy: machine.policy, group: machine.group)
+            resolve(resolver, on: loop).whenSuccess { reply in
+                self.store.inFlight.subtract(1, ordering: .relaxed)
+                self.finish(key, reply)
             }
+            return nil
         }
     }
 
-    /// Drives one state machine to its reply through the upstream client.
-    func resolve(_ machine: QueryStateMachine) async -> DNSReply {
+    /// The N4 fast path: the cached reply to a plain query (see `PlainQuery`) from an allowed client, read
+    /// straight from the datagram. nil for anything else (a miss, another shape, a client not on the allow list):
+    /// then `handle` takes the message through intake.
+    func cachedReply(_ raw: UnsafeRawBufferPointer, from client: SocketAddress, overTCP: Bool) -> [UInt8]? {
+        guard configuration.cache.maxEntries > 0, let query = PlainQuery(raw),
+            intake.allowedClients.contains(where: { $0.contains(client) })
+        else { return nil }
+        let bits: UInt8 = (query.dnssecOK == true ? 1 : 0) | (query.checkingDisabled ? 2 : 0)
+        let key = CacheKey(
+            name: query.key, type: query.type, qclass: query.qclass, bits: bits, group: intake.policy(for: client).group)
+        let now = NIODeadline.now().uptimeNanoseconds
+        guard let (answer, age) = cache.withLock({ $0.lookup(key, now: now) }) else { return nil }
+        let reply = answer.render(
+            id: query.id, recursionDesired: query.recursionDesired, dnssecOK: query.dnssecOK,
+            sizeLimit: overTCP ? Int(UInt16.max) : query.replySizeLimit, age: age
+        ) { out, nameEnd in
+            guard nameEnd == query.nameEnd else { return }
+            for i in DNSHeader.length..<nameEnd { out[i] = raw[i] }  // the client's spelling
+        }
+        store.queries.add(1, ordering: .relaxed)
+        store.countQuery(type: DNSRecordType(rawValue: query.type))
+        store.cacheHits.add(1, ordering: .relaxed)
+        store.count(answer.outcome, bytes: reply)
+        return reply
+    }
+
+    /// Stores a resolved answer and sends it to every client waiting for it.
+    private func finish(_ key: CacheKey, _ reply: DNSReply) {
+        let answer = CachedAnswer(reply, limits: configuration.cache)
+        let now = NIODeadline.now().uptimeNanoseconds
+        // Insert before waking the waiters, so a query arriving now finds the cache, not an empty table.
+        let waiters = cache.withLock { cache in
+            if let answer { cache.insert(key, answer, now: now) }
+            return inFlight.withLock { $0.removeValue(forKey: key) ?? [] }
+        }
+        for waiter in waiters {
+            let bytes =
+                answer?.render(for: waiter.query, sizeLimit: waiter.sizeLimit, age: 0)
+                ?? waiter.query.reply(rcode: .servFail, outcome: .upstreamFailure).bytes
+            store.count(answer?.outcome ?? .upstreamFailure, bytes: bytes)
+            waiter.send(bytes)
+        }
+    }
+
+    /// Drives one state machine to its reply through the upstream client, on `loop`.
+    func resolve(_ machine: QueryStateMachine, on loop: any EventLoop) -> EventLoopFuture<DNSReply> {
         var machine = machine
-        var action = machine.start()
-        while true {
-            switch action {
-            case .reply(let reply):
-                return reply
-            case .askUpstream(let query):
-                action = machine.upstreamAnswered(await upstream.resolve(query))
+        let action = machine.start()
+        return step(machine, action, on: loop)
+    }
+
+    private func step(_ machine: QueryStateMachine, _ action: QueryAction, on loop: any EventLoop) -> EventLoopFuture<DNSReply> {
+        switch action {
+        case .reply(let reply):
+            return loop.makeSucceededFuture(reply)
+        case .askUpstream(let query):
+            return upstream.resolve(query, on: loop).flatMap { result in
+                var next = machine
+                let action = next.upstreamAnswered(result)
+                return self.step(next, action, on: loop)
             }
         }
     }

@@ -19,6 +19,13 @@ enum Defaults {
         .v6(IPv6Prefix(.loopback, length: 128)), .v4(IPv4Prefix(IPv4Address(127, 0, 0, 0), length: 8)),
     ]
     static let dnsTimeoutMilliseconds = 2000
+    static let dnsExclude = [IPv6Prefix(IPv6Address(high: 0, low: 0x0000_ffff_0000_0000), length: 96)]
+    static let dnsCacheSize = 10_000
+    static let dnsCacheMinTTL = 0
+    static let dnsCacheMaxTTL = 86_400
+    static let dnsCacheMaxNegativeTTL = 3600
+    static let dnsTCPIdleTimeoutMilliseconds = 10_000
+    static let dnsTCPConnectionsPerClient = 16
     static let logLevel = "info"
 }
 
@@ -30,13 +37,21 @@ extension ConfigReader {
                         "icmp-timeout", "max-sessions", "mode", "filtering", "map", "eam", "eam-allow-overlap",
                         "max-sessions-per-host", "max-held-syns", "state-dir"]),
         ("gateway", ["ipv4", "ipv6"]),
-        ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms"]),
+        ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms", "exclude", "mapped",
+                   "break-dnssec", "synthesize-on-error", "cache-size", "cache-min-ttl", "cache-max-ttl",
+                   "cache-max-negative-ttl", "tcp-idle-timeout-ms", "tcp-connections-per-client", "udp-sockets"]),
         ("log", ["level"]),
         ("translation", ["ipv4-mtu", "ipv6-mtu", "min-ipv6-mtu", "icmp-error-rate", "strict-well-known-prefix",
                          "rfc6791-source"]),
         ("capture", ["enabled", "directory", "filter", "max-size-mb", "max-files"]),
         ("control", ["socket"]),
     ]
+
+    /// Sub-sections of `[dns64]`, written as `[dns64.groups.NAME]` headers rather than `key = value` lines.
+    static let dns64Subsections = ["groups"]
+
+    /// The keys of a `[dns64.groups.NAME]` section.
+    static let dnsGroupKeys = ["clients", "prefix", "synthesis"]
 
     /// The log levels swift-log knows, lowest first.
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -51,7 +66,8 @@ extension ConfigReader {
         let tun = readTun(section("tun", keys: keys("tun")))
         let translator = readTranslator(section("translator", keys: keys("translator")))
         let gateway = readGateway(section("gateway", keys: keys("gateway")))
-        let dns64 = readDNS64(section("dns64", keys: keys("dns64")), translatorPrefix: translator?.config.prefix)
+        let dns64 = readDNS64(section("dns64", keys: keys("dns64") + Self.dns64Subsections),
+                              translatorPrefix: translator?.config.prefix)
         let log = readLog(section("log", keys: keys("log")))
         let translation = readTranslation(section("translation", keys: keys("translation")))
         let capture = readCapture(section("capture", keys: keys("capture")))
@@ -378,15 +394,121 @@ extension ConfigReader {
         if let texts = strings(s, "allow", example: "[\"2001:db8:1::/64\"]") {
             allow = convertAll(texts, label: s.path("allow"), AddressText.clientNetwork)?.map(\.value)
         }
-        var prefix = translatorPrefix
-        if let text = string(s, "prefix", example: "\"64:ff9b::/96\"") {
-            prefix = convert(text, label: s.path("prefix"), AddressText.nat64Prefix)
-        }
+        var prefixes = translatorPrefix.map { [$0] }
+        if s["prefix"] != nil { prefixes = readPrefixes(s, "prefix") }
         let timeout = integer(s, "timeout-ms", default: Defaults.dnsTimeoutMilliseconds,
                               IntegerRule(range: 100...30_000, unit: " milliseconds"))
-        guard let enabled, let listen, let upstreams, let allow, let prefix, let timeout else { return nil }
-        return .init(enabled: enabled, listen: listen, upstreams: upstreams, allow: allow, prefix: prefix,
-                     timeoutMilliseconds: timeout)
+        var exclude: [IPv6Prefix]? = Defaults.dnsExclude
+        if let texts = strings(s, "exclude", example: "[\"::ffff:0:0/96\"]") {
+            exclude = convertAll(texts, label: s.path("exclude"), AddressText.ipv6Prefix)?.map(\.value)
+        } else if s["exclude"] != nil {
+            exclude = nil
+        }
+        var mapped: [IPv4Prefix]?? = .some(nil)
+        if let texts = strings(s, "mapped", example: "[\"0.0.0.0/0\"]") {
+            mapped = convertAll(texts, label: s.path("mapped"), AddressText.ipv4Prefix).map { $0.map(\.value) }
+        } else if s["mapped"] != nil {
+            mapped = nil
+        }
+        let breakDNSSEC = boolean(s, "break-dnssec", default: false)
+        let onError = boolean(s, "synthesize-on-error", default: true)
+        let ttlRule = IntegerRule(range: 0...604_800, unit: " seconds", reason: " (one week at most)")
+        let cacheSize = integer(s, "cache-size", default: Defaults.dnsCacheSize,
+                                IntegerRule(range: 0...10_000_000, unit: " entries", reason: " (0 turns the cache off)"))
+        let minTTL = integer(s, "cache-min-ttl", default: Defaults.dnsCacheMinTTL, ttlRule)
+        let maxTTL = integer(s, "cache-max-ttl", default: Defaults.dnsCacheMaxTTL, ttlRule)
+        let maxNegativeTTL = integer(s, "cache-max-negative-ttl", default: Defaults.dnsCacheMaxNegativeTTL, ttlRule)
+        if let minTTL, let maxTTL, minTTL > maxTTL {
+            fail(s["cache-min-ttl"]?.line ?? s.line, .conflict,
+                 "dns64.cache-min-ttl = \(minTTL) is above dns64.cache-max-ttl = \(maxTTL); make the minimum smaller")
+        }
+        let tcpIdle = integer(s, "tcp-idle-timeout-ms", default: Defaults.dnsTCPIdleTimeoutMilliseconds,
+                              IntegerRule(range: 100...300_000, unit: " milliseconds",
+                                          reason: " (RFC 7766 §6.2.3: seconds, not minutes)"))
+        let tcpPerClient = integer(s, "tcp-connections-per-client", default: Defaults.dnsTCPConnectionsPerClient,
+                                   IntegerRule(range: 1...1024, unit: " connections"))
+        let udpSockets = integer(s, "udp-sockets", default: 1, IntegerRule(range: 1...64, unit: " sockets"))
+        let groups = readGroups(s, defaultPrefixes: prefixes ?? [])
+        guard let enabled, let listen, let upstreams, let allow, let prefixes, let timeout, let exclude,
+              let mapped, let breakDNSSEC, let onError, let cacheSize, let minTTL, let maxTTL, let maxNegativeTTL,
+              let tcpIdle, let tcpPerClient, let udpSockets, let groups
+        else { return nil }
+        return .init(enabled: enabled, listen: listen, upstreams: upstreams, allow: allow, prefixes: prefixes,
+                     timeoutMilliseconds: timeout, exclude: exclude, mapped: mapped, breakDNSSEC: breakDNSSEC,
+                     synthesizeOnError: onError, cacheSize: cacheSize, cacheMinTTL: minTTL, cacheMaxTTL: maxTTL,
+                     cacheMaxNegativeTTL: maxNegativeTTL, tcpIdleTimeoutMilliseconds: tcpIdle,
+                     tcpConnectionsPerClient: tcpPerClient, udpSockets: udpSockets, groups: groups)
+    }
+
+    /// `prefix` as a string or a non-empty array of strings, each an RFC 6052 prefix, no duplicates (D2).
+    private mutating func readPrefixes(_ s: Section, _ key: String) -> [NAT64Prefix]? {
+        guard let entry = s[key] else { return nil }
+        let example = "\"64:ff9b::/96\""
+        let texts: [Located<String>]?
+        if case .string = entry.value.kind {
+            texts = string(s, key, example: example).map { [$0] }
+        } else {
+            texts = strings(s, key, example: "[\(example)]")
+        }
+        guard let texts else { return nil }
+        guard !texts.isEmpty else {
+            fail(entry.line, .invalidValue, "\(s.path(key)) is empty; list at least one prefix, e.g. \(key) = \(example)")
+            return nil
+        }
+        guard let prefixes = convertAll(texts, label: s.path(key), AddressText.nat64Prefix) else { return nil }
+        for (i, p) in prefixes.enumerated() {
+            if let earlier = prefixes[..<i].first(where: { $0.value == p.value }) {
+                fail(p.line, .conflict, "\(s.path(key)) lists \"\(p.value)\" twice (also line \(earlier.line)); "
+                    + "list each prefix once")
+                return nil
+            }
+        }
+        return prefixes.map(\.value)
+    }
+
+    /// The `[dns64.groups.NAME]` sections (D10); nil when any is invalid (reported).
+    private mutating func readGroups(
+        _ s: Section, defaultPrefixes: [NAT64Prefix]
+    ) -> [GatewayConfiguration.ClientGroup]? {
+        guard let entry = s["groups"] else { return [] }
+        guard case .table(let table) = entry.value.kind else {
+            fail(entry.line, .wrongType, "dns64.groups must be sections, but it is \(entry.value.typeDescription); "
+                + "write a [dns64.groups.NAME] header per group, with clients = [\"2001:db8:1::/64\"] below it")
+            return nil
+        }
+        var groups: [GatewayConfiguration.ClientGroup] = []
+        var ok = true
+        for item in table.entries {
+            let name = "dns64.groups.\(item.key)"
+            guard case .table(let body) = item.value.kind else {
+                fail(item.line, .wrongType, "\(name) must be a section; write [\(name)] on a line of its own")
+                ok = false
+                continue
+            }
+            let g = Section(name: name, table: body)
+            for key in body.entries where !Self.dnsGroupKeys.contains(key.key) {
+                fail(key.line, .unknownKey, "unknown key `\(name).\(key.key)`"
+                    + Self.hint(key.key, Self.dnsGroupKeys, "keys in [\(name)]"))
+                ok = false
+            }
+            var clients: [GatewayConfiguration.ClientNetwork]?
+            if require(g, "clients", example: "clients = [\"2001:db8:1::/64\"]"),
+               let texts = strings(g, "clients", example: "[\"2001:db8:1::/64\"]") {
+                clients = convertAll(texts, label: g.path("clients"), AddressText.clientNetwork)?.map(\.value)
+                if texts.isEmpty {
+                    fail(g.line, .invalidValue, "\(g.path("clients")) is empty; list the group's client networks")
+                    clients = nil
+                }
+            }
+            let prefixes = g["prefix"] == nil ? defaultPrefixes : readPrefixes(g, "prefix")
+            let synthesis = boolean(g, "synthesis", default: true)
+            guard let clients, let prefixes, let synthesis else {
+                ok = false
+                continue
+            }
+            groups.append(.init(name: item.key, clients: clients, prefixes: prefixes, synthesis: synthesis))
+        }
+        return ok ? groups : nil
     }
 
     /// A list of endpoints; when `required`, an absent or empty list with an empty default is an error.

@@ -118,20 +118,63 @@ public struct GatewayConfiguration: Sendable, Equatable {
         case v6(IPv6Prefix)
     }
 
-    /// `[dns64]`: the DNS64 resolver (RFC 6147).
+    /// `[dns64]`: the DNS64 resolver (RFC 6147; docs/dns64.md).
     public struct DNS64: Sendable, Equatable {
         /// Whether to run it. Default: true when the file has a `[dns64]` section, false when it has none.
         public var enabled: Bool
-        /// Where to listen. Default `[::1]:53` and `127.0.0.1:53`; at least one when enabled.
+        /// Where to listen (UDP and TCP). Default `[::1]:53` and `127.0.0.1:53`; at least one when enabled.
         public var listen: [Endpoint]
         /// Upstream resolvers (key `upstream`). At least one when enabled; no default.
         public var upstreams: [Endpoint]
         /// Clients allowed to query. Default `::1/128` and `127.0.0.0/8`.
         public var allow: [ClientNetwork]
-        /// Prefix for synthesised AAAA records. Default: `translator.prefix`.
-        public var prefix: NAT64Prefix
+        /// Prefixes for synthesised AAAA records (key `prefix`, a string or an array; D2). Default:
+        /// `translator.prefix`. Never empty.
+        public var prefixes: [NAT64Prefix]
         /// Upstream query timeout in milliseconds, 100...30000 (key `timeout-ms`). Default 2000.
         public var timeoutMilliseconds: Int
+        /// AAAA records inside these prefixes are ignored (key `exclude`, D4). Default `::ffff:0:0/96`.
+        public var exclude: [IPv6Prefix]
+        /// IPv4 addresses that may be synthesised (key `mapped`, D4). nil (key absent): all of them.
+        public var mapped: [IPv4Prefix]?
+        /// Synthesise although DO=1 and the negative answer is signed (key `break-dnssec`, D7). Default false.
+        public var breakDNSSEC: Bool
+        /// Synthesise after an upstream error or timeout too (key `synthesize-on-error`, D3). Default true.
+        public var synthesizeOnError: Bool
+        /// Most cached answers (key `cache-size`, N4); 0 turns the cache off. Default 10000.
+        public var cacheSize: Int
+        /// Cache TTL caps in seconds (keys `cache-min-ttl`, `cache-max-ttl`, `cache-max-negative-ttl`, N4).
+        /// Defaults 0, 86400, 3600.
+        public var cacheMinTTL: Int
+        /// See `cacheMinTTL`.
+        public var cacheMaxTTL: Int
+        /// See `cacheMinTTL`.
+        public var cacheMaxNegativeTTL: Int
+        /// Idle TCP connections are closed after this many milliseconds (key `tcp-idle-timeout-ms`, N1).
+        /// Default 10000.
+        public var tcpIdleTimeoutMilliseconds: Int
+        /// Open TCP connections per client address (key `tcp-connections-per-client`, N1). Default 16.
+        public var tcpConnectionsPerClient: Int
+        /// UDP sockets per listen address, spread over the event loops with SO_REUSEPORT (key `udp-sockets`).
+        /// Default 1.
+        public var udpSockets: Int
+        /// Client groups (`[dns64.groups.NAME]` sections, D10), in file order.
+        public var groups: [ClientGroup]
+
+        /// The first synthesis prefix.
+        public var prefix: NAT64Prefix { prefixes[0] }
+    }
+
+    /// A `[dns64.groups.NAME]` section: clients with their own synthesis settings (D10).
+    public struct ClientGroup: Sendable, Equatable {
+        /// The section's NAME.
+        public var name: String
+        /// The group's client networks (key `clients`, required).
+        public var clients: [ClientNetwork]
+        /// The group's prefixes (key `prefix`, string or array). Default: the `[dns64]` prefixes.
+        public var prefixes: [NAT64Prefix]
+        /// Whether the group gets synthesised answers (key `synthesis`). Default true.
+        public var synthesis: Bool
     }
 
     /// `[log]`: logging.

@@ -63,15 +63,32 @@ struct Daemon {
         try forwarder.start()
 
         // 3. The DNS64.
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // One event loop per UDP socket (dns64.udp-sockets), so SO_REUSEPORT spreads queries over them.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.dns64.udpSockets))
         var dns: DNS64Server?
         do {
             if configuration.dns64.enabled {
                 let d = configuration.dns64
                 var dnsConfiguration = DNS64Configuration(
                     listen: try d.listen.map(socketAddress), upstreams: try d.upstreams.map(socketAddress),
-                    prefixes: [d.prefix], allowedClients: d.allow.map(clientNetwork))
+                    prefixes: d.prefixes, allowedClients: d.allow.map(clientNetwork))
                 dnsConfiguration.upstreamTimeout = .milliseconds(d.timeoutMilliseconds)
+                dnsConfiguration.excludeAAAA = d.exclude
+                dnsConfiguration.mappedIPv4 = d.mapped
+                dnsConfiguration.breakDNSSEC = d.breakDNSSEC
+                dnsConfiguration.synthesizeOnUpstreamErrors = d.synthesizeOnError
+                dnsConfiguration.cache = CacheLimits(
+                    maxEntries: d.cacheSize, minTTL: UInt32(d.cacheMinTTL), maxTTL: UInt32(d.cacheMaxTTL),
+                    maxNegativeTTL: UInt32(d.cacheMaxNegativeTTL))
+                dnsConfiguration.tcpIdleTimeout = .milliseconds(d.tcpIdleTimeoutMilliseconds)
+                dnsConfiguration.maxTCPConnectionsPerClient = d.tcpConnectionsPerClient
+                dnsConfiguration.udpSocketsPerAddress = d.udpSockets
+                let base = dnsConfiguration.policy
+                dnsConfiguration.groups = d.groups.map { g in
+                    var policy = base
+                    policy.prefixes = g.synthesis ? g.prefixes : []
+                    return ClientGroup(name: g.name, clients: g.clients.map(clientNetwork), policy: policy)
+                }
                 let server = DNS64Server(configuration: dnsConfiguration, group: group, logger: logger)
                 try await server.start()
                 dns = server

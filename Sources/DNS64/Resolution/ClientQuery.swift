@@ -11,6 +11,10 @@ public struct ClientQuery: Hashable, Sendable {
     public var question: DNSQuestion
     /// The client's EDNS values, if it sent an OPT record.
     public var edns: EDNSInfo?
+    /// When set, replies are cut to this size instead of the client's UDP limit. The server sets 65 535 while
+    /// resolving, because one answer serves every client waiting for it (N4) and each client's copy is cut to
+    /// its own limit when it is sent.
+    public var replySizeOverride: Int?
 
     /// The UDP payload size this server advertises and never exceeds (RFC 6891 §6.2.5; DNS flag day 2020).
     public static let advertisedPayloadSize: UInt16 = 1232
@@ -26,6 +30,7 @@ public struct ClientQuery: Hashable, Sendable {
     /// Largest reply that may go back over UDP: 512 without EDNS, otherwise the client's size within
     /// 512…1232 (RFC 6891 §6.2.5).
     public var replySizeLimit: Int {
+        if let replySizeOverride { return replySizeOverride }
         guard let edns else { return 512 }
         return min(max(512, Int(edns.udpPayloadSize)), Int(ClientQuery.advertisedPayloadSize))
     }
@@ -74,6 +79,8 @@ public struct DNSReply: Hashable, Sendable {
         case filtered
         /// AAAA records synthesized from A records (D2).
         case synthesized
+        /// Answered from local data without asking upstream: ipv4only.arpa (D9), partial ip6.arpa names (D8).
+        case local
         /// SERVFAIL because the upstreams failed or timed out (D3).
         case upstreamFailure
         /// REFUSED: the client is not on the allow list (D10).
@@ -82,6 +89,8 @@ public struct DNSReply: Hashable, Sendable {
         case formErr
         /// NOTIMP: an opcode other than QUERY (N5).
         case notImp
+        /// BADVERS: the client's EDNS version is above 0 (RFC 6891 §6.1.3).
+        case badVersion
     }
 
     /// The reply in wire form.

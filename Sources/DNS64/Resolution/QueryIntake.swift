@@ -1,5 +1,6 @@
-// The checks every incoming message passes before any upstream work: rule D10 (allow list, REFUSED),
-// rule N5 (FORMERR, NOTIMP; RFC 1035 §4.1.1, RFC 6891 §6.1.1). Pure: bytes and a client address in, verdict out.
+// The checks every incoming message passes before any upstream work: rule D10 (allow list, REFUSED, client
+// groups), rule N5 (FORMERR, NOTIMP; RFC 1035 §4.1.1, RFC 6891 §6.1.1), rule N2 (BADVERS for EDNS versions
+// above 0, RFC 6891 §6.1.3). Pure: bytes and a client address in, verdict out.
 import NIOCore
 
 /// What to do with one incoming message.
@@ -24,13 +25,28 @@ public enum IntakeDropReason: Hashable, Sendable {
 public struct QueryIntake: Sendable {
     /// Clients that may use this server (D10). Everyone else is REFUSED.
     public var allowedClients: [ClientNetwork]
-    /// Passed to every machine.
+    /// Passed to every machine whose client is in no group.
     public var policy: SynthesisPolicy
+    /// Client groups with their own synthesis settings (D10); the first group holding the client wins.
+    public var groups: [ClientGroup]
 
     /// Creates an intake.
-    public init(allowedClients: [ClientNetwork], policy: SynthesisPolicy) {
+    /// - Parameters:
+    ///   - allowedClients: who may query at all (D10).
+    ///   - policy: the synthesis settings for clients in no group.
+    ///   - groups: client groups with their own settings (default none).
+    public init(allowedClients: [ClientNetwork], policy: SynthesisPolicy, groups: [ClientGroup] = []) {
         self.allowedClients = allowedClients
         self.policy = policy
+        self.groups = groups
+    }
+
+    /// D10: the synthesis settings for `client` and the group's number (0: no group, i + 1: `groups[i]`).
+    public func policy(for client: SocketAddress) -> (SynthesisPolicy, group: Int) {
+        for (i, group) in groups.enumerated() where group.clients.contains(where: { $0.contains(client) }) {
+            return (group.policy, i + 1)
+        }
+        return (policy, 0)
     }
 
     /// Checks one message from `client`, in this order: a header (else drop), QR=0 (else drop), the allow
@@ -56,8 +72,17 @@ public struct QueryIntake: Sendable {
         guard let message, let question, QueryIntake.hasValidOPT(message) else {
             return .reply(QueryIntake.reply(to: header, question: question, edns: nil, rcode: .formErr, .formErr))
         }
+        if let edns, edns.version > 0 {
+            // RFC 6891 §6.1.3: BADVERS (16) = extended RCODE 1 with header RCODE 0, our version (0) in the OPT.
+            let opt = EDNSInfo(
+                udpPayloadSize: ClientQuery.advertisedPayloadSize, extendedRcode: 1, dnssecOK: edns.dnssecOK)
+            let message = DNSMessage(
+                header: header.reply(rcode: .noError), questions: [question], additionals: [opt.record])
+            return .reply(DNSReply(bytes: message.encoded(), outcome: .badVersion))
+        }
         let query = ClientQuery(id: header.id, flags: header.flags, question: question, edns: edns)
-        return .resolve(QueryStateMachine(query: query, policy: policy))
+        let (policy, group) = policy(for: client)
+        return .resolve(QueryStateMachine(query: query, policy: policy, group: group))
     }
 
     /// RFC 6891 §6.1.1: at most one OPT record, owned by the root, in the additional section only.

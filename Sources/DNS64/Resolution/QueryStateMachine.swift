@@ -1,9 +1,12 @@
-// One client query from intake to reply: RFC 6147 §5.1 (AAAA then A), rules D1–D7 and D11 of docs/dns64.md.
+// One client query from intake to reply: RFC 6147 §5.1 (AAAA then A), §5.3.1 (PTR), rules D1–D9 and D11 of
+// docs/dns64.md.
 // The machine decides, the transport does the I/O: each event returns an `Action` (ask upstream, or reply).
 //
 //   idle ──start──▶ relaying ─────────────answer/failure──▶ answered            (D11, D7 CD=1)
 //     └────start──▶ awaitingAAAA ──usable AAAA / NXDOMAIN──▶ answered           (D1, D3)
 //                        └──NODATA / error / timeout──▶ awaitingA ──▶ answered  (D2, D3, D5, D6)
+//     └────start──▶ awaitingPTR ──in-addr.arpa answer──▶ answered                (D8)
+//     └────start──▶ answered (ipv4only.arpa, partial ip6.arpa names)              (D8, D9)
 
 /// What to do next for one query.
 public enum QueryAction: Hashable, Sendable {
@@ -60,6 +63,8 @@ public struct QueryStateMachine: Sendable {
         /// `fallback` is returned when A brings no records, `negativeTTL` bounds the synthesized TTL (D5),
         /// `aaaaFailed` says the AAAA answer was an error or timeout rather than NODATA.
         case awaitingA(fallback: DNSReply, negativeTTL: UInt32?, aaaaFailed: Bool)
+        /// D8: the PTR query for the in-addr.arpa name went upstream; `cname` leads the answer.
+        case awaitingPTR(cname: DNSResourceRecord)
         /// A reply was produced; nothing more happens.
         case answered
     }
@@ -67,13 +72,20 @@ public struct QueryStateMachine: Sendable {
     private var state: State = .idle
     /// The query being answered.
     public let query: ClientQuery
-    /// The synthesis settings.
+    /// The synthesis settings of the client's group.
     public let policy: SynthesisPolicy
+    /// Which client group the policy belongs to (0: the default one; D10). Part of the cache key.
+    public let group: Int
 
     /// Creates a machine for one accepted query.
-    public init(query: ClientQuery, policy: SynthesisPolicy) {
+    /// - Parameters:
+    ///   - query: the client's query.
+    ///   - policy: the synthesis settings of the client's group.
+    ///   - group: the index of that group (0 when there are no groups).
+    public init(query: ClientQuery, policy: SynthesisPolicy, group: Int = 0) {
         self.query = query
         self.policy = policy
+        self.group = group
     }
 
     /// Whether this query takes the DNS64 path: AAAA, class IN, CD clear (D1, D7, D11).
@@ -93,17 +105,31 @@ public struct QueryStateMachine: Sendable {
     }
 
     /// First event: decides where the query goes.
-    /// - Returns: always `.askUpstream` (the AAAA query for D1, the query as is for D11).
+    /// - Returns: `.reply` for names answered locally (D8 partial names, D9), otherwise `.askUpstream` (the AAAA
+    ///   query for D1, the in-addr.arpa PTR for D8, the query as is for D11).
     public mutating func start() -> QueryAction {
         switch state {
         case .idle:
+            if let local = IPv4OnlyArpa.answer(to: query.question, prefixes: policy.prefixes) {
+                return finish(query.reply(rcode: local.rcode, answers: local.answers, outcome: .local))  // D9
+            }
+            if query.question.type == .ptr && query.question.qclass == .in && !policy.prefixes.isEmpty {
+                switch ReverseMapping.classify(query.question.name, prefixes: policy.prefixes) {
+                case .notOurs:
+                    break
+                case .partial:
+                    return finish(query.reply(rcode: .noError, outcome: .local))  // D8: an empty non-terminal
+                case .target(let target, _):
+                    return followPTR(to: target)  // D8
+                }
+            }
             if synthesisApplies {
                 state = .awaitingAAAA
                 return .askUpstream(upstream(.aaaa))
             }
             state = .relaying
             return .askUpstream(upstream(query.question.type))
-        case .relaying, .awaitingAAAA, .awaitingA, .answered:
+        case .relaying, .awaitingAAAA, .awaitingA, .awaitingPTR, .answered:
             preconditionFailure("start() called twice")
         }
     }
@@ -121,7 +147,39 @@ public struct QueryStateMachine: Sendable {
             return aaaaAnswered(result)
         case .awaitingA(let fallback, let negativeTTL, let aaaaFailed):
             return aAnswered(result, fallback: fallback, negativeTTL: negativeTTL, aaaaFailed: aaaaFailed)
+        case .awaitingPTR(let cname):
+            return ptrAnswered(result, cname: cname)
         }
+    }
+
+    /// D8 (RFC 6147 §5.3.1): the CNAME from the ip6.arpa name to `target`, then the PTR for `target` —
+    /// answered locally for ipv4only.arpa's reverse names (D9), asked upstream otherwise.
+    private mutating func followPTR(to target: DNSName) -> QueryAction {
+        var cname = DNSResourceRecord.cname(query.question.name, ttl: Synthesis.ttlCapWithoutSOA, target: target)
+        let question = DNSQuestion(name: target, type: .ptr)
+        if let local = IPv4OnlyArpa.answer(to: question, prefixes: policy.prefixes) {
+            cname.ttl = IPv4OnlyArpa.ttl
+            return finish(query.reply(rcode: local.rcode, answers: [cname] + local.answers, outcome: .local))
+        }
+        state = .awaitingPTR(cname: cname)
+        return .askUpstream(
+            UpstreamQuery(question: question, checkingDisabled: query.flags.checkingDisabled, edns: upstreamEDNS))
+    }
+
+    /// D8: the in-addr.arpa answer, behind our CNAME. Its rcode and records are kept; the CNAME's TTL is the
+    /// smallest PTR TTL, or the negative TTL, capped at 600 s like a synthesized AAAA (D5).
+    private mutating func ptrAnswered(_ result: UpstreamResult, cname: DNSResourceRecord) -> QueryAction {
+        guard case .answer(let message, _) = result else {
+            return finish(query.reply(rcode: .servFail, outcome: .upstreamFailure))
+        }
+        if message.header.flags.truncated { return finish(query.reply(rcode: .noError, truncated: true, outcome: .relayed)) }
+        var cname = cname
+        let ttls = message.answers.map(\.effectiveTTL) + [Synthesis.negativeTTL(of: message)].compactMap { $0 }
+        cname.ttl = min(cname.ttl, ttls.min() ?? cname.ttl)
+        return finish(
+            query.reply(
+                rcode: message.header.flags.rcode, answers: [cname] + message.answers, authorities: message.authorities,
+                outcome: .synthesized))
     }
 
     private mutating func finish(_ reply: DNSReply) -> QueryAction {
@@ -161,7 +219,10 @@ public struct QueryStateMachine: Sendable {
                 : filtered(Synthesis.removingExcluded(from: message, policy: policy))
             if found.usable > 0 { return finish(original) }  // D1
             // D7: DO=1 and a signed negative answer is passed on, not synthesized (RFC 6147 §5.5).
-            if query.edns?.dnssecOK == true && Synthesis.isSigned(message) { return finish(original) }
+            // With `break-dnssec` set, synthesis goes ahead anyway (the answer carries no AD, D7).
+            if query.edns?.dnssecOK == true && Synthesis.isSigned(message) && !policy.breakDNSSEC {
+                return finish(original)
+            }
             return askA(fallback: original, negativeTTL: Synthesis.negativeTTL(of: message), aaaaFailed: false)  // D2
         case .nxDomain:
             return finish(query.relay(raw))  // D3: NXDOMAIN as is, no A query.

@@ -66,9 +66,10 @@ enum Synthesis {
         message.answers.contains { $0.type == .rrsig } || message.authorities.contains { $0.type == .rrsig }
     }
 
-    /// D2 + D6: the answer section of the synthesized reply. CNAME and DNAME records of the A answer's chain
-    /// come first, as received; then, for each A record in the chain, one AAAA per prefix with the A record's
-    /// owner name (RFC 6147 §5.1.6, §5.1.7). Returns nil when the chain holds no A record.
+    /// D2 + D4 + D6: the answer section of the synthesized reply. CNAME and DNAME records of the A answer's
+    /// chain come first, as received; then, for each A record in the chain, one AAAA per prefix whose `mapped`
+    /// rule lets it through, with the A record's owner name (RFC 6147 §5.1.4, §5.1.6, §5.1.7). Returns nil
+    /// when no AAAA results (no A record in the chain, or none that may be mapped).
     static func synthesizedAnswers(
         from aAnswer: DNSMessage, for question: DNSQuestion, negativeTTL: UInt32?, policy: SynthesisPolicy
     ) -> [DNSResourceRecord]? {
@@ -83,7 +84,7 @@ enum Synthesis {
                 chain.append(record)
             case .a(let v4) where names.contains(record.name):
                 let ttl = synthesizedTTL(aTTL: record.effectiveTTL, negativeTTL: negativeTTL)
-                for prefix in policy.prefixes {
+                for prefix in policy.prefixes where policy.maps(v4, under: prefix) {
                     synthesized.append(.aaaa(record.name, ttl: ttl, prefix.embed(v4)))
                 }
             default:

@@ -1,14 +1,19 @@
-// The listening side: one handler per UDP listener. It runs intake on the event loop (cheap, no allocation
-// beyond the parse) and hands accepted queries to a task that drives the state machine through the upstream
-// client, then writes the reply from wherever that task ends.
+// The listening side (rule N1 of docs/dns64.md): one handler per UDP listener and one per TCP connection
+// (RFC 7766: pipelined queries, answers sent as they are ready, idle timeout, connection limits). Both hand each
+// message to `DNS64Server.handle`, which answers from the cache on the event loop or resolves in a task and
+// calls back, from wherever that task ends, with the reply.
 import NIOCore
+import Synchronization
 
-/// Reads client datagrams, answers them through `DNS64Server.handle`.
+/// Reads client datagrams, answers them through `DNS64Server.handle`. Replies ready at once (cache hits) are
+/// written during the read and flushed together when the read batch ends, so NIO can send them with one
+/// sendmmsg; replies that come later from a task are written and flushed on their own.
 final class QueryHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     private let server: DNS64Server
+    private var pendingFlush = false
 
     init(server: DNS64Server) { self.server = server }
 
@@ -16,13 +21,117 @@ final class QueryHandler: ChannelInboundHandler {
         let envelope = unwrapInboundIn(data)
         let client = envelope.remoteAddress
         let channel = context.channel
-        server.handle(Array(envelope.data.readableBytesView), from: client) { reply in
+        let cached = envelope.data.withUnsafeReadableBytes { server.cachedReply($0, from: client, overTCP: false) }
+        let immediate = cached ?? server.handle(
+            Array(envelope.data.readableBytesView), from: client, overTCP: false, on: context.eventLoop
+        ) {
+            reply in
             channel.writeAndFlush(AddressedEnvelope(remoteAddress: client, data: ByteBuffer(bytes: reply)), promise: nil)
         }
+        if let immediate {
+            context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: ByteBuffer(bytes: immediate))), promise: nil)
+            pendingFlush = true
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if pendingFlush {
+            pendingFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A UDP socket reports e.g. ICMP errors for earlier sends here; the listener keeps running.
         server.logger.debug("listener error", metadata: ["error": "\(error)"])
+    }
+}
+
+/// One client TCP connection (N1): framed queries in, framed replies out in completion order (RFC 7766 §6.2.1.1
+/// allows out-of-order answers). Closed when idle, on a framing error, or when the client is over its limit.
+final class TCPQueryHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let server: DNS64Server
+    private var client: SocketAddress?
+
+    init(server: DNS64Server) { self.server = server }
+
+    func channelActive(context: ChannelHandlerContext) {
+        guard let remote = context.channel.remoteAddress, server.connections.open(remote) else {
+            server.store.tcpConnectionsRefused.add(1, ordering: .relaxed)
+            context.close(promise: nil)
+            return
+        }
+        client = remote
+        server.store.tcpConnections.add(1, ordering: .relaxed)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let client { server.connections.close(client) }
+        client = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let client else { return }
+        let channel = context.channel
+        let message = unwrapInboundIn(data)
+        let cached = message.withUnsafeReadableBytes { server.cachedReply($0, from: client, overTCP: true) }
+        let immediate = cached ?? server.handle(
+            Array(message.readableBytesView), from: client, overTCP: true, on: context.eventLoop
+        ) { reply in
+            channel.writeAndFlush(ByteBuffer.dnsTCPFrame(reply), promise: nil)
+        }
+        if let immediate { context.writeAndFlush(wrapOutboundOut(ByteBuffer.dnsTCPFrame(immediate)), promise: nil) }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)  // RFC 7766 §6.2.3: the server closes idle connections.
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        server.logger.debug("TCP connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+}
+
+/// Open TCP connections per client address and in total (N1, RFC 7766 §6.2.2).
+final class ConnectionLimiter: Sendable {
+    let perClient: Int
+    let total: Int
+    private let open = Mutex<(byClient: [String: Int], total: Int)>(([:], 0))
+
+    init(perClient: Int, total: Int) {
+        self.perClient = perClient
+        self.total = total
+    }
+
+    /// Takes a slot for `client`; false when it or the server is at its limit.
+    func open(_ client: SocketAddress) -> Bool {
+        let key = client.ipAddress ?? "?"
+        return open.withLock { state in
+            guard state.total < total, state.byClient[key, default: 0] < perClient else { return false }
+            state.total += 1
+            state.byClient[key, default: 0] += 1
+            return true
+        }
+    }
+
+    /// Gives back the slot `open` took.
+    func close(_ client: SocketAddress) {
+        let key = client.ipAddress ?? "?"
+        open.withLock { state in
+            state.total -= 1
+            let left = state.byClient[key, default: 1] - 1
+            state.byClient[key] = left > 0 ? left : nil
+        }
     }
 }

@@ -1,9 +1,56 @@
-// Asking the upstream resolvers over UDP (rule N3 of docs/dns64.md; RFC 5452 §9.2 for ID and port randomness).
-// One fresh socket per attempt: the kernel picks a random ephemeral source port, and a late answer to an
-// earlier attempt cannot be mistaken for this one. Upstreams are tried in order, each for `timeout`.
+// Asking the upstream resolvers (rules N2, N3 of docs/dns64.md; RFC 5452 §9.2 for ID and port randomness,
+// RFC 7766 §5 and RFC 1035 §4.2.2 for the TCP retry). One fresh socket per attempt: the kernel picks a random
+// ephemeral source port, and a late answer to an earlier attempt cannot be mistaken for this one. Upstreams
+// are tried in order of health, each for `timeout`; a truncated UDP answer is asked again over TCP.
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
+
+/// Health of each upstream (N3): consecutive failures and when the last one happened. A failed upstream goes
+/// to the back of the order for `holdDown`, then gets its turn again.
+final class UpstreamHealth: Sendable {
+    private struct Status {
+        var consecutiveFailures = 0
+        var lastFailure: UInt64 = 0
+    }
+
+    /// How long a failed upstream is tried only after the healthy ones (ns).
+    let holdDown: UInt64
+    private let status: Mutex<[Status]>
+
+    init(count: Int, holdDown: Duration = .seconds(30)) {
+        status = Mutex(Array(repeating: Status(), count: count))
+        self.holdDown = UInt64(holdDown.components.seconds) * 1_000_000_000
+    }
+
+    /// N3: upstream indices in the order to try them at `now`: healthy ones (or ones whose hold-down ended) in
+    /// configured order, then the failing ones, fewest consecutive failures first.
+    func order(now: UInt64) -> [Int] {
+        status.withLock { list in
+            list.indices.sorted { a, b in
+                let fa = list[a].consecutiveFailures > 0 && now &- list[a].lastFailure < holdDown
+                let fb = list[b].consecutiveFailures > 0 && now &- list[b].lastFailure < holdDown
+                if fa != fb { return !fa }
+                if fa && list[a].consecutiveFailures != list[b].consecutiveFailures {
+                    return list[a].consecutiveFailures < list[b].consecutiveFailures
+                }
+                return a < b
+            }
+        }
+    }
+
+    func succeeded(_ index: Int) {
+        status.withLock { $0[index].consecutiveFailures = 0 }
+    }
+
+    func failed(_ index: Int, now: UInt64) {
+        status.withLock {
+            $0[index].consecutiveFailures += 1
+            $0[index].lastFailure = now
+        }
+    }
+}
 
 /// Sends `UpstreamQuery`s to the configured resolvers and returns the first answer that matches.
 struct UpstreamClient: Sendable {
@@ -11,56 +58,101 @@ struct UpstreamClient: Sendable {
     let timeout: Duration
     let group: any EventLoopGroup
     let logger: Logger
-    /// Bumped once per failed attempt (timeout or send error).
-    let failures: @Sendable () -> Void
+    let counters: CounterStore
+    let health: UpstreamHealth
+    /// Where UDP queries wait for their answers.
+    let reactor: UDPUpstreamReactor
 
-    /// Tries each upstream in order until one answers (N3).
+    init(
+        upstreams: [SocketAddress], timeout: Duration, group: any EventLoopGroup, logger: Logger,
+        counters: CounterStore
+    ) {
+        self.upstreams = upstreams
+        self.timeout = timeout
+        self.group = group
+        self.logger = logger
+        self.counters = counters
+        health = UpstreamHealth(count: upstreams.count)
+        reactor = UDPUpstreamReactor()
+    }
+
+    /// Tries each upstream in order of health until one answers (N3); a truncated answer is asked again over
+    /// TCP on the same upstream (N2), and kept as it is if TCP fails. Everything runs on `loop` (the listener's
+    /// event loop), so a query costs no thread hops.
     /// - Returns: the matching answer, or `.failed` when all timed out or failed.
-    func resolve(_ query: UpstreamQuery) async -> UpstreamResult {
-        for upstream in upstreams {
-            do {
-                let (message, raw) = try await ask(upstream, query)
-                return .answer(message, raw: raw)
-            } catch {
-                failures()
+    func resolve(_ query: UpstreamQuery, on loop: any EventLoop) -> EventLoopFuture<UpstreamResult> {
+        let order = health.order(now: NIODeadline.now().uptimeNanoseconds)
+        @Sendable func attempt(_ position: Int) -> EventLoopFuture<UpstreamResult> {
+            guard position < order.count else { return loop.makeSucceededFuture(.failed) }
+            let index = order[position]
+            let upstream = upstreams[index]
+            let started = NIODeadline.now().uptimeNanoseconds
+            counters.upstreamQueries.add(1, ordering: .relaxed)
+            return askUDP(upstream, query, on: loop).flatMap { answer -> EventLoopFuture<UpstreamResult> in
+                counters.upstreamAnswered(after: NIODeadline.now().uptimeNanoseconds &- started)
+                health.succeeded(index)
+                let received = UpstreamResult.answer(answer.message, raw: answer.raw)
+                guard answer.message.header.flags.truncated else { return loop.makeSucceededFuture(received) }
+                counters.upstreamTCPRetries.add(1, ordering: .relaxed)
+                counters.upstreamQueries.add(1, ordering: .relaxed)
+                return askTCP(upstream, query, on: loop)
+                    .map { UpstreamResult.answer($0.message, raw: $0.raw) }
+                    .recover { _ in received }
+            }.flatMapError { error in
+                counters.upstreamFailures.add(1, ordering: .relaxed)
+                health.failed(index, now: NIODeadline.now().uptimeNanoseconds)
                 logger.debug(
                     "upstream attempt failed",
                     metadata: ["upstream": "\(upstream)", "question": "\(query.question)", "error": "\(error)"])
+                return attempt(position + 1)
             }
         }
-        return .failed
+        return attempt(0)
     }
 
-    /// One attempt: bind a fresh socket, send with a random ID, wait for a matching answer or the timeout.
-    func ask(_ upstream: SocketAddress, _ query: UpstreamQuery) async throws -> (DNSMessage, [UInt8]) {
+    /// One UDP attempt: a fresh connected socket (random source port), a random ID, the first matching answer
+    /// or the timeout (N3; see `UDPUpstreamReactor`).
+    func askUDP(_ upstream: SocketAddress, _ query: UpstreamQuery, on loop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
         let id = UInt16.random(in: .min ... .max)
-        let loop = group.next()
         let promise = loop.makePromise(of: UpstreamAnswer.self)
         let matcher = UpstreamMatcher(upstream: upstream, id: id, question: query.question)
-        let bootstrap = DatagramBootstrap(group: loop).channelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(UpstreamResponseHandler(matcher: matcher, promise: promise))
-            }
+        guard let token = reactor.send(query.message(id: id).encoded(), to: upstream, matcher: matcher, promise: promise)
+        else { return promise.futureResult }
+        let reactor = reactor
+        let timer = loop.scheduleTask(in: TimeAmount(timeout)) {
+            reactor.cancel(token, promise: promise, error: UpstreamTimeout())
         }
-        let channel: any Channel
-        do {
-            // Numeric wildcard of the upstream's family, port 0: the kernel picks a random ephemeral port.
-            let local = try SocketAddress(ipAddress: upstream.protocol == .inet6 ? "::" : "0.0.0.0", port: 0)
-            channel = try await bootstrap.bind(to: local).get()
-        } catch {
-            promise.fail(error)
-            throw error
-        }
+        promise.futureResult.whenComplete { _ in timer.cancel() }
+        return promise.futureResult
+    }
+
+    /// One TCP attempt (N2): connect, send the query framed, wait for the matching framed answer or the timeout.
+    func askTCP(_ upstream: SocketAddress, _ query: UpstreamQuery, on loop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
+        let id = UInt16.random(in: .min ... .max)
+        let promise = loop.makePromise(of: UpstreamAnswer.self)
+        let matcher = UpstreamMatcher(upstream: upstream, id: id, question: query.question)
         let timer = loop.scheduleTask(in: TimeAmount(timeout)) { promise.fail(UpstreamTimeout()) }
-        let envelope = AddressedEnvelope(
-            remoteAddress: upstream, data: ByteBuffer(bytes: query.message(id: id).encoded()))
-        channel.writeAndFlush(envelope).whenFailure { promise.fail($0) }
-        defer {
-            timer.cancel()
-            channel.close(promise: nil)
-        }
-        let answer = try await promise.futureResult.get()
-        return (answer.message, answer.raw)
+        let message = query.message(id: id).encoded()
+        ClientBootstrap(group: loop)
+            .connectTimeout(TimeAmount(timeout))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSTCPFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(
+                        UpstreamStreamHandler(matcher: matcher, promise: promise))
+                }
+            }
+            .connect(to: upstream).whenComplete { result in
+                switch result {
+                case .failure(let error):
+                    promise.fail(error)
+                case .success(let channel):
+                    promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                    channel.writeAndFlush(ByteBuffer.dnsTCPFrame(message)).whenFailure { promise.fail($0) }
+                }
+            }
+        promise.futureResult.whenComplete { _ in timer.cancel() }
+        return promise.futureResult
     }
 }
 
@@ -91,27 +183,59 @@ struct UpstreamMatcher: Sendable {
     }
 }
 
+/// The promise of one upstream attempt and the check an answer must pass to complete it (N3).
+struct UpstreamWaiter {
+    let matcher: UpstreamMatcher
+    let promise: EventLoopPromise<UpstreamAnswer>
+
+    /// Completes the promise when `bytes` from `source` is the awaited answer; drops anything else unseen.
+    func offer(_ bytes: [UInt8], from source: SocketAddress) {
+        if let message = matcher.match(bytes, from: source) {
+            promise.succeed(UpstreamAnswer(message: message, raw: bytes))
+        }
+    }
+}
+
 /// Reads datagrams on an upstream socket and completes the promise with the first matching answer.
 final class UpstreamResponseHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
 
-    private let matcher: UpstreamMatcher
-    private let promise: EventLoopPromise<UpstreamAnswer>
+    private let waiter: UpstreamWaiter
 
     init(matcher: UpstreamMatcher, promise: EventLoopPromise<UpstreamAnswer>) {
-        self.matcher = matcher
-        self.promise = promise
+        waiter = UpstreamWaiter(matcher: matcher, promise: promise)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        let bytes = Array(envelope.data.readableBytesView)
-        if let message = matcher.match(bytes, from: envelope.remoteAddress) {
-            promise.succeed(UpstreamAnswer(message: message, raw: bytes))
-        }
+        waiter.offer(Array(envelope.data.readableBytesView), from: envelope.remoteAddress)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        promise.fail(error)
+        waiter.promise.fail(error)
+    }
+}
+
+/// Reads framed messages on an upstream TCP connection; completes the promise with the first matching one.
+/// The connection's peer is the upstream (the matcher's address check holds by construction).
+final class UpstreamStreamHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let waiter: UpstreamWaiter
+
+    init(matcher: UpstreamMatcher, promise: EventLoopPromise<UpstreamAnswer>) {
+        waiter = UpstreamWaiter(matcher: matcher, promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        waiter.offer(Array(unwrapInboundIn(data).readableBytesView), from: waiter.matcher.upstream)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        waiter.promise.fail(ChannelError.eof)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        waiter.promise.fail(error)
     }
 }

@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# DNS64 benchmark: dnsperf from the client namespace against nat64d's DNS64 and against BIND 9 (`named` with
+# its `dns64` statement), both in the gateway namespace, both forwarding to the same knotd in the server
+# namespace, which serves a zone of N A-only names (default 20 000). Same query file (every name, AAAA) for
+# both; for each server a cold pass (empty cache: every query is synthesized from upstream answers) and then a
+# warm pass (the same names again, answered from the cache). Must run as root. Topology: scripts/netns-lib.sh.
+#
+#   NAT64D=/path/to/nat64d bash scripts/bench-dns.sh   # else: swift build -c release first
+#   BENCH_MODES="pinned shared" BENCH_REPS=3 BENCH_NAMES=20000 BENCH_WARM_PASSES=3 BENCH_CLIENTS=8 \
+#       BENCH_OUTSTANDING=200 bash scripts/bench-dns.sh
+#
+# Prints one line per run and the ratios nat64d/BIND; with BENCH_WRITE_DOC=1, also rewrites the "DNS64"
+# section of docs/performance.md (other sections are kept). Exits non-zero if a run failed or lost queries
+# beyond 1 %. Everything is torn down on any exit.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+# shellcheck source=scripts/netns-lib.sh
+source "$SCRIPT_DIR/netns-lib.sh"
+
+NAMES=${BENCH_NAMES:-20000}
+WARM_PASSES=${BENCH_WARM_PASSES:-3}
+CLIENTS=${BENCH_CLIENTS:-8}
+OUTSTANDING=${BENCH_OUTSTANDING:-200}
+TIME_LIMIT=${BENCH_TIME_LIMIT:-120} # s, cap on any one dnsperf run
+BIND_ADDR6=2001:db8:1::53           # named listens here, nat64d on $GW_ADDR6
+# BENCH_MODES (default "pinned shared"): "pinned" runs the server under test on CPU 1 only (one thread:
+# udp-sockets 1, named -n 1) and dnsperf on CPU 0, so a run measures what one core of the server can do;
+# "shared" leaves both unpinned (udp-sockets 2, named -n 2), so they share every CPU with dnsperf and knotd.
+MODES=${BENCH_MODES:-pinned shared}
+set_mode() {
+    MODE=$1
+    if [[ $MODE == pinned ]]; then
+        SERVER_PIN=(taskset -c 1)
+        CLIENT_PIN=(taskset -c 0)
+        BIND_THREADS=1
+        UDP_SOCKETS=1
+    else
+        SERVER_PIN=()
+        CLIENT_PIN=()
+        BIND_THREADS=2
+        UDP_SOCKETS=2
+    fi
+    sed -i "s/^udp-sockets = .*/udp-sockets = $UDP_SOCKETS/" "$d/nat64d.toml"
+}
+ZONE=bench.test
+
+trap netns_teardown EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if ((EUID != 0)); then
+    echo "bench-dns: must run as root" >&2
+    exit 1
+fi
+missing=()
+for tool in knotd named dnsperf dig; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if ((${#missing[@]})); then
+    echo "bench-dns: installing bind9 dnsperf (missing: ${missing[*]})" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get -qq -y install --no-install-recommends bind9 dnsperf knot dnsutils >/dev/null
+fi
+if [[ -z ${NAT64D:-} ]]; then
+    PATH=/opt/swift/usr/bin:$PATH
+    (cd "$REPO_ROOT" && swift build -c release --product nat64d >&2)
+    NAT64D="$(cd "$REPO_ROOT" && swift build -c release --show-bin-path)/nat64d"
+fi
+
+netns_setup
+ip -n "$NS_GW" addr add "$BIND_ADDR6/64" dev "$IF_GW_CLIENT" nodad
+d=$NETNS_WORKDIR
+
+# ------------------------------------------------------------------ upstream: knotd with N A-only names
+
+mkdir -p "$d/knot/db" "$d/named"
+{
+    printf '$ORIGIN %s.\n$TTL 3600\n' "$ZONE"
+    printf '@ 3600 IN SOA ns.%s. hostmaster.%s. 1 3600 900 604800 3600\n@ 3600 IN NS ns\nns IN A %s\n' \
+        "$ZONE" "$ZONE" "$SERVER_ADDR4"
+    awk -v n="$NAMES" 'BEGIN { for (i = 0; i < n; i++) printf "h%d IN A 198.51.100.%d\n", i, 1 + i % 250 }'
+} >"$d/knot/$ZONE.zone"
+awk -v n="$NAMES" -v z="$ZONE" 'BEGIN { for (i = 0; i < n; i++) printf "h%d.%s AAAA\n", i, z }' >"$d/queries.txt"
+cat >"$d/knot/knot.conf" <<EOF
+server:
+    rundir: "$d/knot"
+    listen: $SERVER_ADDR4@53
+    udp-workers: 2
+    tcp-workers: 1
+    background-workers: 1
+log:
+  - target: stderr
+    any: warning
+database:
+    storage: "$d/knot/db"
+template:
+  - id: default
+    storage: "$d/knot"
+    file: "%s.zone"
+    zonefile-sync: -1
+    journal-content: none
+zone:
+  - domain: $ZONE.
+EOF
+netns_start_bg "$NS_SERVER" knotd knotd -c "$d/knot/knot.conf"
+netns_wait_until 20 bash -c "[[ \$(ip netns exec $NS_SERVER dig +time=1 +tries=1 +short @$SERVER_ADDR4 h$((NAMES - 1)).$ZONE A) == 198.* ]]" || {
+    netns_show_log knotd
+    exit 1
+}
+
+# ------------------------------------------------------------------ the two DNS64 servers
+
+cat >"$d/nat64d.toml" <<EOF
+[tun]
+name = "$NAT64D_TUN"
+[translator]
+prefix = "$NAT64_PREFIX"
+pool4 = ["$POOL4_ADDR"]
+[gateway]
+ipv4 = "$GW_ADDR4"
+ipv6 = "$GW_ADDR6"
+[dns64]
+listen = ["[$GW_ADDR6]:53"]
+upstream = ["$SERVER_ADDR4:53"]
+allow = ["2001:db8:1::/64"]
+prefix = "$NAT64_PREFIX"
+cache-size = $((NAMES * 2))
+udp-sockets = 1
+[log]
+level = "warning"
+EOF
+cat >"$d/named/named.conf" <<EOF
+options {
+    directory "$d/named";
+    pid-file "$d/named/named.pid";
+    listen-on { none; };
+    listen-on-v6 { $BIND_ADDR6; };
+    recursion yes;
+    allow-query { any; };
+    allow-recursion { any; };
+    forwarders { $SERVER_ADDR4; };
+    forward only;
+    dnssec-validation no;
+    querylog no;
+    max-cache-size 512m;
+    dns64 $NAT64_PREFIX { clients { any; }; };
+};
+EOF
+
+# ns.bench.test is not in the query file, so this warms no cache entry the runs use.
+ready() { [[ $(in_client dig +time=1 +tries=1 +short "@$1" "ns.$ZONE" A | head -1) == "$SERVER_ADDR4" ]]; }
+# start_server nat64d|bind: start it with an empty cache, wait until it answers, check its synthesis.
+start_server() {
+    local address
+    if [[ $1 == nat64d ]]; then
+        netns_start_translator nat64d "${SERVER_PIN[@]}" "$NAT64D" run --config "$d/nat64d.toml"
+        SERVER_PID=$NETNS_TRANSLATOR_PID
+        address=$GW_ADDR6
+    else
+        netns_start_bg "$NS_GW" named "${SERVER_PIN[@]}" named -g -n "$BIND_THREADS" -c "$d/named/named.conf"
+        SERVER_PID=$NETNS_LAST_PID
+        address=$BIND_ADDR6
+    fi
+    netns_wait_until 20 ready "$address" || {
+        netns_show_log "$([[ $1 == nat64d ]] && echo nat64d || echo named)"
+        exit 1
+    }
+    local got
+    got=$(in_client dig +time=2 +tries=1 +short "@$address" "ns.$ZONE" AAAA)
+    [[ $got == 2001:db8:64::c633:640a ]] || {
+        echo "bench-dns: $1 answered '$got' for ns.$ZONE AAAA" >&2
+        exit 1
+    }
+}
+stop_server() { netns_stop_pid "$SERVER_PID" 10; }
+
+# ------------------------------------------------------------------ runs
+
+DNSPERF_CMD="dnsperf -s SERVER -d queries.txt -c $CLIENTS -q $OUTSTANDING -T 1 -t 5 -l $TIME_LIMIT -n PASSES"
+declare -A QPS LAT LOST CPU SYS
+status=0
+# CPU seconds (user + system) a process has used so far.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+sys_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", $15 / hz }' "/proc/$1/stat"; }
+# run LABEL SERVER PASSES PID
+run() {
+    local label=$1 server=$2 passes=$3 pid=$4 out cpu0 sys0
+    cpu0=$(cpu_seconds "$pid")
+    sys0=$(sys_seconds "$pid")
+    out=$(timeout -k 5 $((TIME_LIMIT + 30)) ip netns exec "$NS_CLIENT" "${CLIENT_PIN[@]}" dnsperf -s "$server" -d "$d/queries.txt" \
+        -c "$CLIENTS" -q "$OUTSTANDING" -T 1 -t 5 -l "$TIME_LIMIT" -n "$passes" 2>&1) || true
+    QPS[$label]=$(awk '/Queries per second:/ { printf "%.0f", $4 }' <<<"$out")
+    LAT[$label]=$(awk '/Average Latency \(s\):/ { printf "%.3f", $4 * 1000 }' <<<"$out")
+    LOST[$label]=$(awk '/Queries lost:/ { print $3 }' <<<"$out")
+    local sent completed
+    sent=$(awk '/Queries sent:/ { print $3 }' <<<"$out")
+    completed=$(awk '/Queries completed:/ { print $3 }' <<<"$out")
+    CPU[$label]=$(awk -v a="$cpu0" -v b="$(cpu_seconds "$pid")" -v n="${completed:-0}" \
+        'BEGIN { printf "%.1f", (n > 0 ? (b - a) * 1e6 / n : 0) }')
+    SYS[$label]=$(awk -v a="$sys0" -v b="$(sys_seconds "$pid")" -v n="${completed:-0}" \
+        'BEGIN { printf "%.1f", (n > 0 ? (b - a) * 1e6 / n : 0) }')
+    if [[ -z ${QPS[$label]} || -z $sent ]] || ((LOST[$label] * 100 > sent)); then
+        echo "bench-dns: $label failed or lost over 1 %:" >&2
+        echo "$out" >&2
+        status=1
+    fi
+    printf '%-14s %10s qps  %8s ms avg latency  %6s us server CPU/query (%s us system)  %s lost of %s\n' "$label" \
+        "${QPS[$label]:-?}" "${LAT[$label]:-?}" "${CPU[$label]}" "${SYS[$label]}" "${LOST[$label]:-?}" "${sent:-?}"
+}
+
+# BENCH_PERF=cold|warm: profile nat64d during that run (perf record, report to stderr); BENCH_STRACE=cold|warm:
+# count the system calls of both servers during that run (strace -c).
+profile() {
+    if [[ ${BENCH_STRACE:-} == "$1" ]]; then
+        strace -c -f -p "$SERVER_PID" -o "$d/strace.$2" 2>/dev/null &
+        STRACE_PID=$!
+        sleep 0.5
+    fi
+    if [[ ${BENCH_PERF:-} == "$1" && $2 == nat64d ]]; then
+        perf record -F 499 -g -p "$SERVER_PID" -o "$d/perf.data" >/dev/null 2>&1 &
+        PERF_PID=$!
+    fi
+}
+report() {
+    if [[ ${BENCH_STRACE:-} == "$1" ]]; then
+        kill -INT "$STRACE_PID"
+        wait "$STRACE_PID" || true
+        echo "--- system calls of $2 during the $1 run" >&2
+        head -25 "$d/strace.$2" >&2
+    fi
+    if [[ ${BENCH_PERF:-} == "$1" && $2 == nat64d ]]; then
+        kill -INT "$PERF_PID"
+        wait "$PERF_PID" || true
+        perf report -i "$d/perf.data" --stdio "$([[ -n ${BENCH_PERF_CHILDREN:-} ]] && echo --children || echo --no-children)" -g none --sort dso,symbol --percent-limit 0.8 2>/dev/null | grep -v "^$\|^#" | cut -c1-220 | head -${BENCH_PERF_LINES:-60} >&2
+    fi
+}
+# Each repetition restarts both servers (empty caches); the order alternates to cancel drift in the load
+# of a shared machine. The tables report the median of each figure.
+REPS=${BENCH_REPS:-3}
+median() { # median KEY-PREFIX ARRAY-NAME
+    local -n values=$2
+    local i
+    for ((i = 1; i <= REPS; i++)); do echo "${values[$1-$i]:-0}"; done | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+ratio() { awk -v a="${QPS[$1]:-0}" -v b="${QPS[$2]:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+declare -A COLD_RATIO WARM_RATIO
+for mode in $MODES; do
+    set_mode "$mode"
+    for ((rep = 1; rep <= REPS; rep++)); do
+        order=(nat64d bind)
+        ((rep % 2 == 0)) && order=(bind nat64d)
+        for server in "${order[@]}"; do
+            start_server "$server"
+            address=$([[ $server == nat64d ]] && echo "$GW_ADDR6" || echo "$BIND_ADDR6")
+            [[ $rep == 1 ]] && profile cold "$server"
+            run "$mode-$server-cold-$rep" "$address" 1 "$SERVER_PID"
+            [[ $rep == 1 ]] && report cold "$server"
+            [[ $rep == 1 ]] && profile warm "$server"
+            run "$mode-$server-warm-$rep" "$address" "$WARM_PASSES" "$SERVER_PID"
+            [[ $rep == 1 ]] && report warm "$server"
+            stop_server
+        done
+    done
+    for kind in nat64d-cold nat64d-warm bind-cold bind-warm; do
+        key=$mode-$kind
+        QPS[$key]=$(median "$key" QPS)
+        LAT[$key]=$(median "$key" LAT)
+        CPU[$key]=$(median "$key" CPU)
+        printf 'median %-19s %8s qps  %8s ms avg latency  %6s us server CPU/query\n' "$key" "${QPS[$key]}" \
+            "${LAT[$key]}" "${CPU[$key]}"
+    done
+    COLD_RATIO[$mode]=$(ratio "$mode-nat64d-cold" "$mode-bind-cold")
+    WARM_RATIO[$mode]=$(ratio "$mode-nat64d-warm" "$mode-bind-warm")
+    printf 'ratio nat64d/BIND (%s): cold %s (goal >= 1.00), warm %s (goal >= 1.50)\n' "$mode" "${COLD_RATIO[$mode]}" \
+        "${WARM_RATIO[$mode]}"
+done
+
+goal() { awk -v r="$1" -v g="$2" 'BEGIN { print (r >= g ? "met (" r ")" : "not met (" r ")") }'; }
+if [[ ${BENCH_WRITE_DOC:-0} == 1 ]]; then
+    doc=$REPO_ROOT/docs/performance.md
+    mkdir -p "$(dirname "$doc")"
+    [[ -f $doc ]] || printf '# nat64d performance\n' >"$doc"
+    section=$(mktemp)
+    {
+        cat <<EOF
+## DNS64
+
+Measured by \`scripts/bench-dns.sh\` on $(date -u +%Y-%m-%d), $(nproc) vCPUs shared with other work
+($(uname -r), $(named -v | sed 's/ <id:.*//'), dnsperf $(dnsperf -h 2>&1 | sed -n 's/^Version //p' | head -1 || true)).
+nat64d's DNS64 (release build) and BIND 9 (\`named\` with \`dns64 $NAT64_PREFIX\`, \`forward only\` to the same
+upstream) both sit in the gateway namespace and forward to knotd, which serves $NAMES A-only names. The query
+file asks AAAA for each name once: the cold pass starts with empty caches (every answer is an AAAA query, an A
+query and a synthesis), the warm pass repeats the file $WARM_PASSES times from the cache. Both servers are
+restarted for each of $REPS repetitions (alternating which goes first); the tables give the medians. dnsperf
+runs in the client namespace (SERVER is 2001:db8:1::1 for nat64d, 2001:db8:1::53 for BIND; PASSES is 1 cold,
+$WARM_PASSES warm):
+
+    $DNSPERF_CMD
+
+CPU/query is the server process's user + system CPU time during the run divided by the queries completed
+(system time includes the kernel's veth and UDP work, for the upstream side too).
+EOF
+        for mode in $MODES; do
+            if [[ $mode == pinned ]]; then
+                printf '\n### Pinned: one core per server\n\nEach server on CPU 1 only (`taskset -c 1`; nat64d `udp-sockets = 1`, `named -n 1`), dnsperf on CPU 0\n(`taskset -c 0`), knotd unpinned: what one core of each server can do.\n'
+            else
+                printf '\n### Shared: no pinning\n\nnat64d `udp-sockets = 2`, `named -n 2`; dnsperf, the server, knotd and the kernel share both vCPUs, so a warm\nrun measures how the scheduler shares the vCPUs with dnsperf as much as the server.\n'
+            fi
+            cat <<EOF
+
+| run | nat64d qps | nat64d avg latency | nat64d CPU/query | BIND qps | BIND avg latency | BIND CPU/query | nat64d / BIND qps |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| cold (1 pass) | ${QPS[$mode-nat64d-cold]} | ${LAT[$mode-nat64d-cold]} ms | ${CPU[$mode-nat64d-cold]} µs | ${QPS[$mode-bind-cold]} | ${LAT[$mode-bind-cold]} ms | ${CPU[$mode-bind-cold]} µs | ${COLD_RATIO[$mode]} |
+| warm ($WARM_PASSES passes) | ${QPS[$mode-nat64d-warm]} | ${LAT[$mode-nat64d-warm]} ms | ${CPU[$mode-nat64d-warm]} µs | ${QPS[$mode-bind-warm]} | ${LAT[$mode-bind-warm]} ms | ${CPU[$mode-bind-warm]} µs | ${WARM_RATIO[$mode]} |
+
+Goals: cold ≥ 1.0× BIND: $(goal "${COLD_RATIO[$mode]}" 1.0); warm ≥ 1.5× BIND: $(goal "${WARM_RATIO[$mode]}" 1.5).
+EOF
+        done
+        printf '\nOther work on this shared machine moves single runs by up to ±30 %%. Reproduce with\n`sudo BENCH_WRITE_DOC=1 bash scripts/bench-dns.sh` (BENCH_MODES, BENCH_REPS, BENCH_NAMES to vary).\n'
+    } >"$section"
+    # Replace the "## DNS64" section (up to the next "## " heading), or append it.
+    awk -v f="$section" '
+        BEGIN { while ((getline line < f) > 0) new = new line "\n" }
+        /^## / { if (skip) skip = 0 }
+        /^## DNS64$/ { printf "%s", new; skip = 1; done = 1; next }
+        !skip { print }
+        END { if (!done) printf "\n%s", new }' "$doc" >"$doc.new"
+    mv "$doc.new" "$doc"
+    rm -f "$section"
+    echo "bench-dns: wrote the DNS64 section of $doc" >&2
+fi
+exit "$status"
