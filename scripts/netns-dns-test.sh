@@ -219,10 +219,17 @@ ask() {
         true
 }
 short() { ask +short "$@"; }
-# Upstream UDP queries seen at knotd so far (give in-flight packets a moment to be printed).
+# Upstream UDP queries seen at knotd so far: the line count of tcpdump's output once it has stopped growing
+# (two equal readings 0.3 s apart, at most 3 s), so a slow tcpdump on a loaded machine is waited for.
 upstream_count() {
-    sleep 0.3
-    wc -l <"$NETNS_WORKDIR/tcpdump.log" | tr -d ' '
+    local previous=-1 now i
+    for ((i = 0; i < 10; i++)); do
+        sleep 0.3
+        now=$(wc -l <"$NETNS_WORKDIR/tcpdump.log" | tr -d ' ')
+        [[ $now == "$previous" ]] && break
+        previous=$now
+    done
+    printf '%s' "$now"
 }
 status_of() { sed -n 's/.*status: \([A-Z]*\).*/\1/p' <<<"$1" | head -1; }
 # Answer-section records of a full dig output: "owner TTL class type rdata".
