@@ -68,60 +68,9 @@ FAR_SYNTH6=$(synth6 "$FAR_ADDR4")
 R1_SYNTH6=$(synth6 "$R1_GW_ADDR4")
 R2_SYNTH6=$(synth6 "$R2_R1_ADDR4")
 
-PASSED=0
-FAILED=0
-SUMMARY_DONE=0
-SKIP_REASON= # when set, every remaining check fails with this detail
-
-pass() {
-    PASSED=$((PASSED + 1))
-    printf 'PASS %s\n' "$1"
-}
-
-fail() {
-    local name=$1 detail=$2
-    if [[ -n $NAT64D_PID && -z $SKIP_REASON ]] && ! netns_pid_alive "$NAT64D_PID"; then
-        detail+=" (nat64d is not running)"
-    fi
-    FAILED=$((FAILED + 1))
-    printf 'FAIL %s: %s\n' "$name" "$detail"
-}
-
-# Collapse command output into one short line for FAIL details.
-oneline() {
-    local s
-    s=$(tr -s '\n\t ' '   ' <<<"$1")
-    s=${s# }
-    s=${s% }
-    ((${#s} > 300)) && s="${s:0:300}..."
-    printf '%s' "${s:-<no output>}"
-}
-
-# Run a command in a namespace, bounded in time (--foreground: stay in our
-# process group so Ctrl-C reaches the command).
-in_ns() {
-    local ns=$1 rc=0
-    shift
-    timeout --foreground -k 2 "$CMD_TIMEOUT" ip netns exec "$ns" "$@" || rc=$?
-    # Ctrl-C killed the command (timeout reports 128 + SIGINT). bash ignores a
-    # SIGINT that its child "handled", also in $(...): abort explicitly.
-    if ((rc == 130)); then kill -USR1 "$$"; fi
-    return "$rc"
-}
-client() { in_ns "$NS_CLIENT" "$@"; }
-
-# check NAME FUNC: FUNC returns 0 for pass; on failure it sets DETAIL.
-check() {
-    local name=$1 fn=$2
-    DETAIL=
-    if [[ -n $SKIP_REASON ]]; then
-        fail "$name" "$SKIP_REASON"
-    elif "$fn"; then
-        pass "$name"
-    else
-        fail "$name" "${DETAIL:-failed}"
-    fi
-}
+# shellcheck source=scripts/netns-checks.sh
+source "$SCRIPT_DIR/netns-checks.sh"
+netns_checks_on_abort() { report_nat64d; }
 
 # Stop nat64d with SIGTERM so its log ends with the drop counters, then show
 # the log (only when something failed).
@@ -136,27 +85,6 @@ report_nat64d() {
         fi
     fi
 }
-
-finish() {
-    local rc=$?
-    set +e
-    trap - INT TERM USR1
-    if ((!SUMMARY_DONE)); then
-        # Aborted before the summary (setup error, signal): count it.
-        FAILED=$((FAILED + 1))
-        printf 'FAIL harness: aborted with status %s before all checks ran\n' "$rc"
-        report_nat64d
-    fi
-    netns_teardown
-    if ((!SUMMARY_DONE)); then
-        printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
-    fi
-    if ((FAILED > 0)); then exit 1; fi
-    exit "$rc"
-}
-trap finish EXIT
-trap 'exit 130' INT USR1
-trap 'exit 143' TERM
 
 # --------------------------------------------------------------- helpers
 
@@ -546,7 +474,4 @@ check rfc6791-source-time-exceeded check_rfc6791_time_exceeded
 # nat64d's log (with its drop counters, logged on SIGTERM) when something
 # failed; tear down before the summary so the summary is the last line.
 report_nat64d
-netns_teardown
-SUMMARY_DONE=1
-printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
-((FAILED == 0))
+netns_checks_done

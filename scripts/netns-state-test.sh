@@ -67,69 +67,17 @@ POOL_MODE_NET=192.0.2.16/30
 POOL_MODE_RE='192\.0\.2\.(1[6-9])' # an address of 192.0.2.16/30
 POOL4_SYNTH6=2001:db8:64::c000:201 # 2001:db8:64::192.0.2.1 (RFC 6052 /96)
 
-PASSED=0
-FAILED=0
-SUMMARY_DONE=0
-SKIP_REASON=     # when set, every remaining check fails with this detail
+# shellcheck source=scripts/netns-checks.sh
+source "$SCRIPT_DIR/netns-checks.sh"
+netns_checks_on_abort() { report_nat64d; }
 CONTROL_SOCKET=  # the running nat64d's control socket (in the workdir)
 NAT64D_LOGS=()   # log names of every nat64d started, for failure reports
-
-pass() {
-    PASSED=$((PASSED + 1))
-    printf 'PASS %s\n' "$1"
-}
-
-fail() {
-    local name=$1 detail=$2
-    if [[ -n $NAT64D_PID && -z $SKIP_REASON ]] && ! netns_pid_alive "$NAT64D_PID"; then
-        detail+=" (nat64d is not running)"
-    fi
-    FAILED=$((FAILED + 1))
-    printf 'FAIL %s: %s\n' "$name" "$detail"
-}
-
-# Collapse command output into one short line for FAIL details.
-oneline() {
-    local s
-    s=$(tr -s '\n\t ' '   ' <<<"$1")
-    s=${s# }
-    s=${s% }
-    ((${#s} > 300)) && s="${s:0:300}..."
-    printf '%s' "${s:-<no output>}"
-}
-
-# Run a command in a namespace, bounded in time (--foreground: stay in our
-# process group so Ctrl-C reaches the command).
-in_ns() {
-    local ns=$1 rc=0
-    shift
-    timeout --foreground -k 2 "$CMD_TIMEOUT" ip netns exec "$ns" "$@" || rc=$?
-    # Ctrl-C killed the command (timeout reports 128 + SIGINT). bash ignores a
-    # SIGINT that its child "handled", also in $(...): abort explicitly.
-    if ((rc == 130)); then kill -USR1 "$$"; fi
-    return "$rc"
-}
-client() { in_ns "$NS_CLIENT" "$@"; }
-server() { in_ns "$NS_SERVER" "$@"; }
 
 ctl() { timeout -k 2 "$CMD_TIMEOUT" "$NAT64D" ctl --socket "$CONTROL_SOCKET" "$@"; }
 
 # stat_value NAME: one counter from `nat64d ctl stats` (empty if unavailable).
 stat_value() {
     ctl stats 2>/dev/null | awk -v n="$1" '$1 == n { print $2 }'
-}
-
-# check NAME FUNC: FUNC returns 0 for pass; on failure it sets DETAIL.
-check() {
-    local name=$1 fn=$2
-    DETAIL=
-    if [[ -n $SKIP_REASON ]]; then
-        fail "$name" "$SKIP_REASON"
-    elif "$fn"; then
-        pass "$name"
-    else
-        fail "$name" "${DETAIL:-failed}"
-    fi
 }
 
 # Seconds (with fractions) since the epoch.
@@ -161,27 +109,6 @@ report_nat64d() {
         fi
     fi
 }
-
-finish() {
-    local rc=$?
-    set +e
-    trap - INT TERM USR1
-    if ((!SUMMARY_DONE)); then
-        # Aborted before the summary (setup error, signal): count it.
-        FAILED=$((FAILED + 1))
-        printf 'FAIL harness: aborted with status %s before all checks ran\n' "$rc"
-        report_nat64d
-    fi
-    netns_teardown
-    if ((!SUMMARY_DONE)); then
-        printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
-    fi
-    if ((FAILED > 0)); then exit 1; fi
-    exit "$rc"
-}
-trap finish EXIT
-trap 'exit 130' INT USR1
-trap 'exit 143' TERM
 
 # --------------------------------------------------------------- nat64d
 
@@ -677,7 +604,4 @@ check pool-mode-mapping-survives-restart check_pool_survives_restart
 # nat64d's logs (with their drop counters, logged on SIGTERM) when something
 # failed; tear down before the summary so the summary is the last line.
 report_nat64d
-netns_teardown
-SUMMARY_DONE=1
-printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
-((FAILED == 0))
+netns_checks_done

@@ -22,76 +22,13 @@ STARTUP_TIMEOUT=10  # s, nat64d TUN + DNS64 readiness
 SHUTDOWN_TIMEOUT=10 # s, nat64d exit after SIGTERM
 CMD_TIMEOUT=30      # s, hard cap on any single client command
 
-PASSED=0
-FAILED=0
-SUMMARY_DONE=0
-SKIP_REASON= # when set, every remaining check fails with this detail
 CONTROL_SOCKET= # nat64d's control socket (in the workdir)
-
-pass() {
-    PASSED=$((PASSED + 1))
-    printf 'PASS %s\n' "$1"
+NETNS_CHECKS_NO_ALIVE_NOTE=sigterm-shutdown
+# shellcheck source=scripts/netns-checks.sh
+source "$SCRIPT_DIR/netns-checks.sh"
+netns_checks_on_abort() {
+    if ((FAILED > 0)) && [[ -n $NETNS_WORKDIR ]]; then netns_show_log "$MODE"; fi
 }
-
-fail() {
-    local name=$1 detail=$2
-    if [[ $MODE == nat64d && -n $NAT64D_PID && -z $SKIP_REASON && $name != sigterm-shutdown ]] &&
-        ! netns_pid_alive "$NAT64D_PID"; then
-        detail+=" (nat64d is not running)"
-    fi
-    FAILED=$((FAILED + 1))
-    printf 'FAIL %s: %s\n' "$name" "$detail"
-}
-
-# Collapse command output into one short line for FAIL details.
-oneline() {
-    local s
-    s=$(tr -s '\n\t ' '   ' <<<"$1")
-    s=${s# }
-    s=${s% }
-    ((${#s} > 240)) && s="${s:0:240}..."
-    printf '%s' "${s:-<no output>}"
-}
-
-# Run a command in the client namespace, bounded in time (--foreground: stay
-# in our process group so Ctrl-C reaches the command).
-client() { timeout --foreground -k 2 "$CMD_TIMEOUT" ip netns exec "$NS_CLIENT" "$@"; }
-
-# check NAME FUNC: FUNC returns 0 for pass; on failure it sets DETAIL.
-check() {
-    local name=$1 fn=$2
-    DETAIL=
-    if [[ -n $SKIP_REASON ]]; then
-        fail "$name" "$SKIP_REASON"
-    elif "$fn"; then
-        pass "$name"
-    else
-        fail "$name" "${DETAIL:-failed}"
-    fi
-}
-
-finish() {
-    local rc=$?
-    set +e
-    trap - INT TERM
-    if ((!SUMMARY_DONE)); then
-        # Aborted before the summary (setup error, signal): count it.
-        FAILED=$((FAILED + 1))
-        printf 'FAIL harness: aborted with status %s before all checks ran\n' "$rc"
-    fi
-    if ((FAILED > 0)) && [[ -n $NETNS_WORKDIR ]]; then
-        netns_show_log "$MODE"
-    fi
-    netns_teardown
-    if ((!SUMMARY_DONE)); then
-        printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
-    fi
-    if ((FAILED > 0)); then exit 1; fi
-    exit "$rc"
-}
-trap finish EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # ------------------------------------------------------------------- checks
 
@@ -362,7 +299,4 @@ fi
 
 # Tear down before the summary so the summary is the last line printed.
 if ((FAILED > 0)); then netns_show_log "$MODE"; fi
-netns_teardown
-SUMMARY_DONE=1
-printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
-((FAILED == 0))
+netns_checks_done
