@@ -100,3 +100,33 @@ netns_checks_finish() {
 trap netns_checks_finish EXIT
 trap 'exit 130' INT USR1
 trap 'exit 143' TERM
+
+# netns_preflight SUITE [TOOL...]: must be root, and every TOOL must be on PATH (scripts/install-deps.sh
+# installs them); a TOOL that is a python interpreter path is also checked for Debian's scapy.
+netns_preflight() {
+    local suite=$1 tool
+    shift
+    if ((EUID != 0)); then
+        echo "$suite: must run as root" >&2
+        exit 1
+    fi
+    for tool in "$@"; do
+        if ! command -v "$tool" >/dev/null; then
+            echo "$suite: $tool not found (scripts/install-deps.sh)" >&2
+            exit 1
+        fi
+        if [[ $tool == */python3 ]] && ! "$tool" -c 'import scapy.all' 2>/dev/null; then
+            echo "$suite: $tool cannot import scapy (apt-get install python3-scapy)" >&2
+            exit 1
+        fi
+    done
+}
+
+# netns_resolve_nat64d SUITE: sets NAT64D to a debug build of this tree unless it is already set.
+netns_resolve_nat64d() {
+    if [[ -z ${NAT64D:-} ]]; then
+        echo "$1: NAT64D not set, running swift build (debug)" >&2
+        (cd "$NETNS_REPO_ROOT" && swift build) >&2
+        NAT64D="$(cd "$NETNS_REPO_ROOT" && swift build --show-bin-path)/nat64d"
+    fi
+}

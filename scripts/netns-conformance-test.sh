@@ -406,26 +406,8 @@ check_rfc6791_time_exceeded() {
 
 # -------------------------------------------------------------------- main
 
-if ((EUID != 0)); then
-    echo "netns-conformance-test: must run as root" >&2
-    exit 1
-fi
-for tool in traceroute curl nginx tcpdump "$PY"; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "netns-conformance-test: $tool not found (scripts/install-deps.sh)" >&2
-        exit 1
-    fi
-done
-if ! "$PY" -c 'import scapy.all' 2>/dev/null; then
-    echo "netns-conformance-test: $PY cannot import scapy (apt-get install python3-scapy)" >&2
-    exit 1
-fi
-
-if [[ -z ${NAT64D:-} ]]; then
-    echo "netns-conformance-test: NAT64D not set, running swift build (debug)" >&2
-    (cd "$REPO_ROOT" && swift build) >&2
-    NAT64D="$(cd "$REPO_ROOT" && swift build --show-bin-path)/nat64d"
-fi
+netns_preflight netns-conformance-test traceroute curl nginx tcpdump "$PY"
+netns_resolve_nat64d netns-conformance-test
 
 netns_setup
 setup_far_side

@@ -535,26 +535,8 @@ check_pool_survives_restart() {
 
 # -------------------------------------------------------------------- main
 
-if ((EUID != 0)); then
-    echo "netns-state-test: must run as root" >&2
-    exit 1
-fi
-for tool in nginx knotd tcpdump "$PY"; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "netns-state-test: $tool not found (scripts/install-deps.sh)" >&2
-        exit 1
-    fi
-done
-if ! "$PY" -c 'import scapy.all' 2>/dev/null; then
-    echo "netns-state-test: $PY cannot import scapy (apt-get install python3-scapy)" >&2
-    exit 1
-fi
-
-if [[ -z ${NAT64D:-} ]]; then
-    echo "netns-state-test: NAT64D not set, running swift build (debug)" >&2
-    (cd "$REPO_ROOT" && swift build) >&2
-    NAT64D="$(cd "$REPO_ROOT" && swift build --show-bin-path)/nat64d"
-fi
+netns_preflight netns-state-test nginx knotd tcpdump "$PY"
+netns_resolve_nat64d netns-state-test
 
 netns_setup
 add_client_addresses
