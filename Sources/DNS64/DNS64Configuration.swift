@@ -39,6 +39,11 @@ public struct DNS64Configuration: Sendable {
     /// UDP sockets per listen address, bound with SO_REUSEPORT so the kernel spreads clients over the event
     /// loops. Default 1.
     public var udpSocketsPerAddress: Int
+    /// UDP sockets, each on its own random port, kept open per upstream and event loop; a query leaves from a
+    /// random one (N3; see `UpstreamSocketPool`). Default 64.
+    public var upstreamPortsPerLoop: Int
+    /// Upstream queries one such socket carries before it is replaced by one on a new port. Default 256.
+    public var upstreamQueriesPerPort: Int
 
     /// Creates a configuration; the other fields take their defaults.
     /// - Parameters:
@@ -66,6 +71,8 @@ public struct DNS64Configuration: Sendable {
         maxTCPConnectionsPerClient = 16
         maxTCPConnections = 1024
         udpSocketsPerAddress = 1
+        upstreamPortsPerLoop = 64
+        upstreamQueriesPerPort = 256
     }
 
     /// The synthesis part of the configuration, for clients in no group.

@@ -48,6 +48,11 @@ public struct DNS64Counters: Hashable, Sendable {
     public var tcpConnections: Int
     /// See `tcpConnections`.
     public var tcpConnectionsRefused: Int
+    /// Datagrams on upstream sockets that matched no waiting query (wrong ID, QR or question: late answers to
+    /// timed-out queries, or spoofing attempts), dropped (N3).
+    public var upstreamMismatches: Int
+    /// Upstream UDP sockets opened (each on a new random port; see `UpstreamSocketPool`).
+    public var upstreamSocketsOpened: Int
 }
 
 extension DNS64Counters {
@@ -66,6 +71,7 @@ extension DNS64Counters {
             "upstream-failures": "\(upstreamFailures)", "upstream-tcp-retries": "\(upstreamTCPRetries)",
             "upstream-mean-latency-us": "\(meanLatency)", "formerr": "\(formErr)", "notimp": "\(notImp)",
             "badvers": "\(badVersion)", "overload-drops": "\(overloadDrops)", "tcp-connections": "\(tcpConnections)",
+            "upstream-mismatches": "\(upstreamMismatches)", "upstream-sockets-opened": "\(upstreamSocketsOpened)",
         ]
     }
 }
@@ -90,6 +96,8 @@ final class CounterStore: Sendable {
     let upstreamLatency = Atomic<Int>(0)
     let tcpConnections = Atomic<Int>(0)
     let tcpConnectionsRefused = Atomic<Int>(0)
+    let upstreamMismatches = Atomic<Int>(0)
+    let upstreamSocketsOpened = Atomic<Int>(0)
     private let histogram = Mutex<[Int]>([0, 0, 0, 0, 0])
     /// Queries by QTYPE: 0…255 in their own slot, every larger type in slot 256 (counted exactly in `rareTypes`).
     private let byType: [257 of Atomic<Int>] = InlineArray { _ in Atomic(0) }
@@ -157,6 +165,8 @@ final class CounterStore: Sendable {
             upstreamLatencyMicroseconds: upstreamLatency.load(ordering: .relaxed),
             upstreamLatencyHistogram: histogram.withLock { $0 }, queriesByType: types, repliesByRcode: rcodes,
             tcpConnections: tcpConnections.load(ordering: .relaxed),
-            tcpConnectionsRefused: tcpConnectionsRefused.load(ordering: .relaxed))
+            tcpConnectionsRefused: tcpConnectionsRefused.load(ordering: .relaxed),
+            upstreamMismatches: upstreamMismatches.load(ordering: .relaxed),
+            upstreamSocketsOpened: upstreamSocketsOpened.load(ordering: .relaxed))
     }
 }

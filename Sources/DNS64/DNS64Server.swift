@@ -53,7 +53,8 @@ public final class DNS64Server: Sendable {
             allowedClients: configuration.allowedClients, policy: configuration.policy, groups: configuration.groups)
         upstream = UpstreamClient(
             upstreams: configuration.upstreams, timeout: configuration.upstreamTimeout, group: group, logger: logger,
-            counters: store)
+            counters: store, socketsPerUpstream: configuration.upstreamPortsPerLoop,
+            queriesPerSocket: configuration.upstreamQueriesPerPort)
         cache = Mutex(AnswerCache(limits: configuration.cache))
         connections = ConnectionLimiter(
             perClient: configuration.maxTCPConnectionsPerClient, total: configuration.maxTCPConnections)
@@ -84,9 +85,12 @@ public final class DNS64Server: Sendable {
 
     private func bindUDP(_ address: SocketAddress, reusePort: Bool) async throws -> any Channel {
         try await DatagramBootstrap(group: group.next())
-            // recvmmsg: up to 16 datagrams per system call, 16 reads per wake-up.
-            .channelOption(.datagramVectorReadMessageCount, value: 16)
+            // recvmmsg: up to 16 datagrams per system call, 16 reads per wake-up. NIO cuts one receive buffer into
+            // equal slots, one per datagram, and silently truncates a datagram longer than its slot: the buffer
+            // must hold 16 of the largest query we take (`UDPReceive.slot`), not NIO's default 2048 bytes.
+            .channelOption(.datagramVectorReadMessageCount, value: UDPReceive.listenerBatch)
             .channelOption(.maxMessagesPerRead, value: 16)
+            .channelOption(.recvAllocator, value: UDPReceive.allocator(batch: UDPReceive.listenerBatch))
             .channelOption(
                 ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)),
                 value: reusePort ? 1 : 0)
@@ -121,7 +125,7 @@ public final class DNS64Server: Sendable {
             return list
         }
         for channel in open { try? await channel.close() }
-        await upstream.reactor.shutdown()
+        await upstream.sockets.shutdown()
         if !open.isEmpty { logger.info("DNS64 stopped", metadata: counters.metadata) }
     }
 

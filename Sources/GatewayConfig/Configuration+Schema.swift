@@ -39,7 +39,8 @@ extension ConfigReader {
         ("gateway", ["ipv4", "ipv6"]),
         ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms", "exclude", "mapped",
                    "break-dnssec", "synthesize-on-error", "cache-size", "cache-min-ttl", "cache-max-ttl",
-                   "cache-max-negative-ttl", "tcp-idle-timeout-ms", "tcp-connections-per-client", "udp-sockets"]),
+                   "cache-max-negative-ttl", "tcp-idle-timeout-ms", "tcp-connections-per-client", "udp-sockets",
+                   "upstream-ports"]),
         ("log", ["level"]),
         ("translation", ["ipv4-mtu", "ipv6-mtu", "min-ipv6-mtu", "icmp-error-rate", "strict-well-known-prefix",
                          "rfc6791-source"]),
@@ -428,16 +429,18 @@ extension ConfigReader {
         let tcpPerClient = integer(s, "tcp-connections-per-client", default: Defaults.dnsTCPConnectionsPerClient,
                                    IntegerRule(range: 1...1024, unit: " connections"))
         let udpSockets = integer(s, "udp-sockets", default: 1, IntegerRule(range: 1...64, unit: " sockets"))
+        let upstreamPorts = integer(s, "upstream-ports", default: 64, IntegerRule(range: 1...1024, unit: " ports"))
         let groups = readGroups(s, defaultPrefixes: prefixes ?? [])
         guard let enabled, let listen, let upstreams, let allow, let prefixes, let timeout, let exclude,
               let mapped, let breakDNSSEC, let onError, let cacheSize, let minTTL, let maxTTL, let maxNegativeTTL,
-              let tcpIdle, let tcpPerClient, let udpSockets, let groups
+              let tcpIdle, let tcpPerClient, let udpSockets, let upstreamPorts, let groups
         else { return nil }
         return .init(enabled: enabled, listen: listen, upstreams: upstreams, allow: allow, prefixes: prefixes,
                      timeoutMilliseconds: timeout, exclude: exclude, mapped: mapped, breakDNSSEC: breakDNSSEC,
                      synthesizeOnError: onError, cacheSize: cacheSize, cacheMinTTL: minTTL, cacheMaxTTL: maxTTL,
                      cacheMaxNegativeTTL: maxNegativeTTL, tcpIdleTimeoutMilliseconds: tcpIdle,
-                     tcpConnectionsPerClient: tcpPerClient, udpSockets: udpSockets, groups: groups)
+                     tcpConnectionsPerClient: tcpPerClient, udpSockets: udpSockets, upstreamPorts: upstreamPorts,
+                     groups: groups)
     }
 
     /// `prefix` as a string or a non-empty array of strings, each an RFC 6052 prefix, no duplicates (D2).

@@ -158,6 +158,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// UDP sockets per listen address, spread over the event loops with SO_REUSEPORT (key `udp-sockets`).
         /// Default 1.
         public var udpSockets: Int
+        /// UDP source ports kept open per upstream and event loop; each upstream query leaves from a random one,
+        /// and each is replaced by a new random port after 256 queries (key `upstream-ports`, N3). Default 64.
+        public var upstreamPorts: Int
         /// Client groups (`[dns64.groups.NAME]` sections, D10), in file order.
         public var groups: [ClientGroup]
 

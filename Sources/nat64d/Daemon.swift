@@ -83,6 +83,7 @@ struct Daemon {
                 dnsConfiguration.tcpIdleTimeout = .milliseconds(d.tcpIdleTimeoutMilliseconds)
                 dnsConfiguration.maxTCPConnectionsPerClient = d.tcpConnectionsPerClient
                 dnsConfiguration.udpSocketsPerAddress = d.udpSockets
+                dnsConfiguration.upstreamPortsPerLoop = d.upstreamPorts
                 let base = dnsConfiguration.policy
                 dnsConfiguration.groups = d.groups.map { g in
                     var policy = base

@@ -21,6 +21,7 @@ struct DNS64ConfigurationTests {
             tcp-idle-timeout-ms = 2500
             tcp-connections-per-client = 4
             udp-sockets = 2
+            upstream-ports = 128
             """), file: "t")
         let d = config.dns64
         #expect(d.prefixes == [NAT64Prefix("2001:db8:64::/96")!, NAT64Prefix("2001:db8:100::/40")!])
@@ -29,6 +30,7 @@ struct DNS64ConfigurationTests {
         #expect(d.breakDNSSEC && !d.synthesizeOnError)
         #expect(d.cacheSize == 0 && d.cacheMinTTL == 5 && d.cacheMaxTTL == 600 && d.cacheMaxNegativeTTL == 60)
         #expect(d.tcpIdleTimeoutMilliseconds == 2500 && d.tcpConnectionsPerClient == 4 && d.udpSockets == 2)
+        #expect(d.upstreamPorts == 128)
         #expect(d.groups.isEmpty)
     }
 
@@ -39,6 +41,7 @@ struct DNS64ConfigurationTests {
         #expect(!d.breakDNSSEC && d.synthesizeOnError)
         #expect(d.cacheSize == 10_000 && d.cacheMaxTTL == 86_400 && d.cacheMaxNegativeTTL == 3600)
         #expect(d.tcpIdleTimeoutMilliseconds == 10_000 && d.tcpConnectionsPerClient == 16 && d.udpSockets == 1)
+        #expect(d.upstreamPorts == 64)
     }
 
     @Test func D10_clientGroups() throws {
@@ -74,6 +77,7 @@ struct DNS64ConfigurationTests {
         ("[dns64]\nupstream = [\"192.0.2.53\"]\ncache-min-ttl = 700\ncache-max-ttl = 600", 2, "cache-min-ttl", "above"),
         ("[dns64]\nupstream = [\"192.0.2.53\"]\ntcp-idle-timeout-ms = 50", 2, "dns64.tcp-idle-timeout-ms", "at least 100"),
         ("[dns64]\nupstream = [\"192.0.2.53\"]\nudp-sockets = 65", 2, "dns64.udp-sockets", "at most 64"),
+        ("[dns64]\nupstream = [\"192.0.2.53\"]\nupstream-ports = 0", 2, "dns64.upstream-ports", "at least 1"),
         ("[dns64]\nupstream = [\"192.0.2.53\"]\nbreak-dnsec = true", 2, "break-dnsec", "did you mean `break-dnssec`?"),
         ("[dns64]\nupstream = [\"192.0.2.53\"]\n[dns64.groups.x]\nprefix = \"64:ff9b::/96\"", 2, "dns64.groups.x.clients", "add the line"),
         ("[dns64]\nupstream = [\"192.0.2.53\"]\n[dns64.groups.x]\nclients = [\"::1\"]\nsynth = false", 4, "dns64.groups.x.synth", "synthesis"),

@@ -1,7 +1,7 @@
 // Asking the upstream resolvers (rules N2, N3 of docs/dns64.md; RFC 5452 §9.2 for ID and port randomness,
-// RFC 7766 §5 and RFC 1035 §4.2.2 for the TCP retry). One fresh socket per attempt: the kernel picks a random
-// ephemeral source port, and a late answer to an earlier attempt cannot be mistaken for this one. Upstreams
-// are tried in order of health, each for `timeout`; a truncated UDP answer is asked again over TCP.
+// RFC 7766 §5 and RFC 1035 §4.2.2 for the TCP retry). Each UDP attempt goes out from a random socket of
+// `UpstreamSocketPool` with a random ID; each TCP attempt opens its own connection. Upstreams are tried in
+// order of health, each for `timeout`; a truncated UDP answer is asked again over TCP.
 import Logging
 import NIOCore
 import NIOPosix
@@ -60,12 +60,12 @@ struct UpstreamClient: Sendable {
     let logger: Logger
     let counters: CounterStore
     let health: UpstreamHealth
-    /// Where UDP queries wait for their answers.
-    let reactor: UDPUpstreamReactor
+    /// The UDP sockets queries go out from and answers come back on.
+    let sockets: UpstreamSocketPool
 
     init(
         upstreams: [SocketAddress], timeout: Duration, group: any EventLoopGroup, logger: Logger,
-        counters: CounterStore
+        counters: CounterStore, socketsPerUpstream: Int = 64, queriesPerSocket: Int = 256
     ) {
         self.upstreams = upstreams
         self.timeout = timeout
@@ -73,7 +73,9 @@ struct UpstreamClient: Sendable {
         self.logger = logger
         self.counters = counters
         health = UpstreamHealth(count: upstreams.count)
-        reactor = UDPUpstreamReactor()
+        sockets = UpstreamSocketPool(
+            group: group, upstreams: upstreams, socketsPerUpstream: socketsPerUpstream,
+            queriesPerSocket: queriesPerSocket, counters: counters)
     }
 
     /// Tries each upstream in order of health until one answers (N3); a truncated answer is asked again over
@@ -88,7 +90,7 @@ struct UpstreamClient: Sendable {
             let upstream = upstreams[index]
             let started = NIODeadline.now().uptimeNanoseconds
             counters.upstreamQueries.add(1, ordering: .relaxed)
-            return askUDP(upstream, query, on: loop).flatMap { answer -> EventLoopFuture<UpstreamResult> in
+            return askUDP(index, query, on: loop).flatMap { answer -> EventLoopFuture<UpstreamResult> in
                 counters.upstreamAnswered(after: NIODeadline.now().uptimeNanoseconds &- started)
                 health.succeeded(index)
                 let received = UpstreamResult.answer(answer.message, raw: answer.raw)
@@ -110,20 +112,10 @@ struct UpstreamClient: Sendable {
         return attempt(0)
     }
 
-    /// One UDP attempt: a fresh connected socket (random source port), a random ID, the first matching answer
-    /// or the timeout (N3; see `UDPUpstreamReactor`).
-    func askUDP(_ upstream: SocketAddress, _ query: UpstreamQuery, on loop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
-        let id = UInt16.random(in: .min ... .max)
-        let promise = loop.makePromise(of: UpstreamAnswer.self)
-        let matcher = UpstreamMatcher(upstream: upstream, id: id, question: query.question)
-        guard let token = reactor.send(query.message(id: id).encoded(), to: upstream, matcher: matcher, promise: promise)
-        else { return promise.futureResult }
-        let reactor = reactor
-        let timer = loop.scheduleTask(in: TimeAmount(timeout)) {
-            reactor.cancel(token, promise: promise, error: UpstreamTimeout())
-        }
-        promise.futureResult.whenComplete { _ in timer.cancel() }
-        return promise.futureResult
+    /// One UDP attempt on upstream `index`: a random socket of the pool, a random ID, the first matching answer
+    /// or the timeout (N3; see `UpstreamSocketPool`).
+    func askUDP(_ index: Int, _ query: UpstreamQuery, on loop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
+        sockets.ask(query, upstream: index, timeout: timeout, on: loop)
     }
 
     /// One TCP attempt (N2): connect, send the query framed, wait for the matching framed answer or the timeout.
@@ -193,26 +185,6 @@ struct UpstreamWaiter {
         if let message = matcher.match(bytes, from: source) {
             promise.succeed(UpstreamAnswer(message: message, raw: bytes))
         }
-    }
-}
-
-/// Reads datagrams on an upstream socket and completes the promise with the first matching answer.
-final class UpstreamResponseHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-
-    private let waiter: UpstreamWaiter
-
-    init(matcher: UpstreamMatcher, promise: EventLoopPromise<UpstreamAnswer>) {
-        waiter = UpstreamWaiter(matcher: matcher, promise: promise)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        waiter.offer(Array(envelope.data.readableBytesView), from: envelope.remoteAddress)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        waiter.promise.fail(error)
     }
 }
 

@@ -6,8 +6,8 @@ import NIOPosix
 import Testing
 @testable import DNS64
 
-/// Not a rule test: the CPU cost behind `UDPUpstreamReactor`'s design (a NIO datagram channel per upstream
-/// query against a plain socket). Runs only with DNS64_PROBE set, best in release:
+/// Not a rule test: the CPU cost behind `UpstreamSocketPool`'s design (a NIO datagram channel per upstream
+/// query against a plain socket, and a pooled resolve). Runs only with DNS64_PROBE set, best in release:
 /// `DNS64_PROBE=1 swift test -c release -Xswiftc -enable-testing --filter UpstreamCostProbe`.
 struct UpstreamCostProbe {
     func cpu() -> Double {
