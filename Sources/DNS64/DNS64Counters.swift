@@ -56,23 +56,39 @@ public struct DNS64Counters: Hashable, Sendable {
 }
 
 extension DNS64Counters {
+    /// Every counter as `(name, value)`, in a fixed order (N6): the totals, then `by-type.NAME`,
+    /// `by-rcode.NAME` and `upstream-latency.BUCKET` entries. What `nat64d ctl stats` prints as `dns64.NAME`.
+    public var fields: [(name: String, value: Int)] {
+        let meanLatency = upstreamAnswers > 0 ? upstreamLatencyMicroseconds / upstreamAnswers : 0
+        var list: [(String, Int)] = [
+            ("queries", queries), ("synthesized", synthesized), ("local", local), ("refused", refused),
+            ("cache-hits", cacheHits), ("cache-misses", cacheMisses), ("in-flight-joins", inFlightJoins),
+            ("upstream-queries", upstreamQueries), ("upstream-answers", upstreamAnswers),
+            ("upstream-failures", upstreamFailures), ("upstream-tcp-retries", upstreamTCPRetries),
+            ("upstream-mismatches", upstreamMismatches), ("upstream-sockets-opened", upstreamSocketsOpened),
+            ("upstream-mean-latency-us", meanLatency), ("formerr", formErr), ("notimp", notImp),
+            ("badvers", badVersion), ("overload-drops", overloadDrops), ("tcp-connections", tcpConnections),
+            ("tcp-connections-refused", tcpConnectionsRefused),
+        ]
+        list += queriesByType.sorted { $0.key < $1.key }.map { ("by-type.\(DNSRecordType(rawValue: $0.key))", $0.value) }
+        list += repliesByRcode.sorted { $0.key < $1.key }.map { ("by-rcode.\(DNSRcode(rawValue: $0.key))", $0.value) }
+        let buckets = ["le-1ms", "le-10ms", "le-100ms", "le-1s", "gt-1s"]
+        list += zip(buckets, upstreamLatencyHistogram).map { ("upstream-latency.\($0)", $1) }
+        return list
+    }
+
     /// The counters as log metadata (N6), e.g. for a summary when the server stops. Types and rcodes are
     /// written as `NAME=count` lists.
     public var metadata: Logger.Metadata {
+        var metadata: Logger.Metadata = [:]
+        for (name, value) in fields where !name.contains(".") { metadata[name] = "\(value)" }
         let types = queriesByType.sorted { $0.key < $1.key }
             .map { "\(DNSRecordType(rawValue: $0.key))=\($0.value)" }.joined(separator: ",")
         let rcodes = repliesByRcode.sorted { $0.key < $1.key }
             .map { "\(DNSRcode(rawValue: $0.key))=\($0.value)" }.joined(separator: ",")
-        let meanLatency = upstreamAnswers > 0 ? upstreamLatencyMicroseconds / upstreamAnswers : 0
-        return [
-            "queries": "\(queries)", "by-type": "\(types)", "by-rcode": "\(rcodes)", "synthesized": "\(synthesized)",
-            "local": "\(local)", "refused": "\(refused)", "cache-hits": "\(cacheHits)", "cache-misses": "\(cacheMisses)",
-            "in-flight-joins": "\(inFlightJoins)", "upstream-queries": "\(upstreamQueries)",
-            "upstream-failures": "\(upstreamFailures)", "upstream-tcp-retries": "\(upstreamTCPRetries)",
-            "upstream-mean-latency-us": "\(meanLatency)", "formerr": "\(formErr)", "notimp": "\(notImp)",
-            "badvers": "\(badVersion)", "overload-drops": "\(overloadDrops)", "tcp-connections": "\(tcpConnections)",
-            "upstream-mismatches": "\(upstreamMismatches)", "upstream-sockets-opened": "\(upstreamSocketsOpened)",
-        ]
+        metadata["by-type"] = "\(types)"
+        metadata["by-rcode"] = "\(rcodes)"
+        return metadata
     }
 }
 

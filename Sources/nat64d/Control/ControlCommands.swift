@@ -58,11 +58,9 @@ struct ControlCommands: Sendable {
             lines += ["sessions \(reply.stats.sessions)", "tun-read-errors \(reply.stats.readErrors)",
                       "tun-write-errors \(reply.stats.writeErrors)"]
             lines.append(reply.capture.map { "capture on \($0.settings.directory)" } ?? "capture off")
-            if let d = dns?.counters {
-                lines += ["dns64.queries \(d.queries)", "dns64.synthesized \(d.synthesized)",
-                          "dns64.refused \(d.refused)", "dns64.upstream-failures \(d.upstreamFailures)",
-                          "dns64.formerr \(d.formErr)", "dns64.notimp \(d.notImp)",
-                          "dns64.overload-drops \(d.overloadDrops)"]
+            if let dns {
+                lines += dns.counters.fields.map { "dns64.\($0.name) \($0.value)" }
+                lines.append("dns64.cache-entries \(dns.cachedAnswers)")
             }
             return lines
         }

@@ -277,6 +277,14 @@ struct CounterMetadataTests {
         #expect(metadata["by-rcode"]?.description == "NOERROR=1,REFUSED=1")
         #expect(metadata["upstream-mean-latency-us"]?.description == "3000")
         #expect(metadata["synthesized"]?.description == "1" && metadata["refused"]?.description == "1")
+        // The same as `ctl stats` lines: one name per counter, per type, per rcode and per latency bucket.
+        let fields = Dictionary(uniqueKeysWithValues: snapshot.fields.map { ($0.name, $0.value) })
+        #expect(fields.count == snapshot.fields.count)  // no name twice
+        #expect(fields["queries"] == 3 && fields["synthesized"] == 1 && fields["refused"] == 1)
+        #expect(fields["by-type.AAAA"] == 2 && fields["by-type.TYPE65280"] == 1)
+        #expect(fields["by-rcode.NOERROR"] == 1 && fields["by-rcode.REFUSED"] == 1)
+        #expect(fields["upstream-latency.le-1ms"] == 0 && fields["upstream-latency.le-10ms"] == 1)
+        #expect(fields["upstream-answers"] == 1 && fields["upstream-mean-latency-us"] == 3000)
     }
 }
 
