@@ -34,11 +34,13 @@ set_mode() {
     if [[ $MODE == pinned ]]; then
         SERVER_PIN=(taskset -c 1)
         CLIENT_PIN=(taskset -c 0)
+        CLIENT_CPU_SPEC=0
         BIND_THREADS=1
         UDP_SOCKETS=1
     else
         SERVER_PIN=()
         CLIENT_PIN=()
+        CLIENT_CPU_SPEC=
         BIND_THREADS=2
         UDP_SOCKETS=2
     fi
@@ -55,7 +57,7 @@ if ((EUID != 0)); then
     exit 1
 fi
 missing=()
-for tool in knotd named dnsperf dig; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in knotd named dnsperf dig kxdpgun; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if ((${#missing[@]})); then
     echo "bench-dns: installing bind9 dnsperf (missing: ${missing[*]})" >&2
     DEBIAN_FRONTEND=noninteractive apt-get -qq -y install --no-install-recommends bind9 dnsperf knot dnsutils >/dev/null
@@ -171,23 +173,36 @@ start_server() {
         exit 1
     }
 }
-stop_server() { netns_stop_pid "$SERVER_PID" 10; }
+server_address() { [[ $1 == nat64d ]] && echo "$GW_ADDR6" || echo "$BIND_ADDR6"; }
 
 # ------------------------------------------------------------------ runs
 
 DNSPERF_CMD="dnsperf -s SERVER -d queries.txt -c $CLIENTS -q $OUTSTANDING -T 1 -t 5 -l $TIME_LIMIT -n PASSES"
-declare -A QPS LAT LOST CPU SYS
+declare -A QPS LAT LOST CPU SYS BUSY CLIENT_CPU
 status=0
 # CPU seconds (user + system) a process has used so far.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 sys_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", $15 / hz }' "/proc/$1/stat"; }
+# Busy share (%) of each CPU between two /proc/stat snapshots: "cpu0=NN cpu1=NN" (steal counts as not busy).
+cpu_snapshot() { grep '^cpu[0-9]' /proc/stat; }
+cpu_busy() { # BEFORE AFTER
+    awk 'NR == FNR { for (i = 2; i <= 11; i++) a[$1, i] = $i; next }
+        { busy = 0; total = 0
+          for (i = 2; i <= 11; i++) { d = $i - a[$1, i]; total += d; if (i != 5 && i != 6 && i != 9) busy += d }
+          printf "%s%s=%d%%", (n++ ? " " : ""), $1, (total > 0 ? 100 * busy / total : 0) }' <(echo "$1") <(echo "$2")
+}
 # run LABEL SERVER PASSES PID
 run() {
-    local label=$1 server=$2 passes=$3 pid=$4 out cpu0 sys0
+    local label=$1 server=$2 passes=$3 pid=$4 out cpu0 sys0 stat0
     cpu0=$(cpu_seconds "$pid")
     sys0=$(sys_seconds "$pid")
-    out=$(timeout -k 5 $((TIME_LIMIT + 30)) ip netns exec "$NS_CLIENT" "${CLIENT_PIN[@]}" dnsperf -s "$server" -d "$d/queries.txt" \
+    stat0=$(cpu_snapshot)
+    out=$(timeout -k 5 $((TIME_LIMIT + 30)) ip netns exec "$NS_CLIENT" "${CLIENT_PIN[@]}" \
+        /usr/bin/time -f 'dnsperf-cpu %U %S' dnsperf -s "$server" -d "$d/queries.txt" \
         -c "$CLIENTS" -q "$OUTSTANDING" -T 1 -t 5 -l "$TIME_LIMIT" -n "$passes" 2>&1) || true
+    BUSY[$label]=$(cpu_busy "$stat0" "$(cpu_snapshot)")
+    CLIENT_CPU[$label]=$(awk '/^dnsperf-cpu / { c = $2 + $3 } /Queries completed:/ { n = $3 }
+        END { printf "%.1f", (n > 0 ? c * 1e6 / n : 0) }' <<<"$out")
     QPS[$label]=$(awk '/Queries per second:/ { printf "%.0f", $4 }' <<<"$out")
     LAT[$label]=$(awk '/Average Latency \(s\):/ { printf "%.3f", $4 * 1000 }' <<<"$out")
     LOST[$label]=$(awk '/Queries lost:/ { print $3 }' <<<"$out")
@@ -203,8 +218,44 @@ run() {
         echo "$out" >&2
         status=1
     fi
-    printf '%-14s %10s qps  %8s ms avg latency  %6s us server CPU/query (%s us system)  %s lost of %s\n' "$label" \
-        "${QPS[$label]:-?}" "${LAT[$label]:-?}" "${CPU[$label]}" "${SYS[$label]}" "${LOST[$label]:-?}" "${sent:-?}"
+    printf '%-14s %10s qps  %8s ms avg latency  %6s us server CPU/query (%s us system)  %s lost of %s  dnsperf %s us/query  busy: %s\n' \
+        "$label" "${QPS[$label]:-?}" "${LAT[$label]:-?}" "${CPU[$label]}" "${SYS[$label]}" "${LOST[$label]:-?}" "${sent:-?}" \
+        "${CLIENT_CPU[$label]}" "${BUSY[$label]}"
+}
+
+# capacity LABEL SERVER PID: what the server answers, warm, when offered more than one core can take. dnsperf
+# keeps a window of queries outstanding and costs about as much CPU per query as the server, so on 2 cores it
+# saturates its own core first (see `busy`); kxdpgun (Knot's AF_XDP generator) sends at a fixed rate for a
+# fraction of that cost, so the answered rate is the server's limit.
+CAPACITY_QPS=${BENCH_CAPACITY_QPS:-250000}
+CAPACITY_SECONDS=${BENCH_CAPACITY_SECONDS:-5} # at least 3
+capacity() {
+    local label=$1 server=$2 pid=$3 out cpu0 cpu1 stat0 stat1 answered offered gun
+    # CPU use is sampled over the middle of the burst (kxdpgun takes a moment to set up its AF_XDP socket).
+    timeout -k 5 $((CAPACITY_SECONDS + 20)) ip netns exec "$NS_CLIENT" kxdpgun -t "$CAPACITY_SECONDS" \
+        -Q "$CAPACITY_QPS" -F "${CLIENT_CPU_SPEC:-0}" -i "$d/queries.txt" "$server" >"$d/kxdpgun.out" 2>&1 &
+    gun=$!
+    sleep 1.5
+    cpu0=$(cpu_seconds "$pid")
+    stat0=$(cpu_snapshot)
+    sleep $((CAPACITY_SECONDS - 2))
+    cpu1=$(cpu_seconds "$pid")
+    stat1=$(cpu_snapshot)
+    wait "$gun" || true
+    out=$(cat "$d/kxdpgun.out")
+    BUSY[$label]=$(cpu_busy "$stat0" "$stat1")
+    QPS[$label]=$(awk '/^total replies:/ { gsub(/\(/, "", $4); printf "%.0f", $4 }' <<<"$out")
+    offered=$(awk '/^total queries:/ { gsub(/\(/, "", $4); printf "%.0f", $4 }' <<<"$out")
+    # Server CPU per answer over the sampled middle, at the burst's average answer rate.
+    CPU[$label]=$(awk -v a="$cpu0" -v b="$cpu1" -v q="${QPS[$label]:-0}" -v t=$((CAPACITY_SECONDS - 2)) \
+        'BEGIN { printf "%.1f", (q > 0 ? (b - a) * 1e6 / (q * t) : 0) }')
+    if [[ -z ${QPS[$label]} || -z $offered ]]; then
+        echo "bench-dns: $label: kxdpgun failed:" >&2
+        echo "$out" >&2
+        status=1
+    fi
+    printf '%-14s %10s qps answered of %s offered  %6s us server CPU/query  busy: %s\n' "$label" \
+        "${QPS[$label]:-?}" "${offered:-?}" "${CPU[$label]}" "${BUSY[$label]}"
 }
 
 # BENCH_PERF=cold|warm: profile nat64d during that run (perf record, report to stderr); BENCH_STRACE=cold|warm:
@@ -236,31 +287,43 @@ report() {
 # Each repetition restarts both servers (empty caches); the order alternates to cancel drift in the load
 # of a shared machine. The tables report the median of each figure.
 REPS=${BENCH_REPS:-3}
+ROUNDS=${BENCH_ROUNDS:-2}
 median() { # median KEY-PREFIX ARRAY-NAME
     local -n values=$2
     local i
-    for ((i = 1; i <= REPS; i++)); do echo "${values[$1-$i]:-0}"; done | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+    local key
+    for key in "${!values[@]}"; do if [[ $key == "$1"-* ]]; then echo "${values[$key]:-0}"; fi; done | sort -g |
+        awk '{ v[NR] = $1 } END { print (NR ? (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) : 0) }'
 }
 ratio() { awk -v a="${QPS[$1]:-0}" -v b="${QPS[$2]:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-declare -A COLD_RATIO WARM_RATIO
+declare -A COLD_RATIO WARM_RATIO CAPACITY_RATIO
 for mode in $MODES; do
     set_mode "$mode"
     for ((rep = 1; rep <= REPS; rep++)); do
         order=(nat64d bind)
         ((rep % 2 == 0)) && order=(bind nat64d)
+        # Cold: each server from an empty cache. Both then stay up, warm, and take turns (ROUNDS times) at
+        # the warm dnsperf run and the capacity burst, so drift in the machine's load hits both alike.
+        declare -A PIDS=()
         for server in "${order[@]}"; do
             start_server "$server"
-            address=$([[ $server == nat64d ]] && echo "$GW_ADDR6" || echo "$BIND_ADDR6")
+            PIDS[$server]=$SERVER_PID
             [[ $rep == 1 ]] && profile cold "$server"
-            run "$mode-$server-cold-$rep" "$address" 1 "$SERVER_PID"
+            run "$mode-$server-cold-$rep" "$(server_address "$server")" 1 "$SERVER_PID"
             [[ $rep == 1 ]] && report cold "$server"
-            [[ $rep == 1 ]] && profile warm "$server"
-            run "$mode-$server-warm-$rep" "$address" "$WARM_PASSES" "$SERVER_PID"
-            [[ $rep == 1 ]] && report warm "$server"
-            stop_server
         done
+        for ((round = 1; round <= ROUNDS; round++)); do
+            for server in "${order[@]}"; do
+                SERVER_PID=${PIDS[$server]}
+                [[ $rep == 1 && $round == 1 ]] && profile warm "$server"
+                run "$mode-$server-warm-$rep.$round" "$(server_address "$server")" "$WARM_PASSES" "$SERVER_PID"
+                [[ $rep == 1 && $round == 1 ]] && report warm "$server"
+                capacity "$mode-$server-capacity-$rep.$round" "$(server_address "$server")" "$SERVER_PID"
+            done
+        done
+        for server in "${order[@]}"; do netns_stop_pid "${PIDS[$server]}" 10; done
     done
-    for kind in nat64d-cold nat64d-warm bind-cold bind-warm; do
+    for kind in nat64d-cold nat64d-warm nat64d-capacity bind-cold bind-warm bind-capacity; do
         key=$mode-$kind
         QPS[$key]=$(median "$key" QPS)
         LAT[$key]=$(median "$key" LAT)
@@ -270,8 +333,9 @@ for mode in $MODES; do
     done
     COLD_RATIO[$mode]=$(ratio "$mode-nat64d-cold" "$mode-bind-cold")
     WARM_RATIO[$mode]=$(ratio "$mode-nat64d-warm" "$mode-bind-warm")
-    printf 'ratio nat64d/BIND (%s): cold %s (goal >= 1.00), warm %s (goal >= 1.50)\n' "$mode" "${COLD_RATIO[$mode]}" \
-        "${WARM_RATIO[$mode]}"
+    CAPACITY_RATIO[$mode]=$(ratio "$mode-nat64d-capacity" "$mode-bind-capacity")
+    printf 'ratio nat64d/BIND (%s): cold %s (goal >= 1.00), warm %s (goal >= 1.50), warm capacity %s\n' "$mode" \
+        "${COLD_RATIO[$mode]}" "${WARM_RATIO[$mode]}" "${CAPACITY_RATIO[$mode]}"
 done
 
 goal() { awk -v r="$1" -v g="$2" 'BEGIN { print (r >= g ? "met (" r ")" : "not met (" r ")") }'; }

@@ -207,8 +207,10 @@ public final class DNS64Server: Sendable {
     /// The N4 fast path: the cached reply to a plain query (see `PlainQuery`) from an allowed client, read
     /// straight from the datagram. nil for anything else (a miss, another shape, a client not on the allow list):
     /// then `handle` takes the message through intake.
-    func cachedReply(_ raw: UnsafeRawBufferPointer, from client: SocketAddress, overTCP: Bool) -> [UInt8]? {
-        guard configuration.cache.maxEntries > 0, let query = PlainQuery(raw),
+    /// `keyBuffer`: the caller's reusable storage for the cache key (see `PlainQuery`).
+    func cachedReply(_ raw: UnsafeRawBufferPointer, from client: SocketAddress, overTCP: Bool,
+                     keyBuffer: inout [UInt8]) -> [UInt8]? {
+        guard configuration.cache.maxEntries > 0, let query = PlainQuery(raw, keyBuffer: &keyBuffer),
             intake.allowedClients.contains(where: { $0.contains(client) })
         else { return nil }
         let bits: UInt8 = (query.dnssecOK == true ? 1 : 0) | (query.checkingDisabled ? 2 : 0)

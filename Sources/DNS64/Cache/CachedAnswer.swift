@@ -136,7 +136,17 @@ struct CachedAnswer: Sendable {
             out[10] = UInt8(truncatingIfNeeded: arcount >> 8)
             out[11] = UInt8(truncatingIfNeeded: arcount)
             let size = ClientQuery.advertisedPayloadSize
-            out += [0, 0, 41, UInt8(size >> 8), UInt8(truncatingIfNeeded: size), 0, 0, dnssecOK ? 0x80 : 0, 0, 0, 0]
+            // Root owner, TYPE 41, CLASS = our size, TTL = 0 / version 0 / DO, RDLENGTH 0 (appended one by one:
+            // an array literal here would cost an allocation per reply).
+            out.append(0)
+            out.append(0)
+            out.append(41)
+            out.append(UInt8(size >> 8))
+            out.append(UInt8(truncatingIfNeeded: size))
+            out.append(0)
+            out.append(0)
+            out.append(dnssecOK ? 0x80 : 0)
+            for _ in 0..<3 { out.append(0) }
         }
         return out
     }

@@ -27,6 +27,13 @@ struct PlainQuery {
 
     /// Reads `bytes`; nil unless it has exactly the plain shape above.
     init?(_ bytes: UnsafeRawBufferPointer) {
+        var scratch: [UInt8] = []
+        self.init(bytes, keyBuffer: &scratch)
+    }
+
+    /// Reads `bytes`, building `key` in `keyBuffer`'s storage: a caller that keeps the buffer and drops the
+    /// query (and any key made from it) before the next call reuses one allocation for every query.
+    init?(_ bytes: UnsafeRawBufferPointer, keyBuffer: inout [UInt8]) {
         let count = bytes.count
         guard count >= DNSHeader.length + DNSQuestion.minimumLength else { return nil }
         func u16(_ at: Int) -> UInt16 { UInt16(bytes[at]) << 8 | UInt16(bytes[at + 1]) }
@@ -36,7 +43,10 @@ struct PlainQuery {
         let arcount = u16(10)
         guard arcount <= 1 else { return nil }
         var key: [UInt8] = []
-        key.reserveCapacity(32)
+        swap(&key, &keyBuffer)
+        defer { keyBuffer = key }  // back to the caller, still shared with self.key on success
+        key.removeAll(keepingCapacity: true)
+        key.reserveCapacity(64)
         var at = DNSHeader.length
         while true {
             guard at < count else { return nil }

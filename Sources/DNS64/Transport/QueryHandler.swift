@@ -14,6 +14,8 @@ final class QueryHandler: ChannelInboundHandler {
 
     private let server: DNS64Server
     private var pendingFlush = false
+    /// Storage for cache keys, reused query after query.
+    private var keyBuffer: [UInt8] = []
 
     init(server: DNS64Server) { self.server = server }
 
@@ -21,7 +23,9 @@ final class QueryHandler: ChannelInboundHandler {
         let envelope = unwrapInboundIn(data)
         let client = envelope.remoteAddress
         let channel = context.channel
-        let cached = envelope.data.withUnsafeReadableBytes { server.cachedReply($0, from: client, overTCP: false) }
+        let cached = envelope.data.withUnsafeReadableBytes {
+            server.cachedReply($0, from: client, overTCP: false, keyBuffer: &keyBuffer)
+        }
         let immediate = cached ?? server.handle(
             Array(envelope.data.readableBytesView), from: client, overTCP: false, on: context.eventLoop
         ) {
@@ -56,6 +60,7 @@ final class TCPQueryHandler: ChannelInboundHandler {
 
     private let server: DNS64Server
     private var client: SocketAddress?
+    private var keyBuffer: [UInt8] = []
 
     init(server: DNS64Server) { self.server = server }
 
@@ -80,7 +85,9 @@ final class TCPQueryHandler: ChannelInboundHandler {
         guard let client else { return }
         let channel = context.channel
         let message = unwrapInboundIn(data)
-        let cached = message.withUnsafeReadableBytes { server.cachedReply($0, from: client, overTCP: true) }
+        let cached = message.withUnsafeReadableBytes {
+            server.cachedReply($0, from: client, overTCP: true, keyBuffer: &keyBuffer)
+        }
         let immediate = cached ?? server.handle(
             Array(message.readableBytesView), from: client, overTCP: true, on: context.eventLoop
         ) { reply in
