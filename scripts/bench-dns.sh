@@ -60,7 +60,8 @@ missing=()
 for tool in knotd named dnsperf dig kxdpgun; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if ((${#missing[@]})); then
     echo "bench-dns: installing bind9 dnsperf (missing: ${missing[*]})" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get -qq -y install --no-install-recommends bind9 dnsperf knot dnsutils >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -qq -y install --no-install-recommends bind9 dnsperf knot knot-dnsutils \
+        dnsutils >/dev/null
 fi
 if [[ -z ${NAT64D:-} ]]; then
     PATH=/opt/swift/usr/bin:$PATH
@@ -179,6 +180,8 @@ server_address() { [[ $1 == nat64d ]] && echo "$GW_ADDR6" || echo "$BIND_ADDR6";
 
 DNSPERF_CMD="dnsperf -s SERVER -d queries.txt -c $CLIENTS -q $OUTSTANDING -T 1 -t 5 -l $TIME_LIMIT -n PASSES"
 declare -A QPS LAT LOST CPU SYS BUSY CLIENT_CPU
+RUN_LOG=$d/runs.log
+: >"$RUN_LOG"
 status=0
 # CPU seconds (user + system) a process has used so far.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"; }
@@ -220,7 +223,7 @@ run() {
     fi
     printf '%-14s %10s qps  %8s ms avg latency  %6s us server CPU/query (%s us system)  %s lost of %s  dnsperf %s us/query  busy: %s\n' \
         "$label" "${QPS[$label]:-?}" "${LAT[$label]:-?}" "${CPU[$label]}" "${SYS[$label]}" "${LOST[$label]:-?}" "${sent:-?}" \
-        "${CLIENT_CPU[$label]}" "${BUSY[$label]}"
+        "${CLIENT_CPU[$label]}" "${BUSY[$label]}" | tee -a "$RUN_LOG"
 }
 
 # capacity LABEL SERVER PID: what the server answers, warm, when offered more than one core can take. dnsperf
@@ -255,7 +258,7 @@ capacity() {
         status=1
     fi
     printf '%-14s %10s qps answered of %s offered  %6s us server CPU/query  busy: %s\n' "$label" \
-        "${QPS[$label]:-?}" "${offered:-?}" "${CPU[$label]}" "${BUSY[$label]}"
+        "${QPS[$label]:-?}" "${offered:-?}" "${CPU[$label]}" "${BUSY[$label]}" | tee -a "$RUN_LOG"
 }
 
 # BENCH_PERF=cold|warm: profile nat64d during that run (perf record, report to stderr); BENCH_STRACE=cold|warm:
@@ -349,37 +352,55 @@ if [[ ${BENCH_WRITE_DOC:-0} == 1 ]]; then
 ## DNS64
 
 Measured by \`scripts/bench-dns.sh\` on $(date -u +%Y-%m-%d), $(nproc) vCPUs shared with other work
-($(uname -r), $(named -v | sed 's/ <id:.*//'), dnsperf $(dnsperf -h 2>&1 | sed -n 's/^Version //p' | head -1 || true)).
+($(uname -r), $(named -v | sed 's/ <id:.*//'), dnsperf $(dnsperf -h 2>&1 | sed -n 's/^Version //p' | head -1 || true),
+kxdpgun from knot-dnsutils $(dpkg-query -W -f '${Version}' knot-dnsutils 2>/dev/null || echo '?')).
 nat64d's DNS64 (release build) and BIND 9 (\`named\` with \`dns64 $NAT64_PREFIX\`, \`forward only\` to the same
 upstream) both sit in the gateway namespace and forward to knotd, which serves $NAMES A-only names. The query
-file asks AAAA for each name once: the cold pass starts with empty caches (every answer is an AAAA query, an A
-query and a synthesis), the warm pass repeats the file $WARM_PASSES times from the cache. Both servers are
-restarted for each of $REPS repetitions (alternating which goes first); the tables give the medians. dnsperf
-runs in the client namespace (SERVER is 2001:db8:1::1 for nat64d, 2001:db8:1::53 for BIND; PASSES is 1 cold,
-$WARM_PASSES warm):
+file asks AAAA for each name once.
+
+- **cold**: dnsperf, one pass from an empty cache (every answer costs an AAAA query, an A query and a
+  synthesis);
+- **warm**: dnsperf, the file $WARM_PASSES times more, all from the cache;
+- **capacity**: kxdpgun offers ${CAPACITY_QPS} qps of the same file for ${CAPACITY_SECONDS} s at the warm
+  cache; the table gives what the server answered.
+
+Each of $REPS repetitions starts both servers afresh for their cold runs (alternating which goes first). Both
+then stay up and take turns, $ROUNDS rounds each, at the warm run and the capacity burst. The tables give
+medians over all of them. dnsperf and kxdpgun run in the client namespace (SERVER is 2001:db8:1::1 for nat64d,
+2001:db8:1::53 for BIND; PASSES is 1 cold, $WARM_PASSES warm):
 
     $DNSPERF_CMD
+    kxdpgun -t $CAPACITY_SECONDS -Q $CAPACITY_QPS -F 0 -i queries.txt SERVER
 
-CPU/query is the server process's user + system CPU time during the run divided by the queries completed
-(system time includes the kernel's veth and UDP work, for the upstream side too).
+CPU/query is the server process's user + system CPU time divided by the queries answered (for capacity,
+sampled over the middle of the burst). System time includes the kernel's veth and UDP work, for the
+upstream side too.
+
+**Why capacity.** dnsperf waits for answers (a window of $((CLIENTS * OUTSTANDING)) queries) and spends about
+as much CPU per query as either server (its figure is printed per run). On 2 cores it saturates its own core
+first, so its warm figure measures dnsperf as much as the server. kxdpgun sends from an AF_XDP socket at a fixed
+rate for a fraction of that cost, so the rate a server answers is its own limit.
 EOF
         for mode in $MODES; do
             if [[ $mode == pinned ]]; then
-                printf '\n### Pinned: one core per server\n\nEach server on CPU 1 only (`taskset -c 1`; nat64d `udp-sockets = 1`, `named -n 1`), dnsperf on CPU 0\n(`taskset -c 0`), knotd unpinned: what one core of each server can do.\n'
+                printf '\n### Pinned: one core per server\n\nEach server on CPU 1 only (`taskset -c 1`; nat64d `udp-sockets = 1`, `named -n 1`), the load\ngenerator on CPU 0, knotd unpinned: what one core of each server can do.\n'
             else
-                printf '\n### Shared: no pinning\n\nnat64d `udp-sockets = 2`, `named -n 2`; dnsperf, the server, knotd and the kernel share both vCPUs, so a warm\nrun measures how the scheduler shares the vCPUs with dnsperf as much as the server.\n'
+                printf '\n### Shared: no pinning\n\nnat64d `udp-sockets = 2`, `named -n 2`. dnsperf, the server, knotd and the kernel share both vCPUs, so a\nrun measures how the scheduler splits the vCPUs between dnsperf and the server as much as the server itself.\n'
             fi
             cat <<EOF
 
 | run | nat64d qps | nat64d avg latency | nat64d CPU/query | BIND qps | BIND avg latency | BIND CPU/query | nat64d / BIND qps |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 | cold (1 pass) | ${QPS[$mode-nat64d-cold]} | ${LAT[$mode-nat64d-cold]} ms | ${CPU[$mode-nat64d-cold]} µs | ${QPS[$mode-bind-cold]} | ${LAT[$mode-bind-cold]} ms | ${CPU[$mode-bind-cold]} µs | ${COLD_RATIO[$mode]} |
-| warm ($WARM_PASSES passes) | ${QPS[$mode-nat64d-warm]} | ${LAT[$mode-nat64d-warm]} ms | ${CPU[$mode-nat64d-warm]} µs | ${QPS[$mode-bind-warm]} | ${LAT[$mode-bind-warm]} ms | ${CPU[$mode-bind-warm]} µs | ${WARM_RATIO[$mode]} |
+| warm, dnsperf ($WARM_PASSES passes) | ${QPS[$mode-nat64d-warm]} | ${LAT[$mode-nat64d-warm]} ms | ${CPU[$mode-nat64d-warm]} µs | ${QPS[$mode-bind-warm]} | ${LAT[$mode-bind-warm]} ms | ${CPU[$mode-bind-warm]} µs | ${WARM_RATIO[$mode]} |
+| warm capacity, kxdpgun | ${QPS[$mode-nat64d-capacity]} | — | ${CPU[$mode-nat64d-capacity]} µs | ${QPS[$mode-bind-capacity]} | — | ${CPU[$mode-bind-capacity]} µs | ${CAPACITY_RATIO[$mode]} |
 
-Goals: cold ≥ 1.0× BIND: $(goal "${COLD_RATIO[$mode]}" 1.0); warm ≥ 1.5× BIND: $(goal "${WARM_RATIO[$mode]}" 1.5).
+Goals: cold ≥ 1.0× BIND: $(goal "${COLD_RATIO[$mode]}" 1.0); warm ≥ 1.5× BIND: capacity $(goal "${CAPACITY_RATIO[$mode]}" 1.5), dnsperf $(goal "${WARM_RATIO[$mode]}" 1.5).
 EOF
         done
-        printf '\nOther work on this shared machine moves single runs by up to ±30 %%. Reproduce with\n`sudo BENCH_WRITE_DOC=1 bash scripts/bench-dns.sh` (BENCH_MODES, BENCH_REPS, BENCH_NAMES to vary).\n'
+        printf '\nThe runs behind the medians, as the script printed them:\n\n```\n'
+        cat "$RUN_LOG"
+        printf '```\n\nOther work on this shared machine moves single runs by up to ±30 %%. Reproduce with\n`sudo BENCH_WRITE_DOC=1 bash scripts/bench-dns.sh` (BENCH_MODES, BENCH_REPS, BENCH_ROUNDS, BENCH_NAMES to vary).\n'
     } >"$section"
     # Replace the "## DNS64" section (up to the next "## " heading), or append it.
     awk -v f="$section" '

@@ -8,8 +8,8 @@
 // other outstanding query on that socket uses. Each socket is retired after `queriesPerSocket` queries and
 // replaced by a fresh one on a new random port. A spoofed answer must then guess the 16-bit ID and one of
 // `socketsPerUpstream` × loops live ports that keep moving, and echo the question; dnsmasq's fixed pool of 64
-// random ports is the model, with port rotation on top. Unbound and BIND open a socket per query: stronger, and
-// what made the previous design of this file cost ~200 µs of CPU per cold answer.
+// random ports is the model, with port rotation on top. Unbound and BIND open a socket per query: stronger
+// against spoofing, at the cost above per query.
 //
 // Sockets are connected: the kernel delivers only datagrams from the upstream's address and port (the address
 // part of the N3 check), and an ICMP port unreachable comes back as ECONNREFUSED on that socket, which fails
@@ -96,6 +96,8 @@ final class LoopSockets {
     private let queriesPerSocket: Int
     private let counters: CounterStore
     private var slots: [[UpstreamSocket?]]
+    /// Sockets taken out of their slot that still wait for answers (closed by `closeAll` if still open).
+    private var retiring: [UpstreamSocket] = []
     private var closed = false
 
     init(loop: any EventLoop, upstreams: [SocketAddress], size: Int, queriesPerSocket: Int, counters: CounterStore) {
@@ -121,22 +123,30 @@ final class LoopSockets {
         if let current = slots[index][slot], current.usable {
             socket = current
         } else {
-            slots[index][slot]?.retire()
+            if let broken = slots[index][slot] { retire(broken) }
             socket = UpstreamSocket(loop: loop, upstream: upstreams[index], counters: counters)
             slots[index][slot] = socket
         }
         if socket.sent + 1 >= queriesPerSocket {
             // This is its last query: the next one picking this slot opens a fresh port.
             slots[index][slot] = nil
-            defer { socket.retire() }
+            defer { retire(socket) }
             return socket.send(query, timeout: timeout)
         }
         return socket.send(query, timeout: timeout)
     }
 
+    private func retire(_ socket: UpstreamSocket) {
+        socket.retire()
+        retiring.removeAll { $0.isClosed }
+        if !socket.isClosed { retiring.append(socket) }
+    }
+
     func closeAll() {
         closed = true
         for socket in slots.joined() { socket?.close() }
+        for socket in retiring { socket.close() }
+        retiring = []
         slots = Array(repeating: Array(repeating: nil, count: size), count: upstreams.count)
     }
 }
@@ -155,6 +165,8 @@ final class UpstreamSocket {
     private var retired = false
     /// The channel failed to open, or closed.
     private var broken = false
+    /// `close()` ran.
+    private(set) var isClosed = false
 
     private static let anyIPv4 = try! SocketAddress(ipAddress: "0.0.0.0", port: 0)
     private static let anyIPv6 = try! SocketAddress(ipAddress: "::", port: 0)
@@ -183,8 +195,8 @@ final class UpstreamSocket {
         opening.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):
-                self.live = channel
-                if self.retired && handler.isIdle { channel.close(promise: nil) }
+                // Closed while it was opening (retired with nothing waiting, or shut down): close it now.
+                if self.isClosed { channel.close(promise: nil) } else { self.live = channel }
             case .failure(let error):
                 self.broken = true
                 handler.failAll(error)
@@ -244,6 +256,7 @@ final class UpstreamSocket {
     /// Closes the channel now; waiting queries fail.
     func close() {
         retired = true
+        isClosed = true
         handler.onIdle = nil
         handler.onInactive = nil
         handler.failAll(ChannelError.ioOnClosedChannel)
