@@ -63,6 +63,17 @@ let package = Package(
         .executableTarget(
             name: "nat64-bench", dependencies: ["NAT64Translator", "CBenchSupport"], path: "Benchmarks/StateTableBench"),
 
+        // Fuzz targets (scripts/fuzz.sh): libFuzzer entry points when built with -DFUZZING, input replayers
+        // otherwise (so every build compiles them and the tests run the checked-in corpora through them).
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
+        .executableTarget(
+            name: "fuzz-translator", dependencies: ["FuzzSupport", "NAT64Translator"], path: "Fuzz/TranslatorFuzz"),
+        .executableTarget(
+            name: "fuzz-dns64",
+            dependencies: ["FuzzSupport", "DNS64", "NAT64Translator", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Fuzz/DNS64Fuzz"),
+        .executableTarget(name: "fuzz-config", dependencies: ["FuzzSupport", "GatewayConfig"], path: "Fuzz/ConfigFuzz"),
+
         // Tests
         .target(name: "PacketTestSupport", dependencies: ["NAT64Translator"], path: "Tests/PacketTestSupport"),
         .testTarget(name: "NAT64TranslatorTests", dependencies: ["NAT64Translator", "PacketTestSupport"]),

@@ -10,9 +10,11 @@ if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
     PATH=/opt/swift/usr/bin:$PATH
 fi
 
-# The end-to-end suites, in order; each prints `N passed, N failed` as its last line. An entry may start with
-# VAR=value settings for that run: the main suite runs with TUN offload (the default) and without it.
+# The suites after the unit tests, in order; each prints `N passed, N failed` as its last line. An entry is
+# [VAR=value ...] SCRIPT [ARGUMENTS ...]: the main suite runs with TUN offload (the default) and without it;
+# the fuzz replay runs the fuzz targets' seeds and past finds (scripts/fuzz.sh) without fuzzing.
 NETNS_SUITES=(
+    "scripts/fuzz.sh --replay"
     scripts/netns-test.sh
     "NAT64D_TUN_OFFLOAD=false scripts/netns-test.sh"
     scripts/netns-conformance-test.sh
@@ -57,7 +59,12 @@ for suite in "${NETNS_SUITES[@]}"; do
     step "$suite"
     read -r -a words <<<"$suite"
     rc=0
-    env NAT64D="$nat64d_bin" "${words[@]:0:${#words[@]}-1}" bash "${words[-1]}" 2>&1 | tee "$LOGDIR/suite.log" || rc=$?
+    settings=()
+    while [[ ${words[0]} == *=* ]]; do
+        settings+=("${words[0]}")
+        words=("${words[@]:1}")
+    done
+    env NAT64D="$nat64d_bin" "${settings[@]}" bash "${words[@]}" 2>&1 | tee "$LOGDIR/suite.log" || rc=$?
     summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$LOGDIR/suite.log" | tail -n 1 || true)
     if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
         total_passed=$((total_passed + BASH_REMATCH[1]))
