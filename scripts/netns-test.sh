@@ -131,11 +131,29 @@ tcpdump_read() {
 # parallel runs never share /run/nat64d/control.sock.
 start_nat64d_with_control() {
     netns_write_nat64d_config "${NAT64D_LOG_LEVEL:-info}"
-    printf '\n[capture]\ndirectory = "%s"\n\n[control]\nsocket = "%s"\n' \
-        "$NETNS_WORKDIR/capture" "$CONTROL_SOCKET" >>"$NETNS_WORKDIR/nat64d.toml"
+    printf '\n[capture]\ndirectory = "%s"\n\n[control]\nsocket = "%s"\n\n[metrics]\nlisten = "[::1]:%s"\n' \
+        "$NETNS_WORKDIR/capture" "$CONTROL_SOCKET" "$METRICS_PORT" >>"$NETNS_WORKDIR/nat64d.toml"
     netns_start_translator nat64d "$NAT64D" run --config "$NETNS_WORKDIR/nat64d.toml"
     NAT64D_PID=$NETNS_TRANSLATOR_PID
     netns_log "nat64d started, pid $NAT64D_PID, control socket $CONTROL_SOCKET"
+}
+
+# The Prometheus endpoint on the gateway's loopback: the same counters as `ctl stats`, in the text format.
+METRICS_PORT=9164
+check_metrics() {
+    local out
+    out=$(in_ns "$NS_GW" curl -sS --max-time 5 "http://[::1]:$METRICS_PORT/metrics" 2>&1) ||
+        { DETAIL="curl /metrics: $(oneline "$out")"; return 1; }
+    if ! grep -Eq '^nat64d_translated_packets_total\{direction="6to4"\} [1-9]' <<<"$out" ||
+        ! grep -Eq '^nat64d_dns64_queries_total [1-9]' <<<"$out" ||
+        ! grep -Eq '^nat64d_dns64_synthesized_total [1-9]' <<<"$out" ||
+        ! grep -q '^# TYPE nat64d_dropped_packets_total counter' <<<"$out" ||
+        ! grep -Eq '^nat64d_dropped_packets_total\{reason="no-state"\} [0-9]+' <<<"$out"; then
+        DETAIL="/metrics lacks translated 6to4 > 0, DNS64 queries and syntheses > 0 or the drop counters: $(oneline "$out")"
+        return 1
+    fi
+    out=$(in_ns "$NS_GW" curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "http://[::1]:$METRICS_PORT/" 2>&1)
+    [[ $out == 404 ]] || { DETAIL="GET / answered $out, expected 404"; return 1; }
 }
 
 check_control_socket() {
@@ -292,6 +310,7 @@ else
     check udp-through-translator check_udp_through
     check dns64-acl-refused check_acl_refused
     check control-socket-stats-sessions check_control_socket
+    check prometheus-metrics check_metrics
     check capture-http-both-sides check_capture_http
     check capture-filter-icmp-only check_capture_filter
     check sigterm-shutdown check_sigterm

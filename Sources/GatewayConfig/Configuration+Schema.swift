@@ -46,6 +46,7 @@ extension ConfigReader {
                          "rfc6791-source"]),
         ("capture", ["enabled", "directory", "filter", "max-size-mb", "max-files"]),
         ("control", ["socket"]),
+        ("metrics", ["enabled", "listen"]),
     ]
 
     /// Sub-sections of `[dns64]`, written as `[dns64.groups.NAME]` headers rather than `key = value` lines.
@@ -73,14 +74,16 @@ extension ConfigReader {
         let translation = readTranslation(section("translation", keys: keys("translation")))
         let capture = readCapture(section("capture", keys: keys("capture")))
         let control = readControl(section("control", keys: keys("control")))
+        let metrics = readMetrics(section("metrics", keys: keys("metrics")))
         if let translator, let gateway { crossCheck(translator, gateway) }
         guard let tun, let translator, let gateway, let dns64, let log, let translation, let capture, let control,
-              errors.isEmpty
+              let metrics, errors.isEmpty
         else { return nil }
         var configuration = GatewayConfiguration(
             tun: tun, translator: translator.config, gateway: gateway.config, dns64: dns64, log: log,
             capture: capture, control: control)
         configuration.translation = translation
+        configuration.metrics = metrics
         return configuration
     }
 

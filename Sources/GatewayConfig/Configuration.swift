@@ -220,6 +220,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var capture: Capture
     /// The `[control]` section (Configuration+Capture.swift).
     public var control: Control
+    /// The `[metrics]` section (Configuration+Metrics.swift).
+    public var metrics = Metrics()
 
     /// Parses and validates configuration text.
     ///

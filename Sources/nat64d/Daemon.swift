@@ -113,12 +113,33 @@ struct Daemon {
         }
         logger.info("control socket ready", metadata: ["socket": "\(control.path)"])
 
+        // 5. The Prometheus endpoint ([metrics]), reading the same snapshots as `ctl stats`.
+        var metrics: MetricsServer?
+        if configuration.metrics.enabled {
+            let listen = configuration.metrics.listen
+            do {
+                metrics = try await MetricsServer(
+                    address: try socketAddress(listen), group: group, exporter: MetricsExporter()
+                ) { [forwarder, dns] in
+                    MetricsSnapshot(forwarder: forwarder.stats, dns: dns?.counters, dnsCacheEntries: dns?.cachedAnswers)
+                }
+            } catch {
+                control.stop()
+                if let dns { await dns.stop() }
+                forwarder.stop()
+                try? await group.shutdownGracefully()
+                throw MetricsListenError(address: describe(listen), reason: "\(error)")
+            }
+            logger.info("metrics ready", metadata: ["listen": "http://\(describe(listen))/metrics"])
+        }
+
         logger.notice("nat64d running", metadata: ["config": "\(configPath)"])
         let signal = await signals.next()
         logger.notice("stopping", metadata: ["signal": "\(signal)"])
 
-        // 5. Teardown: control, DNS, then the packet path (closing capture files); closing the queue removes
-        //    the TUN and its routes; the control socket file goes with `control`.
+        // 6. Teardown: metrics, control, DNS, then the packet path (closing capture files); closing the queue
+        //    removes the TUN and its routes; the control socket file goes with `control`.
+        await metrics?.stop()
         control.stop()
         if let dns { await dns.stop() }
         forwarder.stop()
@@ -132,6 +153,16 @@ struct Daemon {
             "translated-6to4": "\(s.counters.translated6to4)", "translated-4to6": "\(s.counters.translated4to6)",
             "icmp-errors": "\(s.counters.icmpErrorsSent)", "drops": "\(dropSummary.joined(separator: ","))",
         ])
+    }
+}
+
+/// The `[metrics]` listener could not be bound.
+struct MetricsListenError: Error, CustomStringConvertible {
+    var address: String
+    var reason: String
+    var description: String {
+        "metrics: cannot listen on \(address): \(reason); pick a free address and port in [metrics] listen, "
+            + "or set enabled = false"
     }
 }
 
