@@ -1,13 +1,13 @@
-// Lifecycle: configure the TUN device, start the packet path, the DNS64 and the control socket, wait for a
-// signal, tear down.
+// Lifecycle: configure the TUN device, start the packet path, the DNS64, the control socket and the metrics
+// endpoint, wait for SIGTERM or SIGINT (swift-service-lifecycle's graceful shutdown), tear down.
 import DNS64
-import Dispatch
 import GatewayConfig
 import Logging
 import NAT64Translator
 import NIOCore
 import NIOPosix
 import PacketCapture
+import ServiceLifecycle
 import TunDevice
 #if canImport(Glibc)
 import Glibc
@@ -17,9 +17,25 @@ struct Daemon {
     let configuration: GatewayConfiguration
     let configPath: String
 
+    /// Runs the gateway until SIGTERM or SIGINT, then tears it down (exit 0). A signal that arrives during
+    /// start-up is kept: the gateway stops as soon as it is up.
     func run() async throws {
         let logger = makeLogger(level: configuration.log.level)
-        let signals = SignalWaiter(signals: [SIGTERM, SIGINT])
+        let gateway = GatewayService(configuration: configuration, configPath: configPath, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// Everything the daemon runs, as one service of the `ServiceGroup`: it starts the parts in order, waits for
+/// the group's graceful shutdown, and stops them in reverse order.
+struct GatewayService: Service {
+    let configuration: GatewayConfiguration
+    let configPath: String
+    let logger: Logger
+
+    func run() async throws {
 
         // 1. The TUN device and its kernel configuration (through libnl, never `ip`).
         let queue = try openTun(configuration.tun, logger: logger)
@@ -134,8 +150,10 @@ struct Daemon {
         }
 
         logger.notice("nat64d running", metadata: ["config": "\(configPath)"])
-        let signal = await signals.next()
-        logger.notice("stopping", metadata: ["signal": "\(signal)"])
+        // Returns when SIGTERM/SIGINT triggered the graceful shutdown; throws only if the task was cancelled,
+        // which tears down the same way.
+        try? await gracefulShutdown()
+        logger.notice("stopping")
 
         // 6. Teardown: metrics, control, DNS, then the packet path (closing capture files); closing the queue
         //    removes the TUN and its routes; the control socket file goes with `control`.
@@ -206,29 +224,4 @@ func makeLogger(level: String) -> Logger {
         return h
     }
     return Logger(label: "nat64d")
-}
-
-/// Turns SIGTERM/SIGINT into an awaitable event (the default handlers are disabled while it lives).
-final class SignalWaiter: @unchecked Sendable {  // immutable after init; DispatchSource is thread-safe
-    private let sources: [DispatchSourceSignal]
-    private let stream: AsyncStream<Int32>
-
-    init(signals: [Int32]) {
-        let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        self.stream = stream
-        var sources: [DispatchSourceSignal] = []
-        for s in signals {
-            signal(s, SIG_IGN)
-            let src = DispatchSource.makeSignalSource(signal: s, queue: .global())
-            src.setEventHandler { continuation.yield(s) }
-            src.resume()
-            sources.append(src)
-        }
-        self.sources = sources
-    }
-
-    func next() async -> Int32 {
-        for await s in stream { return s }
-        return 0
-    }
 }
