@@ -20,6 +20,7 @@ NETNS_SUITES=(
     scripts/netns-conformance-test.sh
     scripts/netns-state-test.sh
     scripts/netns-dns-test.sh
+    scripts/privilege-test.sh
 )
 
 step() { printf '\n=== %s\n' "$*"; }

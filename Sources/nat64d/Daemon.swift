@@ -184,6 +184,14 @@ struct MetricsListenError: Error, CustomStringConvertible {
     }
 }
 
+/// What to add to a start-up error the kernel refused for lack of privilege (EPERM/EACCES from the TUN device
+/// or netlink): what nat64d needs and how the systemd unit grants it. Empty for any other error.
+func privilegeHint(for error: any Error) -> String {
+    guard let e = error as? SystemError, e.code == EPERM || e.code == EACCES else { return "" }
+    return "; nat64d needs CAP_NET_ADMIN and read-write access to /dev/net/tun (plus CAP_NET_BIND_SERVICE for "
+        + "DNS on port 53): run it as root, or as contrib/systemd/nat64d.service does"
+}
+
 /// Opens the TUN queue, with offload when configured; falls back to plain packets if the kernel refuses it.
 func openTun(_ tun: GatewayConfiguration.Tun, logger: Logger) throws -> TunQueue {
     if tun.offload {

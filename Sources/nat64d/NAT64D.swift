@@ -24,7 +24,7 @@ struct Run: AsyncParsableCommand {
         do {
             try await daemon.run()
         } catch {
-            printError("nat64d: \(error)")
+            printError("nat64d: \(error)\(privilegeHint(for: error))")
             throw ExitCode(1)
         }
     }
