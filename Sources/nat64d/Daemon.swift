@@ -36,7 +36,6 @@ struct GatewayService: Service {
     let logger: Logger
 
     func run() async throws {
-
         // 1. The TUN device and its kernel configuration (through libnl, never `ip`).
         let queue = try openTun(configuration.tun, logger: logger)
         let name = queue.name
