@@ -38,7 +38,7 @@ while (($#)); do
         shift
         ;;
     -h | --help)
-        sed -n '2,17p' "$0"
+        sed -n '2,/^set -euo/p' "$0" | grep '^#'
         exit 0
         ;;
     translator | dns64 | config)
