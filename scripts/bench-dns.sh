@@ -112,15 +112,8 @@ netns_wait_until 20 bash -c "[[ \$(ip netns exec $NS_SERVER dig +time=1 +tries=1
 
 # ------------------------------------------------------------------ the two DNS64 servers
 
-cat >"$d/nat64d.toml" <<EOF
-[tun]
-name = "$NAT64D_TUN"
-[translator]
-prefix = "$NAT64_PREFIX"
-pool4 = ["$POOL4_ADDR"]
-[gateway]
-ipv4 = "$GW_ADDR4"
-ipv6 = "$GW_ADDR6"
+netns_nat64d_config_head >"$d/nat64d.toml"
+cat >>"$d/nat64d.toml" <<EOF
 [dns64]
 listen = ["[$GW_ADDR6]:53"]
 upstream = ["$SERVER_ADDR4:53"]

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # counters and state are used by the sourcing scripts
-# The check harness shared by the netns suites (netns-test.sh, netns-conformance-test.sh, netns-state-test.sh).
+# The check harness shared by the netns suites (netns-test.sh, netns-conformance-test.sh, netns-state-test.sh,
+# netns-dns-test.sh, privilege-test.sh).
 # Source it after scripts/netns-lib.sh; it installs the EXIT/INT/TERM traps.
 #
 #   check NAME FUNC      run FUNC; it returns 0 to pass, or sets DETAIL and returns non-zero
