@@ -5,7 +5,7 @@
 ///
 /// Not thread-safe by design: each packet thread owns one translator (state is sharded, never shared
 /// between threads); the daemon reads `counters` snapshots from the owning thread.
-public struct Translator: @unchecked Sendable {
+public struct Translator: ~Copyable, @unchecked Sendable {
     // @unchecked: `arena` is a reference to scratch memory owned by this translator alone.
     public let configuration: TranslatorConfiguration
     public var table: BindingTable

@@ -1,6 +1,7 @@
 // Lifecycle: configure the TUN device, start the packet path, the DNS64, the control socket and the metrics
 // endpoint, wait for SIGTERM or SIGINT (swift-service-lifecycle's graceful shutdown), tear down.
 import DNS64
+import Forwarding
 import GatewayConfig
 import Logging
 import NAT64Translator
@@ -62,19 +63,33 @@ struct GatewayService: Service {
         // 2. The control socket (bound now, so a bad path fails before anything runs) and the packet path,
         //    capturing from the start when [capture] enabled = true.
         let control = try ControlServer(path: configuration.control.socket)
-        let translator = Translator(configuration: TranslatorConfiguration(
+        var translator = Translator(configuration: TranslatorConfiguration(
             configuration, seed: UInt64(truncatingIfNeeded: monotonicNanoseconds())))
         let t = configuration.translator
+        var journal: PoolJournalWriter?
         if t.mode == .pool, let directory = t.stateDirectory {  // S10 persistence (StatePersistence.swift)
-            let restored = try StatePersistence(directory: directory).attach(to: translator.table, now: monotonicNanoseconds())
+            let persistence = StatePersistence(directory: directory)
+            let restored = try persistence.restore(into: translator.table, now: monotonicNanoseconds())
             logger.info("pool assignments restored", metadata: ["count": "\(restored)", "state-dir": "\(directory)"])
+            journal = try PoolJournalWriter(persistence: persistence, logger: logger)
         }
-        let capture = try configuration.capture.enabled ? CaptureRecorder(settings: configuration.capture.settings) : nil
+        let capture = try configuration.capture.enabled
+            ? SharedCapture(recorder: CaptureRecorder(settings: configuration.capture.settings)) : nil
         if capture != nil {
             logger.notice("capture on", metadata: ["directory": "\(configuration.capture.directory)",
                                                    "filter": "\(configuration.capture.filter)"])
         }
-        let forwarder = PacketForwarder(queue: queue, translator: translator, capture: capture)
+        // A device failure (the TUN deleted under the daemon) ends the loop; the daemon then stops with a
+        // non-zero status so the supervisor (systemd Restart=on-failure) brings the gateway back.
+        let failed = DeviceFailureSignal()
+        let thread = ForwardingThread(
+            index: 0, engine: ForwardingEngine(translator: translator), device: TunPacketDevice(queue: queue),
+            capture: capture, events: journal?.events
+        ) { [logger] error in
+            logger.critical("packet thread stopped: the TUN device failed", metadata: ["error": "\(error)"])
+            failed.fire()
+        }
+        let forwarder = ForwardingGroup(threads: [thread], capture: capture)
         try forwarder.start()
 
         // 3. The DNS64.
@@ -149,9 +164,15 @@ struct GatewayService: Service {
         }
 
         logger.notice("nat64d running", metadata: ["config": "\(configPath)"])
-        // Returns when SIGTERM/SIGINT triggered the graceful shutdown; throws only if the task was cancelled,
-        // which tears down the same way.
-        try? await gracefulShutdown()
+        // Waits for SIGTERM/SIGINT (the graceful shutdown) or for a packet thread's device failure, whichever
+        // comes first; a cancelled task tears down the same way.
+        let deviceFailed = await withTaskGroup(of: Bool.self) { waiters in
+            waiters.addTask { try? await gracefulShutdown(); return false }
+            waiters.addTask { await failed.wait() }
+            let first = await waiters.next() ?? false
+            waiters.cancelAll()
+            return first
+        }
         logger.notice("stopping")
 
         // 6. Teardown: metrics, control, DNS, then the packet path (closing capture files); closing the queue
@@ -160,6 +181,7 @@ struct GatewayService: Service {
         control.stop()
         if let dns { await dns.stop() }
         forwarder.stop()
+        journal?.stop()
         try? await group.shutdownGracefully()
         let s = forwarder.stats
         var dropSummary: [String] = []
@@ -170,6 +192,31 @@ struct GatewayService: Service {
             "translated-6to4": "\(s.counters.translated6to4)", "translated-4to6": "\(s.counters.translated4to6)",
             "icmp-errors": "\(s.counters.icmpErrorsSent)", "drops": "\(dropSummary.joined(separator: ","))",
         ])
+        if deviceFailed, let failure = forwarder.failure { throw PacketPathFailure(error: failure) }
+    }
+}
+
+/// A packet thread ended because its device failed: the daemon exits non-zero so its supervisor restarts it.
+struct PacketPathFailure: Error, CustomStringConvertible {
+    var error: DeviceError
+    var description: String {
+        "the packet path stopped: \(error); the TUN device was removed or failed (restart nat64d to recreate it)"
+    }
+}
+
+/// Fired once by a packet thread whose device failed; awaited by the daemon's main task.
+final class DeviceFailureSignal: Sendable {
+    private let stream: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    init() { (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1)) }
+
+    func fire() { continuation.yield() }
+
+    /// Returns true once fired; false when the waiting task is cancelled first.
+    func wait() async -> Bool {
+        for await _ in stream { return true }
+        return false
     }
 }
 

@@ -9,6 +9,7 @@
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/eventfd.h>
 
 static inline unsigned long CTunLinux_TUNSETIFF(void) { return TUNSETIFF; }
 static inline unsigned long CTunLinux_TUNSETPERSIST(void) { return TUNSETPERSIST; }
@@ -19,6 +20,9 @@ static inline unsigned long CTunLinux_TUNGETIFF(void) { return TUNGETIFF; }
 static inline unsigned int CTunLinux_TUN_F_CSUM(void) { return TUN_F_CSUM; }
 static inline unsigned int CTunLinux_TUN_F_TSO4(void) { return TUN_F_TSO4; }
 static inline unsigned int CTunLinux_TUN_F_TSO6(void) { return TUN_F_TSO6; }
+
+// eventfd(2) flags: glibc's sys/eventfd.h is not part of Swift's Glibc module, so they come through here.
+static inline int CTunLinux_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
 static inline short CTunLinux_IFF_TUN(void) { return IFF_TUN; }
 static inline short CTunLinux_IFF_NO_PI(void) { return IFF_NO_PI; }

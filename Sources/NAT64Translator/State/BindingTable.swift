@@ -327,10 +327,18 @@ public final class BindingTable: @unchecked Sendable {
             + BindingTable.wheelSize * 4 + max(1, pool.count) * 4
     }
 
-    /// All live sessions (control interface, tests). Allocates; not for the packet path.
-    public var bindings: [Binding] {
+    /// All live sessions (tests, replay summaries). Allocates and walks the whole table: a packet thread uses
+    /// `bindings(from:limit:)` in slices instead.
+    public var bindings: [Binding] { bindings(from: 0, limit: capacity).bindings }
+
+    /// The live sessions among the slots `start ..< start + limit` (control interface: a dump walks the table
+    /// in bounded slices between batches, so the packet path never stalls behind it).
+    ///
+    /// - Returns: the sessions found, and the slot to continue from (nil when the table has been walked).
+    public func bindings(from start: Int, limit: Int) -> (bindings: [Binding], next: Int?) {
+        let end = min(capacity, max(start, 0) + max(limit, 1))
         var out: [Binding] = []
-        for i in 0..<capacity where sessions[i].proto != 0 {
+        for i in max(start, 0)..<end where sessions[i].proto != 0 {
             let s = sessions[i]
             let tcp = s.proto == IPProtocolNumber.tcp ? TCPState(rawValue: s.state) : nil
             let lifetime: Nanoseconds
@@ -346,7 +354,7 @@ public final class BindingTable: @unchecked Sendable {
                 remote: Endpoint4(address: IPv4Address(s.remote4), port: s.remotePort, proto: s.proto),
                 lastUsed: s.expiry - lifetime, created: s.created, expires: s.expiry, tcpState: tcp))
         }
-        return out
+        return (out, end < capacity ? end : nil)
     }
 
     // MARK: Lookups without side effects (ICMP error inner packets, tests)

@@ -3,13 +3,14 @@
 // metrics calls on the packet path); each scrape reads their latest snapshots and brings the registry's
 // counters up to them, so a scrape costs nothing between scrapes.
 import DNS64
+import Forwarding
 import NAT64Translator
 import Prometheus
 import Synchronization
 
 /// The counters of one moment, as the packet thread and the DNS64 report them.
 struct MetricsSnapshot: Sendable {
-    var forwarder: PacketForwarder.ForwarderStats
+    var forwarder: ForwarderStats
     var dns: DNS64Counters?
     var dnsCacheEntries: Int?
 }
