@@ -179,6 +179,25 @@ check_control_socket() {
     fi
 }
 
+# With tun.queues > 1 every packet thread carries traffic: many new flows (each TCP connection a new source
+# port, so a new flow hash) spread over the queues; `ctl stats --json` counts packets per queue.
+check_queues() {
+    local out i
+    for i in $(seq 16); do
+        client curl -sS --max-time 5 -o /dev/null "http://[$SERVER_SYNTH6]/" >/dev/null 2>&1 || true
+    done
+    out=$(ctl stats --json 2>&1) || { DETAIL="ctl stats --json: $(oneline "$out")"; return 1; }
+    out=$(python3 -c '
+import json, sys
+want = int(sys.argv[1]); s = json.loads(sys.stdin.read()); q = s["queues"]
+if len(q) != want: sys.exit("%d queues reported, expected %d" % (len(q), want))
+idle = [x["queue"] for x in q if x["packets"] == 0]
+if idle: sys.exit("queues without packets: %s (%s)" % (idle, [x["packets"] for x in q]))
+if sum(x["packets"] for x in q) < s["translated-6to4"]: sys.exit("per-queue packets do not add up")
+print(" ".join(str(x["packets"]) for x in q))' "${NAT64D_TUN_QUEUES:-2}" <<<"$out" 2>&1) ||
+        { DETAIL=$(oneline "$out"); return 1; }
+}
+
 # Capture an HTTP exchange and read it back with tcpdump: both sides, both directions.
 check_capture_http() {
     local dir=$NETNS_WORKDIR/capture-http out problems=() f
@@ -310,6 +329,7 @@ else
     check udp-through-translator check_udp_through
     check dns64-acl-refused check_acl_refused
     check control-socket-stats-sessions check_control_socket
+    check packets-on-every-queue check_queues
     check prometheus-metrics check_metrics
     check capture-http-both-sides check_capture_http
     check capture-filter-icmp-only check_capture_filter

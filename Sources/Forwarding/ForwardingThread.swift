@@ -34,6 +34,8 @@ public struct ForwarderStats: Sendable, Equatable {
     public var engine = EngineStats()
     /// Pool assignments not persisted because the event ring was full.
     public var eventsDropped: UInt64 = 0
+    /// Acquisitions of the shared state table's lock that had to wait (one table for every queue).
+    public var tableLockContended: UInt64 = 0
 
     public init() {}
 
@@ -47,7 +49,9 @@ public struct ForwarderStats: Sendable, Equatable {
         sessions += other.sessions
         device.add(other.device)
         engine.add(other.engine)
-        eventsDropped &+= other.eventsDropped
+        // One ring and one table shared by every queue: the same figure, not a sum.
+        eventsDropped = max(eventsDropped, other.eventsDropped)
+        tableLockContended = max(tableLockContended, other.tableLockContended)
     }
 }
 
@@ -239,6 +243,7 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         s.device = p.device.counters
         s.engine = p.engine.stats
         s.eventsDropped = events?.dropped ?? 0
+        s.tableLockContended = p.engine.translator.table.lock.contended
         return s
     }
 
@@ -259,7 +264,8 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         case .snapshot:
             break
         case .bindings(let from, let limit):
-            let slice = p.engine.translator.table.bindings(from: from, limit: limit)
+            let table = p.engine.translator.table
+            let slice = table.lock.withLock { table.bindings(from: from, limit: limit) }
             reply.bindings = slice.bindings
             reply.next = slice.next
         case .startCapture(let shared):

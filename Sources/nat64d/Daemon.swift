@@ -36,10 +36,19 @@ struct GatewayService: Service {
     let configPath: String
     let logger: Logger
 
+    /// `tun.queues`, with 0 meaning one per online CPU (at most the kernel's 256).
+    static func queueCount(configured: Int) -> Int {
+        if configured > 0 { return configured }
+        return min(256, max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+    }
+
     func run() async throws {
-        // 1. The TUN device and its kernel configuration (through libnl, never `ip`).
-        let queue = try openTun(configuration.tun, logger: logger)
+        // 1. The TUN device and its kernel configuration (through libnl, never `ip`). The first queue creates
+        //    the device; the others (tun.queues, one packet thread each) attach to it.
+        let queueCount = Self.queueCount(configured: configuration.tun.queues)
+        let queue = try openTun(configuration.tun, multiQueue: queueCount > 1, logger: logger)
         let name = queue.name
+        let offload = queue.offload
         try queue.setNonBlocking()
         do {
             let nl = try NetlinkSocket()
@@ -57,19 +66,21 @@ struct GatewayService: Service {
             }
         }
         logger.info("TUN ready", metadata: ["device": "\(name)", "mtu": "\(configuration.tun.mtu)",
-                                            "offload": "\(queue.offload)",
+                                            "offload": "\(offload)", "queues": "\(queueCount)",
                                             "prefix": "\(configuration.translator.prefix)"])
 
         // 2. The control socket (bound now, so a bad path fails before anything runs) and the packet path,
         //    capturing from the start when [capture] enabled = true.
         let control = try ControlServer(path: configuration.control.socket)
-        var translator = Translator(configuration: TranslatorConfiguration(
-            configuration, seed: UInt64(truncatingIfNeeded: monotonicNanoseconds())))
+        let seed = UInt64(truncatingIfNeeded: monotonicNanoseconds())
+        let translatorConfiguration = TranslatorConfiguration(configuration, seed: seed)
+        let translator = Translator(configuration: translatorConfiguration)
+        let table = translator.table
         let t = configuration.translator
         var journal: PoolJournalWriter?
         if t.mode == .pool, let directory = t.stateDirectory {  // S10 persistence (StatePersistence.swift)
             let persistence = StatePersistence(directory: directory)
-            let restored = try persistence.restore(into: translator.table, now: monotonicNanoseconds())
+            let restored = try persistence.restore(into: table, now: monotonicNanoseconds())
             logger.info("pool assignments restored", metadata: ["count": "\(restored)", "state-dir": "\(directory)"])
             journal = try PoolJournalWriter(persistence: persistence, logger: logger)
         }
@@ -82,14 +93,26 @@ struct GatewayService: Service {
         // A device failure (the TUN deleted under the daemon) ends the loop; the daemon then stops with a
         // non-zero status so the supervisor (systemd Restart=on-failure) brings the gateway back.
         let failed = DeviceFailureSignal()
-        let thread = ForwardingThread(
-            index: 0, engine: ForwardingEngine(translator: translator), device: TunPacketDevice(queue: queue),
-            capture: capture, events: journal?.events
-        ) { [logger] error in
+        let onFailure: @Sendable (DeviceError) -> Void = { [logger] error in
             logger.critical("packet thread stopped: the TUN device failed", metadata: ["error": "\(error)"])
             failed.fire()
         }
-        let forwarder = ForwardingGroup(threads: [thread], capture: capture)
+        // One packet thread per queue, each with its own translator (buffers, counters, rate limits) over the
+        // one shared state table, so both directions of a flow meet whichever queue the kernel picks.
+        var threads = [ForwardingThread(
+            index: 0, engine: ForwardingEngine(translator: translator), device: TunPacketDevice(queue: queue),
+            capture: capture, events: journal?.events, onFailure: onFailure)]
+        for i in 1..<queueCount {
+            let more = try TunQueue(name: name, multiQueue: true, offload: offload)
+            try more.setNonBlocking()
+            var c = translatorConfiguration
+            c.seed = seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15
+            threads.append(ForwardingThread(
+                index: i, engine: ForwardingEngine(translator: Translator(configuration: c, sharing: table)),
+                device: TunPacketDevice(queue: more), capture: capture, events: journal?.events,
+                onFailure: onFailure))
+        }
+        let forwarder = ForwardingGroup(threads: threads, capture: capture)
         try forwarder.start()
 
         // 3. The DNS64.
@@ -151,7 +174,8 @@ struct GatewayService: Service {
                 metrics = try await MetricsServer(
                     address: try socketAddress(listen), group: group, exporter: MetricsExporter()
                 ) { [forwarder, dns] in
-                    MetricsSnapshot(forwarder: forwarder.stats, dns: dns?.counters, dnsCacheEntries: dns?.cachedAnswers)
+                    MetricsSnapshot(forwarder: forwarder.stats, queues: forwarder.perQueue, dns: dns?.counters,
+                                    dnsCacheEntries: dns?.cachedAnswers)
                 }
             } catch {
                 control.stop()
@@ -238,16 +262,17 @@ func privilegeHint(for error: any Error) -> String {
         + "DNS on port 53): run it as root, or as contrib/systemd/nat64d.service does"
 }
 
-/// Opens the TUN queue, with offload when configured; falls back to plain packets if the kernel refuses it.
-func openTun(_ tun: GatewayConfiguration.Tun, logger: Logger) throws -> TunQueue {
+/// Opens the first TUN queue, with offload when configured; falls back to plain packets if the kernel refuses
+/// it.
+func openTun(_ tun: GatewayConfiguration.Tun, multiQueue: Bool, logger: Logger) throws -> TunQueue {
     if tun.offload {
         do {
-            return try TunQueue(name: tun.name, offload: true)
+            return try TunQueue(name: tun.name, multiQueue: multiQueue, offload: true)
         } catch {
             logger.warning("TUN offload refused; running without it", metadata: ["error": "\(error)"])
         }
     }
-    return try TunQueue(name: tun.name, offload: false)
+    return try TunQueue(name: tun.name, multiQueue: multiQueue, offload: false)
 }
 
 func socketAddress(_ e: GatewayConfiguration.Endpoint) throws -> SocketAddress {

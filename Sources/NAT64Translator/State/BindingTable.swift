@@ -234,6 +234,10 @@ public final class BindingTable: @unchecked Sendable {
     /// IPv4 SYNs held for simultaneous open (S6).
     public let heldSYNs: HeldSYNStore
 
+    /// Held by a translator for each packet (and by dumps and housekeeping) when several packet threads share
+    /// this table (one translator per TUN queue, `Translator.init(configuration:sharing:)`).
+    public let lock = TableLock()
+
     /// Called (on the packet thread) whenever a 1:1 pool assignment is made, so the daemon can persist it
     /// (S10). The core itself does no I/O. Not called on the per-packet path of existing hosts.
     public var onPoolAssignment: (@Sendable (PoolAssignment) -> Void)?

@@ -12,7 +12,7 @@ struct ControlCommands: Sendable {
     /// The `[capture]` settings `capture start` options override.
     let captureDefaults: CaptureSettings
 
-    static let usage = "commands: stats, sessions, capture start [--dir D] [--filter EXPR] [--max-size MB] "
+    static let usage = "commands: stats [--json], sessions, capture start [--dir D] [--filter EXPR] [--max-size MB] "
         + "[--max-files N], capture stop, capture status, help"
 
     /// Runs one request.
@@ -21,7 +21,9 @@ struct ControlCommands: Sendable {
     /// - Returns: the body lines, or a one-line error.
     func handle(_ words: [String]) -> Result<[String], ControlError> {
         switch words.first {
-        case "stats"?: return expectNoMore(words, 1).flatMap { _ in stats() }
+        case "stats"?:
+            if words.count == 2 && words[1] == "--json" { return statsJSON() }
+            return expectNoMore(words, 1).flatMap { _ in stats() }
         case "sessions"?: return expectNoMore(words, 1).flatMap { _ in sessions() }
         case "help"?: return .success([Self.usage])
         case "capture"?:
@@ -43,12 +45,20 @@ struct ControlCommands: Sendable {
 
     private static let noAnswer = ControlError("a packet thread did not answer within 2 seconds (is nat64d stopping?)")
 
-    /// Fresh counters from every packet thread, added up, and the capture status.
-    private func snapshot() -> Result<(stats: ForwarderStats, capture: CaptureStatus?), ControlError> {
+    /// Fresh counters from every packet thread, added up and per queue, and the capture status.
+    private func snapshot()
+        -> Result<(stats: ForwarderStats, queues: [ForwarderStats], capture: CaptureStatus?), ControlError>
+    {
         guard let replies = forwarder.snapshot() else { return .failure(Self.noAnswer) }
         var total = ForwarderStats()
         for r in replies { total.add(r.stats) }
-        return .success((total, forwarder.captureStatus))
+        return .success((total, replies.map(\.stats), forwarder.captureStatus))
+    }
+
+    private func statsJSON() -> Result<[String], ControlError> {
+        snapshot().map { reply in
+            [StatsReport(total: reply.stats, queues: reply.queues, capture: reply.capture != nil, dns: dns).json]
+        }
     }
 
     // MARK: stats, sessions
@@ -60,7 +70,12 @@ struct ControlCommands: Sendable {
                          "icmp-errors-sent \(c.icmpErrorsSent)", "drops \(c.drops.reduce(0, &+))"]
             lines += DropReason.allCases.map { "drops.\($0) \(c.drops($0))" }
             lines += ["sessions \(reply.stats.sessions)", "tun-read-errors \(reply.stats.readErrors)",
-                      "tun-write-errors \(reply.stats.writeErrors)"]
+                      "tun-write-errors \(reply.stats.writeErrors)",
+                      "icmp-errors-rate-limited \(c.icmpErrorsRateLimited)",
+                      "table-lock-contended \(reply.stats.tableLockContended)", "queues \(reply.queues.count)"]
+            for (i, q) in reply.queues.enumerated() {
+                lines.append("queue.\(i).packets \(q.engine.packets)")
+            }
             lines.append(reply.capture.map { "capture on \($0.settings.directory)" } ?? "capture off")
             if let dns {
                 lines += dns.counters.fields.map { "dns64.\($0.name) \($0.value)" }
