@@ -69,6 +69,12 @@ public struct DeviceCounters: Equatable, Sendable {
     public var writeErrors: UInt64 = 0
     /// Packets whose virtio-net header did not describe them (kernel offload metadata is checked, not trusted).
     public var badOffloadHeaders: UInt64 = 0
+    /// TCP super-packets (GSO TCPv4/TCPv6) read: one translation for up to 64 KiB.
+    public var tcpSuperPackets: UInt64 = 0
+    /// UDP super-packets (GSO UDP_L4) read: one translation for up to 64 KiB of UDP datagrams.
+    public var udpSuperPackets: UInt64 = 0
+    /// Whether the device takes and hands over UDP super-packets (TUN_F_USO4/USO6 granted).
+    public var udpOffload = false
 
     public init() {}
 
@@ -77,6 +83,9 @@ public struct DeviceCounters: Equatable, Sendable {
         readErrors &+= other.readErrors
         writeErrors &+= other.writeErrors
         badOffloadHeaders &+= other.badOffloadHeaders
+        tcpSuperPackets &+= other.tcpSuperPackets
+        udpSuperPackets &+= other.udpSuperPackets
+        udpOffload = udpOffload || other.udpOffload
     }
 }
 

@@ -15,6 +15,7 @@ public struct TunPacketDevice: PacketDevice, ~Copyable {
 
     /// Takes ownership of `queue`, which must be non-blocking (`TunQueue.setNonBlocking`).
     public init(queue: consuming TunQueue) {
+        counters.udpOffload = queue.udpOffload
         self.queue = queue
     }
 
@@ -31,7 +32,13 @@ public struct TunPacketDevice: PacketDevice, ~Copyable {
                 do throws(SystemError) { return .success(try queue.receive(into: &packet)) } catch { return .failure(error) }
             }
             switch result {
-            case .success(.packet): n += 1
+            case .success(.packet):
+                switch batch.slots[n].offload.segmentation {
+                case .none: break
+                case .tcp4, .tcp6: counters.tcpSuperPackets &+= 1
+                case .udpL4: counters.udpSuperPackets &+= 1
+                }
+                n += 1
             case .success(.empty):
                 batch.count = n
                 return n

@@ -49,6 +49,7 @@ struct GatewayService: Service {
         let queue = try openTun(configuration.tun, multiQueue: queueCount > 1, logger: logger)
         let name = queue.name
         let offload = queue.offload
+        let udpOffload = queue.udpOffload
         try queue.setNonBlocking()
         do {
             let nl = try NetlinkSocket()
@@ -66,7 +67,8 @@ struct GatewayService: Service {
             }
         }
         logger.info("TUN ready", metadata: ["device": "\(name)", "mtu": "\(configuration.tun.mtu)",
-                                            "offload": "\(offload)", "queues": "\(queueCount)",
+                                            "offload": "\(offload)", "udp-offload": "\(udpOffload)",
+                                            "queues": "\(queueCount)",
                                             "prefix": "\(configuration.translator.prefix)"])
 
         // 2. The control socket (bound now, so a bad path fails before anything runs) and the packet path,

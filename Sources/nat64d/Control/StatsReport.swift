@@ -37,6 +37,9 @@ struct StatsReport: Codable, Equatable {
     var tunReadErrors: UInt64
     var tunWriteErrors: UInt64
     var tunBadOffloadHeaders: UInt64
+    var tunTCPSuperPackets: UInt64
+    var tunUDPSuperPackets: UInt64
+    var tunUDPOffload: Bool
     var poolJournalEventsDropped: UInt64
     var tableLockContended: UInt64
     var queues: [QueueReport]
@@ -49,6 +52,8 @@ struct StatsReport: Codable, Equatable {
         case hairpinned, dropsTotal = "drops-total", drops, sessions
         case tunReadErrors = "tun-read-errors", tunWriteErrors = "tun-write-errors"
         case tunBadOffloadHeaders = "tun-bad-offload-headers"
+        case tunTCPSuperPackets = "tun-tcp-super-packets", tunUDPSuperPackets = "tun-udp-super-packets"
+        case tunUDPOffload = "tun-udp-offload"
         case poolJournalEventsDropped = "pool-journal-events-dropped", tableLockContended = "table-lock-contended"
         case queues, capture, dns64
     }
@@ -66,6 +71,9 @@ struct StatsReport: Codable, Equatable {
         tunReadErrors = total.readErrors
         tunWriteErrors = total.writeErrors
         tunBadOffloadHeaders = total.badOffloadHeaders
+        tunTCPSuperPackets = total.device.tcpSuperPackets
+        tunUDPSuperPackets = total.device.udpSuperPackets
+        tunUDPOffload = total.device.udpOffload
         poolJournalEventsDropped = total.eventsDropped
         tableLockContended = total.tableLockContended
         self.queues = queues.enumerated().map { i, q in

@@ -85,6 +85,10 @@ final class MetricsExporter: Sendable {
             Sample(kind: .gauge, name: "nat64d_sessions", labels: [], value: Int64(s.forwarder.sessions),
                    help: "Mappings in the state table."),
         ]
+        list.append(counter("nat64d_tun_super_packets_total", s.forwarder.device.tcpSuperPackets,
+                            "GSO super-packets read from the TUN, by protocol.", [("proto", "tcp")]))
+        list.append(counter("nat64d_tun_super_packets_total", s.forwarder.device.udpSuperPackets,
+                            "GSO super-packets read from the TUN, by protocol.", [("proto", "udp")]))
         list.append(counter("nat64d_table_lock_contended_total", s.forwarder.tableLockContended,
                             "Acquisitions of the shared state table's lock that had to wait for another queue."))
         list.append(counter("nat64d_pool_journal_events_dropped_total", s.forwarder.eventsDropped,
