@@ -169,3 +169,19 @@ final class RecordingTap: PacketTap {
         #expect(inOrder && next == total)
     }
 }
+
+@Suite struct CounterStorageTests {
+    @Test func everyDropReasonFitsTheInlineCounters() {
+        #expect(DropReason.allCases.count <= TranslatorCounters.dropCapacity)
+        #expect(DropReason.allCases.map(\.rawValue) == Array(0..<DropReason.allCases.count))
+        var c = TranslatorCounters()
+        for reason in DropReason.allCases { c.count(reason) }
+        let snapshot = c
+        c.count(.noState)
+        #expect(snapshot.drops(.noState) == 1 && c.drops(.noState) == 2 && c.dropsTotal == UInt64(DropReason.allCases.count) + 1)
+        var total = TranslatorCounters()
+        total.add(c)
+        total.add(snapshot)
+        #expect(total.drops(.noState) == 3 && total != c)
+    }
+}
