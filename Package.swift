@@ -7,6 +7,7 @@ import PackageDescription
 //   TunDevice        file descriptors: TUN open/offloads, netlink (libnl) configuration.
 //   GatewayConfig    the TOML config file: parsing with line numbers, validation.
 //   PacketCapture    pcap files through libpcap: writer, reader, BPF filters, live capture, offline replay.
+//   RouterAdvertisement  router advertisements (RFC 4861, 8106, 8781): option encoders, timing, the sender.
 //   nat64d           the daemon: CLI, lifecycle, wiring.
 //   C*               small C shims / system libraries (TUN ioctl numbers, libnl, libpcap).
 let package = Package(
@@ -46,14 +47,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "TunDevice", dependencies: ["CTunLinux", "CNetlink", "NAT64Translator"]),
-        .target(name: "GatewayConfig", dependencies: ["NAT64Translator", "PacketCapture"]),
+        .target(name: "GatewayConfig", dependencies: ["NAT64Translator", "PacketCapture", "RouterAdvertisement"]),
         .target(name: "PacketCapture", dependencies: ["CPcap", "NAT64Translator"]),
+        .target(name: "RouterAdvertisement", dependencies: ["NAT64Translator"]),
 
         // Daemon
         .executableTarget(
             name: "nat64d",
             dependencies: [
-                "NAT64Translator", "DNS64", "TunDevice", "GatewayConfig", "PacketCapture",
+                "NAT64Translator", "DNS64", "TunDevice", "GatewayConfig", "PacketCapture", "RouterAdvertisement",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -89,7 +91,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
-        .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
+        .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig", "RouterAdvertisement"]),
         .testTarget(
             name: "nat64dTests",
             dependencies: [
@@ -98,6 +100,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .testTarget(name: "TunDeviceTests", dependencies: ["TunDevice", "NAT64Translator"]),
+        .testTarget(name: "RouterAdvertisementTests", dependencies: ["RouterAdvertisement", "NAT64Translator", "PacketTestSupport"]),
         .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "NAT64Translator", "nat64d", "PacketTestSupport"]),
     ]
 )

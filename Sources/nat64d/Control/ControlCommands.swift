@@ -3,6 +3,7 @@
 import DNS64
 import NAT64Translator
 import PacketCapture
+import RouterAdvertisement
 
 /// The control commands of a running daemon.
 struct ControlCommands: Sendable {
@@ -10,9 +11,11 @@ struct ControlCommands: Sendable {
     let dns: DNS64Server?
     /// The `[capture]` settings `capture start` options override.
     let captureDefaults: CaptureSettings
+    /// The router advertisement sender, when `[ra.IFNAME]` sections exist (ControlCommands+RA.swift).
+    var ra: RouterAdvertiser? = nil
 
     static let usage = "commands: stats, sessions, capture start [--dir D] [--filter EXPR] [--max-size MB] "
-        + "[--max-files N], capture stop, capture status, help"
+        + "[--max-files N], capture stop, capture status, ra [--json], stats --json, help"
 
     /// Runs one request.
     ///
@@ -20,7 +23,9 @@ struct ControlCommands: Sendable {
     /// - Returns: the body lines, or a one-line error.
     func handle(_ words: [String]) -> Result<[String], ControlError> {
         switch words.first {
+        case "stats"? where words.dropFirst() == ["--json"]: return stats().map { [Self.json(statsLines: $0)] }
         case "stats"?: return expectNoMore(words, 1).flatMap { _ in stats() }
+        case "ra"?: return routerAdvertisements(Array(words.dropFirst()))
         case "sessions"?: return expectNoMore(words, 1).flatMap { _ in sessions() }
         case "help"?: return .success([Self.usage])
         case "capture"?:
@@ -62,6 +67,7 @@ struct ControlCommands: Sendable {
                 lines += dns.counters.fields.map { "dns64.\($0.name) \($0.value)" }
                 lines.append("dns64.cache-entries \(dns.cachedAnswers)")
             }
+            lines += raStatsLines()
             return lines
         }
     }
