@@ -13,14 +13,15 @@
 #   NAT64D=/path/to/nat64d bash scripts/netns-ra-test.sh   # use this binary
 #   bash scripts/netns-ra-test.sh                          # swift build (debug) first
 #
-# Prints `PASS name` / `FAIL name: detail` per check, then `N passed, N failed` as the last line.
+# Check names carry the rule IDs of docs/router-advertisements.md. Prints `PASS name` / `FAIL name: detail`
+# per check, then `N passed, N failed` as the last line.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/netns-lib.sh
 source "$SCRIPT_DIR/netns-lib.sh"
 CMD_TIMEOUT=30
-NETNS_CHECKS_NO_ALIVE_NOTE=stop-withdraws-default-route
+NETNS_CHECKS_NO_ALIVE_NOTE=RA14-stop-withdraws-default-route
 # shellcheck source=scripts/netns-checks.sh
 source "$SCRIPT_DIR/netns-checks.sh"
 netns_checks_on_abort() { netns_show_log nat64d 40; }
@@ -327,17 +328,17 @@ check_stop_withdraws() {
     return 1
 }
 
-check ra-default-route-via-link-local check_default_route
-check ra-slaac-address check_slaac_address
-check rdisc6-header-mtu-prefix-rdnss-dnssl check_rdisc6
-check pref64-option-tshark check_pref64
+check RA8-RA16-default-route-via-link-local check_default_route
+check RA3-slaac-address check_slaac_address
+check RA2-RA4-RA5-rdisc6-header-mtu-prefix-rdnss-dnssl check_rdisc6
+check RA6-RA7-pref64-option-tshark check_pref64
 check pref64-learned-synthesized-address check_synthesized_from_pref64
 check clat-ipv4-literal-through-learned-prefix check_clat_ipv4_literal
 check ctl-ra-json check_ctl_ra_json
-check malformed-solicitations-counted check_malformed_counted
-check solicitation-burst-rate-limited check_burst_rate_limited
+check RA12-malformed-solicitations-counted check_malformed_counted
+check RA11-solicitation-burst-rate-limited check_burst_rate_limited
 check ra-metrics check_metrics
-check stop-withdraws-default-route check_stop_withdraws
+check RA14-stop-withdraws-default-route check_stop_withdraws
 NAT64D_PID=
 
 netns_checks_done

@@ -162,8 +162,25 @@ extension ConfigReader {
         settings.dnsslLifetime = dnsslLifetime
         settings.pref64 = pref64
         settings.pref64Lifetime = pref64Lifetime
+        // RFC 6980 §5: hosts drop fragmented ND messages, so the largest advertisement (with a link-layer
+        // address and, by default, up to 8 DNS64 addresses) must fit one 1280-byte packet.
+        var largest = settings
+        largest.sourceLinkLayerAddress = [UInt8](repeating: 0, count: 6)
+        if s["rdnss"] == nil { largest.rdnss = Array(repeating: .unspecified, count: Self.raMaxListEntries) }
+        // A DNSSL option too long for its 8-bit length (over 2040 bytes) is left out of the message: count it.
+        let unencodable = !dnssl.isEmpty && NDOption.dnssl(dnssl, lifetime: 0) == nil
+        let size = RouterAdvertisementMessage.build(largest).count + (unencodable ? 2048 : 0)
+        if size > Self.raMaxMessageSize {
+            fail(s.line, .invalidValue, "[\(s.name)] would send advertisements of up to \(size) bytes, more than "
+                + "the \(Self.raMaxMessageSize) that fit one 1280-byte packet (hosts drop fragmented ones, RFC 6980 §5); "
+                + "list fewer dnssl names, prefixes or rdnss addresses")
+            return nil
+        }
         return settings
     }
+
+    /// The largest ICMPv6 message that fits the IPv6 minimum MTU: 1280 minus the 40-byte IPv6 header.
+    static let raMaxMessageSize = 1240
 
     private mutating func tooMany<T>(_ s: Section, _ key: String) -> T? {
         fail(s[key]?.line ?? s.line, .invalidValue, "\(s.path(key)) lists more than \(Self.raMaxListEntries) "

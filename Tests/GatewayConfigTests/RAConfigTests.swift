@@ -112,5 +112,10 @@ import Testing
         expectConfigError(minimal(plus: "[ra]\nmtu = 1500"), line: 9, mentioning: ["ra.mtu must be a section"])
         expectConfigError(minimal(plus: "[ra.eth1]\nprefix-preferred-lifetime = 100\nprefix-valid-lifetime = 50"),
                           line: 9, mentioning: ["above prefix-valid-lifetime"])
+        // 8 names of 4 × 60-byte labels: about 1940 bytes of DNSSL.
+        let label = String(repeating: "a", count: 60)
+        let names = (0..<8).map { "\"\(label).\(label).\(label).\(label)\($0)\"" }.joined(separator: ", ")
+        expectConfigError(minimal(plus: "[ra.eth1]\ndnssl = [\(names)]"), line: 8,
+                          mentioning: ["1240 that fit one 1280-byte packet", "RFC 6980"])
     }
 }
