@@ -55,7 +55,7 @@ public struct AdvertisementSettings: Sendable, Equatable {
 
     /// MinRtrAdvInterval in seconds (the configured value or the default).
     public var effectiveMinInterval: Int {
-        minInterval ?? (maxInterval >= 9 ? maxInterval * 33 / 100 : maxInterval * 3 / 4)
+        minInterval ?? (maxInterval >= 9 ? max(3, maxInterval * 33 / 100) : maxInterval * 3 / 4)
     }
 
     /// AdvDefaultLifetime in seconds.

@@ -157,3 +157,45 @@ private let second: RATime = 1_000_000_000
         #expect(a.counters.malformedTotal == 2)
     }
 }
+
+@Suite struct InputGarbageTests {
+    /// RA12, RA13: random bytes (seeded, so a failure reproduces) never trap; whatever is accepted really has
+    /// hop limit 255, code 0, the fixed part, and options that tile the rest exactly.
+    @Test func RA12_randomInputIsClassifiedWithoutTrapping() {
+        var random = SplitMix64(seed: 0x7261_6e64)
+        var accepted = 0
+        for _ in 0..<20_000 {
+            var message: [UInt8]
+            if random.next() % 2 == 0 {
+                // Pure garbage.
+                message = (0..<Int(random.next() % 48)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            } else {
+                // A well-formed RS or RA with up to three options, then maybe one byte changed or cut off.
+                let type: UInt8 = random.next() % 2 == 0 ? 133 : 134
+                message = [type, 0] + [UInt8](repeating: 0, count: type == 133 ? 6 : 14)
+                for _ in 0..<random.next() % 4 {
+                    let units = Int(1 + random.next() % 2)
+                    message += [UInt8(truncatingIfNeeded: random.next()), UInt8(units)] + [UInt8](repeating: 7, count: units * 8 - 2)
+                }
+                switch random.next() % 4 {
+                case 0: message[Int(random.next() % UInt64(message.count))] = UInt8(truncatingIfNeeded: random.next())
+                case 1: message.removeLast(Int(random.next() % UInt64(message.count)))
+                default: break
+                }
+            }
+            let hopLimit: Int? = random.next() % 4 == 0 ? nil : (random.next() % 2 == 0 ? 255 : Int(random.next() % 256))
+            let source = random.next() % 2 == 0 ? IPv6Address("fe80::1")! : IPv6Address(high: random.next(), low: random.next())
+            let verdict = NDInput.classify(message, source: source, hopLimit: hopLimit)
+            guard verdict == .solicitation || verdict == .advertisement else { continue }
+            accepted += 1
+            #expect(hopLimit == 255 && message[1] == 0)
+            var offset = verdict == .solicitation ? 8 : 16
+            while offset < message.count {
+                #expect(message[offset + 1] > 0)
+                offset += Int(message[offset + 1]) * 8
+            }
+            #expect(offset == message.count)
+        }
+        #expect(accepted > 1000, "the generator reaches the accepting paths")
+    }
+}
