@@ -26,7 +26,7 @@ NETNS_CHECKS_NO_ALIVE_NOTE=RA14-stop-withdraws-default-route
 source "$SCRIPT_DIR/netns-checks.sh"
 netns_checks_on_abort() { netns_show_log nat64d 40; }
 
-netns_preflight netns-ra-test rdisc6 tshark tayga curl /usr/bin/python3
+netns_preflight netns-ra-test rdisc6 tcpdump tshark tayga curl /usr/bin/python3
 netns_resolve_nat64d netns-ra-test
 
 RA_IF=$IF_GW_CLIENT           # the gateway's client-side interface: [ra.veth-client]
@@ -51,23 +51,25 @@ ra_counter() {
     json_get "$out" "j.get('ra.$RA_IF.$1', '')" 2>/dev/null || true
 }
 
-# capture_ra OUT [TRIGGER...]: tshark on the client writes the fields of the next router advertisement to OUT
-# (tab-separated: source, hop limit, router lifetime, PREF64 prefix, PLC, scaled lifetime, RDNSS, RDNSS
-# lifetime); TRIGGER (a command, optional) runs once tshark listens.
+# capture_ra OUT [TRIGGER...]: the fields of the next router advertisement the client receives, tab-separated
+# in OUT (source, hop limit, router lifetime, PREF64 prefix, PLC, scaled lifetime, RDNSS, RDNSS lifetime):
+# tcpdump (quick to start) captures it, tshark decodes it. TRIGGER (a command, optional) runs once tcpdump
+# listens.
 capture_ra() {
     local out=$1 pid i
     shift
-    ip netns exec "$NS_CLIENT" timeout 40 tshark -l -n -i "$IF_CLIENT" -c 1 -f 'icmp6 and ip6[40] == 134' \
-        -T fields -e ipv6.src -e ipv6.hlim -e icmpv6.nd.ra.router_lifetime -e icmpv6.opt.pref64.prefix \
-        -e icmpv6.opt.pref64.plc -e icmpv6.opt.pref64.scaled_lifetime -e icmpv6.opt.rdnss \
-        -e icmpv6.opt.rdnss.lifetime >"$out" 2>"$out.err" &
+    ip netns exec "$NS_CLIENT" timeout 30 tcpdump -n -U -c 1 -i "$IF_CLIENT" -w "$out.pcap" \
+        'icmp6 and ip6[40] == 134' 2>"$out.err" &
     pid=$!
-    for ((i = 0; i < 200; i++)); do # tshark takes seconds to start on a loaded machine
-        grep -q 'Capturing on' "$out.err" 2>/dev/null && break
+    for ((i = 0; i < 100; i++)); do
+        grep -q 'listening on' "$out.err" 2>/dev/null && break
         sleep 0.1
     done
     if (($# > 0)); then "$@" >/dev/null 2>&1 || true; fi
     wait "$pid" || true
+    tshark -n -r "$out.pcap" -T fields -e ipv6.src -e ipv6.hlim -e icmpv6.nd.ra.router_lifetime \
+        -e icmpv6.opt.pref64.prefix -e icmpv6.opt.pref64.plc -e icmpv6.opt.pref64.scaled_lifetime \
+        -e icmpv6.opt.rdnss -e icmpv6.opt.rdnss.lifetime >"$out" 2>>"$out.err" || true
 }
 
 # ------------------------------------------------------------------ setup
