@@ -20,6 +20,9 @@ let package = Package(
         .library(name: "NAT64Translator", targets: ["NAT64Translator"]),
         .library(name: "DNS64", targets: ["DNS64"]),
         .library(name: "PacketCapture", targets: ["PacketCapture"]),
+        .library(name: "Forwarding", targets: ["Forwarding"]),
+        // For the allocation benchmarks (Benchmarks/Allocations, a package of its own): packets built by test code.
+        .library(name: "PacketTestSupport", targets: ["PacketTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
