@@ -32,6 +32,8 @@ public final class DNS64Server: Sendable {
     private let cache: Mutex<AnswerCache>
     private let inFlight = Mutex<[CacheKey: [Waiter]]>([:])
     private let channels = Mutex<[any Channel]>([])
+    /// D16: the client deadline in nanoseconds.
+    private let clientDeadline: UInt64
 
     /// A client waiting for an answer being resolved.
     private struct Waiter: Sendable {
@@ -50,7 +52,10 @@ public final class DNS64Server: Sendable {
         self.group = group
         self.logger = logger
         intake = QueryIntake(
-            allowedClients: configuration.allowedClients, policy: configuration.policy, groups: configuration.groups)
+            allowedClients: configuration.allowedClients, policy: configuration.policy, groups: configuration.groups,
+            recurseWithoutRD: configuration.recurseWithoutRD)
+        let deadline = configuration.effectiveClientDeadline.components
+        clientDeadline = UInt64(deadline.seconds) * 1_000_000_000 + UInt64(deadline.attoseconds / 1_000_000_000)
         upstream = UpstreamClient(
             upstreams: configuration.upstreams, timeout: configuration.upstreamTimeout, group: group, logger: logger,
             counters: store, socketsPerUpstream: configuration.upstreamPortsPerLoop,
@@ -173,6 +178,16 @@ public final class DNS64Server: Sendable {
                 return reply
             }
             store.cacheMisses.add(1, ordering: .relaxed)
+            if machine.cacheOnly {
+                // D13: RD=0 and not cached. The machine answers without asking upstream (it never asks in this
+                // mode), and the query joins no resolution in flight either.
+                var machine = machine
+                if case .reply(let reply) = machine.start() {
+                    store.count(reply.outcome, bytes: reply.bytes)
+                    return reply.bytes
+                }
+                return nil
+            }
             let waiter = Waiter(query: machine.query, sizeLimit: sizeLimit, send: send)
             let first = inFlight.withLock { table -> Bool in
                 if table[key] != nil {
@@ -195,7 +210,9 @@ public final class DNS64Server: Sendable {
             // Resolve the answer whole: each waiter's copy is cut to its own size in `finish`.
             var whole = machine.query
             whole.replySizeOverride = Int(UInt16.max)
-            let resolver = QueryStateMachine(query: whole, policy: machine.policy, group: machine.group)
+            var resolver = QueryStateMachine(
+                query: whole, policy: machine.policy, group: machine.group, reversePrefixes: machine.reversePrefixes)
+            resolver.deadline = now &+ clientDeadline  // D16
             resolve(resolver, on: loop).whenSuccess { reply in
                 self.store.inFlight.subtract(1, ordering: .relaxed)
                 self.finish(key, reply)
@@ -262,9 +279,9 @@ public final class DNS64Server: Sendable {
         case .reply(let reply):
             return loop.makeSucceededFuture(reply)
         case .askUpstream(let query):
-            return upstream.resolve(query, on: loop).flatMap { result in
+            return upstream.resolve(query, deadline: machine.deadline, on: loop).flatMap { result in
                 var next = machine
-                let action = next.upstreamAnswered(result)
+                let action = next.upstreamAnswered(result, now: NIODeadline.now().uptimeNanoseconds)
                 return self.step(next, action, on: loop)
             }
         }
