@@ -121,6 +121,21 @@ struct CorrectionsTests {
         }
     }
 
+    @Test func D14_nestedPrefixesOfTwoGroups() throws {
+        // 2001:db8::/32 (one group) contains 2001:db8:100::/40 (another). 2001:db8:1c6:3364:a:: is no embedding
+        // under the /32 (its suffix is not zero) but is 198.51.100.10 under the /40.
+        let wide = ClientGroup(name: "w", clients: [.v6(IPv6Prefix("2001:db8:1:32::/64")!)], policy: SynthesisPolicy(prefixes: [NAT64Prefix("2001:db8::/32")!]))
+        let narrow = ClientGroup(name: "n", clients: [.v6(IPv6Prefix("2001:db8:1:40::/64")!)], policy: SynthesisPolicy(prefixes: [NAT64Prefix("2001:db8:100::/40")!]))
+        let intake = QueryIntake(allowedClients: ClientNetwork.loopback, policy: Fixture.policy, groups: [wide, narrow])
+        let name = "0.0.0.0.0.0.0.0.0.0.0.0.a.0.0.0.4.6.3.3.6.c.1.0.8.b.d.0.1.0.0.2.ip6.arpa"
+        guard case .resolve(let machine) = intake.accept(Fixture.query(name, type: 12), from: Fixture.client) else {
+            Issue.record("not accepted")
+            return
+        }
+        let (asked, _) = Fixture.run(machine, [.failed])
+        #expect(asked.map(\.question.name) == [DNSName("10.100.51.198.in-addr.arpa")!])
+    }
+
     // MARK: D15
 
     @Test func D15_relayedAuthoritativeAnswerCarriesRAWithoutAA() throws {
