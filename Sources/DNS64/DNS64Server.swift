@@ -29,7 +29,8 @@ public final class DNS64Server: Sendable {
     private let upstream: UpstreamClient
     let store = CounterStore()
     let connections: ConnectionLimiter
-    private let cache: Mutex<AnswerCache>
+    /// The answer cache, in shards with a lock each, so the event loops of several cores rarely wait (N4).
+    private let cache: ShardedAnswerCache
     private let inFlight = Mutex<[CacheKey: [Waiter]]>([:])
     private let channels = Mutex<[any Channel]>([])
     /// D16: the client deadline in nanoseconds.
@@ -60,7 +61,7 @@ public final class DNS64Server: Sendable {
             upstreams: configuration.upstreams, timeout: configuration.upstreamTimeout, group: group, logger: logger,
             counters: store, socketsPerUpstream: configuration.upstreamPortsPerLoop,
             queriesPerSocket: configuration.upstreamQueriesPerPort)
-        cache = Mutex(AnswerCache(limits: configuration.cache))
+        cache = ShardedAnswerCache(limits: configuration.cache)
         connections = ConnectionLimiter(
             perClient: configuration.maxTCPConnectionsPerClient, total: configuration.maxTCPConnections)
     }
@@ -148,7 +149,7 @@ public final class DNS64Server: Sendable {
     public var counters: DNS64Counters { store.snapshot }
 
     /// Entries in the answer cache (expired ones included until looked up or evicted).
-    public var cachedAnswers: Int { cache.withLock { $0.count } }
+    public var cachedAnswers: Int { cache.entries }
 
     /// One message from `client`: intake, then the cache (answered at once), else join or start the upstream
     /// resolution of the same question (N4).
@@ -171,7 +172,7 @@ public final class DNS64Server: Sendable {
             let sizeLimit = overTCP ? Int(UInt16.max) : machine.query.replySizeLimit
             let key = CacheKey(machine)
             let now = NIODeadline.now().uptimeNanoseconds
-            if let (answer, age) = cache.withLock({ $0.lookup(key, now: now) }) {
+            if let (answer, age) = cache.lookup(key, now: now) {
                 store.cacheHits.add(1, ordering: .relaxed)
                 let reply = answer.render(for: machine.query, sizeLimit: sizeLimit, age: age)
                 store.count(answer.outcome, bytes: reply)
@@ -234,7 +235,7 @@ public final class DNS64Server: Sendable {
         let key = CacheKey(
             name: query.key, type: query.type, qclass: query.qclass, bits: bits, group: intake.policy(for: client).group)
         let now = NIODeadline.now().uptimeNanoseconds
-        guard let (answer, age) = cache.withLock({ $0.lookup(key, now: now) }) else { return nil }
+        guard let (answer, age) = cache.lookup(key, now: now) else { return nil }
         let reply = answer.render(
             id: query.id, recursionDesired: query.recursionDesired, dnssecOK: query.dnssecOK,
             sizeLimit: overTCP ? Int(UInt16.max) : query.replySizeLimit, age: age
@@ -254,7 +255,7 @@ public final class DNS64Server: Sendable {
         let answer = CachedAnswer(reply, limits: configuration.cache)
         let now = NIODeadline.now().uptimeNanoseconds
         // Insert before waking the waiters, so a query arriving now finds the cache, not an empty table.
-        let waiters = cache.withLock { cache in
+        let waiters = cache.withShard(for: key) { cache in
             if let answer { cache.insert(key, answer, now: now) }
             return inFlight.withLock { $0.removeValue(forKey: key) ?? [] }
         }
