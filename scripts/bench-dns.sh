@@ -369,18 +369,23 @@ latency() {
     local label=$1 server=$2 rate=$3
     timeout -k 5 $((LATENCY_SECONDS + 30)) ip netns exec "$NS_CLIENT" dnsperf -s "$server" -d "$d/queries.txt" \
         -c "$CLIENTS" -q "$OUTSTANDING" -Q "$rate" -T 1 -t 5 -l "$LATENCY_SECONDS" -v >"$d/latency.out" 2>&1 || true
-    read -r "P50[$label]" "P99[$label]" "RATE[$label]" < <(awk '
-        /^> / { n++; v[n] = $NF * 1000 }
-        /Queries per second:/ { q = $4 }
-        END { if (n == 0) { print "? ? ?"; exit }
-              asort(v); i = int(n * 0.99); if (i < 1) i = 1
-              printf "%.3f %.3f %.0f\n", v[int(n * 0.5) + 1], v[i], q }' "$d/latency.out")
+    # "> RCODE QUERY SECONDS" per answered query ("> T"/"> I": timed out, interrupted), sorted for percentiles.
+    awk '/^> / && $2 != "T" && $2 != "I" { printf "%.3f\n", $NF * 1000 }' "$d/latency.out" | sort -g >"$d/latency.ms"
+    local n
+    n=$(wc -l <"$d/latency.ms")
+    P50[$label]="?"
+    P99[$label]="?"
+    if ((n > 0)); then
+        P50[$label]=$(sed -n "$((n / 2 + 1))p" "$d/latency.ms")
+        P99[$label]=$(sed -n "$(((n * 99 + 99) / 100))p" "$d/latency.ms")
+    fi
+    RATE[$label]=$(awk '/Queries per second:/ { printf "%.0f", $4 }' "$d/latency.out")
     printf '%-30s p50 %s ms  p99 %s ms at %s qps (asked %s)\n' "$label" "${P50[$label]}" "${P99[$label]}" \
         "${RATE[$label]}" "$rate" | tee -a "$RUN_LOG"
 }
 if [[ " $MODES " == *" scaling "* ]]; then
     declare -A P50 P99 RATE
-    SCALING_SERVERS=(nat64d-1 bind-1 unbound-1 nat64d-2 bind-2 unbound-2)
+    read -r -a SCALING_SERVERS <<<"${BENCH_SCALING_SERVERS:-nat64d-1 bind-1 unbound-1 nat64d-2 bind-2 unbound-2}"
     # BENCH_NAT64D_B=/path/to/another/nat64d: that build takes turns too (as nat64d.b), for A/B comparisons.
     NAT64D_B=${BENCH_NAT64D_B:-}
     [[ -n $NAT64D_B ]] && SCALING_SERVERS+=(nat64d.b-1 nat64d.b-2)
