@@ -55,8 +55,7 @@ public final class DNS64Server: Sendable {
         intake = QueryIntake(
             allowedClients: configuration.allowedClients, policy: configuration.policy, groups: configuration.groups,
             recurseWithoutRD: configuration.recurseWithoutRD)
-        let deadline = configuration.effectiveClientDeadline.components
-        clientDeadline = UInt64(deadline.seconds) * 1_000_000_000 + UInt64(deadline.attoseconds / 1_000_000_000)
+        clientDeadline = configuration.effectiveClientDeadline.nanosecondCount
         upstream = UpstreamClient(
             upstreams: configuration.upstreams, timeout: configuration.upstreamTimeout, group: group, logger: logger,
             counters: store, socketsPerUpstream: configuration.upstreamPortsPerLoop,

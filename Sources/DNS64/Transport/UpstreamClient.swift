@@ -88,25 +88,30 @@ struct UpstreamClient: Sendable {
         _ query: UpstreamQuery, deadline: UInt64 = .max, on loop: any EventLoop
     ) -> EventLoopFuture<UpstreamResult> {
         let order = health.order(now: NIODeadline.now().uptimeNanoseconds)
-        let fullTimeout = UInt64(timeout.components.seconds) * 1_000_000_000
-            + UInt64(timeout.components.attoseconds / 1_000_000_000)
+        let fullTimeout = timeout.nanosecondCount
+        /// How long an attempt starting at `now` may wait: the timeout, or less when the deadline comes first.
+        @Sendable func wait(from now: UInt64) -> Duration {
+            .nanoseconds(Int64(clamping: min(fullTimeout, deadline - now)))
+        }
         @Sendable func attempt(_ position: Int) -> EventLoopFuture<UpstreamResult> {
             let started = NIODeadline.now().uptimeNanoseconds
             guard position < order.count, started < deadline else { return loop.makeSucceededFuture(.failed) }
-            let wait = Duration.nanoseconds(Int64(clamping: min(fullTimeout, deadline - started)))
             let index = order[position]
             let upstream = upstreams[index]
             counters.upstreamQueries.add(1, ordering: .relaxed)
-            return askUDP(index, query, timeout: wait, on: loop).flatMap { answer -> EventLoopFuture<UpstreamResult> in
-                counters.upstreamAnswered(after: NIODeadline.now().uptimeNanoseconds &- started)
+            return askUDP(index, query, timeout: wait(from: started), on: loop).flatMap {
+                answer -> EventLoopFuture<UpstreamResult> in
+                let now = NIODeadline.now().uptimeNanoseconds
+                counters.upstreamAnswered(after: now &- started)
                 health.succeeded(index)
                 let received = UpstreamResult.answer(answer.message, raw: answer.raw)
-                guard answer.message.header.flags.truncated else { return loop.makeSucceededFuture(received) }
+                // D16: no TCP retry once the deadline has passed; the truncated answer is all there is.
+                guard answer.message.header.flags.truncated, now < deadline else {
+                    return loop.makeSucceededFuture(received)
+                }
                 counters.upstreamTCPRetries.add(1, ordering: .relaxed)
                 counters.upstreamQueries.add(1, ordering: .relaxed)
-                let left = Int64(clamping: deadline &- NIODeadline.now().uptimeNanoseconds)
-                guard deadline == .max || left > 0 else { return loop.makeSucceededFuture(received) }
-                return askTCP(upstream, query, timeout: deadline == .max ? timeout : min(timeout, .nanoseconds(left)), on: loop)
+                return askTCP(upstream, query, timeout: wait(from: now), on: loop)
                     .map { UpstreamResult.answer($0.message, raw: $0.raw) }
                     .recover { _ in received }
             }.flatMapError { error in
@@ -159,6 +164,15 @@ struct UpstreamClient: Sendable {
             }
         promise.futureResult.whenComplete { _ in timer.cancel() }
         return promise.futureResult
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds (negative durations count as 0).
+    var nanosecondCount: UInt64 {
+        let (seconds, attoseconds) = components
+        guard seconds >= 0 else { return 0 }
+        return UInt64(seconds) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
     }
 }
 
