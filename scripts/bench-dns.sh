@@ -407,13 +407,13 @@ if [[ " $MODES " == *" scaling "* ]]; then
         done
     done
     echo
-    echo "| server | threads | warm capacity (median) | CPU/answer | cached latency p50 / p99 at half capacity | rate reached |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+    echo "| server | threads | cold fill (dnsperf) | warm capacity (median) | CPU/answer | cached latency p50 / p99 at half capacity | rate reached |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     for server in "${SCALING_SERVERS[@]}"; do
         key=scaling-$server
-        printf '| %s | %s | %s qps | %s µs | %s / %s ms | %s qps |\n' "${server%-*}" "${server##*-}" \
-            "$(median "$key-capacity" QPS)" "$(median "$key-capacity" CPU)" "$(median "$key-latency" P50)" \
-            "$(median "$key-latency" P99)" "$(median "$key-latency" RATE)"
+        printf '| %s | %s | %s qps | %s qps | %s µs | %s / %s ms | %s qps |\n' "${server%-*}" "${server##*-}" \
+            "$(median "$key-fill" QPS)" "$(median "$key-capacity" QPS)" "$(median "$key-capacity" CPU)" \
+            "$(median "$key-latency" P50)" "$(median "$key-latency" P99)" "$(median "$key-latency" RATE)"
     done
     for n in 1 2; do
         nq=$(median "scaling-nat64d-$n-capacity" QPS)
