@@ -232,7 +232,7 @@ public final class DNS64Server: Sendable {
         else { return nil }
         let bits: UInt8 = (query.dnssecOK == true ? 1 : 0) | (query.checkingDisabled ? 2 : 0)
         let key = CacheKey(
-            name: query.key, type: query.type, qclass: query.qclass, bits: bits, group: intake.policy(for: client).group)
+            name: query.key, type: query.type, qclass: query.qclass, bits: bits, group: intake.group(for: client))
         let now = NIODeadline.now().uptimeNanoseconds
         guard let (answer, age) = cache.lookup(key, now: now) else { return nil }
         let reply = answer.render(

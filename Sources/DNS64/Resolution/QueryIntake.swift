@@ -67,10 +67,14 @@ public struct QueryIntake: Sendable {
 
     /// D10: the synthesis settings for `client` and the group's number (0: no group, i + 1: `groups[i]`).
     public func policy(for client: SocketAddress) -> (SynthesisPolicy, group: Int) {
-        for (i, group) in groups.enumerated() where group.clients.contains(where: { $0.contains(client) }) {
-            return (group.policy, i + 1)
-        }
-        return (policy, 0)
+        let group = group(for: client)
+        return (group == 0 ? policy : groups[group - 1].policy, group)
+    }
+
+    /// D10: the number of `client`'s group (0: none), without copying its settings (the cache-hit path).
+    public func group(for client: SocketAddress) -> Int {
+        for i in groups.indices where groups[i].clients.contains(where: { $0.contains(client) }) { return i + 1 }
+        return 0
     }
 
     /// Checks one message from `client`, in this order: a header (else drop), QR=0 (else drop), the allow
