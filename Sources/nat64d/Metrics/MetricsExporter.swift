@@ -139,6 +139,8 @@ final class MetricsExporter: Sendable {
             ("nat64d_dns64_tcp_connections_total", d.tcpConnections, "TCP connections accepted."),
             ("nat64d_dns64_tcp_connections_refused_total", d.tcpConnectionsRefused,
              "TCP connections refused at the limits."),
+            ("nat64d_dns64_deadline_expired_total", d.deadlineExpired, "Queries answered SERVFAIL at the deadline."),
+            ("nat64d_dns64_cache_only_misses_total", d.cacheOnlyMisses, "RD=0 queries the cache had no answer for."),
         ]
         list += dnsCounters.map { counter($0.0, $0.1, $0.2) }
         for (type, n) in d.queriesByType.sorted(by: { $0.key < $1.key }) {
