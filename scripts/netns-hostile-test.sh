@@ -2,6 +2,8 @@
 # Hostile input and faults against a running nat64d, in the namespace topology of scripts/netns-lib.sh:
 #   - malformed packets (scapy, from the client and the server side), each dropped and counted under its reason
 #     (`ctl stats --json`), with the gateway still translating;
+#   - a burst of spoofed SYNs that fills a small session table: a real client's new connection still succeeds
+#     at once (half-open sessions are evicted, oldest first, and counted);
 #   - 2,000 idle connections to /metrics: `curl /metrics` and `ctl stats` still answer, and the idle ones are
 #     cut off at the request deadline (counted);
 #   - the TUN deleted under the daemon (`ip link del`): nat64d logs it and exits with status 1 within 2 s,
@@ -18,6 +20,9 @@ source "$SCRIPT_DIR/netns-lib.sh"
 source "$SCRIPT_DIR/netns-checks.sh"
 
 METRICS_PORT=9164
+MAX_SESSIONS=256
+export NAT64D_MAX_SESSIONS=$MAX_SESSIONS
+SILENT_SYNTH6=2001:db8:64::c633:6463 # 2001:db8:64::198.51.100.99: nobody there, SYNs stay half-open
 CONTROL_SOCKET=
 NETNS_CHECKS_NO_ALIVE_NOTE=tun-deleted-exit-status
 
@@ -82,6 +87,32 @@ PY
     [[ $out == *"$PAGE_MARKER"* ]] || { DETAIL="page missing after the malformed packets"; return 1; }
 }
 
+# A burst of SYNs from 600 spoofed client addresses to a silent IPv4 host fills the (small) session table with
+# half-open sessions; a real client's new connection then gets in at once by evicting the oldest of them.
+check_syn_flood() {
+    local out
+    out=$(client timeout 60 "$PY" - "$SILENT_SYNTH6" <<'PY' 2>&1
+import sys
+from scapy.all import IPv6, TCP, send, conf
+conf.verb = 0
+dst = sys.argv[1]
+send([IPv6(src="2001:db8:1::%x" % (0x1000 + i), dst=dst) / TCP(sport=40000 + i, dport=80, flags="S")
+      for i in range(600)], inter=0)
+PY
+    ) || { DETAIL="scapy: $(oneline "$out")"; return 1; }
+    sleep 0.5
+    out=$(ctl stats --json 2>&1) || { DETAIL="ctl stats --json: $(oneline "$out")"; return 1; }
+    out=$("$PY" -c 'import json,sys; j=json.loads(sys.stdin.read()); print(j["sessions"], j["drops"]["session-limit"], j["sessions-evicted-transitory"])' <<<"$out") ||
+        { DETAIL="stats: $(oneline "$out")"; return 1; }
+    read -r sessions limit evicted <<<"$out"
+    ((sessions >= MAX_SESSIONS - 2)) || { DETAIL="the burst did not fill the table: $sessions of $MAX_SESSIONS sessions"; return 1; }
+    out=$(client curl -sS --max-time 3 "http://[$SERVER_SYNTH6]/" 2>&1) || { DETAIL="curl during the flood: $(oneline "$out")"; return 1; }
+    [[ $out == *"$PAGE_MARKER"* ]] || { DETAIL="page missing"; return 1; }
+    out=$(ctl stats --json 2>&1)
+    evicted=$("$PY" -c 'import json,sys; print(json.loads(sys.stdin.read())["sessions-evicted-transitory"])' <<<"$out")
+    ((evicted > 0)) || { DETAIL="no transitory session evicted"; return 1; }
+}
+
 # 2,000 idle TCP connections to the metrics port (from a python process in the gateway namespace), then a scrape
 # and a ctl request while they are held open; the listener caps them and cuts the rest at the deadline.
 check_metrics_idle_flood() {
@@ -144,6 +175,7 @@ start_nat64d
 netns_wait_nat64d 20 || SKIP_REASON="nat64d did not start: $(tail -n 5 "$NETNS_WORKDIR/nat64d.log" | tr '\n' ' ')"
 
 check malformed-packets-counted check_malformed
+check syn-flood-new-flow-gets-in check_syn_flood
 check metrics-2000-idle-connections check_metrics_idle_flood
 check tun-deleted-exit-status check_tun_deleted
 netns_checks_done

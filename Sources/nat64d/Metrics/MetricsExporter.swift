@@ -102,6 +102,8 @@ final class MetricsExporter: Sendable {
             list.append(counter("nat64d_metrics_requests_oversized_total", l.oversized,
                                 "Metrics requests closed for a body over the limit."))
         }
+        list.append(counter("nat64d_sessions_evicted_transitory_total", s.forwarder.transitoryEvictions,
+                            "Half-open or closing TCP sessions evicted to admit new flows into a full table."))
         list.append(counter("nat64d_table_lock_contended_total", s.forwarder.tableLockContended,
                             "Acquisitions of the shared state table's lock that had to wait for another queue."))
         list.append(counter("nat64d_pool_journal_events_dropped_total", s.forwarder.eventsDropped,
