@@ -48,6 +48,16 @@ let package = Package(
         .target(name: "TunDevice", dependencies: ["CTunLinux", "CNetlink", "NAT64Translator"]),
         .target(name: "GatewayConfig", dependencies: ["NAT64Translator", "PacketCapture"]),
         .target(name: "PacketCapture", dependencies: ["CPcap", "NAT64Translator"]),
+        // Inbound proxy: IPv4 clients to IPv6-only hosts by TLS SNI, HTTP Host or port (README "Reaching
+        // IPv6-only hosts from IPv4").
+        .target(
+            name: "InboundProxy",
+            dependencies: [
+                "NAT64Translator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // Daemon
         .executableTarget(
@@ -98,6 +108,14 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .testTarget(name: "TunDeviceTests", dependencies: ["TunDevice", "NAT64Translator"]),
+        .testTarget(
+            name: "InboundProxyTests",
+            dependencies: [
+                "InboundProxy", "NAT64Translator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "NAT64Translator", "nat64d", "PacketTestSupport"]),
     ]
 )

@@ -222,6 +222,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var control: Control
     /// The `[metrics]` section (Configuration+Metrics.swift).
     public var metrics = Metrics()
+    /// The `[proxy]` section (Configuration+Proxy.swift).
+    public var proxy = Proxy()
 
     /// Parses and validates configuration text.
     ///
