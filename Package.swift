@@ -63,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "nat64d",
             dependencies: [
-                "NAT64Translator", "DNS64", "TunDevice", "GatewayConfig", "PacketCapture",
+                "NAT64Translator", "DNS64", "TunDevice", "GatewayConfig", "PacketCapture", "InboundProxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

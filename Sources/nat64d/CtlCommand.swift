@@ -14,6 +14,7 @@ struct CtlCommand: ParsableCommand {
                                          start writing pcap files (defaults from [capture])
               capture stop               stop and close the files
               capture status             the running capture's files and counters
+              proxy [--json]             the inbound proxy: listeners, routes, backends (health, connections)
             """)
 
     @Option(help: "The control socket (default: [control] socket's default).")

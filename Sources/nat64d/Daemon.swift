@@ -2,6 +2,7 @@
 // endpoint, wait for SIGTERM or SIGINT (swift-service-lifecycle's graceful shutdown), tear down.
 import DNS64
 import GatewayConfig
+import InboundProxy
 import Logging
 import NAT64Translator
 import NIOCore
@@ -116,11 +117,28 @@ struct GatewayService: Service {
             throw error
         }
 
+        // 3b. The inbound proxy ([proxy]; ProxySetup.swift), on event loops of its own.
+        var proxy: ProxyRunner?
+        if configuration.proxy.enabled {
+            do {
+                proxy = try await ProxyRunner.start(configuration.proxy, logger: logger)
+                logger.info("proxy listening", metadata: ["listeners": "\(configuration.proxy.listeners.count)",
+                                                          "routes": "\(configuration.proxy.routes.count)"])
+            } catch {
+                if let dns { await dns.stop() }
+                forwarder.stop()
+                try? await group.shutdownGracefully()
+                throw error
+            }
+        }
+
         // 4. The control server, off the packet path.
-        let commands = ControlCommands(forwarder: forwarder, dns: dns, captureDefaults: configuration.capture.settings)
+        var commands = ControlCommands(forwarder: forwarder, dns: dns, captureDefaults: configuration.capture.settings)
+        commands.proxy = proxy?.server
         do {
-            try control.start { commands.handle($0) }
+            try control.start { [commands] in commands.handle($0) }
         } catch {
+            await proxy?.stop()
             if let dns { await dns.stop() }
             forwarder.stop()
             try? await group.shutdownGracefully()
@@ -135,10 +153,13 @@ struct GatewayService: Service {
             do {
                 metrics = try await MetricsServer(
                     address: try socketAddress(listen), group: group, exporter: MetricsExporter()
-                ) { [forwarder, dns] in
-                    MetricsSnapshot(forwarder: forwarder.stats, dns: dns?.counters, dnsCacheEntries: dns?.cachedAnswers)
+                ) { [forwarder, dns, proxy] in
+                    var snapshot = MetricsSnapshot(forwarder: forwarder.stats, dns: dns?.counters, dnsCacheEntries: dns?.cachedAnswers)
+                    snapshot.proxy = proxy?.server.status()
+                    return snapshot
                 }
             } catch {
+                await proxy?.stop()
                 control.stop()
                 if let dns { await dns.stop() }
                 forwarder.stop()
@@ -158,6 +179,7 @@ struct GatewayService: Service {
         //    removes the TUN and its routes; the control socket file goes with `control`.
         await metrics?.stop()
         control.stop()
+        await proxy?.stop()
         if let dns { await dns.stop() }
         forwarder.stop()
         try? await group.shutdownGracefully()

@@ -1,5 +1,6 @@
 // IP-S1–IP-S7 over loopback with real sockets: a client, the proxy, and an echo backend that records what it
 // receives. No timing is asserted; each test waits for the connection it made to end.
+import Foundation
 import Logging
 import NAT64Translator
 import NIOCore
@@ -130,6 +131,18 @@ struct Harness {
         #expect(counters.connections.load(ordering: .relaxed) == 1)
         #expect(counters.bytesToBackend.load(ordering: .relaxed) == expected.count)
         #expect(h.proxy.counters.relayed.load(ordering: .relaxed) == 1)
+        // What `ctl proxy --json` prints: valid JSON with the same figures.
+        let status = h.proxy.status()
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(status.json.utf8)) as? [String: Any])
+        let routes = try #require(json["routes"] as? [[String: Any]])
+        #expect(routes.first?["name"] as? String == "a")
+        #expect(routes.first?["connections"] as? Int == 1)
+        #expect(routes.first?["bytes-to-backend"] as? Int == expected.count)
+        let backends = try #require(routes.first?["backends"] as? [[String: Any]])
+        #expect(backends.first?["up"] as? Bool == true)
+        #expect(backends.first?["address"] as? String == h.backendEndpoint.description)
+        #expect((json["counters"] as? [String: Any])?["relayed"] as? Int == 1)
+        #expect(status.lines.contains("relayed 1"))
         try await h.stop()
     }
 

@@ -1,6 +1,7 @@
 // What each control command does: parse its words, ask the packet thread (through PacketForwarder's mailbox)
 // or the DNS64 server, and format the answer as lines. Runs on the control server's thread.
 import DNS64
+import InboundProxy
 import NAT64Translator
 import PacketCapture
 
@@ -10,9 +11,11 @@ struct ControlCommands: Sendable {
     let dns: DNS64Server?
     /// The `[capture]` settings `capture start` options override.
     let captureDefaults: CaptureSettings
+    /// The inbound proxy, when `[proxy]` runs it (`proxy [--json]`, ProxyStatus.swift).
+    var proxy: ProxyServer? = nil
 
     static let usage = "commands: stats, sessions, capture start [--dir D] [--filter EXPR] [--max-size MB] "
-        + "[--max-files N], capture stop, capture status, help"
+        + "[--max-files N], capture stop, capture status, proxy [--json], help"
 
     /// Runs one request.
     ///
@@ -23,6 +26,7 @@ struct ControlCommands: Sendable {
         case "stats"?: return expectNoMore(words, 1).flatMap { _ in stats() }
         case "sessions"?: return expectNoMore(words, 1).flatMap { _ in sessions() }
         case "help"?: return .success([Self.usage])
+        case "proxy"?: return proxyStatus(Array(words.dropFirst()))
         case "capture"?:
             switch words.dropFirst().first {
             case "start"?: return captureStart(Array(words.dropFirst(2)))
@@ -62,6 +66,7 @@ struct ControlCommands: Sendable {
                 lines += dns.counters.fields.map { "dns64.\($0.name) \($0.value)" }
                 lines.append("dns64.cache-entries \(dns.cachedAnswers)")
             }
+            if let proxy { lines += proxy.counters.fields.map { "proxy.\($0.name) \($0.value)" } }
             return lines
         }
     }
@@ -170,5 +175,17 @@ struct ControlCommands: Sendable {
             lines.append(line)
         }
         return lines
+    }
+
+    // MARK: proxy
+
+    /// `proxy`: listeners, routes, backends and counters; `proxy --json`: the same as one JSON line.
+    private func proxyStatus(_ options: [String]) -> Result<[String], ControlError> {
+        guard let proxy else { return .failure(ControlError("the proxy is not running ([proxy] is absent or enabled = false)")) }
+        switch options {
+        case []: return .success(proxy.status().lines)
+        case ["--json"]: return .success([proxy.status().json])
+        default: return .failure(ControlError("proxy takes only --json (got \"\(options[0])\")"))
+        }
     }
 }

@@ -3,6 +3,7 @@
 // metrics calls on the packet path); each scrape reads their latest snapshots and brings the registry's
 // counters up to them, so a scrape costs nothing between scrapes.
 import DNS64
+import InboundProxy
 import NAT64Translator
 import Prometheus
 import Synchronization
@@ -12,6 +13,8 @@ struct MetricsSnapshot: Sendable {
     var forwarder: PacketForwarder.ForwarderStats
     var dns: DNS64Counters?
     var dnsCacheEntries: Int?
+    /// The inbound proxy's status, when it runs (`proxySamples`, ProxyMetrics.swift).
+    var proxy: ProxyStatus? = nil
 }
 
 /// Mirrors snapshots into a `PrometheusCollectorRegistry` and renders it.
@@ -86,6 +89,7 @@ final class MetricsExporter: Sendable {
             list.append(counter("nat64d_dropped_packets_total", c.drops(reason), "Packets dropped, by reason.",
                                 [("reason", "\(reason)")]))
         }
+        if let p = s.proxy { list += proxySamples(p) }
         guard let d = s.dns else { return list }
         // (name, value, help) of each DNS64 counter.
         let dnsCounters: [(String, Int, String)] = [
