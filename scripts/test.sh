@@ -21,6 +21,7 @@ NETNS_SUITES=(
     scripts/netns-state-test.sh
     scripts/netns-dns-test.sh
     scripts/privilege-test.sh
+    scripts/netns-proxy-test.sh
 )
 
 step() { printf '\n=== %s\n' "$*"; }
