@@ -118,4 +118,18 @@ import Testing
             .contains("has no port") == true)
         #expect(errors(sites + "\nfoo = 1").first?.contains("unknown key `proxy.routes.ssh.foo`") == true)
     }
+
+    /// The README's complete example (three sites and an SSH forward) is a valid configuration.
+    @Test func readmeExampleIsValid() throws {
+        var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)
+        let readme = String(decoding: try ConfigFile.readAll(path: (parts + ["README.md"]).joined(separator: "/")), as: UTF8.self)
+        let section = try #require(readme.split(separator: "## Reaching IPv6-only hosts from IPv4", maxSplits: 1).last)
+        let block = try #require(section.split(separator: "```toml\n", maxSplits: 1).last?.split(separator: "```").first)
+        let p = try GatewayConfiguration.parse(String(block), file: "README.md").proxy
+        #expect(p.enabled)
+        #expect(p.listeners.map(\.mode) == [.tls, .http, .tcp])
+        #expect(p.listeners[0].routes.count == 3)
+        #expect(p.routes.count == 7)
+    }
 }
