@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(
             name: "nat64dTests",
             dependencies: [
-                "nat64d", "DNS64", "NAT64Translator",
+                "nat64d", "DNS64", "NAT64Translator", "InboundProxy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),

@@ -196,6 +196,8 @@ final class FrontHandler: ChannelInboundHandler {
     private var name: String?
     private var headLength: Int?
     private var tried = Set<Int>()
+    /// The client half-closed while the backend was being connected: passed on once the relay is in place.
+    private var clientEOF = false
 
     init(server: ProxyServer, listener: ListenerConfiguration) {
         self.server = server
@@ -375,6 +377,7 @@ final class FrontHandler: ChannelInboundHandler {
             return
         }
         channel.writeAndFlush(first, promise: nil)
+        if clientEOF { front.inputWasClosed() }  // IP-S5: the EOF that came while connecting
         try? channel.syncOptions?.setOption(.autoRead, value: true)
         try? context.channel.syncOptions?.setOption(.autoRead, value: true)
     }
@@ -384,6 +387,22 @@ final class FrontHandler: ChannelInboundHandler {
         switch client.unmapped {
         case .v4(let a): "Forwarded: for=\(a);proto=http\r\nX-Forwarded-For: \(a)\r\n"
         case .v6(let a): "Forwarded: for=\"[\(a)]\";proto=http\r\nX-Forwarded-For: \(a)\r\n"
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let e = event as? ChannelEvent, e == .inputClosed, state != .relaying else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        switch state {
+        case .reading:
+            // IP-S5: EOF before the route is known; a request that is complete was routed already.
+            refuse(context: context, .closedEarly)
+        case .connecting:
+            clientEOF = true
+        case .relaying, .closed:
+            break
         }
     }
 
@@ -466,7 +485,10 @@ final class GlueHandler: ChannelDuplexHandler {
         guard let context, !outputClosed else { return }
         outputClosed = true
         if inputClosed {
-            context.close(promise: nil)
+            // Both directions are done. NIO turns a half-close of a channel whose input is closed into a full
+            // close, which drops unwritten bytes: close once everything queued has been written.
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)))
+                .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         } else {
             context.close(mode: .output, promise: nil)
         }
@@ -503,6 +525,13 @@ final class GlueHandler: ChannelDuplexHandler {
             relay.channelClosed()
         }
         partner?.partnerClosed()
+    }
+
+    /// The client's EOF arrived before this handler was in place (IP-S5).
+    func inputWasClosed() {
+        guard !inputClosed else { return }
+        inputClosed = true
+        partner?.partnerWriteEOF()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

@@ -9,6 +9,11 @@ public struct ProxyStatus: Sendable {
         public var active: Int
         public var connections: Int
         public var connectFailures: Int
+
+        public init(address: String, up: Bool, active: Int, connections: Int, connectFailures: Int) {
+            (self.address, self.up, self.active, self.connections, self.connectFailures) =
+                (address, up, active, connections, connectFailures)
+        }
     }
 
     public struct Route: Sendable {
@@ -22,6 +27,13 @@ public struct ProxyStatus: Sendable {
         public var bytesToBackend: Int
         public var bytesToClient: Int
         public var backends: [Backend]
+
+        public init(name: String, names: [String], balance: String, proxyProtocol: String, active: Int,
+                    connections: Int, refusedAtLimit: Int, bytesToBackend: Int, bytesToClient: Int, backends: [Backend]) {
+            (self.name, self.names, self.balance, self.proxyProtocol) = (name, names, balance, proxyProtocol)
+            (self.active, self.connections, self.refusedAtLimit) = (active, connections, refusedAtLimit)
+            (self.bytesToBackend, self.bytesToClient, self.backends) = (bytesToBackend, bytesToClient, backends)
+        }
     }
 
     public struct Listener: Sendable {
@@ -30,6 +42,10 @@ public struct ProxyStatus: Sendable {
         public var addresses: [String]
         public var routes: [String]
         public var defaultRoute: String?
+
+        public init(name: String, mode: String, addresses: [String], routes: [String], defaultRoute: String?) {
+            (self.name, self.mode, self.addresses, self.routes, self.defaultRoute) = (name, mode, addresses, routes, defaultRoute)
+        }
     }
 
     public var listeners: [Listener]
@@ -38,6 +54,10 @@ public struct ProxyStatus: Sendable {
     public var counters: [(name: String, value: Int)]
     /// Distinct client addresses with open connections.
     public var clients: Int
+
+    public init(listeners: [Listener], routes: [Route], counters: [(name: String, value: Int)], clients: Int) {
+        (self.listeners, self.routes, self.counters, self.clients) = (listeners, routes, counters, clients)
+    }
 
     /// One line per listener, route and backend, then the counters.
     public var lines: [String] {
