@@ -10,8 +10,8 @@
 #   new HTTPS connections/s: wrk -t1 -c32 -H "Connection: close" to https://site-a.example/ through each proxy
 #     (SNI passthrough; every proxy sends a PROXY header: nat64d v2, HAProxy v2, sniproxy v1);
 #   bulk Gbit/s, one TCP stream: iperf3 -t S through each TCP forward (nat64d's NIO relay, HAProxy, a small C
-#     relay with splice(2) through a pipe and the same with read/write; Benchmarks/SpliceRelay), and directly
-#     from the gateway to the backend over IPv6 (the ceiling: the same path without a proxy hop).
+#     relay with splice(2) through a pipe, Benchmarks/SpliceRelay), and directly from the gateway to the
+#     backend over IPv6 (the ceiling: the same path without a proxy hop).
 # Medians over the rounds are reported with ratios to HAProxy (and to direct for bulk). `uptime` is recorded
 # before and after: the machine may be shared with other work, which makes absolute numbers noisy.
 set -euo pipefail
@@ -175,7 +175,6 @@ fi
 
 gcc -O2 -pthread -o "$D/splice_relay" "$REPO_ROOT/Benchmarks/SpliceRelay/splice_relay.c"
 netns_start_bg "$NS_GW" splice "$D/splice_relay" "$SHARED4" 25201 "$A6" 5201
-netns_start_bg "$NS_GW" copy "$D/splice_relay" --copy "$SHARED4" 35201 "$A6" 5201
 
 ready() { ip netns exec "$NS_CLIENT" curl -ksS --max-time 2 -o /dev/null --resolve "site-a.example:$1:$SHARED4" "https://site-a.example:$1/"; }
 for port in 443 1443 $( ((HAVE_SNIPROXY)) && echo 2443); do
@@ -206,9 +205,8 @@ declare -A RESULTS
 TLS_NAMES=(nat64d haproxy)
 TLS_PORTS=(443 1443)
 if ((HAVE_SNIPROXY)); then TLS_NAMES+=(sniproxy); TLS_PORTS+=(2443); fi
-BULK_NAMES=(nat64d haproxy splice copy direct)
-BULK_TARGETS=("$NS_CLIENT $SHARED4 5201" "$NS_CLIENT $SHARED4 15201" "$NS_CLIENT $SHARED4 25201"
-    "$NS_CLIENT $SHARED4 35201" "$NS_GW $A6 5201")
+BULK_NAMES=(nat64d haproxy splice direct)
+BULK_TARGETS=("$NS_CLIENT $SHARED4 5201" "$NS_CLIENT $SHARED4 15201" "$NS_CLIENT $SHARED4 25201" "$NS_GW $A6 5201")
 for ((round = 1; round <= ROUNDS; round++)); do
     for i in "${!TLS_NAMES[@]}"; do
         r=$(wrk_rate "${TLS_PORTS[i]}")

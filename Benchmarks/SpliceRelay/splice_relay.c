@@ -1,9 +1,9 @@
 // A minimal TCP relay for scripts/bench-proxy.sh: the reference for "how fast could bytes move" when
 // measuring the inbound proxy's NIO relay. Two threads per connection, blocking sockets; each direction moves
-// bytes either with splice(2) through a pipe (socket -> pipe -> socket, no copy to user space) or, with
-// --copy, with read(2)/write(2) through a 64 KiB buffer. Not part of nat64d; built by the benchmark script.
+// bytes with splice(2) through a pipe (socket -> pipe -> socket, no copy to user space). Not part of nat64d;
+// built by the benchmark script.
 //
-//   splice_relay [--copy] LISTEN_ADDR LISTEN_PORT BACKEND_ADDR BACKEND_PORT
+//   splice_relay LISTEN_ADDR LISTEN_PORT BACKEND_ADDR BACKEND_PORT
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,7 +17,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int copy_mode;
 static struct sockaddr_storage backend;
 static socklen_t backend_len;
 
@@ -39,18 +38,7 @@ static int parse(const char *addr, int port, struct sockaddr_storage *ss, sockle
 static void *pump(void *arg) {
     struct pump p = *(struct pump *)arg;
     free(arg);
-    if (copy_mode) {
-        char buf[65536];
-        for (;;) {
-            ssize_t n = read(p.from, buf, sizeof buf);
-            if (n <= 0) break;
-            for (ssize_t off = 0; off < n;) {
-                ssize_t w = write(p.to, buf + off, n - off);
-                if (w <= 0) goto done;
-                off += w;
-            }
-        }
-    } else {
+    {
         int pipefd[2];
         if (pipe2(pipefd, O_CLOEXEC) != 0) return NULL;
         fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
@@ -67,7 +55,6 @@ static void *pump(void *arg) {
         close(pipefd[0]);
         close(pipefd[1]);
     }
-done:
     shutdown(p.to, SHUT_WR);
     return NULL;
 }
@@ -98,9 +85,8 @@ static void *connection(void *arg) {
 
 int main(int argc, char **argv) {
     int i = 1;
-    if (argc > 1 && strcmp(argv[1], "--copy") == 0) { copy_mode = 1; i++; }
     if (argc - i != 4) {
-        fprintf(stderr, "usage: %s [--copy] LISTEN_ADDR LISTEN_PORT BACKEND_ADDR BACKEND_PORT\n", argv[0]);
+        fprintf(stderr, "usage: %s LISTEN_ADDR LISTEN_PORT BACKEND_ADDR BACKEND_PORT\n", argv[0]);
         return 2;
     }
     struct sockaddr_storage listen_addr;
