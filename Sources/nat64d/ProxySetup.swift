@@ -24,6 +24,12 @@ struct ProxyRunner: Sendable {
         }
     }
 
+    /// Swaps in the routes of a new `[proxy]` section (a reload): new connections use them, established ones
+    /// keep theirs. Listener changes need a restart.
+    func apply(_ p: GatewayConfiguration.Proxy) throws {
+        try server.apply(Self.routes(p))
+    }
+
     func stop() async {
         await server.stop()
         try? await group.shutdownGracefully()

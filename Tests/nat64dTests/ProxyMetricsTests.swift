@@ -1,3 +1,4 @@
+import GatewayConfig
 import InboundProxy
 import NAT64Translator
 import Testing
@@ -34,5 +35,44 @@ struct ProxyMetricsTests {
         #expect(MetricsTests.value(text, "nat64d_proxy_relayed_total") == "4")
         #expect(MetricsTests.value(text, #"nat64d_proxy_backend_up{route="site-a",backend="[2001:db8:a::10]:443"}"#) == "0.0")
         #expect(MetricsTests.value(text, "nat64d_proxy_connect_failures_total") == "1")
+    }
+}
+
+/// `[proxy]` as the daemon hands it to the proxy.
+struct ProxySetupTests {
+    @Test func configurationBecomesSettings() throws {
+        let text = """
+            [translator]
+            prefix = "64:ff9b::/96"
+            pool4 = ["192.0.2.2"]
+
+            [gateway]
+            ipv4 = "192.0.2.1"
+            ipv6 = "2001:db8:1::1"
+
+            [proxy]
+            handshake-timeout-ms = 1500
+
+            [proxy.listeners.ssh]
+            listen = ["192.0.2.1:2201"]
+            mode = "tcp"
+            route = "vm"
+
+            [proxy.routes.vm]
+            backends = ["[2001:db8::22]:22"]
+            balance = "least-connections"
+            proxy-protocol = "v1"
+            max-connections = 5
+            """
+        let p = try GatewayConfiguration.parse(text, file: "t.toml").proxy
+        let s = ProxyRunner.settings(p)
+        #expect(s.handshakeTimeout == .milliseconds(1500))
+        #expect(s.healthCheckInterval == nil)
+        #expect(s.listeners == [ListenerConfiguration(name: "ssh", addresses: [IPEndpoint(.v4(IPv4Address(192, 0, 2, 1)), 2201)],
+                                                      mode: .tcp, routes: [], defaultRoute: "vm")])
+        #expect(s.routes.first?.backends == [IPEndpoint(.v6(IPv6Address("2001:db8::22")!), 22)])
+        #expect(s.routes.first?.balance == .leastConnections)
+        #expect(s.routes.first?.proxyProtocol == .v1)
+        #expect(s.routes.first?.maxConnections == 5)
     }
 }
