@@ -8,7 +8,10 @@
 //   IP-P2  v1 with addresses of two families (cannot happen on one socket) is "PROXY UNKNOWN\r\n" (§2.1).
 //   IP-P3  v2 is the 12-byte signature, 0x21 (version 2, PROXY), 0x11 (TCP/IPv4) or 0x21 (TCP/IPv6), the
 //          length, then source and destination address, source and destination port, network order (§2.2).
-//   IP-P4  v2 carries the name the route was chosen by (SNI or Host) as PP2_TYPE_AUTHORITY (0x02) (§2.2.1).
+//   IP-P4  v2 carries the name the route was chosen by (SNI or Host) as PP2_TYPE_AUTHORITY (0x02) (§2.2.1),
+//          and for a TLS listener PP2_TYPE_SSL (0x20) with client = PP2_CLIENT_SSL and a non-zero verify
+//          (the proxy checked no client certificate) and no sub-TLVs: the negotiated version and cipher are
+//          not seen by a proxy that does not terminate TLS (§2.2.5).
 //   IP-P5  an IPv4-mapped IPv6 address (::ffff:a.b.c.d, from a dual-stack socket) is sent as IPv4.
 
 import NAT64Translator
@@ -64,14 +67,16 @@ public enum ProxyProtocolHeader {
     public static let v2Signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
     /// PP2_TYPE_AUTHORITY (§2.2.1).
     public static let typeAuthority: UInt8 = 0x02
+    /// PP2_TYPE_SSL (§2.2.5).
+    public static let typeSSL: UInt8 = 0x20
 
     /// The header of `version` for a connection from `source` to `destination` (the proxy's listening address).
     public static func encode(_ version: ProxyProtocolVersion, source: IPEndpoint, destination: IPEndpoint,
-                              authority: String?) -> [UInt8] {
+                              authority: String?, tls: Bool = false) -> [UInt8] {
         switch version {
         case .none: []
         case .v1: v1(source: source, destination: destination)
-        case .v2: v2(source: source, destination: destination, authority: authority)
+        case .v2: v2(source: source, destination: destination, authority: authority, tls: tls)
         }
     }
 
@@ -87,7 +92,7 @@ public enum ProxyProtocolHeader {
     }
 
     /// IP-P3, IP-P4. Families that differ give AF_UNSPEC with no address block (§2.2).
-    public static func v2(source: IPEndpoint, destination: IPEndpoint, authority: String?) -> [UInt8] {
+    public static func v2(source: IPEndpoint, destination: IPEndpoint, authority: String?, tls: Bool = false) -> [UInt8] {
         var addresses: [UInt8] = []
         let family: UInt8
         switch (source.address.unmapped, destination.address.unmapped) {
@@ -107,6 +112,10 @@ public enum ProxyProtocolHeader {
         if let authority, !authority.isEmpty, authority.utf8.count <= 255 {
             let value = Array(authority.utf8)
             addresses += [typeAuthority, 0, UInt8(value.count)] + value
+        }
+        if tls {
+            // client = PP2_CLIENT_SSL (0x01); verify = 1: no client certificate was verified.
+            addresses += [typeSSL, 0, 5, 0x01, 0, 0, 0, 1]
         }
         return v2Signature + [0x21, family, UInt8(addresses.count >> 8), UInt8(addresses.count & 0xFF)] + addresses
     }

@@ -354,7 +354,7 @@ final class FrontHandler: ChannelInboundHandler {
         let config = route.configuration
         var first = channel.allocator.buffer(capacity: buffer.readableBytes + 256)
         first.writeBytes(ProxyProtocolHeader.encode(config.proxyProtocol, source: client, destination: local,
-                                                    authority: name))
+                                                    authority: name, tls: listener.mode == .tls))
         if listener.mode == .http, config.forwardedHeaders, let headLength {
             if var head = buffer.readSlice(length: headLength) { first.writeBuffer(&head) }
             first.writeString(Self.forwardedFields(client: client.address))

@@ -64,6 +64,15 @@ import Testing
         #expect(Array(header[28...]) == [0x02, 0x00, UInt8(name.count)] + name)
     }
 
+    @Test func ipP4_v2MarksTLSConnectionsWithTheSSLTLV() {
+        let header = ProxyProtocolHeader.v2(source: source, destination: destination, authority: "a.example", tls: true)
+        let name = Array("a.example".utf8)
+        #expect(header[14...15] == [0x00, UInt8(12 + 3 + name.count + 8)])
+        #expect(Array(header[(28 + 3 + name.count)...]) == [0x20, 0x00, 0x05, 0x01, 0x00, 0x00, 0x00, 0x01])
+        let plain = ProxyProtocolHeader.v2(source: source, destination: destination, authority: nil, tls: true)
+        #expect(Array(plain[28...]) == [0x20, 0x00, 0x05, 0x01, 0x00, 0x00, 0x00, 0x01])
+    }
+
     @Test func ipP5_mappedAddressesAreSentAsIPv4() {
         let mapped = IPEndpoint(.v6(IPv6Address("::ffff:192.168.0.1")!), 56324)
         let local = IPEndpoint(.v6(IPv6Address("::ffff:192.168.0.11")!), 443)

@@ -123,7 +123,7 @@ struct Harness {
         let chunks = [Array(hello[..<3]), Array(hello[3..<60]), Array(hello[60...]), Array("after".utf8)]
         let (received, local) = try await h.exchange(chunks)
         let proxyEnd = IPEndpoint(h.proxyAddress)!
-        let header = ProxyProtocolHeader.v2(source: local, destination: proxyEnd, authority: "a.example")
+        let header = ProxyProtocolHeader.v2(source: local, destination: proxyEnd, authority: "a.example", tls: true)
         let expected = header + hello + Array("after".utf8)
         #expect(h.backend.received.withLock { $0 } == expected)
         #expect(received == expected)  // echoed back through the relay, then the backend's EOF
