@@ -113,6 +113,7 @@ let package = Package(
             dependencies: [
                 "InboundProxy", "NAT64Translator",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
