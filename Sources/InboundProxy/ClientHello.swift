@@ -8,6 +8,9 @@
 //          joined until the handshake message is whole ("need more" until then).
 //   IP-T3  the message is bounded (`maxBytes`, default 16 KiB): a larger one is refused as too large, counted.
 //   IP-T4  no extensions or no server_name: "no server name" (the listener's default route or a refusal).
+//   IP-T6  at most 64 records before the message is whole (real clients use one or two): more is refused as
+//          malformed, and a reader need not parse again before `bytesWanted` bytes are there, so a client that
+//          drips bytes costs work in proportion to its records, not to the square of its bytes.
 //   IP-T5  a host_name must be a DNS name in ASCII (letters, digits, `-`, `_`, `.`), 1...253 bytes; it is
 //          lower-cased and a trailing dot removed (RFC 6066 §3: no trailing dot; compared case-insensitively).
 
@@ -29,6 +32,23 @@ public enum ClientHelloResult: Equatable, Sendable {
 public enum ClientHello {
     /// Default bound on the handshake message, its 4-byte header included (IP-T3).
     public static let defaultMaxBytes = 16_384
+    /// Most records a ClientHello may span (IP-T6).
+    public static let maxRecords = 64
+
+    /// IP-T6: the buffer length at which `parse` may next answer something other than `.needMore` (the end
+    /// of the record under way, or of the next record header); walks record headers only.
+    public static func bytesWanted<C: RandomAccessCollection>(_ bytes: C) -> Int
+        where C.Element == UInt8, C.Index == Int
+    {
+        var offset = bytes.startIndex
+        for _ in 0...maxRecords {
+            guard bytes.endIndex - offset >= 5 else { return offset - bytes.startIndex + 5 }
+            let end = offset + 5 + (Int(bytes[offset + 3]) << 8 | Int(bytes[offset + 4]))
+            if end > bytes.endIndex { return end - bytes.startIndex }
+            offset = end
+        }
+        return bytes.count  // past the record limit: parse now, which refuses
+    }
 
     /// Parses as much of `bytes` as is there.
     ///
@@ -41,7 +61,8 @@ public enum ClientHello {
     {
         var handshake: [UInt8] = []
         var offset = bytes.startIndex
-        while true {
+        for record in 0... {
+            guard record < maxRecords else { return .invalid("ClientHello spread over more than \(maxRecords) records") }
             guard bytes.endIndex - offset >= 5 else { return .needMore }
             // IP-T1: a handshake record of TLS 1.x.
             guard bytes[offset] == 22 else { return .invalid("not a TLS handshake record") }
@@ -63,6 +84,7 @@ public enum ClientHello {
             guard available == length else { return .needMore }
             offset = body + length  // IP-T2: the message goes on in the next record.
         }
+        return .needMore
     }
 
     /// The ClientHello body (after the handshake header).

@@ -198,6 +198,8 @@ final class FrontHandler: ChannelInboundHandler {
     private var tried = Set<Int>()
     /// The client half-closed while the backend was being connected: passed on once the relay is in place.
     private var clientEOF = false
+    /// TLS: no parse before the buffer holds this many bytes (IP-T6). HTTP: bytes already searched for a LF.
+    private var wanted = 0
 
     init(server: ProxyServer, listener: ListenerConfiguration) {
         self.server = server
@@ -240,8 +242,18 @@ final class FrontHandler: ChannelInboundHandler {
         case .connecting:
             buffer.writeBuffer(&bytes)
         case .reading:
+            let before = buffer.readableBytes
             buffer.writeBuffer(&bytes)
-            inspect(context: context)
+            // Parse again only when the answer can change: TLS once the record under way is whole (IP-T6),
+            // HTTP once a new line has ended (the head ends at a line end); the size limit is checked always.
+            let ready = switch listener.mode {
+            case .tls: buffer.readableBytes >= wanted
+            case .http: buffer.readableBytesView[(buffer.readerIndex + before)...].contains(0x0A)
+            case .tcp: false
+            }
+            if ready || buffer.readableBytes >= server.settings.maxHandshakeBytes {
+                inspect(context: context)
+            }
         }
     }
 
@@ -252,7 +264,7 @@ final class FrontHandler: ChannelInboundHandler {
         switch listener.mode {
         case .tls:
             switch ClientHello.parse(view, maxBytes: limit) {
-            case .needMore: break
+            case .needMore: wanted = ClientHello.bytesWanted(view)
             case .serverName(let n): routeKnown(context: context, name: n)
             case .noServerName: routeKnown(context: context, name: nil)
             case .invalid: refuse(context: context, .invalidHandshake)

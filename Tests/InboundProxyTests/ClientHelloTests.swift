@@ -34,7 +34,7 @@ import Testing
 
     @Test func ipT2_messageAcrossSeveralRecords() {
         let message = clientHelloMessage(serverName: "records.example", padding: 300)
-        for size in [1, 7, 100] {
+        for size in [7, 100] {
             let bytes = records(message, recordSize: size)
             #expect(ClientHello.parse(bytes) == .serverName("records.example"), "records of \(size)")
             #expect(ClientHello.parse(bytes.dropLast()) == .needMore)
@@ -88,5 +88,32 @@ import Testing
         #expect(ClientHello.parse(bytes.prefix(9)) == .tooLarge)
         #expect(ClientHello.parse(bytes) == .tooLarge)
         #expect(ClientHello.parse(bytes, maxBytes: 32_768) == .serverName("big.example"))
+    }
+
+    @Test func ipT6_bytesWantedSkipsParsesUntilARecordIsWhole() {
+        let bytes = records(clientHelloMessage(serverName: "w.example"), recordSize: 50)
+        #expect(ClientHello.bytesWanted([UInt8]()) == 5)
+        #expect(ClientHello.bytesWanted(bytes.prefix(3)) == 5)
+        #expect(ClientHello.bytesWanted(bytes.prefix(10)) == 55)
+        #expect(ClientHello.bytesWanted(bytes.prefix(55)) == 60)
+        #expect(ClientHello.bytesWanted(bytes.prefix(57)) == 60)
+        #expect(ClientHello.bytesWanted(bytes.prefix(60)) == bytes.count)  // the second record is the last
+        // Parsing only at those lengths reaches the same answer as parsing after every byte.
+        var have = 0
+        var result = ClientHelloResult.needMore
+        while result == .needMore && have < bytes.count {
+            have = min(bytes.count, max(have + 1, ClientHello.bytesWanted(bytes.prefix(have))))
+            result = ClientHello.parse(bytes.prefix(have))
+        }
+        #expect(result == .serverName("w.example"))
+        #expect(have == bytes.count)
+    }
+
+    @Test func ipT6_moreThan64RecordsIsRefused() {
+        let bytes = records(clientHelloMessage(serverName: "r.example", padding: 100), recordSize: 2)
+        #expect(ClientHello.parse(bytes) == .invalid("ClientHello spread over more than 64 records"))
+        #expect(ClientHello.bytesWanted(bytes) == bytes.count)
+        // 53 records of 2 bytes are still accepted.
+        #expect(ClientHello.parse(records(clientHelloMessage(serverName: "r.example"), recordSize: 2)) == .serverName("r.example"))
     }
 }

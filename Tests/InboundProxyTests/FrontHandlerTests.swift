@@ -79,4 +79,29 @@ import Testing
         #expect(server.counters.refused(.closedEarly) == 1)
         #expect(try connect(server, from: 40004).isActive)
     }
+
+    @Test func ipT6_dripFedFirstBytesAreStillRouted() throws {
+        let server = try server()
+        // TLS, one byte per read: parsed only at record ends, decided at the last byte.
+        let hello = records(clientHelloMessage(serverName: "zzz.example"), recordSize: 40)
+        let tls = try connect(server, from: 40001)
+        for (i, byte) in hello.enumerated() {
+            #expect(tls.isActive, "closed before byte \(i)")
+            try tls.writeInbound(ByteBuffer(bytes: [byte]))
+        }
+        #expect(!tls.isActive)
+        // HTTP, one byte per read: parsed only at line ends.
+        let httpListener = ListenerConfiguration(name: "h", addresses: listener.addresses, mode: .http, routes: ["a"],
+                                                 defaultRoute: nil)
+        let http = EmbeddedChannel(handler: FrontHandler(server: server, listener: httpListener), loop: loop)
+        http.localAddress = try SocketAddress(ipAddress: "192.0.2.1", port: 80)
+        try http.connect(to: SocketAddress(ipAddress: "198.51.100.7", port: 40002)).wait()
+        let head = Array("GET / HTTP/1.1\r\nHost: zzz.example\r\n\r\n".utf8)
+        for (i, byte) in head.enumerated() {
+            #expect(http.isActive, "closed before byte \(i)")
+            try http.writeInbound(ByteBuffer(bytes: [byte]))
+        }
+        #expect(!http.isActive)
+        #expect(server.counters.refused(.unknownName) == 2)
+    }
 }
