@@ -32,7 +32,7 @@ enum Defaults {
 extension ConfigReader {
     /// Every section and its keys, in the order the sample file lists them.
     static let schema: [(name: String, keys: [String])] = [
-        ("tun", ["name", "mtu", "offload"]),
+        ("tun", ["name", "mtu", "offload", "queues"]),
         ("translator", ["prefix", "pool4", "udp-timeout", "tcp-established-timeout", "tcp-transitory-timeout",
                         "icmp-timeout", "max-sessions", "mode", "filtering", "map", "eam", "eam-allow-overlap",
                         "max-sessions-per-host", "max-held-syns", "state-dir"]),
@@ -40,7 +40,7 @@ extension ConfigReader {
         ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms", "exclude", "mapped",
                    "break-dnssec", "synthesize-on-error", "cache-size", "cache-min-ttl", "cache-max-ttl",
                    "cache-max-negative-ttl", "tcp-idle-timeout-ms", "tcp-connections-per-client", "udp-sockets",
-                   "upstream-ports"]),
+                   "upstream-ports", "rd0", "deadline-ms"]),
         ("log", ["level"]),
         ("translation", ["ipv4-mtu", "ipv6-mtu", "min-ipv6-mtu", "icmp-error-rate", "strict-well-known-prefix",
                          "rfc6791-source"]),
@@ -64,12 +64,12 @@ extension ConfigReader {
 
     /// Reads and checks the whole document; nil when anything was reported.
     mutating func readConfiguration() -> GatewayConfiguration? {
-        checkTopLevel(sections: Self.schema)
+        checkTopLevel(sections: Self.schema + [("ra", [])])  // [ra.IFNAME] sections: Configuration+RA.swift
         func keys(_ name: String) -> [String] { Self.schema.first { $0.name == name }?.keys ?? [] }
         let tun = readTun(section("tun", keys: keys("tun")))
         let translator = readTranslator(section("translator", keys: keys("translator")))
         let gateway = readGateway(section("gateway", keys: keys("gateway")))
-        let dns64 = readDNS64(section("dns64", keys: keys("dns64") + Self.dns64Subsections),
+        let dns64 = readDNS64AndResolution(section("dns64", keys: keys("dns64") + Self.dns64Subsections),
                               translatorPrefix: translator?.config.prefix)
         let log = readLog(section("log", keys: keys("log")))
         let translation = readTranslation(section("translation", keys: keys("translation")))
@@ -77,9 +77,10 @@ extension ConfigReader {
         let control = readControl(section("control", keys: keys("control")))
         let metrics = readMetrics(section("metrics", keys: keys("metrics")))
         let proxy = readProxy(section("proxy", keys: keys("proxy") + Self.proxySubsections), dns64: dns64, metrics: metrics)
+        let ra = readRA(tunName: tun?.name, translatorPrefix: translator?.config.prefix)
         if let translator, let gateway { crossCheck(translator, gateway) }
         guard let tun, let translator, let gateway, let dns64, let log, let translation, let capture, let control,
-              let metrics, errors.isEmpty
+              let metrics, let ra, errors.isEmpty
         else { return nil }
         var configuration = GatewayConfiguration(
             tun: tun, translator: translator.config, gateway: gateway.config, dns64: dns64, log: log,
@@ -87,6 +88,7 @@ extension ConfigReader {
         configuration.translation = translation
         configuration.metrics = metrics
         if let proxy { configuration.proxy = proxy }
+        configuration.ra = ra
         return configuration
     }
 
@@ -100,9 +102,13 @@ extension ConfigReader {
         let mtu = integer(s, "mtu", default: Defaults.mtu, IntegerRule(
             range: 1280...65535, reason: " (IPv6 needs a link MTU of at least 1280, RFC 8200 §5)"))
         let offload = boolean(s, "offload", default: true)
-        guard let name, let mtu, let offload else { return nil }
+        // 0 = one per CPU; at most 256 (the kernel's MAX_TAP_QUEUES).
+        let queues = integer(s, "queues", default: 0, IntegerRule(
+            range: 0...256, reason: " (0 means one queue per CPU; the kernel allows at most 256 queues per TUN)"))
+        guard let name, let mtu, let offload, let queues else { return nil }
         var tun = GatewayConfiguration.Tun(name: name, mtu: mtu)
         tun.offload = offload
+        tun.queues = queues
         return tun
     }
 
@@ -391,7 +397,7 @@ extension ConfigReader {
 
     // MARK: [dns64]
 
-    private mutating func readDNS64(_ s: Section, translatorPrefix: NAT64Prefix?) -> GatewayConfiguration.DNS64? {
+    mutating func readDNS64(_ s: Section, translatorPrefix: NAT64Prefix?) -> GatewayConfiguration.DNS64? {
         let enabled = boolean(s, "enabled", default: s.table != nil)
         let listen = readEndpoints(s, "listen", default: Defaults.dnsListen, example: "[\"[2001:db8:1::1]:53\"]",
                                    required: enabled == true)
@@ -434,7 +440,7 @@ extension ConfigReader {
                                           reason: " (RFC 7766 §6.2.3: seconds, not minutes)"))
         let tcpPerClient = integer(s, "tcp-connections-per-client", default: Defaults.dnsTCPConnectionsPerClient,
                                    IntegerRule(range: 1...1024, unit: " connections"))
-        let udpSockets = integer(s, "udp-sockets", default: 1, IntegerRule(range: 1...64, unit: " sockets"))
+        let udpSockets = integer(s, "udp-sockets", default: Defaults.dnsUDPSockets, IntegerRule(range: 1...64, unit: " sockets"))
         let upstreamPorts = integer(s, "upstream-ports", default: 64, IntegerRule(range: 1...1024, unit: " ports"))
         let groups = readGroups(s, defaultPrefixes: prefixes ?? [])
         guard let enabled, let listen, let upstreams, let allow, let prefixes, let timeout, let exclude,

@@ -17,6 +17,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// Checksum and TCP segmentation offload on the TUN (IFF_VNET_HDR, TSO4/TSO6): 64 KiB per read/write
         /// instead of one packet. Default true (the daemon falls back to plain packets if the kernel refuses).
         public var offload: Bool = true
+        /// TUN queues (IFF_MULTI_QUEUE), one packet thread each; 0 = one per CPU. Default 0.
+        public var queues: Int = 0
     }
 
     /// `[translator]`: the stateful NAT64 (RFC 6146) and its address mapping (RFC 6052).
@@ -163,6 +165,10 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var upstreamPorts: Int
         /// Client groups (`[dns64.groups.NAME]` sections, D10), in file order.
         public var groups: [ClientGroup]
+        /// How RD=0 queries are handled (key `rd0`, D13). Default cache-only.
+        public var rd0: RD0Handling = .cacheOnly
+        /// The client deadline in milliseconds, 100...60000 (key `deadline-ms`, D16). Default twice `timeout-ms`.
+        public var deadlineMilliseconds: Int = 4000
 
         /// The first synthesis prefix.
         public var prefix: NAT64Prefix { prefixes[0] }
@@ -224,6 +230,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var metrics = Metrics()
     /// The `[proxy]` section (Configuration+Proxy.swift).
     public var proxy = Proxy()
+    /// The `[ra.IFNAME]` sections, in file order (Configuration+RA.swift); empty: no router advertisements.
+    public var ra: [RAInterface] = []
 
     /// Parses and validates configuration text.
     ///

@@ -3,16 +3,24 @@
 // metrics calls on the packet path); each scrape reads their latest snapshots and brings the registry's
 // counters up to them, so a scrape costs nothing between scrapes.
 import DNS64
+import Forwarding
 import InboundProxy
 import NAT64Translator
 import Prometheus
+import RouterAdvertisement
 import Synchronization
 
 /// The counters of one moment, as the packet thread and the DNS64 report them.
 struct MetricsSnapshot: Sendable {
-    var forwarder: PacketForwarder.ForwarderStats
+    var forwarder: ForwarderStats
+    /// Each packet thread's counters, in queue order (empty: not reported per queue).
+    var queues: [ForwarderStats] = []
+    /// The metrics listener's own counters (set by the listener when it serves a scrape).
+    var listener: (refused: Int, timedOut: Int, oversized: Int)?
     var dns: DNS64Counters?
     var dnsCacheEntries: Int?
+    /// The router advertisement interfaces (MetricsExporter+RA.swift).
+    var ra: [RouterAdvertiser.Status] = []
     /// The inbound proxy's status, when it runs (`proxySamples`, ProxyMetrics.swift).
     var proxy: ProxyStatus? = nil
 }
@@ -85,10 +93,31 @@ final class MetricsExporter: Sendable {
             Sample(kind: .gauge, name: "nat64d_sessions", labels: [], value: Int64(s.forwarder.sessions),
                    help: "Mappings in the state table."),
         ]
+        list.append(counter("nat64d_tun_super_packets_total", s.forwarder.device.tcpSuperPackets,
+                            "GSO super-packets read from the TUN, by protocol.", [("proto", "tcp")]))
+        list.append(counter("nat64d_tun_super_packets_total", s.forwarder.device.udpSuperPackets,
+                            "GSO super-packets read from the TUN, by protocol.", [("proto", "udp")]))
+        if let l = s.listener {
+            list.append(counter("nat64d_metrics_connections_refused_total", l.refused,
+                                "Metrics connections closed at accept: too many open."))
+            list.append(counter("nat64d_metrics_connections_timed_out_total", l.timedOut,
+                                "Metrics connections cut off at the request deadline."))
+            list.append(counter("nat64d_metrics_requests_oversized_total", l.oversized,
+                                "Metrics requests closed for a body over the limit."))
+        }
+        list.append(counter("nat64d_table_lock_contended_total", s.forwarder.tableLockContended,
+                            "Acquisitions of the shared state table's lock that had to wait for another queue."))
+        list.append(counter("nat64d_pool_journal_events_dropped_total", s.forwarder.eventsDropped,
+                            "Pool assignments not persisted because the journal's event ring was full."))
+        for (i, q) in s.queues.enumerated() {
+            list.append(counter("nat64d_queue_packets_total", q.engine.packets,
+                                "Packets read from the TUN, by queue (packet thread).", [("queue", "\(i)")]))
+        }
         for reason in DropReason.allCases {
             list.append(counter("nat64d_dropped_packets_total", c.drops(reason), "Packets dropped, by reason.",
                                 [("reason", "\(reason)")]))
         }
+        list += raSamples(s.ra)
         if let p = s.proxy { list += proxySamples(p) }
         guard let d = s.dns else { return list }
         // (name, value, help) of each DNS64 counter.
@@ -114,6 +143,8 @@ final class MetricsExporter: Sendable {
             ("nat64d_dns64_tcp_connections_total", d.tcpConnections, "TCP connections accepted."),
             ("nat64d_dns64_tcp_connections_refused_total", d.tcpConnectionsRefused,
              "TCP connections refused at the limits."),
+            ("nat64d_dns64_deadline_expired_total", d.deadlineExpired, "Queries answered SERVFAIL at the deadline."),
+            ("nat64d_dns64_cache_only_misses_total", d.cacheOnlyMisses, "RD=0 queries the cache had no answer for."),
         ]
         list += dnsCounters.map { counter($0.0, $0.1, $0.2) }
         for (type, n) in d.queriesByType.sorted(by: { $0.key < $1.key }) {
