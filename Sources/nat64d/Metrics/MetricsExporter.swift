@@ -99,7 +99,7 @@ final class MetricsExporter: Sendable {
                             "GSO super-packets read from the TUN, by protocol.", [("proto", "udp")]))
         if let l = s.listener {
             list.append(counter("nat64d_metrics_connections_refused_total", l.refused,
-                                "Metrics connections closed at accept: too many open."))
+                                "Metrics connections closed to make room for a newer one (too many open)."))
             list.append(counter("nat64d_metrics_connections_timed_out_total", l.timedOut,
                                 "Metrics connections cut off at the request deadline."))
             list.append(counter("nat64d_metrics_requests_oversized_total", l.oversized,

@@ -2,9 +2,10 @@
 // (other paths) or 405 (other methods). One response per connection, then the server closes it: a scraper
 // asks once every few seconds, so keep-alive would buy nothing and cost idle connections.
 //
-// The listener defends itself: at most `maxConnections` at once (more are closed at accept and counted), each
-// connection has `deadline` to deliver its whole request (a slow client trickling bytes is cut off, not kept
-// alive by each byte), and a request body beyond `maxBodyBytes` closes the connection. So idle or hostile
+// The listener defends itself: at most `maxConnections` at once (when full, a new connection takes the place of
+// the oldest one, which is closed and counted: a flood of idle connections cannot lock a real scraper out),
+// each connection has `deadline` to deliver its whole request (a slow client trickling bytes is cut off, not
+// kept alive by each byte), and a request body beyond `maxBodyBytes` closes the connection. So idle or hostile
 // connections can neither exhaust the daemon's descriptors nor keep memory.
 import Logging
 import NIOCore
@@ -15,6 +16,7 @@ import Synchronization
 /// The metrics listener's own counters.
 final class MetricsServerCounters: Sendable {
     let accepted = Atomic<Int>(0)
+    /// Connections closed to make room for a newer one (the listener was full).
     let refused = Atomic<Int>(0)
     let timedOut = Atomic<Int>(0)
     let oversized = Atomic<Int>(0)
@@ -44,15 +46,21 @@ final class MetricsServer: Sendable {
          snapshot: @escaping @Sendable () -> MetricsSnapshot) async throws {
         let counters = MetricsServerCounters()
         self.counters = counters
+        let open = Mutex<[any Channel]>([])
         channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                if counters.open.wrappingAdd(1, ordering: .relaxed).newValue > maxConnections {
-                    counters.open.wrappingSubtract(1, ordering: .relaxed)
-                    counters.refused.wrappingAdd(1, ordering: .relaxed)
-                    return channel.close()
+                // Oldest first; when full, the oldest makes room (it had the most time to send its request).
+                let evicted = open.withLock { list -> (any Channel)? in
+                    list.append(channel)
+                    return list.count > maxConnections ? list.removeFirst() : nil
                 }
+                if let evicted {
+                    counters.refused.wrappingAdd(1, ordering: .relaxed)
+                    evicted.close(promise: nil)
+                }
+                counters.open.wrappingAdd(1, ordering: .relaxed)
                 counters.accepted.wrappingAdd(1, ordering: .relaxed)
                 let cutoff = channel.eventLoop.scheduleTask(in: deadline) {
                     counters.timedOut.wrappingAdd(1, ordering: .relaxed)
@@ -61,6 +69,7 @@ final class MetricsServer: Sendable {
                 channel.closeFuture.whenComplete { _ in
                     cutoff.cancel()
                     counters.open.wrappingSubtract(1, ordering: .relaxed)
+                    open.withLock { list in list.removeAll { $0 === channel } }
                 }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
