@@ -16,12 +16,16 @@ public struct Translator: @unchecked Sendable {
     @usableFromInline var fragments4: FragmentTracker
     @usableFromInline let arena: OutputArena
     @usableFromInline let reassembly: ICMPReassembly
+    /// RFC 7757 longest-match index of the EAM entries (F1; Stateless/).
+    @usableFromInline let eamTable: EAMTable
 
     public init(configuration: TranslatorConfiguration) {
         self.configuration = configuration
+        let siit = configuration.state.mode == .siit  // F1: no state, so a table of one unused slot
         table = BindingTable(
-            pool: configuration.pool4, capacity: configuration.maxSessions, timeouts: configuration.timeouts,
-            seed: configuration.seed, configuration: configuration.state)
+            pool: configuration.pool4, capacity: siit ? 1 : configuration.maxSessions, timeouts: configuration.timeouts,
+            seed: configuration.seed, configuration: siit ? StateConfiguration(mode: .siit) : configuration.state)
+        eamTable = EAMTable(configuration.state.eam)
         random = SplitMix64(seed: configuration.seed ^ 0x5151_5151_5151_5151)
         poolSet = Set(configuration.pool4 + configuration.state.oneToOneIPv4Addresses)
         rateLimiter = ErrorRateLimiter(perSecond: configuration.icmpErrorsPerSecond)

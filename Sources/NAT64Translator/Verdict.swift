@@ -135,6 +135,8 @@ public struct TranslatorCounters: Sendable, Equatable {
     public var icmpErrorsTranslated: UInt64 = 0
     /// IPv6 fragments emitted by T4.5 fragmentation.
     public var fragmentsEmitted: UInt64 = 0
+    /// Echo requests to the translator's own addresses answered in `siit` mode.
+    public var echoRepliesSent: UInt64 = 0
     /// Indexed by `DropReason.rawValue`.
     public var drops: [UInt64] = Array(repeating: 0, count: DropReason.allCases.count)
 
@@ -152,6 +154,7 @@ public struct TranslatorCounters: Sendable, Equatable {
         icmpErrorsRateLimited &+= other.icmpErrorsRateLimited
         icmpErrorsTranslated &+= other.icmpErrorsTranslated
         fragmentsEmitted &+= other.fragmentsEmitted
+        echoRepliesSent &+= other.echoRepliesSent
         for i in drops.indices { drops[i] &+= other.drops[i] }
     }
 }

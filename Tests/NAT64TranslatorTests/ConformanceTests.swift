@@ -317,13 +317,13 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(p.l4ChecksumValid)
     }
 
-    @Test("T4.13: fragmented IPv4 UDP with zero checksum is dropped and counted")
+    @Test("T4.13: fragmented IPv4 UDP with zero checksum is dropped, counted and answered with 3/13 (F14)")
     func T4_13_fragmentedZeroChecksum() {
         var t = translator()
         let port = establish(&t)
         let udp = be16(53) + be16(port) + be16(40) + [0, 0] + Array(repeating: 1, count: 24)
         let frag = buildIPv4Raw(src: server4, dst: pool, flags: 0x2000, proto: 17, payload: udp)
-        #expect(run(&t, frag).0 == .drop(.fragmentedZeroChecksum))
+        #expect(run(&t, frag).0 == .icmpError(.fragmentedZeroChecksum))
         #expect(t.counters.drops(.fragmentedZeroChecksum) == 1)
     }
 
@@ -392,10 +392,10 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(referenceChecksum(pseudo + reassembled) == 0)
         let bad1 = buildIPv6Raw(src: client, dst: server6, chain: [(44, fragmentHeader(offset: 0, more: true, id: 1)), (60, [0, 1, 4, 0, 0, 0, 0])],
                                 upperProto: 17, payload: Array(l4[0..<16]))
-        #expect(run(&t, bad1).0 == .drop(.extensionAfterFragment))
+        #expect(run(&t, bad1).0 == .icmpError(.extensionAfterFragment))  // F10: with the T6.12 error
         let bad2 = buildIPv6Raw(src: client, dst: server6, chain: [(44, fragmentHeader(offset: 0, more: true, id: 1)), (44, fragmentHeader(offset: 0, more: true, id: 1))],
                                 upperProto: 17, payload: Array(l4[0..<16]))
-        #expect(run(&t, bad2).0 == .drop(.extensionAfterFragment))
+        #expect(run(&t, bad2).0 == .icmpError(.extensionAfterFragment))
     }
 
     @Test("T6.5: DF=1 and too big for the IPv4 next hop → Packet Too Big with MTU = IPv4 MTU + 20")
@@ -580,17 +580,21 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
 }
 
 @Suite struct ConformanceErrorSources {
-    @Test("E1: an ICMPv6 error from an IPv6 router is sourced from the RFC 6791 address (default: gateway IPv4)")
+    @Test("E1: an ICMPv6 error from an IPv6 router without state is sourced from the RFC 6791 address (default: gateway IPv4)")
     func E1_rfc6791Source() {
+        // A static 1:1 host has no session (F3), so the router's error has no pool4 address to borrow (F12).
         let router = IPv6Address("2001:db8:1::fe")!
-        var t = translator()
-        _ = establish(&t)
+        let host = StateConfiguration(staticMappings: [StaticMapping(inside: client, outside: IPv4Address("192.0.2.50")!)])
+        var t = translator { $0.state = host }
         let out = run(&t, ConformanceIPv6ToIPv4().icmp6Error(type: 3, code: 0, port: 40000, from: router)).1
         #expect(Parsed(bytes: out).src4 == gateway4)
-        var custom = translator { $0.rfc6791Source = IPv4Address("203.0.113.99")! }
-        _ = establish(&custom)
+        var custom = translator { $0.state = host; $0.rfc6791Source = IPv4Address("203.0.113.99")! }
         let out2 = run(&custom, ConformanceIPv6ToIPv4().icmp6Error(type: 3, code: 0, port: 40000, from: router)).1
         #expect(Parsed(bytes: out2).src4 == IPv4Address("203.0.113.99")!)
+        // A pool: one address per router, inside the pool.
+        var pooled = translator { $0.state = host; $0.stateless.rfc6791Pool4 = IPv4Prefix("203.0.113.96/30")! }
+        let out3 = Parsed(bytes: run(&pooled, ConformanceIPv6ToIPv4().icmp6Error(type: 3, code: 0, port: 40000, from: router)).1)
+        #expect(IPv4Prefix("203.0.113.96/30")!.contains(out3.src4) && out3.l4ChecksumValid)
     }
 
     @Test("E2: errors the gateway generates come from its own addresses")
