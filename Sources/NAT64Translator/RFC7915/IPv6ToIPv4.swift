@@ -57,6 +57,7 @@ extension Translator {
         if isStateless {
             if let d = statelessIPv4(for: destination) {
                 destination4 = d
+                if d == configuration.gatewayIPv4 { unmapped = .forbiddenAddress }  // A3: our own address
             } else if configuration.prefix.contains(destination) {
                 unmapped = .forbiddenAddress
             } else {
