@@ -19,6 +19,7 @@ NETNS_SUITES=(
     "NAT64D_TUN_OFFLOAD=false scripts/netns-test.sh"
     scripts/netns-conformance-test.sh
     scripts/netns-state-test.sh
+    scripts/netns-siit-test.sh
     scripts/netns-dns-test.sh
     scripts/privilege-test.sh
 )

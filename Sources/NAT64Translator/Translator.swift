@@ -18,6 +18,8 @@ public struct Translator: @unchecked Sendable {
     @usableFromInline let reassembly: ICMPReassembly
     /// RFC 7757 longest-match index of the EAM entries (F1; Stateless/).
     @usableFromInline let eamTable: EAMTable
+    /// Set by a siit 6→4 translation whose IPv6 destination was the prefix form of an EAM address (F4).
+    @usableFromInline var eamHairpin = false
 
     public init(configuration: TranslatorConfiguration) {
         self.configuration = configuration

@@ -162,6 +162,17 @@ func siitTranslator(eam: [String] = ["2001:db8:2::/120 203.0.113.0/24"],
         #expect(t.counters.hairpinned == 1)
     }
 
+    @Test("F4: a packet to an EAM entry's own IPv6 address is translated out, not hairpinned (a CLAT's replies)")
+    func test_F4_noHairpinForDirectEAM() {
+        var t = siitTranslator(eam: ["2001:db8:c::2/128 192.0.0.2/32"])
+        let server = prefix.embed(IPv4Address("198.51.100.10")!)
+        let (v, out) = run(&t, buildIPv6(src: server, dst: IPv6Address("2001:db8:c::2")!, l4: .tcp(src: 80, dst: 40000, flags: 0x12, payload: [])))
+        #expect(v == .translated)
+        let p = Parsed(bytes: out)
+        #expect(p.version == 4 && p.src4 == IPv4Address("198.51.100.10")! && p.dst4 == IPv4Address("192.0.0.2")!)
+        #expect(p.l4ChecksumValid && t.counters.hairpinned == 0)
+    }
+
     @Test("siit: echo requests to the translator's own addresses are answered")
     func test_F1_echoOwnAddresses() {
         var t = siitTranslator()

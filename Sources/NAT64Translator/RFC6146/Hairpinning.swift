@@ -22,7 +22,9 @@ extension Translator {
         let destination = ip.be32(IPv4Field.destination)
         if isStateless {
             // F4 (RFC 7757 §4.2–4.3): the IPv4 form of another IPv6 host, through its EAM entry.
-            guard eamTable.entry(forIPv4: IPv4Address(destination)) != nil else { return verdict }
+            // Only when the IPv6 destination was its prefix form: an address of the entry's own IPv6 prefix
+            // is translated to IPv4 and leaves (the CLAT's replies, for one).
+            guard eamHairpin, eamTable.entry(forIPv4: IPv4Address(destination)) != nil else { return verdict }
         } else {
             guard table.ownedIPv4Range.contains(destination), poolSet.contains(IPv4Address(destination)) else {
                 return verdict

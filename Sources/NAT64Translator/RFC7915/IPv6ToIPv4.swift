@@ -9,6 +9,7 @@ extension Translator {
     @usableFromInline
     mutating func translate6to4(_ packet: inout PacketBuffer, reply: inout PacketBuffer, now: Nanoseconds) -> Verdict {
         let ip = packet.base + packet.start
+        eamHairpin = false
         guard packet.count >= IPv6Field.headerLength else { return .drop(.truncated) }
         let payloadLength = Int(ip.be16(IPv6Field.payloadLength))
         // F8: Payload Length 0 is an empty payload (No Next Header); only with a Hop-by-Hop header, which then
@@ -58,6 +59,8 @@ extension Translator {
             if let d = statelessIPv4(for: destination) {
                 destination4 = d
                 if d == configuration.gatewayIPv4 { unmapped = .forbiddenAddress }  // A3: our own address
+                // F4: the prefix form of an EAM address goes back to that entry's IPv6 host.
+                eamHairpin = configuration.prefix.contains(destination) && eamTable.entry(forIPv4: d) != nil
             } else if configuration.prefix.contains(destination) {
                 unmapped = .forbiddenAddress
             } else {
