@@ -65,7 +65,7 @@ func siitRoundTrip(_ bytes: UnsafeRawBufferPointer, _ siit: inout Translator, no
     guard case .translated = siit.translate(&roundTrip, reply: &reply, now: now),
           roundTrip.count > 0, roundTrip.packet[0] >> 4 == 4 else { return }
     let v4 = Array(roundTrip.packet)
-    roundTrip.load(v4.withUnsafeBytes { $0 })
+    v4.withUnsafeBytes { roundTrip.load($0) }
     guard case .translated = siit.translate(&roundTrip, reply: &reply, now: now) else { return }
     let back = Array(roundTrip.packet)
     guard let before = upperLayer(Array(bytes)), let after = upperLayer(back) else { return }

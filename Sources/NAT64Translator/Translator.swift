@@ -26,7 +26,8 @@ public struct Translator: @unchecked Sendable {
         let siit = configuration.state.mode == .siit  // F1: no state, so a table of one unused slot
         table = BindingTable(
             pool: configuration.pool4, capacity: siit ? 1 : configuration.maxSessions, timeouts: configuration.timeouts,
-            seed: configuration.seed, configuration: siit ? StateConfiguration(mode: .siit) : configuration.state)
+            seed: configuration.seed,
+            configuration: siit ? StateConfiguration(mode: .siit, limits: StateLimits(hosts: 1)) : configuration.state)
         eamTable = EAMTable(configuration.state.eam)
         random = SplitMix64(seed: configuration.seed ^ 0x5151_5151_5151_5151)
         poolSet = Set(configuration.pool4 + configuration.state.oneToOneIPv4Addresses)

@@ -42,7 +42,7 @@ extension Translator {
                                        reason: reason, now: now)
         }
         if isStateless && destination == configuration.gatewayIPv6 {
-            return answerEcho6(&packet, upperOffset: layout.upperOffset, proto: layout.proto)
+            return answerEcho6(&packet, layout: layout)
         }
 
         let l4 = ip + layout.upperOffset

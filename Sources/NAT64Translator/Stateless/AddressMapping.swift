@@ -39,10 +39,11 @@ extension Translator {
 
     /// An ICMPv6 echo request to the translator's own IPv6 address: answered in place (`siit` mode).
     @usableFromInline
-    mutating func answerEcho6(_ packet: inout PacketBuffer, upperOffset: Int, proto: UInt8) -> Verdict {
+    mutating func answerEcho6(_ packet: inout PacketBuffer, layout: IPv6Layout) -> Verdict {
         let ip = packet.base + packet.start
-        let icmp = ip + upperOffset
-        guard proto == IPProtocolNumber.icmpv6, packet.count - upperOffset >= L4Field.icmpHeaderLength,
+        let icmp = ip + layout.upperOffset
+        guard layout.proto == IPProtocolNumber.icmpv6, layout.fragment == nil,
+              packet.count - layout.upperOffset >= L4Field.icmpHeaderLength,
               icmp.u8(L4Field.icmpType) == 128, icmp.u8(L4Field.icmpCode) == 0
         else { return .drop(.localTraffic) }
         let source = ip.ipv6(IPv6Field.source)
