@@ -6,7 +6,9 @@ import PackageDescription
 //   DNS64            DNS wire format, synthesis, upstream client, NIO listeners.
 //   TunDevice        file descriptors: TUN open/offloads, netlink (libnl) configuration.
 //   GatewayConfig    the TOML config file: parsing with line numbers, validation.
-//   PacketCapture    pcap files through libpcap: writer, reader, BPF filters, live capture, offline replay.
+//   PacketCapture    pcap files through libpcap: writer, reader, BPF filters, live capture.
+//   Forwarding       the packet loop as a library: devices (TUN, capture file, memory), the engine, packet
+//                    threads with their control mailbox, offline replay. Used by `run` and `replay` alike.
 //   nat64d           the daemon: CLI, lifecycle, wiring.
 //   C*               small C shims / system libraries (TUN ioctl numbers, libnl, libpcap).
 let package = Package(
@@ -48,12 +50,13 @@ let package = Package(
         .target(name: "TunDevice", dependencies: ["CTunLinux", "CNetlink", "NAT64Translator"]),
         .target(name: "GatewayConfig", dependencies: ["NAT64Translator", "PacketCapture"]),
         .target(name: "PacketCapture", dependencies: ["CPcap", "NAT64Translator"]),
+        .target(name: "Forwarding", dependencies: ["NAT64Translator", "TunDevice", "PacketCapture"]),
 
         // Daemon
         .executableTarget(
             name: "nat64d",
             dependencies: [
-                "NAT64Translator", "DNS64", "TunDevice", "GatewayConfig", "PacketCapture",
+                "NAT64Translator", "DNS64", "TunDevice", "GatewayConfig", "PacketCapture", "Forwarding",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -93,11 +96,15 @@ let package = Package(
         .testTarget(
             name: "nat64dTests",
             dependencies: [
-                "nat64d", "DNS64", "NAT64Translator",
+                "nat64d", "DNS64", "NAT64Translator", "Forwarding",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .testTarget(name: "TunDeviceTests", dependencies: ["TunDevice", "NAT64Translator"]),
-        .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "NAT64Translator", "nat64d", "PacketTestSupport"]),
+        .testTarget(
+            name: "PacketCaptureTests",
+            dependencies: ["PacketCapture", "Forwarding", "NAT64Translator", "nat64d", "PacketTestSupport"]),
+        .testTarget(
+            name: "ForwardingTests", dependencies: ["Forwarding", "NAT64Translator", "PacketCapture", "PacketTestSupport"]),
     ]
 )

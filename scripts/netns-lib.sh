@@ -318,6 +318,7 @@ netns_nat64d_config_head() {
 name = "$NAT64D_TUN"
 mtu = 1500
 offload = ${NAT64D_TUN_OFFLOAD:-true}
+queues = ${NAT64D_TUN_QUEUES:-2}
 
 [translator]
 prefix = "$NAT64_PREFIX"

@@ -500,9 +500,13 @@ check_pool_distinct() {
 }
 
 check_pool_state_file() {
-    local f=$POOL_STATE_DIR/pool-assignments content
-    content=$(cat "$f" 2>&1) || { DETAIL="cannot read $f: $(oneline "$content")"; return 1; }
-    if grep -qx "$HOST_X $POOL_X" <<<"$content" && grep -qx "$HOST_Y $POOL_Y" <<<"$content"; then return 0; fi
+    # The journal is written by a writer thread off the packet path (within ~100 ms of the assignment).
+    local f=$POOL_STATE_DIR/pool-assignments content i
+    for i in $(seq 20); do
+        content=$(cat "$f" 2>&1) || { DETAIL="cannot read $f: $(oneline "$content")"; return 1; }
+        if grep -qx "$HOST_X $POOL_X" <<<"$content" && grep -qx "$HOST_Y $POOL_Y" <<<"$content"; then return 0; fi
+        sleep 0.1
+    done
     DETAIL="$f lacks '$HOST_X $POOL_X' or '$HOST_Y $POOL_Y': $(oneline "$content")"
     return 1
 }

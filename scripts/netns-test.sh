@@ -99,6 +99,37 @@ check_udp_through() {
     return 1
 }
 
+# UDP GSO (UDP_SEGMENT) from the client through the translator: with USO on the TUN the gateway reads and
+# writes each 56 KB super-packet once (tun-udp-super-packets > 0); without offload the kernel segments first.
+# Either way every datagram reaches the IPv4 server intact: the payload hashes must match.
+check_udp_gso() {
+    local tool=$NETNS_FIXTURES/offload/udp-gso.py out=$NETNS_WORKDIR/udp-gso.out count=1500 sent got pid i stats
+    in_server python3 "$tool" recv 7009 "$count" 15 >"$out" 2>&1 &
+    pid=$!
+    for i in $(seq 50); do grep -q ready "$out" 2>/dev/null && break; sleep 0.1; done
+    sent=$(client python3 "$tool" send "$SERVER_SYNTH6" 7009 "$count" 2>&1) || { DETAIL="sender: $(oneline "$sent")"; kill "$pid" 2>/dev/null; return 1; }
+    wait "$pid" || true
+    got=$(tail -n 1 "$out")
+    if [[ $got != "$count $sent" ]]; then
+        DETAIL="receiver got '$(oneline "$got")', sender sent $count datagrams with hash $sent"
+        return 1
+    fi
+    stats=$(ctl stats --json 2>&1) || { DETAIL="ctl stats --json: $(oneline "$stats")"; return 1; }
+    out=$(python3 -c '
+import json, sys
+s = json.loads(sys.stdin.read()); offload = sys.argv[1] == "true"
+import platform
+kernel = tuple(int(x) for x in platform.release().split("-")[0].split(".")[:2])
+if offload and kernel >= (6, 2) and not s["tun-udp-offload"]:
+    sys.exit("the kernel (%s) has TUN_F_USO4/USO6 but nat64d did not enable them" % platform.release())
+if offload and s["tun-udp-offload"] and s["tun-udp-super-packets"] == 0:
+    sys.exit("USO is on but no UDP super-packet was read")
+if not offload and s["tun-udp-super-packets"] != 0:
+    sys.exit("UDP super-packets read with offload off")
+print("udp-offload=%s super-packets=%d" % (s["tun-udp-offload"], s["tun-udp-super-packets"]))' \
+        "${NAT64D_TUN_OFFLOAD:-true}" <<<"$stats" 2>&1) || { DETAIL=$(oneline "$out"); return 1; }
+}
+
 check_acl_refused() {
     local out
     out=$(dig_gw -b "$CLIENT_OUTSIDE_ADDR6" v4only.demo.test AAAA 2>&1) || { DETAIL="dig: $(oneline "$out")"; return 1; }
@@ -177,6 +208,25 @@ check_control_socket() {
         DETAIL="expected a one-line error for 'ctl capture bogus', got: $(oneline "$out")"
         return 1
     fi
+}
+
+# With tun.queues > 1 every packet thread carries traffic: many new flows (each TCP connection a new source
+# port, so a new flow hash) spread over the queues; `ctl stats --json` counts packets per queue.
+check_queues() {
+    local out i
+    for i in $(seq 16); do
+        client curl -sS --max-time 5 -o /dev/null "http://[$SERVER_SYNTH6]/" >/dev/null 2>&1 || true
+    done
+    out=$(ctl stats --json 2>&1) || { DETAIL="ctl stats --json: $(oneline "$out")"; return 1; }
+    out=$(python3 -c '
+import json, sys
+want = int(sys.argv[1]); s = json.loads(sys.stdin.read()); q = s["queues"]
+if len(q) != want: sys.exit("%d queues reported, expected %d" % (len(q), want))
+idle = [x["queue"] for x in q if x["packets"] == 0]
+if idle: sys.exit("queues without packets: %s (%s)" % (idle, [x["packets"] for x in q]))
+if sum(x["packets"] for x in q) < s["translated-6to4"]: sys.exit("per-queue packets do not add up")
+print(" ".join(str(x["packets"]) for x in q))' "${NAT64D_TUN_QUEUES:-2}" <<<"$out" 2>&1) ||
+        { DETAIL=$(oneline "$out"); return 1; }
 }
 
 # Capture an HTTP exchange and read it back with tcpdump: both sides, both directions.
@@ -310,6 +360,8 @@ else
     check udp-through-translator check_udp_through
     check dns64-acl-refused check_acl_refused
     check control-socket-stats-sessions check_control_socket
+    check packets-on-every-queue check_queues
+    check udp-gso-transfer-hash check_udp_gso
     check prometheus-metrics check_metrics
     check capture-http-both-sides check_capture_http
     check capture-filter-icmp-only check_capture_filter

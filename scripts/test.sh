@@ -11,12 +11,13 @@ if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
 fi
 
 # The suites after the unit tests, in order; each prints `N passed, N failed` as its last line. An entry is
-# [VAR=value ...] SCRIPT [ARGUMENTS ...]: the main suite runs with TUN offload (the default) and without it;
+# [VAR=value ...] SCRIPT [ARGUMENTS ...]: the main suite runs with TUN offload and two queues (the netns
+# default) and again without offload on a single queue;
 # the fuzz replay runs the fuzz targets' seeds and past finds (scripts/fuzz.sh) without fuzzing.
 NETNS_SUITES=(
     "scripts/fuzz.sh --replay"
     scripts/netns-test.sh
-    "NAT64D_TUN_OFFLOAD=false scripts/netns-test.sh"
+    "NAT64D_TUN_OFFLOAD=false NAT64D_TUN_QUEUES=1 scripts/netns-test.sh"
     scripts/netns-conformance-test.sh
     scripts/netns-state-test.sh
     scripts/netns-siit-test.sh

@@ -17,6 +17,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// Checksum and TCP segmentation offload on the TUN (IFF_VNET_HDR, TSO4/TSO6): 64 KiB per read/write
         /// instead of one packet. Default true (the daemon falls back to plain packets if the kernel refuses).
         public var offload: Bool = true
+        /// TUN queues (IFF_MULTI_QUEUE), one packet thread each; 0 = one per CPU. Default 0.
+        public var queues: Int = 0
     }
 
     /// `[translator]`: the stateful NAT64 (RFC 6146) and its address mapping (RFC 6052).

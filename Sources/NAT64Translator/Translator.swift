@@ -5,7 +5,7 @@
 ///
 /// Not thread-safe by design: each packet thread owns one translator (state is sharded, never shared
 /// between threads); the daemon reads `counters` snapshots from the owning thread.
-public struct Translator: @unchecked Sendable {
+public struct Translator: ~Copyable, @unchecked Sendable {
     // @unchecked: `arena` is a reference to scratch memory owned by this translator alone.
     public let configuration: TranslatorConfiguration
     public var table: BindingTable
@@ -21,10 +21,15 @@ public struct Translator: @unchecked Sendable {
     /// Set by a siit 6→4 translation whose IPv6 destination was the prefix form of an EAM address (F4).
     @usableFromInline var eamHairpin = false
 
-    public init(configuration: TranslatorConfiguration) {
+    /// - Parameters:
+    ///   - configuration: what to translate and how.
+    ///   - table: the state table of another translator to share (one translator per packet thread, one table
+    ///     for all: both directions of a flow find their state whichever queue the kernel hands them to). Every
+    ///     translation holds `table.lock` while it runs. Nil: a table of its own.
+    public init(configuration: TranslatorConfiguration, sharing table: BindingTable? = nil) {
         self.configuration = configuration
         let siit = configuration.state.mode == .siit  // F1: no state, so a table of one unused slot
-        table = BindingTable(
+        self.table = table ?? BindingTable(
             pool: configuration.pool4, capacity: siit ? 1 : configuration.maxSessions, timeouts: configuration.timeouts,
             seed: configuration.seed,
             configuration: siit ? StateConfiguration(mode: .siit, limits: StateLimits(hosts: 1)) : configuration.state)
@@ -45,6 +50,8 @@ public struct Translator: @unchecked Sendable {
     ///   - now: monotonic time in nanoseconds (drives mapping timeouts and rate limits).
     /// - Returns: what to do with the packet. Every drop is counted in `counters`.
     public mutating func translate(_ packet: inout PacketBuffer, reply: inout PacketBuffer, now: Nanoseconds) -> Verdict {
+        table.lock.lock()
+        defer { table.lock.unlock() }
         let verdict: Verdict
         if packet.count < 1 {
             verdict = .drop(.truncated)
@@ -75,7 +82,7 @@ public struct Translator: @unchecked Sendable {
     /// Expires idle mappings; call from a timer, not per packet.
     public mutating func expire(now: Nanoseconds, budget: Int = 4096) -> Int {
         arena.heldFragments.expire(now: now)  // S8: held fragments whose first fragment never came
-        return table.expire(now: now, budget: budget)
+        return table.lock.withLock { table.expire(now: now, budget: budget) }
     }
 }
 

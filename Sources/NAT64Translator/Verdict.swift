@@ -122,6 +122,9 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
 
 /// Per-translator counters. Plain integers: each packet thread owns its translator and its counters; the
 /// daemon sums snapshots.
+///
+/// The drop counters are inline storage, not an `Array`: a snapshot copies them by value, so the next drop
+/// after a snapshot does not trigger a copy-on-write allocation on the packet path.
 public struct TranslatorCounters: Sendable, Equatable {
     public var translated6to4: UInt64 = 0
     public var translated4to6: UInt64 = 0
@@ -137,13 +140,19 @@ public struct TranslatorCounters: Sendable, Equatable {
     public var fragmentsEmitted: UInt64 = 0
     /// Echo requests to the translator's own addresses answered in `siit` mode.
     public var echoRepliesSent: UInt64 = 0
+    /// Room for every `DropReason` (a test checks the list fits).
+    public static let dropCapacity = 64
     /// Indexed by `DropReason.rawValue`.
-    public var drops: [UInt64] = Array(repeating: 0, count: DropReason.allCases.count)
+    @usableFromInline var dropCounts = InlineArray<64, UInt64>(repeating: 0)
 
     public init() {}
 
-    @inlinable public mutating func count(_ reason: DropReason) { drops[reason.rawValue] &+= 1 }
-    public func drops(_ reason: DropReason) -> UInt64 { drops[reason.rawValue] }
+    @inlinable public mutating func count(_ reason: DropReason) { dropCounts[reason.rawValue] &+= 1 }
+    public func drops(_ reason: DropReason) -> UInt64 { dropCounts[reason.rawValue] }
+    /// Every drop counter, indexed by `DropReason.rawValue` (allocates: control side only).
+    public var drops: [UInt64] { DropReason.allCases.map { dropCounts[$0.rawValue] } }
+    /// All drops added up.
+    public var dropsTotal: UInt64 { DropReason.allCases.reduce(0) { $0 &+ dropCounts[$1.rawValue] } }
 
     /// Adds another snapshot into this one.
     public mutating func add(_ other: TranslatorCounters) {
@@ -155,6 +164,16 @@ public struct TranslatorCounters: Sendable, Equatable {
         icmpErrorsTranslated &+= other.icmpErrorsTranslated
         fragmentsEmitted &+= other.fragmentsEmitted
         echoRepliesSent &+= other.echoRepliesSent
-        for i in drops.indices { drops[i] &+= other.drops[i] }
+        for i in 0..<Self.dropCapacity { dropCounts[i] &+= other.dropCounts[i] }
+    }
+
+    public static func == (a: TranslatorCounters, b: TranslatorCounters) -> Bool {
+        guard a.translated6to4 == b.translated6to4, a.translated4to6 == b.translated4to6,
+              a.icmpErrorsSent == b.icmpErrorsSent, a.hairpinned == b.hairpinned,
+              a.icmpErrorsRateLimited == b.icmpErrorsRateLimited, a.icmpErrorsTranslated == b.icmpErrorsTranslated,
+              a.fragmentsEmitted == b.fragmentsEmitted, a.echoRepliesSent == b.echoRepliesSent
+        else { return false }
+        for i in 0..<dropCapacity where a.dropCounts[i] != b.dropCounts[i] { return false }
+        return true
     }
 }

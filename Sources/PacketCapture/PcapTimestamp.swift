@@ -24,6 +24,11 @@ public struct PcapTimestamp: Sendable, Hashable, Comparable, CustomStringConvert
         }
     }
 
+    /// The timestamp `nanoseconds` after the epoch (sub-microsecond parts are dropped, as pcap stores them).
+    public init(nanoseconds: Int64) {
+        self.init(seconds: nanoseconds / 1_000_000_000, microseconds: (nanoseconds % 1_000_000_000) / 1000)
+    }
+
     /// The time in nanoseconds since the epoch, saturating instead of overflowing for absurd file values.
     public var nanoseconds: Int64 {
         let (s, o1) = seconds.multipliedReportingOverflow(by: 1_000_000_000)

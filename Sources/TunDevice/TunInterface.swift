@@ -15,6 +15,8 @@ public struct TunQueue: ~Copyable {
     public let name: String
     /// True when every packet carries a virtio-net header (IFF_VNET_HDR with TSO/checksum offload).
     public let offload: Bool
+    /// True when the kernel also hands over and takes UDP GSO super-packets (TUN_F_USO4/USO6, Linux >= 6.2).
+    public let udpOffload: Bool
 
     /// Opens `/dev/net/tun` and attaches to (or creates) the device `name`.
     /// - Parameters:
@@ -38,18 +40,26 @@ public struct TunQueue: ~Copyable {
             close(fd)
             throw error
         }
+        var udpOffloadGranted = false
         if offload {
             do {
                 var size = CInt(VirtioNetHeader.size)
                 _ = try syscall("ioctl(TUNSETVNETHDRSZ)") { ioctl(fd, CTunLinux_TUNSETVNETHDRSZ(), &size) }
                 let features = CTunLinux_TUN_F_CSUM() | CTunLinux_TUN_F_TSO4() | CTunLinux_TUN_F_TSO6()
-                _ = try syscall("ioctl(TUNSETOFFLOAD)") { ioctl(fd, CTunLinux_TUNSETOFFLOAD(), CInt(features)) }
+                // UDP GSO where the kernel has it (6.2+); an older kernel answers EINVAL and TCP offload stays.
+                let uso = features | CTunLinux_TUN_F_USO4() | CTunLinux_TUN_F_USO6()
+                if ioctl(fd, CTunLinux_TUNSETOFFLOAD(), CInt(uso)) == 0 {
+                    udpOffloadGranted = true
+                } else {
+                    _ = try syscall("ioctl(TUNSETOFFLOAD)") { ioctl(fd, CTunLinux_TUNSETOFFLOAD(), CInt(features)) }
+                }
             } catch {
                 close(fd)
                 throw error
             }
         }
         self.offload = offload
+        self.udpOffload = udpOffloadGranted
         var buffer = [CChar](repeating: 0, count: Int(IFNAMSIZ))
         CTunLinux_ifreqName(&ifr, &buffer)
         self.fd = fd

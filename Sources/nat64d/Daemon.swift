@@ -1,6 +1,7 @@
 // Lifecycle: configure the TUN device, start the packet path, the DNS64, the control socket and the metrics
 // endpoint, wait for SIGTERM or SIGINT (swift-service-lifecycle's graceful shutdown), tear down.
 import DNS64
+import Forwarding
 import GatewayConfig
 import Logging
 import NAT64Translator
@@ -35,10 +36,20 @@ struct GatewayService: Service {
     let configPath: String
     let logger: Logger
 
+    /// `tun.queues`, with 0 meaning one per online CPU (at most the kernel's 256).
+    static func queueCount(configured: Int) -> Int {
+        if configured > 0 { return configured }
+        return min(256, max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+    }
+
     func run() async throws {
-        // 1. The TUN device and its kernel configuration (through libnl, never `ip`).
-        let queue = try openTun(configuration.tun, logger: logger)
+        // 1. The TUN device and its kernel configuration (through libnl, never `ip`). The first queue creates
+        //    the device; the others (tun.queues, one packet thread each) attach to it.
+        let queueCount = Self.queueCount(configured: configuration.tun.queues)
+        let queue = try openTun(configuration.tun, multiQueue: queueCount > 1, logger: logger)
         let name = queue.name
+        let offload = queue.offload
+        let udpOffload = queue.udpOffload
         try queue.setNonBlocking()
         do {
             let nl = try NetlinkSocket()
@@ -56,25 +67,54 @@ struct GatewayService: Service {
             }
         }
         logger.info("TUN ready", metadata: ["device": "\(name)", "mtu": "\(configuration.tun.mtu)",
-                                            "offload": "\(queue.offload)",
+                                            "offload": "\(offload)", "udp-offload": "\(udpOffload)",
+                                            "queues": "\(queueCount)",
                                             "prefix": "\(configuration.translator.prefix)"])
 
         // 2. The control socket (bound now, so a bad path fails before anything runs) and the packet path,
         //    capturing from the start when [capture] enabled = true.
         let control = try ControlServer(path: configuration.control.socket)
-        let translator = Translator(configuration: TranslatorConfiguration(
-            configuration, seed: UInt64(truncatingIfNeeded: monotonicNanoseconds())))
+        let seed = UInt64(truncatingIfNeeded: monotonicNanoseconds())
+        let translatorConfiguration = TranslatorConfiguration(configuration, seed: seed)
+        let translator = Translator(configuration: translatorConfiguration)
+        let table = translator.table
         let t = configuration.translator
+        var journal: PoolJournalWriter?
         if t.mode == .pool, let directory = t.stateDirectory {  // S10 persistence (StatePersistence.swift)
-            let restored = try StatePersistence(directory: directory).attach(to: translator.table, now: monotonicNanoseconds())
+            let persistence = StatePersistence(directory: directory)
+            let restored = try persistence.restore(into: table, now: monotonicNanoseconds())
             logger.info("pool assignments restored", metadata: ["count": "\(restored)", "state-dir": "\(directory)"])
+            journal = try PoolJournalWriter(persistence: persistence, logger: logger)
         }
-        let capture = try configuration.capture.enabled ? CaptureRecorder(settings: configuration.capture.settings) : nil
+        let capture = try configuration.capture.enabled
+            ? SharedCapture(recorder: CaptureRecorder(settings: configuration.capture.settings)) : nil
         if capture != nil {
             logger.notice("capture on", metadata: ["directory": "\(configuration.capture.directory)",
                                                    "filter": "\(configuration.capture.filter)"])
         }
-        let forwarder = PacketForwarder(queue: queue, translator: translator, capture: capture)
+        // A device failure (the TUN deleted under the daemon) ends the loop; the daemon then stops with a
+        // non-zero status so the supervisor (systemd Restart=on-failure) brings the gateway back.
+        let failed = DeviceFailureSignal()
+        let onFailure: @Sendable (DeviceError) -> Void = { [logger] error in
+            logger.critical("packet thread stopped: the TUN device failed", metadata: ["error": "\(error)"])
+            failed.fire()
+        }
+        // One packet thread per queue, each with its own translator (buffers, counters, rate limits) over the
+        // one shared state table, so both directions of a flow meet whichever queue the kernel picks.
+        var threads = [ForwardingThread(
+            index: 0, engine: ForwardingEngine(translator: translator), device: TunPacketDevice(queue: queue),
+            capture: capture, events: journal?.events, onFailure: onFailure)]
+        for i in 1..<queueCount {
+            let more = try TunQueue(name: name, multiQueue: true, offload: offload)
+            try more.setNonBlocking()
+            var c = translatorConfiguration
+            c.seed = seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15
+            threads.append(ForwardingThread(
+                index: i, engine: ForwardingEngine(translator: Translator(configuration: c, sharing: table)),
+                device: TunPacketDevice(queue: more), capture: capture, events: journal?.events,
+                onFailure: onFailure))
+        }
+        let forwarder = ForwardingGroup(threads: threads, capture: capture)
         try forwarder.start()
 
         // 3. The DNS64.
@@ -136,7 +176,8 @@ struct GatewayService: Service {
                 metrics = try await MetricsServer(
                     address: try socketAddress(listen), group: group, exporter: MetricsExporter()
                 ) { [forwarder, dns] in
-                    MetricsSnapshot(forwarder: forwarder.stats, dns: dns?.counters, dnsCacheEntries: dns?.cachedAnswers)
+                    MetricsSnapshot(forwarder: forwarder.stats, queues: forwarder.perQueue, dns: dns?.counters,
+                                    dnsCacheEntries: dns?.cachedAnswers)
                 }
             } catch {
                 control.stop()
@@ -149,9 +190,15 @@ struct GatewayService: Service {
         }
 
         logger.notice("nat64d running", metadata: ["config": "\(configPath)"])
-        // Returns when SIGTERM/SIGINT triggered the graceful shutdown; throws only if the task was cancelled,
-        // which tears down the same way.
-        try? await gracefulShutdown()
+        // Waits for SIGTERM/SIGINT (the graceful shutdown) or for a packet thread's device failure, whichever
+        // comes first; a cancelled task tears down the same way.
+        let deviceFailed = await withTaskGroup(of: Bool.self) { waiters in
+            waiters.addTask { try? await gracefulShutdown(); return false }
+            waiters.addTask { await failed.wait() }
+            let first = await waiters.next() ?? false
+            waiters.cancelAll()
+            return first
+        }
         logger.notice("stopping")
 
         // 6. Teardown: metrics, control, DNS, then the packet path (closing capture files); closing the queue
@@ -160,6 +207,7 @@ struct GatewayService: Service {
         control.stop()
         if let dns { await dns.stop() }
         forwarder.stop()
+        journal?.stop()
         try? await group.shutdownGracefully()
         let s = forwarder.stats
         var dropSummary: [String] = []
@@ -170,6 +218,31 @@ struct GatewayService: Service {
             "translated-6to4": "\(s.counters.translated6to4)", "translated-4to6": "\(s.counters.translated4to6)",
             "icmp-errors": "\(s.counters.icmpErrorsSent)", "drops": "\(dropSummary.joined(separator: ","))",
         ])
+        if deviceFailed, let failure = forwarder.failure { throw PacketPathFailure(error: failure) }
+    }
+}
+
+/// A packet thread ended because its device failed: the daemon exits non-zero so its supervisor restarts it.
+struct PacketPathFailure: Error, CustomStringConvertible {
+    var error: DeviceError
+    var description: String {
+        "the packet path stopped: \(error); the TUN device was removed or failed (restart nat64d to recreate it)"
+    }
+}
+
+/// Fired once by a packet thread whose device failed; awaited by the daemon's main task.
+final class DeviceFailureSignal: Sendable {
+    private let stream: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    init() { (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1)) }
+
+    func fire() { continuation.yield() }
+
+    /// Returns true once fired; false when the waiting task is cancelled first.
+    func wait() async -> Bool {
+        for await _ in stream { return true }
+        return false
     }
 }
 
@@ -191,16 +264,17 @@ func privilegeHint(for error: any Error) -> String {
         + "DNS on port 53): run it as root, or as contrib/systemd/nat64d.service does"
 }
 
-/// Opens the TUN queue, with offload when configured; falls back to plain packets if the kernel refuses it.
-func openTun(_ tun: GatewayConfiguration.Tun, logger: Logger) throws -> TunQueue {
+/// Opens the first TUN queue, with offload when configured; falls back to plain packets if the kernel refuses
+/// it.
+func openTun(_ tun: GatewayConfiguration.Tun, multiQueue: Bool, logger: Logger) throws -> TunQueue {
     if tun.offload {
         do {
-            return try TunQueue(name: tun.name, offload: true)
+            return try TunQueue(name: tun.name, multiQueue: multiQueue, offload: true)
         } catch {
             logger.warning("TUN offload refused; running without it", metadata: ["error": "\(error)"])
         }
     }
-    return try TunQueue(name: tun.name, offload: false)
+    return try TunQueue(name: tun.name, multiQueue: multiQueue, offload: false)
 }
 
 func socketAddress(_ e: GatewayConfiguration.Endpoint) throws -> SocketAddress {

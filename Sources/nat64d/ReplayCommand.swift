@@ -1,5 +1,6 @@
 // `nat64d replay`: run a capture file through the translator offline (no root, no TUN), as the daemon would.
 import ArgumentParser
+import Forwarding
 import GatewayConfig
 import NAT64Translator
 import PacketCapture

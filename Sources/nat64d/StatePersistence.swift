@@ -3,7 +3,10 @@
 // `<state-dir>/pool-assignments`, one "IPV6 IPV4" line per assignment, oldest first. At start the file is read
 // (a later line for the same host or address wins), restored into the table in that order (so the least
 // recently assigned is reused first), and rewritten compacted.
+import Forwarding
+import Logging
 import NAT64Translator
+import Synchronization
 import TunDevice
 #if canImport(Glibc)
 import Glibc
@@ -15,18 +18,13 @@ struct StatePersistence {
 
     init(directory: String) { path = directory + "/pool-assignments" }
 
-    /// Restores saved assignments into `table`, compacts the file, and journals new assignments from now on.
+    /// Restores saved assignments into `table` and compacts the file; new assignments are journalled by a
+    /// `PoolJournalWriter` from the packet threads' event ring, never on a packet thread.
     /// - Returns: how many assignments were restored.
-    func attach(to table: BindingTable, now: Nanoseconds) throws -> Int {
+    func restore(into table: BindingTable, now: Nanoseconds) throws -> Int {
         _ = mkdir(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]), 0o755)
         let restored = table.restore(load(), now: now)
         try write(table.poolAssignments(), append: false)
-        let journal = self
-        table.onPoolAssignment = { assignment in
-            // Runs on the packet thread once per new host (not per packet); a failed write only loses the
-            // assignment for the next restart.
-            try? journal.write([assignment], append: true)
-        }
         return restored
     }
 
@@ -59,5 +57,63 @@ struct StatePersistence {
         var bytes = Array(assignments.map { "\($0.inside) \($0.outside)\n" }.joined().utf8)
         let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         guard n == bytes.count else { throw SystemError(code: errno, call: "write \(path)") }
+    }
+}
+
+/// Appends the pool assignments the packet threads report (through a bounded event ring) to the journal, on a
+/// thread of its own: the packet path never opens or writes a file. A full ring or a failed write loses the
+/// assignment for the next restart only; both are counted, and a failed write is logged once per minute.
+final class PoolJournalWriter: Sendable {
+    /// Where packet threads push new assignments.
+    let events = EventRing<PoolAssignment>(minimumCapacity: 4096)
+    private let persistence: StatePersistence
+    private let logger: Logger
+    private let stopRequested = Atomic<Bool>(false)
+    private let thread: Mutex<DedicatedThread?> = Mutex(nil)
+    /// Assignments written, and writes that failed.
+    let written = Atomic<UInt64>(0)
+    let writeFailures = Atomic<UInt64>(0)
+
+    init(persistence: StatePersistence, logger: Logger) throws {
+        self.persistence = persistence
+        self.logger = logger
+        let t = try DedicatedThread { [self] in self.run() }
+        thread.withLock { $0 = t }
+    }
+
+    private func run() {
+        var lastLogged: Nanoseconds = .min
+        var batch: [PoolAssignment] = []
+        while true {
+            let stopping = stopRequested.load(ordering: .acquiring)
+            batch.removeAll(keepingCapacity: true)
+            events.drain { batch.append($0) }
+            if !batch.isEmpty {
+                do {
+                    try persistence.write(batch, append: true)
+                    written.wrappingAdd(UInt64(batch.count), ordering: .relaxed)
+                } catch {
+                    writeFailures.wrappingAdd(1, ordering: .relaxed)
+                    let now = monotonicNanoseconds()
+                    if now - lastLogged > 60_000_000_000 {
+                        lastLogged = now
+                        logger.error("pool assignments not saved", metadata: [
+                            "error": "\(error)", "lost": "\(batch.count)",
+                            "fix": "make the state directory writable by nat64d"])
+                    }
+                }
+            }
+            if stopping { return }
+            usleep(100_000)
+        }
+    }
+
+    /// Writes what is left and stops the thread.
+    func stop() {
+        stopRequested.store(true, ordering: .releasing)
+        thread.withLock { t in
+            t?.join()
+            t = nil
+        }
     }
 }

@@ -65,4 +65,29 @@ import Testing
         #expect(parsed.dstPort == 7000)
         #expect(parsed.l4ChecksumValid)
     }
+
+    /// UDP segmentation offload (TUN_F_USO6): one 14,000-byte UDP super-packet (ten 1400-byte datagrams) is
+    /// translated once; the GSO type (UDP_L4 for both IP versions) and segment size stay, the header length and
+    /// csum_start move with the header, and the finished checksum is right for the whole super-packet, which is
+    /// what the kernel segments from.
+    @Test("T4.14 with UDP GSO: a UDP_L4 super-packet IPv6→IPv4 keeps its segmentation and a finishable checksum")
+    func udpSuperPacket6to4() {
+        var t = makeTranslator()
+        let full = buildIPv6(src: client, dst: server6, l4: .udp(src: 7000, dst: 5201, payload: Array(repeating: 0x5A, count: 14_000)))
+        let body = Array(full[40...])
+        let pseudo = client.byteArray + server6.byteArray + be32(UInt32(body.count)) + [0, 0, 0, 17]
+        let partial = makePartial(full, l4Offset: 40, checksumOffset: 6, pseudo: pseudo)
+        var p = PacketBuffer(capacity: 32768)
+        var r = PacketBuffer(capacity: 4096)
+        p.load(partial, offload: OffloadInfo(segmentation: .udpL4, segmentSize: 1400, headerLength: 48,
+                                             checksum: .partial(start: 40, offset: 6)))
+        #expect(t.translate(&p, reply: &r, now: 0) == .translated, "no Packet Too Big for a super-packet")
+        #expect(p.offload.segmentation == .udpL4 && p.offload.segmentSize == 1400)
+        #expect(p.offload.headerLength == 28)
+        #expect(p.offload.checksum == .partial(start: 20, offset: 6))
+        let parsed = Parsed(bytes: finish(p.bytes, start: 20, offset: 6))
+        #expect(parsed.version == 4 && parsed.proto == 17 && parsed.dst4 == server4 && parsed.src4 == pool)
+        #expect(parsed.l4ChecksumValid)
+        #expect(p.count == 20 + 8 + 14_000)
+    }
 }

@@ -1,5 +1,6 @@
 // `nat64d replay` as operators run it: the built binary, its report lines, output files and error messages.
 import Foundation
+@testable import Forwarding
 import NAT64Translator
 import PacketCapture
 import Testing

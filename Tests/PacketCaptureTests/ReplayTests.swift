@@ -2,6 +2,7 @@
 // checked packet by packet: verdicts, addresses and ports, drop reasons, expiry driven by file timestamps,
 // and identical bytes for the same seed.
 import Foundation
+@testable import Forwarding
 import NAT64Translator
 import PacketTestSupport
 import Testing
@@ -103,12 +104,12 @@ func mappedPort(seed: UInt64 = 7, in dir: ScratchDirectory) throws -> UInt16 {
         var clock = ReplayClock(capacity: 4096)
         var ticks: [Nanoseconds] = []
         let second: Nanoseconds = 1_000_000_000
-        #expect(clock.advance(to: 10 * second) { ticks.append($0); return 0 } == 10 * second)
-        #expect(clock.advance(to: 13 * second + 5) { ticks.append($0); return 0 } == 13 * second + 5)
+        #expect(clock.advance(to: 10 * second) { ticks.append($0) } == 10 * second)
+        #expect(clock.advance(to: 13 * second + 5) { ticks.append($0) } == 13 * second + 5)
         #expect(ticks == [11 * second, 12 * second, 13 * second])
-        #expect(clock.advance(to: 12 * second) { ticks.append($0); return 0 } == 13 * second + 5, "never backwards")
+        #expect(clock.advance(to: 12 * second) { ticks.append($0) } == 13 * second + 5, "never backwards")
         ticks = []
-        _ = clock.advance(to: 100_000 * second) { ticks.append($0); return 0 }
+        _ = clock.advance(to: 100_000 * second) { ticks.append($0) }
         #expect(ticks.count <= 4 && ticks.last == 100_000 * second, "a long gap costs a full sweep, not a call per second")
     }
 

@@ -1,4 +1,5 @@
 @testable import DNS64
+import Forwarding
 import Glibc
 import NAT64Translator
 import NIOCore
@@ -11,7 +12,7 @@ struct MetricsTests {
     static func snapshot(six: UInt64, four: UInt64, truncated: UInt64, sessions: Int, dnsQueries: Int?)
         -> MetricsSnapshot
     {
-        var stats = PacketForwarder.ForwarderStats()
+        var stats = ForwarderStats()
         stats.counters.translated6to4 = six
         stats.counters.translated4to6 = four
         for _ in 0..<truncated { stats.counters.count(.truncated) }

@@ -9,6 +9,7 @@
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/eventfd.h>
 
 static inline unsigned long CTunLinux_TUNSETIFF(void) { return TUNSETIFF; }
 static inline unsigned long CTunLinux_TUNSETPERSIST(void) { return TUNSETPERSIST; }
@@ -19,6 +20,19 @@ static inline unsigned long CTunLinux_TUNGETIFF(void) { return TUNGETIFF; }
 static inline unsigned int CTunLinux_TUN_F_CSUM(void) { return TUN_F_CSUM; }
 static inline unsigned int CTunLinux_TUN_F_TSO4(void) { return TUN_F_TSO4; }
 static inline unsigned int CTunLinux_TUN_F_TSO6(void) { return TUN_F_TSO6; }
+// UDP segmentation offload (Linux >= 6.2). Debian 12's uapi headers (6.1) predate it: the values are the
+// kernel's (include/uapi/linux/if_tun.h), and an older kernel refuses them with EINVAL.
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+static inline unsigned int CTunLinux_TUN_F_USO4(void) { return TUN_F_USO4; }
+static inline unsigned int CTunLinux_TUN_F_USO6(void) { return TUN_F_USO6; }
+
+// eventfd(2) flags: glibc's sys/eventfd.h is not part of Swift's Glibc module, so they come through here.
+static inline int CTunLinux_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
 static inline short CTunLinux_IFF_TUN(void) { return IFF_TUN; }
 static inline short CTunLinux_IFF_NO_PI(void) { return IFF_NO_PI; }

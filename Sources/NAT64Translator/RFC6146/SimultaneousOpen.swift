@@ -17,7 +17,10 @@ extension Translator {
         var held = PacketBuffer(capacity: PacketBuffer.headroom + table.heldSYNs.slotBytes)
         while true {
             let area = held.readArea
-            guard let (_, length) = table.heldSYNs.popExpired(now: now, into: area.pointer, capacity: area.count) else {
+            let popped = table.lock.withLock {
+                table.heldSYNs.popExpired(now: now, into: area.pointer, capacity: area.count)
+            }
+            guard let (_, length) = popped else {
                 return false
             }
             held.received(length: length)

@@ -234,6 +234,10 @@ public final class BindingTable: @unchecked Sendable {
     /// IPv4 SYNs held for simultaneous open (S6).
     public let heldSYNs: HeldSYNStore
 
+    /// Held by a translator for each packet (and by dumps and housekeeping) when several packet threads share
+    /// this table (one translator per TUN queue, `Translator.init(configuration:sharing:)`).
+    public let lock = TableLock()
+
     /// Called (on the packet thread) whenever a 1:1 pool assignment is made, so the daemon can persist it
     /// (S10). The core itself does no I/O. Not called on the per-packet path of existing hosts.
     public var onPoolAssignment: (@Sendable (PoolAssignment) -> Void)?
@@ -327,10 +331,18 @@ public final class BindingTable: @unchecked Sendable {
             + BindingTable.wheelSize * 4 + max(1, pool.count) * 4
     }
 
-    /// All live sessions (control interface, tests). Allocates; not for the packet path.
-    public var bindings: [Binding] {
+    /// All live sessions (tests, replay summaries). Allocates and walks the whole table: a packet thread uses
+    /// `bindings(from:limit:)` in slices instead.
+    public var bindings: [Binding] { bindings(from: 0, limit: capacity).bindings }
+
+    /// The live sessions among the slots `start ..< start + limit` (control interface: a dump walks the table
+    /// in bounded slices between batches, so the packet path never stalls behind it).
+    ///
+    /// - Returns: the sessions found, and the slot to continue from (nil when the table has been walked).
+    public func bindings(from start: Int, limit: Int) -> (bindings: [Binding], next: Int?) {
+        let end = min(capacity, max(start, 0) + max(limit, 1))
         var out: [Binding] = []
-        for i in 0..<capacity where sessions[i].proto != 0 {
+        for i in max(start, 0)..<end where sessions[i].proto != 0 {
             let s = sessions[i]
             let tcp = s.proto == IPProtocolNumber.tcp ? TCPState(rawValue: s.state) : nil
             let lifetime: Nanoseconds
@@ -346,7 +358,7 @@ public final class BindingTable: @unchecked Sendable {
                 remote: Endpoint4(address: IPv4Address(s.remote4), port: s.remotePort, proto: s.proto),
                 lastUsed: s.expiry - lifetime, created: s.created, expires: s.expiry, tcpState: tcp))
         }
-        return out
+        return (out, end < capacity ? end : nil)
     }
 
     // MARK: Lookups without side effects (ICMP error inner packets, tests)

@@ -1,17 +1,18 @@
-// What each control command does: parse its words, ask the packet thread (through PacketForwarder's mailbox)
-// or the DNS64 server, and format the answer as lines. Runs on the control server's thread.
+// What each control command does: parse its words, ask the packet threads (through their mailboxes, via the
+// ForwardingGroup) or the DNS64 server, and format the answer as lines. Runs on the control server's thread.
 import DNS64
+import Forwarding
 import NAT64Translator
 import PacketCapture
 
 /// The control commands of a running daemon.
 struct ControlCommands: Sendable {
-    let forwarder: PacketForwarder
+    let forwarder: ForwardingGroup<TunPacketDevice>
     let dns: DNS64Server?
     /// The `[capture]` settings `capture start` options override.
     let captureDefaults: CaptureSettings
 
-    static let usage = "commands: stats, sessions, capture start [--dir D] [--filter EXPR] [--max-size MB] "
+    static let usage = "commands: stats [--json], sessions, capture start [--dir D] [--filter EXPR] [--max-size MB] "
         + "[--max-files N], capture stop, capture status, help"
 
     /// Runs one request.
@@ -20,7 +21,9 @@ struct ControlCommands: Sendable {
     /// - Returns: the body lines, or a one-line error.
     func handle(_ words: [String]) -> Result<[String], ControlError> {
         switch words.first {
-        case "stats"?: return expectNoMore(words, 1).flatMap { _ in stats() }
+        case "stats"?:
+            if words.count == 2 && words[1] == "--json" { return statsJSON() }
+            return expectNoMore(words, 1).flatMap { _ in stats() }
         case "sessions"?: return expectNoMore(words, 1).flatMap { _ in sessions() }
         case "help"?: return .success([Self.usage])
         case "capture"?:
@@ -40,23 +43,39 @@ struct ControlCommands: Sendable {
             "\(words.prefix(count).joined(separator: " ")) takes no arguments (got \"\(words[count])\")"))
     }
 
-    private func ask(_ request: PacketForwarder.Request) -> Result<PacketForwarder.Reply, ControlError> {
-        guard let reply = forwarder.ask(request) else {
-            return .failure(ControlError("the packet thread did not answer within 2 seconds (is nat64d stopping?)"))
+    private static let noAnswer = ControlError("a packet thread did not answer within 2 seconds (is nat64d stopping?)")
+
+    /// Fresh counters from every packet thread, added up and per queue, and the capture status.
+    private func snapshot()
+        -> Result<(stats: ForwarderStats, queues: [ForwarderStats], capture: CaptureStatus?), ControlError>
+    {
+        guard let replies = forwarder.snapshot() else { return .failure(Self.noAnswer) }
+        var total = ForwarderStats()
+        for r in replies { total.add(r.stats) }
+        return .success((total, replies.map(\.stats), forwarder.captureStatus))
+    }
+
+    private func statsJSON() -> Result<[String], ControlError> {
+        snapshot().map { reply in
+            [StatsReport(total: reply.stats, queues: reply.queues, capture: reply.capture != nil, dns: dns).json]
         }
-        return .success(reply)
     }
 
     // MARK: stats, sessions
 
     private func stats() -> Result<[String], ControlError> {
-        ask(.snapshot(sessions: false)).map { reply in
+        snapshot().map { reply in
             let c = reply.stats.counters
             var lines = ["translated-6to4 \(c.translated6to4)", "translated-4to6 \(c.translated4to6)",
                          "icmp-errors-sent \(c.icmpErrorsSent)", "drops \(c.drops.reduce(0, &+))"]
             lines += DropReason.allCases.map { "drops.\($0) \(c.drops($0))" }
             lines += ["sessions \(reply.stats.sessions)", "tun-read-errors \(reply.stats.readErrors)",
-                      "tun-write-errors \(reply.stats.writeErrors)"]
+                      "tun-write-errors \(reply.stats.writeErrors)",
+                      "icmp-errors-rate-limited \(c.icmpErrorsRateLimited)",
+                      "table-lock-contended \(reply.stats.tableLockContended)", "queues \(reply.queues.count)"]
+            for (i, q) in reply.queues.enumerated() {
+                lines.append("queue.\(i).packets \(q.engine.packets)")
+            }
             lines.append(reply.capture.map { "capture on \($0.settings.directory)" } ?? "capture off")
             if let dns {
                 lines += dns.counters.fields.map { "dns64.\($0.name) \($0.value)" }
@@ -67,10 +86,10 @@ struct ControlCommands: Sendable {
     }
 
     private func sessions() -> Result<[String], ControlError> {
-        ask(.snapshot(sessions: true)).map { reply in
+        guard let reply = forwarder.bindings() else { return .failure(Self.noAnswer) }
+        return .success(
             reply.bindings.sorted { ($0.inside.proto, $0.inside.address, $0.inside.port) < ($1.inside.proto, $1.inside.address, $1.inside.port) }
-                .map { Self.describe($0, now: reply.now) }
-        }
+                .map { Self.describe($0, now: reply.now) })
     }
 
     /// `PROTO [IPV6]:PORT IPV4:PORT idle=Ns` (for ICMP the port is the echo identifier).
@@ -124,38 +143,32 @@ struct ControlCommands: Sendable {
 
     private func captureStart(_ options: [String]) -> Result<[String], ControlError> {
         Self.captureSettings(options, defaults: captureDefaults).flatMap { settings in
-            ask(.snapshot(sessions: false)).flatMap { current -> Result<[String], ControlError> in
-                if let running = current.capture {
-                    return .failure(ControlError("capture is already running into \(running.settings.directory); "
-                        + "run capture stop first"))
-                }
-                let recorder: CaptureRecorder
-                do {
-                    recorder = try CaptureRecorder(settings: settings)
-                } catch {
-                    return .failure(ControlError("cannot start capture: \(error)"))
-                }
-                return ask(.startCapture(recorder)).flatMap { reply in
-                    guard reply.accepted, let status = reply.capture else {
-                        return .failure(ControlError("capture was started by another request meanwhile"))
-                    }
-                    return .success(["capture on"] + Self.describe(status))
-                }
+            if let running = forwarder.captureStatus {
+                return .failure(ControlError("capture is already running into \(running.settings.directory); "
+                    + "run capture stop first"))
+            }
+            let recorder: CaptureRecorder
+            do {
+                recorder = try CaptureRecorder(settings: settings)
+            } catch {
+                return .failure(ControlError("cannot start capture: \(error)"))
+            }
+            switch forwarder.startCapture(SharedCapture(recorder: recorder)) {
+            case .success(let status): return .success(["capture on"] + Self.describe(status))
+            case .failure(.alreadyRunning(let directory)):
+                return .failure(ControlError("capture is already running into \(directory); run capture stop first"))
+            case .failure(.timedOut): return .failure(Self.noAnswer)
             }
         }
     }
 
     private func captureStop() -> Result<[String], ControlError> {
-        ask(.stopCapture).flatMap { reply in
-            guard let status = reply.capture else { return .failure(ControlError("capture is not running")) }
-            return .success(["capture off"] + Self.describe(status))
-        }
+        guard let status = forwarder.stopCapture() else { return .failure(ControlError("capture is not running")) }
+        return .success(["capture off"] + Self.describe(status))
     }
 
     private func captureStatus() -> Result<[String], ControlError> {
-        ask(.snapshot(sessions: false)).map { reply in
-            reply.capture.map { ["capture on"] + Self.describe($0) } ?? ["capture off"]
-        }
+        .success(forwarder.captureStatus.map { ["capture on"] + Self.describe($0) } ?? ["capture off"])
     }
 
     /// The settings line, then one line per stream.

@@ -1,6 +1,7 @@
 // The control socket server: one small thread, off the packet path, serving one request per connection
 // (ControlProtocol.swift). Requests that need the translator's state go to the packet thread through
-// PacketForwarder's mailbox; nothing here touches the translator directly.
+// the packet threads' mailboxes; nothing here touches the translator directly.
+import Forwarding
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -3,13 +3,16 @@
 // metrics calls on the packet path); each scrape reads their latest snapshots and brings the registry's
 // counters up to them, so a scrape costs nothing between scrapes.
 import DNS64
+import Forwarding
 import NAT64Translator
 import Prometheus
 import Synchronization
 
 /// The counters of one moment, as the packet thread and the DNS64 report them.
 struct MetricsSnapshot: Sendable {
-    var forwarder: PacketForwarder.ForwarderStats
+    var forwarder: ForwarderStats
+    /// Each packet thread's counters, in queue order (empty: not reported per queue).
+    var queues: [ForwarderStats] = []
     var dns: DNS64Counters?
     var dnsCacheEntries: Int?
 }
@@ -82,6 +85,18 @@ final class MetricsExporter: Sendable {
             Sample(kind: .gauge, name: "nat64d_sessions", labels: [], value: Int64(s.forwarder.sessions),
                    help: "Mappings in the state table."),
         ]
+        list.append(counter("nat64d_tun_super_packets_total", s.forwarder.device.tcpSuperPackets,
+                            "GSO super-packets read from the TUN, by protocol.", [("proto", "tcp")]))
+        list.append(counter("nat64d_tun_super_packets_total", s.forwarder.device.udpSuperPackets,
+                            "GSO super-packets read from the TUN, by protocol.", [("proto", "udp")]))
+        list.append(counter("nat64d_table_lock_contended_total", s.forwarder.tableLockContended,
+                            "Acquisitions of the shared state table's lock that had to wait for another queue."))
+        list.append(counter("nat64d_pool_journal_events_dropped_total", s.forwarder.eventsDropped,
+                            "Pool assignments not persisted because the journal's event ring was full."))
+        for (i, q) in s.queues.enumerated() {
+            list.append(counter("nat64d_queue_packets_total", q.engine.packets,
+                                "Packets read from the TUN, by queue (packet thread).", [("queue", "\(i)")]))
+        }
         for reason in DropReason.allCases {
             list.append(counter("nat64d_dropped_packets_total", c.drops(reason), "Packets dropped, by reason.",
                                 [("reason", "\(reason)")]))

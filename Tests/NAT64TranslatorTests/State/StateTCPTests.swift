@@ -29,7 +29,7 @@ func tcp4(_ t: inout Translator, from src: IPv4Address = server4, sport: UInt16 
     run(&t, buildIPv4(src: src, dst: dst, l4: .tcp(src: sport, dst: dport, flags: flags, payload: [])), now: now)
 }
 
-func tcpState(_ t: Translator) -> TCPState? { t.table.bindings.first?.tcpState }
+func tcpState(_ t: borrowing Translator) -> TCPState? { t.table.bindings.first?.tcpState }
 
 @Suite struct StateTCPTests {
     typealias M = TCPStateMachine

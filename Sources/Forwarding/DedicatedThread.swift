@@ -6,16 +6,16 @@ import Glibc
 #endif
 
 /// A joinable pthread running one closure.
-struct DedicatedThread {
+public struct DedicatedThread: Sendable {
     private let thread: pthread_t
 
     /// Starts a thread running `body`.
     ///
     /// - Throws: `SystemError` naming `pthread_create`.
-    init(_ body: @escaping @Sendable () -> Void) throws(SystemError) {
+    public init(_ body: @escaping @Sendable () -> Void) throws(SystemError) {
         final class Box: Sendable {
             let body: @Sendable () -> Void
-            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+            public init(_ body: @escaping @Sendable () -> Void) { self.body = body }
         }
         let box = Unmanaged.passRetained(Box(body))
         var tid = pthread_t()
@@ -31,5 +31,5 @@ struct DedicatedThread {
     }
 
     /// Waits for the thread to finish.
-    func join() { pthread_join(thread, nil) }
+    public func join() { pthread_join(thread, nil) }
 }

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""UDP segmentation offload (GSO) through the gateway, with the payload checked end to end.
+
+  udp-gso.py recv PORT COUNT TIMEOUT   (server namespace) print "SEQS-RECEIVED SHA256" of the payloads in order
+  udp-gso.py send ADDR PORT COUNT      (client namespace) send COUNT segments with UDP_SEGMENT, print the SHA256
+
+The sender writes 64 KiB-ish buffers with the UDP_SEGMENT socket option (SOL_UDP 103), so the kernel hands
+each buffer down as one GSO super-packet of SEGMENT-byte datagrams. Every datagram starts with its sequence
+number; the receiver hashes the payloads in sequence order, so reordering is harmless and a lost or corrupted
+datagram changes the hash. Bounded: COUNT datagrams, TIMEOUT seconds.
+"""
+import hashlib
+import socket
+import struct
+import sys
+import time
+
+SEGMENT = 1400
+PER_SEND = 40  # 40 x 1400 = 56,000 bytes per sendmsg: one super-packet
+UDP_SEGMENT = 103
+
+
+def payload(seq):
+    body = bytes((seq * 7 + i) & 0xFF for i in range(SEGMENT - 8))
+    return struct.pack("!Q", seq) + body
+
+
+def send(addr, port, count):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_UDP, UDP_SEGMENT, SEGMENT)
+    digest = hashlib.sha256()
+    seq = 0
+    while seq < count:
+        n = min(PER_SEND, count - seq)
+        buf = b"".join(payload(seq + i) for i in range(n))
+        for i in range(n):
+            digest.update(payload(seq + i))
+        s.sendto(buf, (addr, port))
+        seq += n
+        time.sleep(0.002)  # pace: the test is about correctness, not about filling queues
+    print(digest.hexdigest())
+
+
+def recv(port, count, timeout):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    s.bind(("0.0.0.0", port))
+    print("ready", flush=True)
+    got = {}
+    deadline = time.time() + timeout
+    while len(got) < count and time.time() < deadline:
+        s.settimeout(max(0.05, deadline - time.time()))
+        try:
+            data = s.recv(65536)
+        except socket.timeout:
+            break
+        if len(data) >= 8:
+            got[struct.unpack("!Q", data[:8])[0]] = data
+    digest = hashlib.sha256()
+    for seq in sorted(got):
+        digest.update(got[seq])
+    print(len(got), digest.hexdigest(), flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "send":
+        send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        recv(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
