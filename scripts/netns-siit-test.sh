@@ -311,21 +311,22 @@ EOF
 
 start_clat() {
     siit_config clat "$CLAT_TUN" 192.0.0.1 2001:db8:c::1 "prefix = \"$NAT64_PREFIX\"" \
-        "map = [\"$CLAT_ADDR6 $CLAT_ADDR4\"]"
+        "map = [\"$CLAT_ADDR6 $CLAT_ADDR4\"]" "clat = true"
     # The client forwards between its TUN and its uplink.
     in_ns "$NS_CLIENT" sysctl -q -w net.ipv6.conf.all.forwarding=1 net.ipv4.conf.all.rp_filter=0 \
         net.ipv4.conf.default.rp_filter=0
     netns_start_bg "$NS_CLIENT" clat "$NAT64D" run --config "$NETNS_WORKDIR/clat.toml"
     CLAT_PID=$NETNS_LAST_PID
     wait_translator "$NS_CLIENT" "$CLAT_TUN" "$CLAT_PID" || return 1
-    # In a CLAT the prefix belongs to the provider: its route goes to the uplink, not into the CLAT's TUN.
-    ip -n "$NS_CLIENT" -6 route del "$NAT64_PREFIX" dev "$CLAT_TUN" || return 1
-    ip -n "$NS_CLIENT" -6 route add "$NAT64_PREFIX" via "$GW_ADDR6" dev "$IF_CLIENT" || return 1
-    # IPv4-only software: its address on the TUN, the IPv4 default route into it; the CLAT's IPv6 address
-    # is routed into the TUN as well.
+    # clat = true: nat64d routed the CLAT's IPv6 address into its TUN and left the prefix to the uplink.
+    if ip -n "$NS_CLIENT" -6 route show "$NAT64_PREFIX" | grep -q "dev $CLAT_TUN" ||
+        ! ip -n "$NS_CLIENT" -6 route show "$CLAT_ADDR6" | grep -q "dev $CLAT_TUN"; then
+        netns_log "CLAT routes wrong: $(ip -n "$NS_CLIENT" -6 route | tr '\n' ';')"
+        return 1
+    fi
+    # IPv4-only software: its address on the TUN, the IPv4 default route into it.
     ip -n "$NS_CLIENT" addr add "$CLAT_ADDR4/32" dev "$CLAT_TUN" || return 1
     ip -n "$NS_CLIENT" route add default dev "$CLAT_TUN" src "$CLAT_ADDR4" || return 1
-    ip -n "$NS_CLIENT" -6 route add "$CLAT_ADDR6/128" dev "$CLAT_TUN" || return 1
 }
 
 check_xlat_curl() {

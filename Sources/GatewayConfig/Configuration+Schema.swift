@@ -36,7 +36,7 @@ extension ConfigReader {
         ("translator", ["prefix", "pool4", "udp-timeout", "tcp-established-timeout", "tcp-transitory-timeout",
                         "icmp-timeout", "max-sessions", "mode", "filtering", "map", "eam", "eam-allow-overlap",
                         "max-sessions-per-host", "max-held-syns", "state-dir", "traffic-class", "udp-zero-checksum",
-                        "rfc6791-pool4", "rfc6791-pool6"]),
+                        "rfc6791-pool4", "rfc6791-pool6", "clat"]),
         ("gateway", ["ipv4", "ipv6"]),
         ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms", "exclude", "mapped",
                    "break-dnssec", "synthesize-on-error", "cache-size", "cache-min-ttl", "cache-max-ttl",
@@ -141,6 +141,7 @@ extension ConfigReader {
         let state = readStateKeys(s)
         let pool4 = state?.mode == .siit ? readSIITPool4(s) : readPool4(s)
         let stateless = readStatelessKeys(s, mode: state?.mode)
+        let clat = readCLAT(s, mode: state?.mode)
         let seconds = { (minimum: Int, reason: String) in
             IntegerRule(range: minimum...Self.maxTimeout, unit: " seconds", reason: reason)
         }
@@ -155,7 +156,7 @@ extension ConfigReader {
         let maxSessions = integer(s, "max-sessions", default: Defaults.maxSessions,
                                   IntegerRule(range: 1...16_000_000, unit: " sessions"))
         guard let prefix, let pool4, let udp, let tcpEstablished, let tcpTransitory, let icmp, let maxSessions,
-              let state, let stateless
+              let state, let stateless, let clat
         else { return nil }
         var config = GatewayConfiguration.Translator(
             prefix: prefix.value, pool4: pool4.map(\.value.prefix), udpTimeout: udp,
@@ -170,6 +171,7 @@ extension ConfigReader {
         config.maxHeldSYNs = state.limits.heldSYNs
         config.stateDirectory = state.directory
         config.stateless = stateless
+        config.clat = clat
         return (config, prefix.line, pool4.map { Located(value: $0.value.prefix, line: $0.line) })
     }
 

@@ -12,6 +12,12 @@ extension GatewayConfiguration.Translator {
         }
         return StateConfiguration(mode: .siit, eam: eam + maps)
     }
+
+    /// The IPv6 routes into the TUN: the prefix, or for a CLAT the IPv6 side of its map and EAM entries (the
+    /// prefix is the provider's, reached through the uplink).
+    public var tunIPv6Routes: [IPv6Prefix] {
+        clat ? staticMappings.map { IPv6Prefix($0.inside, length: 128) } + eam.map(\.inside) : [prefix.prefix]
+    }
 }
 
 extension ConfigReader {
@@ -42,6 +48,17 @@ extension ConfigReader {
             if let pool { options.rfc6791Pool6 = pool } else { ok = false }
         }
         return ok ? options : nil
+    }
+
+    /// `clat`: only in mode siit, where it changes which IPv6 routes point into the TUN.
+    mutating func readCLAT(_ s: Section, mode: TranslationMode?) -> Bool? {
+        guard let clat = boolean(s, "clat", default: false) else { return nil }
+        if clat, let mode, mode != .siit, let entry = s["clat"] {
+            fail(entry.line, .conflict, "translator.clat = true needs mode = \"siit\" (a CLAT is a stateless translator, "
+                + "RFC 6877); set mode = \"siit\" or remove clat")
+            return nil
+        }
+        return clat
     }
 
     /// `siit` mode: pool4 is optional and must be empty (the translator owns no addresses; EAM entries and the

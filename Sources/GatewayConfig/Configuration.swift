@@ -57,6 +57,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// `traffic-class`, `udp-zero-checksum`, `rfc6791-pool4`, `rfc6791-pool6` (F14, E1, F7;
         /// Configuration+Stateless.swift).
         public var stateless = StatelessOptions()
+        /// `clat`: mode siit as a 464XLAT CLAT (RFC 6877): the prefix is reached through the uplink, and the IPv6
+        /// side of each map and EAM entry is routed into the TUN instead (Configuration+Stateless.swift).
+        public var clat = false
 
         /// The core's view of these keys.
         public var stateConfiguration: StateConfiguration {

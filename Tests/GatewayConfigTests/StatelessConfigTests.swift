@@ -31,6 +31,11 @@ let siitConfig = """
         #expect(s.eam[1].inside == IPv6Prefix("2001:db8:2::80/128")! && s.eam[1].outside == IPv4Prefix("203.0.113.80/32")!)
         #expect(t.stateless.trafficClass == .zero && t.stateless.udpZeroChecksum == .drop)
         #expect(t.stateless.rfc6791Pool4 == IPv4Prefix("192.0.2.128/28")! && t.stateless.rfc6791Pool6 == IPv6Prefix("2001:db8:ffff::/96")!)
+        // Routes: the prefix into the TUN; a CLAT routes its own mapped IPv6 addresses instead.
+        #expect(t.tunIPv6Routes == [IPv6Prefix("2001:db8:64::/96")!])
+        var clat = t
+        clat.clat = true
+        #expect(clat.tunIPv6Routes == [IPv6Prefix("2001:db8:2::80/128")!, IPv6Prefix("2001:db8:a::a00:0/104")!])
         // The defaults in every mode: copy, compute, no pools.
         let d = try GatewayConfiguration.parse(minimalConfig, file: "t.toml").translator.stateless
         #expect(d == StatelessOptions())
@@ -46,6 +51,8 @@ let siitConfig = """
                           line: 6, mentioning: ["translator.traffic-class", "copy, zero"])
         expectConfigError(siitConfig.replacingFirst("\"drop\"", with: "\"ignore\""), line: 7, mentioning: ["compute, drop"])
         expectConfigError(siitConfig.replacingFirst("192.0.2.128/28", with: "192.0.0.0/8"), line: 8, mentioning: ["/16"])
+        expectConfigError(siitConfig.replacingFirst("mode = \"siit\"", with: "mode = \"napt\"\npool4 = [\"192.0.2.9\"]\nclat = true")
+            .replacingFirst("[\"2001:db8:a::a00:0/104 10.0.0.0/8\"]", with: "[]"), line: 5, mentioning: ["clat", "siit"])
         // Outside siit the gateway's IPv6 address may not sit inside the prefix.
         let napt = siitConfig.replacingFirst("mode = \"siit\"", with: "mode = \"napt\"\npool4 = [\"192.0.2.9\"]")
             .replacingFirst("[\"2001:db8:a::a00:0/104 10.0.0.0/8\"]", with: "[]")
