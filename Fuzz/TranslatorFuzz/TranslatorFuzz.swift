@@ -93,13 +93,16 @@ func siitRoundTrip(_ bytes: UnsafeRawBufferPointer, _ siit: inout Translator, no
 }
 
 /// The upper-layer protocol and bytes of an IPv6 packet, and whether it carries the upper-layer header.
+/// Bytes past the IPv6 payload length are not part of the packet.
 func upperLayer(_ bytes: [UInt8]) -> (proto: UInt8, data: [UInt8], first: Bool)? {
-    var copy = bytes
+    guard bytes.count >= 40 else { return nil }
+    let end = min(bytes.count, 40 + (Int(bytes[4]) << 8 | Int(bytes[5])))
+    var copy = Array(bytes[..<end])
     return copy.withUnsafeMutableBytes { raw -> (UInt8, [UInt8], Bool)? in
-        guard raw.count >= 40, case .layout(let layout) = IPv6Layout.walk(raw.baseAddress!, length: raw.count) else {
-            return nil
-        }
-        return (layout.proto, Array(bytes[layout.upperOffset...]), layout.fragment?.isFirst ?? true)
+        guard case .layout(let layout) = IPv6Layout.walk(raw.baseAddress!, length: raw.count),
+              layout.upperOffset <= end
+        else { return nil }
+        return (layout.proto, Array(bytes[layout.upperOffset..<end]), layout.fragment?.isFirst ?? true)
     }
 }
 
