@@ -9,6 +9,7 @@ import PackageDescription
 //   PacketCapture    pcap files through libpcap: writer, reader, BPF filters, live capture.
 //   Forwarding       the packet loop as a library: devices (TUN, capture file, memory), the engine, packet
 //                    threads with their control mailbox, offline replay. Used by `run` and `replay` alike.
+//   RouterAdvertisement  router advertisements (RFC 4861, 8106, 8781): option encoders, timing, the sender.
 //   nat64d           the daemon: CLI, lifecycle, wiring.
 //   C*               small C shims / system libraries (TUN ioctl numbers, libnl, libpcap).
 let package = Package(
@@ -19,6 +20,9 @@ let package = Package(
         .library(name: "NAT64Translator", targets: ["NAT64Translator"]),
         .library(name: "DNS64", targets: ["DNS64"]),
         .library(name: "PacketCapture", targets: ["PacketCapture"]),
+        .library(name: "Forwarding", targets: ["Forwarding"]),
+        // For the allocation benchmarks (Benchmarks/Allocations, a package of its own): packets built by test code.
+        .library(name: "PacketTestSupport", targets: ["PacketTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -48,15 +52,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "TunDevice", dependencies: ["CTunLinux", "CNetlink", "NAT64Translator"]),
-        .target(name: "GatewayConfig", dependencies: ["NAT64Translator", "PacketCapture"]),
+        .target(name: "GatewayConfig", dependencies: ["NAT64Translator", "PacketCapture", "RouterAdvertisement"]),
         .target(name: "PacketCapture", dependencies: ["CPcap", "NAT64Translator"]),
         .target(name: "Forwarding", dependencies: ["NAT64Translator", "TunDevice", "PacketCapture"]),
+        .target(name: "RouterAdvertisement", dependencies: ["NAT64Translator"]),
 
         // Daemon
         .executableTarget(
             name: "nat64d",
             dependencies: [
                 "NAT64Translator", "DNS64", "TunDevice", "GatewayConfig", "PacketCapture", "Forwarding",
+                "RouterAdvertisement",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -92,15 +98,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
-        .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig"]),
+        .testTarget(name: "GatewayConfigTests", dependencies: ["GatewayConfig", "RouterAdvertisement"]),
         .testTarget(
             name: "nat64dTests",
             dependencies: [
-                "nat64d", "DNS64", "NAT64Translator", "Forwarding",
+                "nat64d", "DNS64", "NAT64Translator", "Forwarding", "RouterAdvertisement",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .testTarget(name: "TunDeviceTests", dependencies: ["TunDevice", "NAT64Translator"]),
+        .testTarget(name: "RouterAdvertisementTests", dependencies: ["RouterAdvertisement", "NAT64Translator", "PacketTestSupport"]),
         .testTarget(
             name: "PacketCaptureTests",
             dependencies: ["PacketCapture", "Forwarding", "NAT64Translator", "nat64d", "PacketTestSupport"]),

@@ -118,6 +118,13 @@ def main(out):
         f.write(sample)
     with open(os.path.join(out, "config", "minimal"), "wb") as f:
         f.write(b'[translator]\nprefix = "64:ff9b::/96"\npool4 = ["192.0.2.1"]\n[gateway]\nipv4 = "198.51.100.1"\nipv6 = "2001:db8:1::1"\n')
+    with open(os.path.join(out, "config", "router-advertisements"), "wb") as f:
+        f.write(b'[translator]\nprefix = "64:ff9b::/96"\npool4 = ["192.0.2.1"]\n[gateway]\nipv4 = "198.51.100.1"\n'
+                b'ipv6 = "2001:db8:1::1"\n[ra.eth1]\nmax-interval = 60\nmin-interval = 20\nrouter-lifetime = 180\n'
+                b'router-preference = "high"\nhop-limit = 64\nmtu = 1500\nprefix-information = ["2001:db8:1::/64"]\n'
+                b'prefix-valid-lifetime = 86400\nprefix-preferred-lifetime = 14400\nrdnss = ["2001:db8:1::1"]\n'
+                b'rdnss-lifetime = 180\ndnssl = ["example.com"]\ndnssl-lifetime = 180\npref64 = "64:ff9b::/96"\n'
+                b'pref64-lifetime = 180\n[ra.eth2]\n')
 
 
 if __name__ == "__main__":

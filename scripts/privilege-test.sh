@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# nat64d without root, as contrib/systemd/nat64d.service runs it: user nobody with CAP_NET_ADMIN and
-# CAP_NET_BIND_SERVICE only (setpriv sets the same ambient and bounding sets the unit's AmbientCapabilities
-# and CapabilityBoundingSet do), in the netns topology of scripts/netns-lib.sh. Checks that the unit file
-# passes systemd-analyze, that the unprivileged gateway does the whole job (TUN and routes through netlink,
-# DNS64 on port 53, translation, control socket, metrics, clean SIGTERM), and that without CAP_NET_ADMIN it
-# refuses to start with a clear error and leaves nothing behind. Must run as root (to set it up).
+# nat64d without root, as contrib/systemd/nat64d.service runs it: user nobody with CAP_NET_ADMIN,
+# CAP_NET_BIND_SERVICE and CAP_NET_RAW only (setpriv sets the same ambient and bounding sets the unit's
+# AmbientCapabilities and CapabilityBoundingSet do), in the netns topology of scripts/netns-lib.sh. Checks that
+# the unit file passes systemd-analyze, that the unprivileged gateway does the whole job (TUN and routes
+# through netlink, DNS64 on port 53, router advertisements on a raw ICMPv6 socket, translation, control
+# socket, metrics, clean SIGTERM), and that without CAP_NET_ADMIN, or without CAP_NET_RAW when [ra.IFNAME] is
+# configured, it refuses to start with a clear error and leaves nothing behind. Must run as root.
 #
 #   NAT64D=/path/to/nat64d bash scripts/privilege-test.sh    # else: swift build (debug) first
 #
@@ -25,9 +26,9 @@ NETNS_CHECKS_NO_ALIVE_NOTE=sigterm-clean-exit
 netns_preflight privilege-test setpriv unshare systemd-analyze dig curl
 netns_resolve_nat64d privilege-test
 
-CAPS=net_admin,net_bind_service
-# CAP_NET_ADMIN is bit 12, CAP_NET_BIND_SERVICE bit 10.
-EXPECTED_CAPEFF=0000000000001400
+CAPS=net_admin,net_bind_service,net_raw
+# CAP_NET_ADMIN is bit 12, CAP_NET_BIND_SERVICE bit 10, CAP_NET_RAW bit 13.
+EXPECTED_CAPEFF=0000000000003400
 
 netns_setup
 netns_start_servers
@@ -80,6 +81,7 @@ check_control_and_metrics() {
     out=$(timeout -k 2 "$CMD_TIMEOUT" "$NAT64D" ctl --socket "$CONTROL_SOCKET" stats 2>&1) ||
         { DETAIL="ctl stats as root: $(oneline "$out")"; return 1; }
     grep -Eq '^translated-6to4 [1-9]' <<<"$out" || { DETAIL="ctl stats: $(oneline "$out")"; return 1; }
+    grep -Eq "^ra\.$IF_GW_CLIENT\.sent [1-9]" <<<"$out" || { DETAIL="no router advertisement sent: $(oneline "$out")"; return 1; }
     out=$(in_ns "$NS_GW" curl -sS --max-time 5 "http://[::1]:$METRICS_PORT/metrics" 2>&1) ||
         { DETAIL="curl /metrics: $(oneline "$out")"; return 1; }
     grep -Eq '^nat64d_dns64_synthesized_total [1-9]' <<<"$out" || { DETAIL="/metrics: $(oneline "$out")"; return 1; }
@@ -96,9 +98,11 @@ check_sigterm() {
     return 1
 }
 
-check_refused_without_net_admin() {
-    local pid i
-    start_unprivileged nat64d-nocap net_bind_service
+# refused NAME CAPS PATTERN: nat64d as nobody with CAPS and config NAME.toml must exit non-zero within 10 s,
+# its log matching PATTERN, and leave no TUN behind.
+refused() {
+    local name=$1 caps=$2 pattern=$3 pid i
+    start_unprivileged "$name" "$caps"
     pid=$NETNS_LAST_PID
     for ((i = 0; i < 100; i++)); do
         netns_pid_alive "$pid" || break
@@ -106,20 +110,29 @@ check_refused_without_net_admin() {
     done
     if netns_pid_alive "$pid"; then
         netns_stop_pid "$pid" 5
-        DETAIL="still running after 10 s without CAP_NET_ADMIN"
+        DETAIL="still running after 10 s with only $caps"
         return 1
     fi
     local status=0
     wait "$pid" 2>/dev/null || status=$?
     local log
-    log=$(cat "$w/nat64d-nocap.log")
-    # TUNSETIFF (creating the device) needs CAP_NET_ADMIN: the kernel says EPERM; nat64d names the call and
-    # what it needs.
-    if ((status == 0)) || ! grep -q "^nat64d: .*Operation not permitted.*needs CAP_NET_ADMIN" <<<"$log"; then
+    log=$(cat "$w/$name.log")
+    if ((status == 0)) || ! grep -q "$pattern" <<<"$log"; then
         DETAIL="status $status, log: $(oneline "$log")"
         return 1
     fi
     if netns_tun_exists "$NAT64D_TUN"; then DETAIL="TUN $NAT64D_TUN left behind"; return 1; fi
+}
+
+# TUNSETIFF (creating the device) needs CAP_NET_ADMIN: the kernel says EPERM; nat64d names the call and what
+# it needs.
+check_refused_without_net_admin() {
+    refused nat64d-nocap net_bind_service "^nat64d: .*Operation not permitted.*needs CAP_NET_ADMIN"
+}
+
+# The raw ICMPv6 socket of [ra.IFNAME] needs CAP_NET_RAW.
+check_refused_without_net_raw() {
+    refused nat64d-noraw net_admin,net_bind_service "^nat64d: ra.$IF_GW_CLIENT: socket.*Operation not permitted.*need CAP_NET_RAW"
 }
 
 # ------------------------------------------------------------------------------------------- main
@@ -128,8 +141,8 @@ check unit-file-verifies check_unit_file
 
 netns_write_nat64d_config info
 cp "$w/nat64d.toml" "$w/nat64d-base.toml"
-printf '\n[control]\nsocket = "%s"\n\n[metrics]\nlisten = "[::1]:%s"\n' "$CONTROL_SOCKET" "$METRICS_PORT" \
-    >>"$w/nat64d.toml"
+printf '\n[control]\nsocket = "%s"\n\n[metrics]\nlisten = "[::1]:%s"\n\n[ra.%s]\n' "$CONTROL_SOCKET" \
+    "$METRICS_PORT" "$IF_GW_CLIENT" >>"$w/nat64d.toml"
 chmod 644 "$w/nat64d.toml"
 start_unprivileged nat64d "$CAPS"
 NAT64D_PID=$NETNS_LAST_PID
@@ -137,7 +150,7 @@ if ! netns_wait_nat64d 20; then
     SKIP_REASON="nat64d (unprivileged) did not come up"
     netns_show_log nat64d 20
 fi
-check runs-as-nobody-with-two-capabilities check_identity
+check runs-as-nobody-with-three-capabilities check_identity
 check fetch-by-name-through-unprivileged-gateway check_fetch_by_name
 check control-socket-and-metrics check_control_and_metrics
 check sigterm-clean-exit check_sigterm
@@ -147,5 +160,9 @@ SKIP_REASON=
 { cat "$w/nat64d-base.toml"; printf '\n[control]\nsocket = "%s/run/nocap.sock"\n' "$w"; } >"$w/nat64d-nocap.toml"
 chmod 644 "$w/nat64d-nocap.toml"
 check refused-without-net-admin check_refused_without_net_admin
+{ cat "$w/nat64d-base.toml"; printf '\n[control]\nsocket = "%s/run/noraw.sock"\n\n[ra.%s]\n' "$w" "$IF_GW_CLIENT"; } \
+    >"$w/nat64d-noraw.toml"
+chmod 644 "$w/nat64d-noraw.toml"
+check refused-without-net-raw check_refused_without_net_raw
 
 netns_checks_done

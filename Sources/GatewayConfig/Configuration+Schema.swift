@@ -64,7 +64,7 @@ extension ConfigReader {
 
     /// Reads and checks the whole document; nil when anything was reported.
     mutating func readConfiguration() -> GatewayConfiguration? {
-        checkTopLevel(sections: Self.schema)
+        checkTopLevel(sections: Self.schema + [("ra", [])])  // [ra.IFNAME] sections: Configuration+RA.swift
         func keys(_ name: String) -> [String] { Self.schema.first { $0.name == name }?.keys ?? [] }
         let tun = readTun(section("tun", keys: keys("tun")))
         let translator = readTranslator(section("translator", keys: keys("translator")))
@@ -76,15 +76,17 @@ extension ConfigReader {
         let capture = readCapture(section("capture", keys: keys("capture")))
         let control = readControl(section("control", keys: keys("control")))
         let metrics = readMetrics(section("metrics", keys: keys("metrics")))
+        let ra = readRA(tunName: tun?.name, translatorPrefix: translator?.config.prefix)
         if let translator, let gateway { crossCheck(translator, gateway) }
         guard let tun, let translator, let gateway, let dns64, let log, let translation, let capture, let control,
-              let metrics, errors.isEmpty
+              let metrics, let ra, errors.isEmpty
         else { return nil }
         var configuration = GatewayConfiguration(
             tun: tun, translator: translator.config, gateway: gateway.config, dns64: dns64, log: log,
             capture: capture, control: control)
         configuration.translation = translation
         configuration.metrics = metrics
+        configuration.ra = ra
         return configuration
     }
 

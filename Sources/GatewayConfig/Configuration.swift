@@ -231,6 +231,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var control: Control
     /// The `[metrics]` section (Configuration+Metrics.swift).
     public var metrics = Metrics()
+    /// The `[ra.IFNAME]` sections, in file order (Configuration+RA.swift); empty: no router advertisements.
+    public var ra: [RAInterface] = []
 
     /// Parses and validates configuration text.
     ///

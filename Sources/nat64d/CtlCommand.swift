@@ -5,7 +5,7 @@ import ArgumentParser
 struct CtlCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ctl",
-        abstract: "Ask a running nat64d: stats, sessions, capture start|stop|status.",
+        abstract: "Ask a running nat64d: stats, sessions, capture start|stop|status, ra.",
         discussion: """
             Commands:
               stats                      translator counters (every drop reason), sessions, DNS64 counters
@@ -14,6 +14,8 @@ struct CtlCommand: ParsableCommand {
                                          start writing pcap files (defaults from [capture])
               capture stop               stop and close the files
               capture status             the running capture's files and counters
+              ra [--json]                what the router advertisements announce per interface, and their counters
+              stats --json               the counters of stats as one JSON object
             """)
 
     @Option(help: "The control socket (default: [control] socket's default).")

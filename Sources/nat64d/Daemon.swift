@@ -158,11 +158,24 @@ struct GatewayService: Service {
             throw error
         }
 
-        // 4. The control server, off the packet path.
-        let commands = ControlCommands(forwarder: forwarder, dns: dns, captureDefaults: configuration.capture.settings)
+        // 3b. Router advertisements on the LAN interfaces ([ra.IFNAME]), announcing the DNS64 now answering.
+        let ra: RouterAdvertisementRunner?
         do {
-            try control.start { commands.handle($0) }
+            ra = try RouterAdvertisementRunner.start(configuration, logger: logger)
         } catch {
+            if let dns { await dns.stop() }
+            forwarder.stop()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+
+        // 4. The control server, off the packet path.
+        var commands = ControlCommands(forwarder: forwarder, dns: dns, captureDefaults: configuration.capture.settings)
+        commands.ra = ra?.advertiser
+        do {
+            try control.start { [commands] in commands.handle($0) }
+        } catch {
+            ra?.stop()
             if let dns { await dns.stop() }
             forwarder.stop()
             try? await group.shutdownGracefully()
@@ -177,11 +190,14 @@ struct GatewayService: Service {
             do {
                 metrics = try await MetricsServer(
                     address: try socketAddress(listen), group: group, exporter: MetricsExporter()
-                ) { [forwarder, dns] in
-                    MetricsSnapshot(forwarder: forwarder.stats, queues: forwarder.perQueue, dns: dns?.counters,
-                                    dnsCacheEntries: dns?.cachedAnswers)
+                ) { [forwarder, dns, ra] in
+                    var snapshot = MetricsSnapshot(forwarder: forwarder.stats, queues: forwarder.perQueue,
+                                                   dns: dns?.counters, dnsCacheEntries: dns?.cachedAnswers)
+                    snapshot.ra = ra?.advertiser.status() ?? []
+                    return snapshot
                 }
             } catch {
+                ra?.stop()
                 control.stop()
                 if let dns { await dns.stop() }
                 forwarder.stop()
@@ -202,6 +218,7 @@ struct GatewayService: Service {
             return first
         }
         logger.notice("stopping")
+        ra?.stop()  // final advertisements: hosts drop the default route, RDNSS and PREF64 at once
 
         // 6. Teardown: metrics, control, DNS, then the packet path (closing capture files); closing the queue
         //    removes the TUN and its routes; the control socket file goes with `control`.

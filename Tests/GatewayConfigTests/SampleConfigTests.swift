@@ -4,7 +4,7 @@ import Testing
 @testable import GatewayConfig
 
 /// `config/nat64d.toml` in this repository, found from this file's path (Tests/GatewayConfigTests/…).
-private let samplePath: String = {
+let samplePath: String = {
     var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
     parts.removeLast(3)
     return (parts + ["config", "nat64d.toml"]).joined(separator: "/")

@@ -72,7 +72,8 @@ private let sampleFile: String = {
     @Test("F1: the sample's SIIT-DC and CLAT examples parse in siit mode")
     func test_F1_sampleExamples() throws {
         let text = String(decoding: try ConfigFile.readAll(path: sampleFile), as: UTF8.self)
-        let tail = text.split(separator: "# Stateless translation examples").last.map(String.init) ?? ""
+        let after = text.split(separator: "# Stateless translation examples").last.map(String.init) ?? ""
+        let tail = after.split(separator: "# (end of the stateless translation examples)").first.map(String.init) ?? ""
         var examples: [String] = []
         var current: [String] = []
         for line in tail.split(separator: "\n", omittingEmptySubsequences: false) {

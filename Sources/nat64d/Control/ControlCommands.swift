@@ -4,6 +4,7 @@ import DNS64
 import Forwarding
 import NAT64Translator
 import PacketCapture
+import RouterAdvertisement
 
 /// The control commands of a running daemon.
 struct ControlCommands: Sendable {
@@ -11,9 +12,11 @@ struct ControlCommands: Sendable {
     let dns: DNS64Server?
     /// The `[capture]` settings `capture start` options override.
     let captureDefaults: CaptureSettings
+    /// The router advertisement sender, when `[ra.IFNAME]` sections exist (ControlCommands+RA.swift).
+    var ra: RouterAdvertiser? = nil
 
     static let usage = "commands: stats [--json], sessions, capture start [--dir D] [--filter EXPR] [--max-size MB] "
-        + "[--max-files N], capture stop, capture status, help"
+        + "[--max-files N], capture stop, capture status, ra [--json], help"
 
     /// Runs one request.
     ///
@@ -24,6 +27,7 @@ struct ControlCommands: Sendable {
         case "stats"?:
             if words.count == 2 && words[1] == "--json" { return statsJSON() }
             return expectNoMore(words, 1).flatMap { _ in stats() }
+        case "ra"?: return routerAdvertisements(Array(words.dropFirst()))
         case "sessions"?: return expectNoMore(words, 1).flatMap { _ in sessions() }
         case "help"?: return .success([Self.usage])
         case "capture"?:
@@ -57,7 +61,8 @@ struct ControlCommands: Sendable {
 
     private func statsJSON() -> Result<[String], ControlError> {
         snapshot().map { reply in
-            [StatsReport(total: reply.stats, queues: reply.queues, capture: reply.capture != nil, dns: dns).json]
+            [StatsReport(total: reply.stats, queues: reply.queues, capture: reply.capture != nil, dns: dns,
+                         ra: ra?.status() ?? []).json]
         }
     }
 
@@ -81,6 +86,7 @@ struct ControlCommands: Sendable {
                 lines += dns.counters.fields.map { "dns64.\($0.name) \($0.value)" }
                 lines.append("dns64.cache-entries \(dns.cachedAnswers)")
             }
+            lines += raStatsLines()
             return lines
         }
     }

@@ -6,6 +6,7 @@ import DNS64
 import Forwarding
 import Foundation
 import NAT64Translator
+import RouterAdvertisement
 
 /// One packet thread's counters.
 struct QueueReport: Codable, Equatable {
@@ -45,6 +46,8 @@ struct StatsReport: Codable, Equatable {
     var queues: [QueueReport]
     var capture: Bool
     var dns64: [String: Int]?
+    /// Router advertisement counters per interface (`[ra.IFNAME]`).
+    var ra: [String: [String: Int]]?
 
     enum CodingKeys: String, CodingKey {
         case translated6to4 = "translated-6to4", translated4to6 = "translated-4to6"
@@ -55,10 +58,11 @@ struct StatsReport: Codable, Equatable {
         case tunTCPSuperPackets = "tun-tcp-super-packets", tunUDPSuperPackets = "tun-udp-super-packets"
         case tunUDPOffload = "tun-udp-offload"
         case poolJournalEventsDropped = "pool-journal-events-dropped", tableLockContended = "table-lock-contended"
-        case queues, capture, dns64
+        case queues, capture, dns64, ra
     }
 
-    init(total: ForwarderStats, queues: [ForwarderStats], capture: Bool, dns: DNS64Server?) {
+    init(total: ForwarderStats, queues: [ForwarderStats], capture: Bool, dns: DNS64Server?,
+         ra: [RouterAdvertiser.Status] = []) {
         let c = total.counters
         translated6to4 = c.translated6to4
         translated4to6 = c.translated4to6
@@ -86,6 +90,11 @@ struct StatsReport: Codable, Equatable {
             var fields = Dictionary(dns.counters.fields.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
             fields["cache-entries"] = dns.cachedAnswers
             dns64 = fields
+        }
+        if !ra.isEmpty {
+            self.ra = Dictionary(ra.map { s in
+                (s.name, Dictionary(s.counters.fields.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }))
+            }, uniquingKeysWith: { a, _ in a })
         }
     }
 

@@ -6,6 +6,7 @@ import DNS64
 import Forwarding
 import NAT64Translator
 import Prometheus
+import RouterAdvertisement
 import Synchronization
 
 /// The counters of one moment, as the packet thread and the DNS64 report them.
@@ -15,6 +16,8 @@ struct MetricsSnapshot: Sendable {
     var queues: [ForwarderStats] = []
     var dns: DNS64Counters?
     var dnsCacheEntries: Int?
+    /// The router advertisement interfaces (MetricsExporter+RA.swift).
+    var ra: [RouterAdvertiser.Status] = []
 }
 
 /// Mirrors snapshots into a `PrometheusCollectorRegistry` and renders it.
@@ -101,6 +104,7 @@ final class MetricsExporter: Sendable {
             list.append(counter("nat64d_dropped_packets_total", c.drops(reason), "Packets dropped, by reason.",
                                 [("reason", "\(reason)")]))
         }
+        list += raSamples(s.ra)
         guard let d = s.dns else { return list }
         // (name, value, help) of each DNS64 counter.
         let dnsCounters: [(String, Int, String)] = [

@@ -149,7 +149,8 @@ struct TCPCacheIntegrationTests {
         try await group.shutdownGracefully()
     }
 
-    @Test func N1_idleTCPConnectionClosed() async throws {
+    // Only the idle timeout closes the connection: no upper wall-clock bound, the time limit only stops a hang.
+    @Test(.timeLimit(.minutes(1))) func N1_idleTCPConnectionClosed() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let upstream = try await LoopbackIntegrationTests.udp(group) { CountingUpstreamHandler() }
         let (server, address) = try await Self.start(group, upstream: try #require(upstream.localAddress)) {
@@ -159,7 +160,7 @@ struct TCPCacheIntegrationTests {
         let start = clock.now
         let idle = try await ClientBootstrap(group: group).connect(to: address).get()
         try await idle.closeFuture.get()  // the server closes it
-        #expect(clock.now - start >= .milliseconds(150) && clock.now - start < .seconds(3))
+        #expect(clock.now - start >= .milliseconds(150))
         await server.stop()
         try await upstream.close()
         try await group.shutdownGracefully()
@@ -291,7 +292,7 @@ struct CounterMetadataTests {
 /// N3 with the plain upstream sockets: a closed port answers with ICMP port unreachable, which fails the attempt at
 /// once (the socket is connected), so failover does not wait for the timeout.
 struct UpstreamRefusedTests {
-    @Test func N3_closedPortFailsOverWithoutWaiting() async throws {
+    @Test(.timeLimit(.minutes(1))) func N3_closedPortFailsOverWithoutWaiting() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let closed = try await LoopbackIntegrationTests.udp(group)
         let closedAddress = try #require(closed.localAddress)
@@ -301,15 +302,13 @@ struct UpstreamRefusedTests {
         var configuration = DNS64Configuration(
             listen: [TCPCacheIntegrationTests.localhost], upstreams: [closedAddress, try #require(upstream.localAddress)],
             prefixes: [NAT64Prefix("2001:db8:64::/96")!], allowedClients: ClientNetwork.loopback)
-        configuration.upstreamTimeout = .seconds(5)
+        // A timeout far beyond the test's time limit: only the ICMP-driven failover can answer in time.
+        configuration.upstreamTimeout = .seconds(600)
         let server = DNS64Server(configuration: configuration, group: group, logger: Logger(label: "test"))
         try await server.start()
-        let clock = ContinuousClock()
-        let start = clock.now
         let reply = try await LoopbackIntegrationTests.ask(
             group, try #require(server.boundAddresses.first),
             Bytes.header(id: 3, flags: 0x0100) + Bytes.question("r.example", type: Bytes.typeAAAA))
-        #expect(clock.now - start < .seconds(2))
         #expect(try DNSMessage(parsing: reply).answers.map(\.rdata) == [.aaaa(IPv6Address("2001:db8:64::c000:201")!)])
         #expect(server.counters.upstreamFailures == 1 && handler.count.load(ordering: .relaxed) == 2)
         await server.stop()

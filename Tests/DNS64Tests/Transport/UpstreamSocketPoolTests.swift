@@ -102,14 +102,14 @@ struct UpstreamSocketPoolTests {
         try await group.shutdownGracefully()
     }
 
-    @Test func N3_timeoutFailsTheQueryAndFreesItsID() async throws {
+    // The black hole never answers: only the 100 ms timeout can end the query (the time limit only stops a
+    // hang; no wall-clock bound is asserted).
+    @Test(.timeLimit(.minutes(1))) func N3_timeoutFailsTheQueryAndFreesItsID() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let blackHole = try await LoopbackIntegrationTests.udp(group)
         let (client, counters) = Self.client(
             group, try #require(blackHole.localAddress), ports: 2, queriesPerPort: 2, timeout: .milliseconds(100))
         let loop = group.next()
-        let clock = ContinuousClock()
-        let start = clock.now
         let result = try await client.resolve(
             UpstreamQuery(question: DNSQuestion(name: DNSName("t.example")!, type: .a)), on: loop
         ).get()
@@ -117,7 +117,6 @@ struct UpstreamSocketPoolTests {
             Issue.record("expected .failed, got \(result)")
             return
         }
-        #expect(clock.now - start < .seconds(5))  // 100 ms, plus slack for a loaded machine
         #expect(counters.upstreamFailures.load(ordering: .relaxed) == 1)
         await client.sockets.shutdown()
         try await blackHole.close()
