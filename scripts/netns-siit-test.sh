@@ -15,11 +15,14 @@
 #   default via .1                prefix 2001:db8:64::/96, eam 2001:db8:2::/124         nginx [::5]:80,
 #                                 <-> 203.0.113.0/28; gateway 192.0.2.1 and             UDP echo, raw GRE
 #                                 2001:db8:64::192.0.2.1; rfc6791-pool4 192.0.2.128/28
+#                                 TUN ... 2001:db8:3::fe/64 <----> v6 host (n64sh-ID) 2001:db8:3::6/64, UDP echo
+#                                 eam 2001:db8:3::/124 <-> 203.0.113.16/28
 #
 #   The client fetches http://203.0.113.5/ (nginx logs 2001:db8:64::198.51.100.20, the client's own address
 #   under the prefix), pings both ways, traceroutes both ways (the translator's hop and an RFC 6791 hop show),
 #   exchanges UDP, and GRE packets (protocol 47 over raw sockets; the kernel needs no GRE module) pass both
-#   ways; both ping the translator's own addresses. Counters come from nat64d's /metrics.
+#   ways; both ping the translator's own addresses. The IPv6 server reaches the second IPv6 host through the
+#   prefix form of that host's EAM address (EAM hairpinning). Counters come from nat64d's /metrics.
 #
 # Part 2, 464XLAT (RFC 6877): the topology of scripts/netns-lib.sh. The IPv6-only client runs nat64d in siit
 # mode as its CLAT (map 2001:db8:c::2 <-> 192.0.0.2, IPv4 default route into the TUN "clat"); the gateway
@@ -45,6 +48,7 @@ METRICS_PORT=9164
 NS_V4C="n64sc-$NETNS_ID"
 NS_SIIT="n64sg-$NETNS_ID"
 NS_V6S="n64ss-$NETNS_ID"
+NS_V6H="n64sh-$NETNS_ID" # a second IPv6-only host, for EAM hairpinning (F4)
 V4C_ADDR4=198.51.100.20
 V4C_AS6=2001:db8:64::c633:6414 # 2001:db8:64::198.51.100.20 (RFC 6052 /96)
 SIIT_GW4=198.51.100.1
@@ -55,6 +59,10 @@ SIIT_OWN4=192.0.2.1  # gateway.ipv4 of the SIIT translator (answers pings, sourc
 SIIT_OWN6=2001:db8:64::c000:201 # gateway.ipv6: 2001:db8:64::192.0.2.1, inside the prefix (TAYGA-style)
 RFC6791_RE='192\.0\.2\.(12[89]|13[0-9]|14[0-3])' # an address of 192.0.2.128/28
 UDP_PORT=7007
+V6H_ADDR6=2001:db8:3::6
+V6H_GW6=2001:db8:3::fe
+V6H_EAM4=203.0.113.22 # 2001:db8:3::6 through eam 2001:db8:3::/124 <-> 203.0.113.16/28
+V6H_EAM4_AS6=2001:db8:64::cb00:7116 # its prefix form, 2001:db8:64::203.0.113.22
 SIIT_TUN=siit
 SIIT_PID=
 
@@ -111,9 +119,10 @@ wait_translator() {
 
 setup_siit_dc() {
     local ns
-    for ns in "$NS_V4C" "$NS_SIIT" "$NS_V6S"; do netns_add "$ns"; done
+    for ns in "$NS_V4C" "$NS_SIIT" "$NS_V6S" "$NS_V6H"; do netns_add "$ns"; done
     ip -n "$NS_V4C" link add veth-gw type veth peer name veth-v4 netns "$NS_SIIT"
     ip -n "$NS_V6S" link add veth-gw type veth peer name veth-v6 netns "$NS_SIIT"
+    ip -n "$NS_V6H" link add veth-gw type veth peer name veth-v6h netns "$NS_SIIT"
     ip netns exec "$NS_SIIT" sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
         net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
         net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
@@ -132,7 +141,13 @@ setup_siit_dc() {
     ip -n "$NS_V6S" addr add "$V6S_ADDR6/64" dev veth-gw nodad
     ip -n "$NS_V6S" link set veth-gw up
     ip -n "$NS_V6S" -6 route add default via "$SIIT_GW6" dev veth-gw
-    for ns in "$NS_V4C" "$NS_SIIT" "$NS_V6S"; do netns_wait_dad "$ns"; done
+
+    ip -n "$NS_SIIT" addr add "$V6H_GW6/64" dev veth-v6h nodad
+    ip -n "$NS_SIIT" link set veth-v6h up
+    ip -n "$NS_V6H" addr add "$V6H_ADDR6/64" dev veth-gw nodad
+    ip -n "$NS_V6H" link set veth-gw up
+    ip -n "$NS_V6H" -6 route add default via "$V6H_GW6" dev veth-gw
+    for ns in "$NS_V4C" "$NS_SIIT" "$NS_V6S" "$NS_V6H"; do netns_wait_dad "$ns"; done
 }
 
 start_v6_server() {
@@ -167,9 +182,11 @@ EOF
     netns_start_bg "$NS_V6S" v6s-nginx nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf"
     netns_start_bg "$NS_V6S" udp-echo "$PY" "$PEER" udp-server "$V6S_ADDR6" "$UDP_PORT" 240
     netns_start_bg "$NS_V6S" raw-gre "$PY" "$PEER" raw-server 47 240
+    netns_start_bg "$NS_V6H" hairpin-echo "$PY" "$PEER" udp-server "$V6H_ADDR6" "$UDP_PORT" 240
     netns_wait_until 10 in_ns "$NS_V6S" curl -fsS --max-time 1 -o /dev/null "http://[$V6S_ADDR6]/" &&
         netns_wait_until 5 grep -q listening "$NETNS_WORKDIR/udp-echo.log" &&
-        netns_wait_until 5 grep -q listening "$NETNS_WORKDIR/raw-gre.log"
+        netns_wait_until 5 grep -q listening "$NETNS_WORKDIR/raw-gre.log" &&
+        netns_wait_until 5 grep -q listening "$NETNS_WORKDIR/hairpin-echo.log"
 }
 
 # siit_config NAME TUN GATEWAY4 GATEWAY6 TRANSLATOR-LINES...: a siit-mode nat64d config in $NETNS_WORKDIR/NAME.toml,
@@ -189,7 +206,7 @@ siit_config() {
 
 start_siit() {
     siit_config siit "$SIIT_TUN" "$SIIT_OWN4" "$SIIT_OWN6" 'prefix = "2001:db8:64::/96"' \
-        'eam = ["2001:db8:2::/124 203.0.113.0/28"]' 'rfc6791-pool4 = "192.0.2.128/28"'
+        'eam = ["2001:db8:2::/124 203.0.113.0/28", "2001:db8:3::/124 203.0.113.16/28"]' 'rfc6791-pool4 = "192.0.2.128/28"'
     netns_start_bg "$NS_SIIT" siit "$NAT64D" run --config "$NETNS_WORKDIR/siit.toml"
     SIIT_PID=$NETNS_LAST_PID
     wait_translator "$NS_SIIT" "$SIIT_TUN" "$SIIT_PID" || return 1
@@ -269,6 +286,18 @@ check_gre() {
     }
 }
 
+# F4: the server sends to the prefix form of the second host's EAM address; nat64d translates 6→4, sees an EAM
+# address and translates back 4→6, so the host gets the datagram from the server's own IPv6 address (its EAM
+# form maps back to it) and answers it natively.
+check_eam_hairpin() {
+    local out
+    out=$(in_ns "$NS_V6S" "$PY" "$PEER" udp-client "$V6H_EAM4_AS6" "$UDP_PORT" 2>&1) || { DETAIL="$(oneline "$out")"; return 1; }
+    grep -q "^got [0-9]* $V6S_ADDR6\$" "$NETNS_WORKDIR/hairpin-echo.log" || {
+        DETAIL="the second host did not see $V6S_ADDR6: $(oneline "$(cat "$NETNS_WORKDIR/hairpin-echo.log")")"
+        return 1
+    }
+}
+
 # F1: no state; both directions counted; ICMP errors translated; pings to its own addresses answered.
 check_siit_metrics() {
     local out
@@ -276,8 +305,9 @@ check_siit_metrics() {
     if ! grep -Eq '^nat64d_translated_packets_total\{direction="6to4"\} [1-9]' <<<"$out" ||
         ! grep -Eq '^nat64d_translated_packets_total\{direction="4to6"\} [1-9]' <<<"$out" ||
         ! grep -Eq '^nat64d_icmp_errors_translated_total [1-9]' <<<"$out" ||
+        ! grep -Eq '^nat64d_hairpinned_packets_total [1-9]' <<<"$out" ||
         ! grep -Eq '^nat64d_sessions 0(\.0)?$' <<<"$out"; then
-        DETAIL="want translations both ways, translated ICMP errors and 0 sessions: $(oneline "$(grep -E '^nat64d_(translated|icmp|sessions)' <<<"$out")")"
+        DETAIL="want translations both ways, translated ICMP errors, hairpinned packets and 0 sessions: $(oneline "$(grep -E '^nat64d_(translated|icmp|hairpinned|sessions)' <<<"$out")")"
         return 1
     fi
 }
@@ -385,6 +415,7 @@ check siitdc-udp-exchange check_udp
 check siitdc-gre-protocol-47-both-ways check_gre
 check siitdc-ping-translator-ipv4 check_ping_own4
 check siitdc-ping-translator-ipv6 check_ping_own6
+check siitdc-eam-hairpin-ipv6-to-ipv6 check_eam_hairpin
 check siitdc-metrics-stateless check_siit_metrics_eventually
 fi
 

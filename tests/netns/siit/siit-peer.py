@@ -4,8 +4,9 @@
   siit-peer.py udp-server ADDR6 PORT TIMEOUT_S
       Bind [ADDR6]:PORT, answer each datagram with "echo:" + datagram, log "got LENGTH PEER" per datagram;
       exit after TIMEOUT_S seconds.
-  siit-peer.py udp-client ADDR4 PORT
-      Send one datagram to ADDR4:PORT (three tries, 2 s each); exit 0 when the echo matches.
+  siit-peer.py udp-client ADDR PORT
+      Send one datagram to ADDR:PORT (IPv4 or IPv6; three tries, 2 s each); exit 0 when the echo matches,
+      whichever address it comes from.
   siit-peer.py raw-server PROTO TIMEOUT_S
       Open an IPv6 raw socket for protocol PROTO; for each packet log "got PROTO LENGTH PEER PAYLOAD-HEX"
       and send "reply:" + payload back to the peer with the same protocol; exit after TIMEOUT_S seconds.
@@ -41,7 +42,8 @@ def udp_server(addr: str, port: int, timeout: float) -> int:
 
 def udp_client(addr: str, port: int) -> int:
     payload = b"udp through siit " + str(time.monotonic_ns()).encode()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.settimeout(2)
         for _ in range(3):
             s.sendto(payload, (addr, port))
