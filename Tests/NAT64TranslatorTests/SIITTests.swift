@@ -62,6 +62,35 @@ func siitTranslator(eam: [String] = ["2001:db8:2::/120 203.0.113.0/24"],
         #expect(table.map(IPv4Address("11.0.0.1")!) == nil)
     }
 
+    @Test("A4 F1: the compressed EAM trie agrees with a linear longest-match search on random tables")
+    func test_F1_trieMatchesLinearSearch() {
+        var g = SplitMix64(seed: 10)
+        for round in 0..<20 {
+            var entries: [EAMEntry] = []
+            for _ in 0..<(1 + Int(g.next() % 40)) {
+                // Few distinct high bits, so prefixes nest and fork often.
+                let length4 = Int(g.next() % 33)
+                let v4 = IPv4Address(UInt32(truncatingIfNeeded: g.next()) & 0xC0A8_0FFF)
+                let v6 = IPv6Address(high: 0x2001_0db8_0000_0000, low: g.next() & 0x0000_0000_C0A8_0FFF)
+                if let e = EAMEntry(inside: IPv6Prefix(v6, length: 96 + length4), outside: IPv4Prefix(v4, length: length4)) {
+                    entries.append(e)
+                }
+            }
+            let table = EAMTable(entries)
+            for _ in 0..<200 {
+                let a4 = IPv4Address(UInt32(truncatingIfNeeded: g.next()) & 0xC0A8_0FFF)
+                let a6 = IPv6Address(high: 0x2001_0db8_0000_0000, low: g.next() & 0x0000_0000_C0A8_0FFF)
+                var best4: EAMEntry?
+                for e in entries where e.outside.contains(a4) && e.outside.length > (best4?.outside.length ?? -1) { best4 = e }
+                var best6: EAMEntry?
+                for e in entries where e.inside.contains(a6) && e.inside.length > (best6?.inside.length ?? -1) { best6 = e }
+                #expect(table.entry(forIPv4: a4) == best4, "round \(round) \(a4)")
+                #expect(table.entry(forIPv6: a6) == best6, "round \(round) \(a6)")
+            }
+        }
+        #expect(EAMTable([]).map(IPv4Address("1.2.3.4")!) == nil)
+    }
+
     @Test("F1: an address that maps to nothing is dropped, counted, with the T6.12 / T4.15 error")
     func test_F1_unmapped() {
         var t = siitTranslator()
