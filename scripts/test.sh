@@ -22,6 +22,7 @@ NETNS_SUITES=(
     scripts/netns-state-test.sh
     scripts/netns-siit-test.sh
     scripts/netns-dns-test.sh
+    scripts/netns-hostile-test.sh
     scripts/privilege-test.sh
     scripts/netns-ra-test.sh
 )

@@ -141,6 +141,8 @@ struct GatewayService: Service {
                 dnsConfiguration.maxTCPConnectionsPerClient = d.tcpConnectionsPerClient
                 dnsConfiguration.udpSocketsPerAddress = d.udpSockets
                 dnsConfiguration.upstreamPortsPerLoop = d.upstreamPorts
+                dnsConfiguration.recurseWithoutRD = d.rd0 == .recurse
+                dnsConfiguration.clientDeadline = .milliseconds(d.deadlineMilliseconds)
                 let base = dnsConfiguration.policy
                 dnsConfiguration.groups = d.groups.map { g in
                     var policy = base

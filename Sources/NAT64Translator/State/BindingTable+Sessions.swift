@@ -148,7 +148,7 @@ extension BindingTable {
                         flags: TCPFlags, hash: UInt32, now: Nanoseconds) -> OutboundDecision {
         // RFC 6146 §3.5.2.2: in CLOSED only a SYN opens a TCP session; anything else is dropped.
         if proto == IPProtocolNumber.tcp && !flags.contains(.syn) { return .refused(.synExpected) }
-        if meta.pointee.sessionCount >= capacity { return .refused(.sessionLimit) }
+        if meta.pointee.sessionCount >= capacity && !evictTransitorySession(now: now) { return .refused(.sessionLimit) }
         var bib = findBIB(inside: source, port: port, proto: proto)
         if bib == nil {
             let host: UInt32
@@ -190,7 +190,9 @@ extension BindingTable {
         var bib = findBIB(outside4: destination, port: port, proto: proto)
         if bib == nil, let host = hostForInbound(destination, now: now) {
             // 1:1 modes (S10): the host's address is bound by configuration, so any port may be reached.
-            if meta.pointee.sessionCount >= capacity { return .refused(.sessionLimit) }
+            if meta.pointee.sessionCount >= capacity && !evictTransitorySession(now: now) {
+                return .refused(.sessionLimit)
+            }
             bib = makeBIB(host: host, inside: hosts[Int(host)].address, port: port, proto: proto, now: now)
         }
         guard let b = bib else { return isSYN ? .holdSYN : .refused(.noState) }
@@ -203,6 +205,7 @@ extension BindingTable {
             return .refused(.synExpected)
         }
         let host = Int(bibs[Int(b)].host)
+        if meta.pointee.sessionCount >= capacity && !isTCP { _ = evictTransitorySession(now: now) }
         if meta.pointee.sessionCount >= capacity || hosts[host].sessionCount >= UInt32(configuration.limits.sessionsPerHost) {
             let reason: DropReason = meta.pointee.sessionCount >= capacity ? .sessionLimit : .hostSessionLimit
             if bibs[Int(b)].sessionCount == 0 { removeBIB(b) }
