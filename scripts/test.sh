@@ -24,6 +24,7 @@ NETNS_SUITES=(
     scripts/netns-dns-test.sh
     scripts/netns-hostile-test.sh
     scripts/privilege-test.sh
+    scripts/netns-proxy-test.sh
     scripts/netns-ra-test.sh
 )
 

@@ -48,6 +48,7 @@ extension ConfigReader {
         ("capture", ["enabled", "directory", "filter", "max-size-mb", "max-files"]),
         ("control", ["socket"]),
         ("metrics", ["enabled", "listen"]),
+        ("proxy", proxyKeys),
     ]
 
     /// Sub-sections of `[dns64]`, written as `[dns64.groups.NAME]` headers rather than `key = value` lines.
@@ -76,6 +77,7 @@ extension ConfigReader {
         let capture = readCapture(section("capture", keys: keys("capture")))
         let control = readControl(section("control", keys: keys("control")))
         let metrics = readMetrics(section("metrics", keys: keys("metrics")))
+        let proxy = readProxy(section("proxy", keys: keys("proxy") + Self.proxySubsections), dns64: dns64, metrics: metrics)
         let ra = readRA(tunName: tun?.name, translatorPrefix: translator?.config.prefix)
         if let translator, let gateway { crossCheck(translator, gateway) }
         guard let tun, let translator, let gateway, let dns64, let log, let translation, let capture, let control,
@@ -86,6 +88,7 @@ extension ConfigReader {
             capture: capture, control: control)
         configuration.translation = translation
         configuration.metrics = metrics
+        if let proxy { configuration.proxy = proxy }
         configuration.ra = ra
         return configuration
     }

@@ -235,6 +235,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var control: Control
     /// The `[metrics]` section (Configuration+Metrics.swift).
     public var metrics = Metrics()
+    /// The `[proxy]` section (Configuration+Proxy.swift).
+    public var proxy = Proxy()
     /// The `[ra.IFNAME]` sections, in file order (Configuration+RA.swift); empty: no router advertisements.
     public var ra: [RAInterface] = []
 

@@ -161,8 +161,12 @@ extension BindingTable {
     /// and locks every new flow out for the 4-minute transitory lifetime; established sessions and UDP/ICMP
     /// sessions are never evicted for this. Bounded work: `evictionSlotScan` slots, `evictionEntryScan`
     /// sessions.
+    ///
+    /// With `host`, only that host's own sessions are candidates: a host at its session limit (S9) makes room
+    /// among its closing and half-open sessions (one busy client opening short connections would otherwise be
+    /// locked out by its own closed connections for TCP_TRANS).
     /// - Returns: true when a session was evicted (the caller may create its own).
-    func evictTransitorySession(now: Nanoseconds) -> Bool {
+    func evictTransitorySession(now: Nanoseconds, host: UInt32? = nil) -> Bool {
         var tick = meta.pointee.wheelTick == .min ? BindingTable.tick(now) : meta.pointee.wheelTick
         var examined = 0
         for _ in 0..<BindingTable.evictionSlotScan {
@@ -170,7 +174,8 @@ extension BindingTable {
             while s != BindingTable.none && examined < BindingTable.evictionEntryScan {
                 examined += 1
                 let e = sessions[Int(s)]
-                if e.proto == IPProtocolNumber.tcp, let state = TCPState(rawValue: e.state), state.isTransitory {
+                if e.proto == IPProtocolNumber.tcp, let state = TCPState(rawValue: e.state), state.isTransitory,
+                   host == nil || bibs[Int(e.bib)].host == host! {
                     removeSession(s)
                     meta.pointee.transitoryEvictions += 1
                     return true

@@ -156,8 +156,12 @@ extension BindingTable {
             case .success(let h): host = h
             case .failure(let reason): return .refused(reason)
             }
-            guard hosts[Int(host)].sessionCount < UInt32(configuration.limits.sessionsPerHost) else {
-                return .refused(.hostSessionLimit)
+            if hosts[Int(host)].sessionCount >= UInt32(configuration.limits.sessionsPerHost) {
+                // S9: room among the host's own closing or half-open sessions; the eviction may release the
+                // host entry itself, so start over (once: the host is below its limit now).
+                guard evictTransitorySession(now: now, host: host) else { return .refused(.hostSessionLimit) }
+                return createOutbound(source: source, port: port, remote: remote, remotePort: remotePort,
+                                      proto: proto, flags: flags, hash: hash, now: now)
             }
             guard let made = makeBIB(host: host, inside: source, port: port, proto: proto, now: now) else {
                 releaseHostIfIdle(host)
@@ -165,7 +169,11 @@ extension BindingTable {
             }
             bib = made
         } else if hosts[Int(bibs[Int(bib!)].host)].sessionCount >= UInt32(configuration.limits.sessionsPerHost) {
-            return .refused(.hostSessionLimit)
+            let host = bibs[Int(bib!)].host
+            guard evictTransitorySession(now: now, host: host) else { return .refused(.hostSessionLimit) }
+            // The eviction may have taken this BIB entry's last session, and the entry with it: start over.
+            return createOutbound(source: source, port: port, remote: remote, remotePort: remotePort,
+                                  proto: proto, flags: flags, hash: hash, now: now)
         }
         let b = Int(bib!)
         let state: TCPState = proto == IPProtocolNumber.tcp ? .v6Init : .established

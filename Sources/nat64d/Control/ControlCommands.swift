@@ -2,6 +2,7 @@
 // ForwardingGroup) or the DNS64 server, and format the answer as lines. Runs on the control server's thread.
 import DNS64
 import Forwarding
+import InboundProxy
 import NAT64Translator
 import PacketCapture
 import RouterAdvertisement
@@ -14,9 +15,11 @@ struct ControlCommands: Sendable {
     let captureDefaults: CaptureSettings
     /// The router advertisement sender, when `[ra.IFNAME]` sections exist (ControlCommands+RA.swift).
     var ra: RouterAdvertiser? = nil
+    /// The inbound proxy, when `[proxy]` runs it (`proxy [--json]`, ProxyStatus.swift).
+    var proxy: ProxyServer? = nil
 
     static let usage = "commands: stats [--json], sessions, capture start [--dir D] [--filter EXPR] [--max-size MB] "
-        + "[--max-files N], capture stop, capture status, ra [--json], help"
+        + "[--max-files N], capture stop, capture status, ra [--json], proxy [--json], help"
 
     /// Runs one request.
     ///
@@ -30,6 +33,7 @@ struct ControlCommands: Sendable {
         case "ra"?: return routerAdvertisements(Array(words.dropFirst()))
         case "sessions"?: return expectNoMore(words, 1).flatMap { _ in sessions() }
         case "help"?: return .success([Self.usage])
+        case "proxy"?: return proxyStatus(Array(words.dropFirst()))
         case "capture"?:
             switch words.dropFirst().first {
             case "start"?: return captureStart(Array(words.dropFirst(2)))
@@ -87,6 +91,7 @@ struct ControlCommands: Sendable {
                 lines.append("dns64.cache-entries \(dns.cachedAnswers)")
             }
             lines += raStatsLines()
+            if let proxy { lines += proxy.counters.fields.map { "proxy.\($0.name) \($0.value)" } }
             return lines
         }
     }
@@ -189,5 +194,17 @@ struct ControlCommands: Sendable {
             lines.append(line)
         }
         return lines
+    }
+
+    // MARK: proxy
+
+    /// `proxy`: listeners, routes, backends and counters; `proxy --json`: the same as one JSON line.
+    private func proxyStatus(_ options: [String]) -> Result<[String], ControlError> {
+        guard let proxy else { return .failure(ControlError("the proxy is not running ([proxy] is absent or enabled = false)")) }
+        switch options {
+        case []: return .success(proxy.status().lines)
+        case ["--json"]: return .success([proxy.status().json])
+        default: return .failure(ControlError("proxy takes only --json (got \"\(options[0])\")"))
+        }
     }
 }

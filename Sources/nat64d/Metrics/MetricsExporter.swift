@@ -4,6 +4,7 @@
 // counters up to them, so a scrape costs nothing between scrapes.
 import DNS64
 import Forwarding
+import InboundProxy
 import NAT64Translator
 import Prometheus
 import RouterAdvertisement
@@ -20,6 +21,8 @@ struct MetricsSnapshot: Sendable {
     var dnsCacheEntries: Int?
     /// The router advertisement interfaces (MetricsExporter+RA.swift).
     var ra: [RouterAdvertiser.Status] = []
+    /// The inbound proxy's status, when it runs (`proxySamples`, ProxyMetrics.swift).
+    var proxy: ProxyStatus? = nil
 }
 
 /// Mirrors snapshots into a `PrometheusCollectorRegistry` and renders it.
@@ -117,6 +120,7 @@ final class MetricsExporter: Sendable {
                                 [("reason", "\(reason)")]))
         }
         list += raSamples(s.ra)
+        if let p = s.proxy { list += proxySamples(p) }
         guard let d = s.dns else { return list }
         // (name, value, help) of each DNS64 counter.
         let dnsCounters: [(String, Int, String)] = [

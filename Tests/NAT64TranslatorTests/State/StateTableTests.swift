@@ -383,4 +383,35 @@ func udpTo(_ dport: UInt16) -> L4 { .udp(src: 53, dst: dport, payload: [1]) }
                 == .drop(.sessionLimit))
         #expect(u.table.transitoryEvictions == 0)
     }
+
+    /// S9: a host at its session limit makes room among its own closed connections (both FINs seen, living out
+    /// TCP_TRANS): one busy client opening short connections is not locked out by them for 4 minutes. A host
+    /// whose sessions are all established is still refused.
+    @Test("S9: a host at its limit makes room among its own closing sessions, never its established ones")
+    func S9_hostLimitEvictsOwnClosingSessions() {
+        var limits = StateLimits()
+        limits.sessionsPerHost = 2
+        var t = stateTranslator(state: StateConfiguration(limits: limits), maxSessions: 64)
+        var ports: [UInt16] = []
+        for sport in UInt16(700)...701 {  // two connections, opened and closed from both sides
+            let (_, syn) = run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: sport, dst: 80, flags: 0x02, payload: [])))
+            let p = Parsed(bytes: syn).srcPort
+            ports.append(p)
+            _ = run(&t, buildIPv4(src: server4, dst: pool, l4: .tcp(src: 80, dst: p, flags: 0x12, payload: [])))
+            _ = run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: sport, dst: 80, flags: 0x11, payload: [])))
+            _ = run(&t, buildIPv4(src: server4, dst: pool, l4: .tcp(src: 80, dst: p, flags: 0x11, payload: [])))
+        }
+        #expect(t.table.bindings.allSatisfy { $0.tcpState == .v4FinV6FinReceived })
+        #expect(run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: 702, dst: 80, flags: 0x02, payload: []))).0 == .translated)
+        #expect(t.table.transitoryEvictions == 1 && t.table.sessionCount == 2)
+        // Now one closing and one half-open session; make the new one established and fill up with another.
+        var u = stateTranslator(state: StateConfiguration(limits: limits), maxSessions: 64)
+        for sport in UInt16(800)...801 {
+            let (_, syn) = run(&u, buildIPv6(src: client, dst: server6, l4: .tcp(src: sport, dst: 80, flags: 0x02, payload: [])))
+            _ = run(&u, buildIPv4(src: server4, dst: pool, l4: .tcp(src: 80, dst: Parsed(bytes: syn).srcPort, flags: 0x12, payload: [])))
+        }
+        #expect(run(&u, buildIPv6(src: client, dst: server6, l4: .tcp(src: 802, dst: 80, flags: 0x02, payload: []))).0
+                == .drop(.hostSessionLimit), "established sessions are never evicted")
+        #expect(u.table.transitoryEvictions == 0)
+    }
 }
