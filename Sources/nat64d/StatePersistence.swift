@@ -95,7 +95,7 @@ final class PoolJournalWriter: Sendable {
                 } catch {
                     writeFailures.wrappingAdd(1, ordering: .relaxed)
                     let now = monotonicNanoseconds()
-                    if now - lastLogged > 60_000_000_000 {
+                    if lastLogged == .min || now - lastLogged > 60_000_000_000 {
                         lastLogged = now
                         logger.error("pool assignments not saved", metadata: [
                             "error": "\(error)", "lost": "\(batch.count)",
