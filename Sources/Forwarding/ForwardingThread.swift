@@ -36,6 +36,10 @@ public struct ForwarderStats: Sendable, Equatable {
     public var eventsDropped: UInt64 = 0
     /// Acquisitions of the shared state table's lock that had to wait (one table for every queue).
     public var tableLockContended: UInt64 = 0
+    /// Port block counters of the shared table (issue 13).
+    public var portBlocks = PortBlockCounters()
+    /// Refusals per outbound policy rule of the shared table (issue 13).
+    public var policyRefusals: [UInt64] = []
 
     public init() {}
 
@@ -52,6 +56,8 @@ public struct ForwarderStats: Sendable, Equatable {
         // One ring and one table shared by every queue: the same figure, not a sum.
         eventsDropped = max(eventsDropped, other.eventsDropped)
         tableLockContended = max(tableLockContended, other.tableLockContended)
+        if other.portBlocks.assigned >= portBlocks.assigned { portBlocks = other.portBlocks }
+        if policyRefusals.reduce(0, &+) <= other.policyRefusals.reduce(0, &+) { policyRefusals = other.policyRefusals }
     }
 }
 
@@ -76,6 +82,8 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         case startCapture(SharedCapture)
         /// Close the running recorder; the reply carries its final status.
         case stopCapture
+        /// Who holds this pool4 address and port now (`ctl who`, issue 13).
+        case who(IPv4Address, UInt16)
     }
 
     /// The packet thread's answer.
@@ -91,6 +99,8 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         public var now: Nanoseconds
         /// False when a `startCapture` was refused.
         public var accepted = true
+        /// The holders asked for by `who`.
+        public var holders: [PortHolder] = []
     }
 
     private struct Mailbox {
@@ -244,6 +254,10 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         s.engine = p.engine.stats
         s.eventsDropped = events?.dropped ?? 0
         s.tableLockContended = p.engine.translator.table.lock.contended
+        let table = p.engine.translator.table
+        if table.hasAbuseCounters {
+            (s.portBlocks, s.policyRefusals) = table.lock.withLock { (table.portBlockCounters, table.policyRefusals) }
+        }
         return s
     }
 
@@ -280,6 +294,9 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
             capture?.flush()
             reply.capture = capture?.shared.status
             capture = nil
+        case .who(let address, let port):
+            let table = p.engine.translator.table
+            reply.holders = table.lock.withLock { table.holders(of: address, port: port) }
         }
         mailbox.withLock { $0.reply = (id, reply) }
         answered.signal()

@@ -35,7 +35,7 @@ extension ConfigReader {
         ("tun", ["name", "mtu", "offload", "queues"]),
         ("translator", ["prefix", "pool4", "udp-timeout", "tcp-established-timeout", "tcp-transitory-timeout",
                         "icmp-timeout", "max-sessions", "mode", "filtering", "map", "eam", "eam-allow-overlap",
-                        "max-sessions-per-host", "max-held-syns", "state-dir"]),
+                        "max-sessions-per-host", "max-held-syns", "state-dir"] + portBlockKeys),
         ("gateway", ["ipv4", "ipv6"]),
         ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms", "exclude", "mapped",
                    "break-dnssec", "synthesize-on-error", "cache-size", "cache-min-ttl", "cache-max-ttl",
@@ -47,7 +47,7 @@ extension ConfigReader {
         ("capture", ["enabled", "directory", "filter", "max-size-mb", "max-files"]),
         ("control", ["socket"]),
         ("metrics", ["enabled", "listen"]),
-    ]
+    ] + abuseSchema
 
     /// Sub-sections of `[dns64]`, written as `[dns64.groups.NAME]` headers rather than `key = value` lines.
     static let dns64Subsections = ["groups"]
@@ -76,6 +76,12 @@ extension ConfigReader {
         let control = readControl(section("control", keys: keys("control")))
         let metrics = readMetrics(section("metrics", keys: keys("metrics")))
         let ra = readRA(tunName: tun?.name, translatorPrefix: translator?.config.prefix)
+        // Issue 13 (Configuration+Abuse.swift): port blocks, mapping log, IPFIX, outbound policy.
+        let portBlocks = readPortBlocks(Section(name: "translator", table: root["translator"].flatMap {
+            if case .table(let t) = $0.value.kind { t } else { nil } }))
+        let mappingLog = readMappingLog(section("mapping-log", keys: keys("mapping-log")))
+        let ipfix = readIPFIX(section("ipfix", keys: keys("ipfix")))
+        let policy = readPolicy(section("policy", keys: keys("policy")))
         if let translator, let gateway { crossCheck(translator, gateway) }
         guard let tun, let translator, let gateway, let dns64, let log, let translation, let capture, let control,
               let metrics, let ra, errors.isEmpty
@@ -86,6 +92,12 @@ extension ConfigReader {
         configuration.translation = translation
         configuration.metrics = metrics
         configuration.ra = ra
+        guard let portBlocks, let mappingLog, let ipfix, let policy else { return nil }
+        configuration.translator.portBlocks = portBlocks
+        configuration.translator.outboundRules = policy.rules
+        configuration.mappingLog = mappingLog
+        configuration.ipfix = ipfix
+        configuration.policy = policy
         return configuration
     }
 

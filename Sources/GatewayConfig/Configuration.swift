@@ -55,6 +55,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// `state-dir`: where `pool` mode keeps its assignments across restarts (S10). Default none (not kept).
         public var stateDirectory: String?
 
+        /// `port-block-size`, `port-blocks-per-host`, `port-block-hold` (RFC 7422; Configuration+Abuse.swift).
+        public var portBlocks = PortBlockSettings()
+        /// `[policy] rules` (Configuration+Abuse.swift).
+        public var outboundRules: [OutboundRule] = []
+
         /// The core's view of these keys.
         public var stateConfiguration: StateConfiguration {
             var limits = StateLimits()
@@ -65,8 +70,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
                     Pool4Entry(address: IPv4Address(prefix.address.value | $0), ports: ports)
                 }
             }
-            return StateConfiguration(mode: mode, filtering: filtering, portRanges: ranges,
-                                      staticMappings: staticMappings, eam: eam, limits: limits)
+            var state = StateConfiguration(mode: mode, filtering: filtering, portRanges: ranges,
+                                           staticMappings: staticMappings, eam: eam, limits: limits)
+            state.portBlocks = portBlocks
+            state.outboundRules = outboundRules
+            return state
         }
 
         /// Every address of `pool4`, in order (at most 65536 per prefix, since prefixes are /16 or longer).
@@ -226,6 +234,10 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var metrics = Metrics()
     /// The `[ra.IFNAME]` sections, in file order (Configuration+RA.swift); empty: no router advertisements.
     public var ra: [RAInterface] = []
+    /// `[mapping-log]`, `[ipfix]`, `[policy]` (Configuration+Abuse.swift).
+    public var mappingLog = MappingLog()
+    public var ipfix = IPFIX()
+    public var policy = Policy()
 
     /// Parses and validates configuration text.
     ///
