@@ -39,7 +39,7 @@ private func u32(_ b: [UInt8], _ i: Int) -> Int { u16(b, i) << 16 | u16(b, i + 2
         #expect(u16(b, 16) == 256 && u16(b, 18) == 4 + 2 * 40)
         let r = Array(b[20..<60])
         #expect(u32(r, 0) << 32 | u32(r, 4) == 1_700_000_002_000)  // observationTimeMilliseconds
-        #expect(r[8] == 4 && r[9] == 6)  // natEvent NAT64 session create, TCP
+        #expect(r[8] == 6 && r[9] == 6)  // natEvent 6 NAT64 session create (RFC 8158 Table 2), TCP
         #expect(Array(r[10..<12]) == [0x20, 0x01] && r[25] == 2)
         #expect(u16(r, 26) == 51000 && Array(r[28..<32]) == [192, 0, 2, 1] && u16(r, 32) == 40312)
         #expect(Array(r[34..<40]) == [0, 0, 0, 0, 0, 0])  // no destination unless configured (RFC 6888 §4)
@@ -56,7 +56,7 @@ private func u32(_ b: [UInt8], _ i: Int) -> Int { u16(b, i) << 16 | u16(b, i + 2
         let b = encoder.messages([e], wallOffset: 0, exportSeconds: 0, templates: false)[0]
         #expect(u16(b, 16) == 257 && u16(b, 18) == 4 + 37)
         let r = Array(b[20...])
-        #expect(r[8] == 14)
+        #expect(r[8] == 16)  // natEvent 16 port block allocation (RFC 8158 Table 2)
         #expect(Array(r[25..<29]) == [192, 0, 2, 1])
         #expect(u16(r, 29) == 1024 && u16(r, 31) == 1151 && u16(r, 33) == 1 && u16(r, 35) == 128)
     }

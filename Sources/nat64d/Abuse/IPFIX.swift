@@ -16,14 +16,14 @@ import NAT64Translator
 import Glibc
 #endif
 
-/// RFC 8158 §3 / IANA natEvent values used here.
+/// RFC 8158 §3 (Table 2, the IANA natEvent registry; 1 and 2 are the historic create/delete) values used here.
 enum NATEvent: UInt8 {
-    case nat64SessionCreate = 4
-    case nat64SessionDelete = 5
-    case nat64BIBCreate = 8
-    case nat64BIBDelete = 9
-    case portBlockAllocation = 14
-    case portBlockDeallocation = 15
+    case nat64SessionCreate = 6
+    case nat64SessionDelete = 7
+    case nat64BIBCreate = 10
+    case nat64BIBDelete = 11
+    case portBlockAllocation = 16
+    case portBlockDeallocation = 17
 
     init(_ kind: MappingEvent.Kind) {
         switch kind {
