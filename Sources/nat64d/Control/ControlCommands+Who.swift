@@ -131,3 +131,25 @@ struct AbuseReport: Codable, Equatable {
         self.mappingLog = mappingLog
     }
 }
+
+extension MetricsExporter {
+    /// Port block and outbound policy metrics (issue 13); none while both are off.
+    static func abuseSamples(_ f: ForwarderStats) -> [Sample] {
+        let b = f.portBlocks
+        var list: [Sample] = []
+        if b.total > 0 {
+            list.append(Sample(kind: .gauge, name: "nat64d_port_blocks_in_use", labels: [], value: Int64(b.inUse),
+                               help: "Port blocks (RFC 7422) held by IPv6 hosts, in use or in their hold time."))
+            list.append(Sample(kind: .counter, name: "nat64d_port_blocks_assigned_total", labels: [],
+                               value: Int64(clamping: b.assigned), help: "Port blocks handed to IPv6 hosts."))
+            list.append(Sample(kind: .counter, name: "nat64d_port_blocks_exhausted_total", labels: [],
+                               value: Int64(clamping: b.exhausted),
+                               help: "New mappings refused because no further port block could be had."))
+        }
+        for (i, n) in f.policyRefusals.enumerated() {
+            list.append(Sample(kind: .counter, name: "nat64d_policy_refusals_total", labels: [("rule", "\(i)")],
+                               value: Int64(clamping: n), help: "New flows refused by each [policy] rule, in file order."))
+        }
+        return list
+    }
+}
