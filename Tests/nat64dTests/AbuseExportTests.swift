@@ -1,5 +1,8 @@
 // Issue 13: the IPFIX encoder's byte layout (RFC 7011 §3, NAT events per RFC 8158) and the mapping log's line
 // format as `ctl who` reads it back.
+import Foundation
+import GatewayConfig
+import Logging
 import NAT64Translator
 import Testing
 
@@ -85,5 +88,42 @@ private func u32(_ b: [UInt8], _ i: Int) -> Int { u16(b, i) << 16 | u16(b, i + 2
         #expect(later.map(\.what) == ["block"] && later[0].inside == IPv6Address("2001:db8:1::9")!)
         #expect(MappingLogFormat.holdings(in: text, address: v4, port: 40000, at: nil).isEmpty)
         #expect(MappingLogFormat.parse("garbage line") == nil)
+    }
+}
+
+@Suite struct MappingLogWriterTests {
+    @Test("Mapping log writer: every event becomes a line, files rotate at max-size-mb keeping max-files")
+    func writesAndRotates() throws {
+        let dir = "/tmp/nat64d-maplog-test-\(getpid())"
+        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        var settings = GatewayConfiguration.MappingLog()
+        settings.enabled = true
+        settings.path = dir + "/sub/mapping.log"
+        settings.detail = .session
+        settings.maxSizeMB = 1
+        settings.maxFiles = 3
+        let writer = try MappingLogWriter(settings: settings, exporter: nil, logger: Logger(label: "test"))
+        // about 95 bytes a line: 45000 lines are about 4 MiB, so the oldest file is dropped on rotation.
+        for i in 0..<45_000 {
+            let e = MappingEvent(kind: i % 2 == 0 ? .sessionCreated : .sessionDeleted, time: Nanoseconds(i),
+                                 proto: 17, inside: v6, insidePort: UInt16(i % 60_000), outside: v4,
+                                 outsidePort: UInt16(1024 + i % 60_000), remote: IPv4Address("198.51.100.10")!,
+                                 remotePort: 53, reason: i % 2 == 0 ? .none : .expired)
+            while !writer.events.push(e) { usleep(1000) }  // the test waits for the ring; the packet path never does
+        }
+        writer.stop()
+        let files = MappingLogWriter.files(settings)
+        #expect(files == [dir + "/sub/mapping.log.2", dir + "/sub/mapping.log.1", dir + "/sub/mapping.log"])
+        var lines = 0
+        for f in files {
+            let text = String(decoding: FileManager.default.contents(atPath: f) ?? Data(), as: UTF8.self)
+            #expect(text.utf8.count <= 1 << 20, "\(f)")
+            lines += text.split(separator: "\n").count
+            #expect(text.split(separator: "\n").allSatisfy { MappingLogFormat.parse($0) != nil })
+        }
+        let c = writer.counters
+        #expect(c.linesWritten == 45_000 && c.writeFailures == 0 && c.rotations >= 3)
+        #expect(lines < 45_000 && lines > 20_000, "three files of at most 1 MiB hold only the newest lines")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/sub/mapping.log.3"))
     }
 }

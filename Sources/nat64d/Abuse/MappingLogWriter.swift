@@ -49,8 +49,12 @@ final class MappingLogWriter: Sendable {
         logEnabled = settings.enabled
         self.exporter = exporter
         self.logger = logger
-        if settings.enabled, let slash = settings.path.lastIndex(of: "/"), slash != settings.path.startIndex {
-            _ = mkdir(String(settings.path[..<slash]), 0o750)
+        if settings.enabled {  // the directories of the path, as far as they are missing
+            var prefix = ""
+            for part in settings.path.split(separator: "/").dropLast() {
+                prefix += "/" + part
+                _ = mkdir(prefix, 0o750)
+            }
         }
         let t = try DedicatedThread { [self] in self.run() }
         thread.withLock { $0 = t }
@@ -101,35 +105,20 @@ final class MappingLogWriter: Sendable {
                 text.removeAll(keepingCapacity: true)
                 var lines = 0
                 for e in batch where !(e.kind == .sessionCreated || e.kind == .sessionDeleted) || settings.detail == .session {
-                    text += MappingLogFormat.line(e, wall: e.time + offset, destination: settings.destination).utf8
+                    let line = MappingLogFormat.line(e, wall: e.time + offset, destination: settings.destination)
+                    if fd < 0 { fd = openLog(&size) }
+                    // Rotate before a line would take the file past max-size-mb.
+                    if size + text.count + line.utf8.count > maxBytes && size + text.count > 0 {
+                        flush(&fd, &size, &text, &lines, now: now, lastLogged: &lastLogged)
+                        if fd >= 0 { close(fd) }
+                        rotate()
+                        state.withLock { $0.rotations &+= 1 }
+                        fd = openLog(&size)
+                    }
+                    text += line.utf8
                     lines += 1
                 }
-                if fd >= 0 && size + text.count > maxBytes && size > 0 {
-                    close(fd)
-                    fd = -1
-                    rotate()
-                    state.withLock { $0.rotations &+= 1 }
-                }
-                if fd < 0 {
-                    fd = open(settings.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
-                    var st = stat()
-                    size = fd >= 0 && fstat(fd, &st) == 0 ? Int(st.st_size) : 0
-                }
-                let n = fd >= 0 ? text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } : -1
-                if n == text.count {
-                    size += n
-                    state.withLock { $0.linesWritten &+= UInt64(lines) }
-                } else {
-                    let error = errno
-                    state.withLock { $0.writeFailures &+= 1 }
-                    if fd >= 0 { close(fd); fd = -1 }
-                    if now - lastLogged > 60_000_000_000 {
-                        lastLogged = now
-                        logger.error("mapping log not written", metadata: [
-                            "path": "\(settings.path)", "errno": "\(error)", "lost": "\(lines)",
-                            "fix": "make the directory of [mapping-log] path writable by nat64d, or free disk space"])
-                    }
-                }
+                flush(&fd, &size, &text, &lines, now: now, lastLogged: &lastLogged)
             }
             if let exporter {
                 let sent = exporter.export(batch, wallOffset: offset, now: now)
@@ -140,7 +129,7 @@ final class MappingLogWriter: Sendable {
                 }
             }
             let dropped = events.dropped
-            if dropped != reportedDrops, now - lastLogged > 60_000_000_000 {
+            if dropped != reportedDrops, lastLogged == .min || now - lastLogged > 60_000_000_000 {
                 lastLogged = now
                 logger.warning("mapping events lost: the event ring was full", metadata: [
                     "lost-since-last-report": "\(dropped - reportedDrops)",
@@ -153,6 +142,36 @@ final class MappingLogWriter: Sendable {
             }
             usleep(100_000)
         }
+    }
+
+    private func openLog(_ size: inout Int) -> Int32 {
+        let fd = open(settings.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        var st = stat()
+        size = fd >= 0 && fstat(fd, &st) == 0 ? Int(st.st_size) : 0
+        return fd
+    }
+
+    /// Writes `text` (`lines` lines) to the log; a failure is counted and logged at most once a minute.
+    private func flush(_ fd: inout Int32, _ size: inout Int, _ text: inout [UInt8], _ lines: inout Int,
+                       now: Nanoseconds, lastLogged: inout Nanoseconds) {
+        guard !text.isEmpty else { return }
+        let n = fd >= 0 ? text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } : -1
+        if n == text.count {
+            size += n
+            state.withLock { $0.linesWritten &+= UInt64(lines) }
+        } else {
+            let error = fd >= 0 ? errno : ENOENT
+            state.withLock { $0.writeFailures &+= 1 }
+            if fd >= 0 { close(fd); fd = -1 }
+            if lastLogged == .min || now - lastLogged > 60_000_000_000 {
+                lastLogged = now
+                logger.error("mapping log not written", metadata: [
+                    "path": "\(settings.path)", "errno": "\(error)", "lost": "\(lines)",
+                    "fix": "make the directory of [mapping-log] path writable by nat64d, or free disk space"])
+            }
+        }
+        text.removeAll(keepingCapacity: true)
+        lines = 0
     }
 
     /// PATH → PATH.1 → … → PATH.(max-files − 1); the oldest goes.
