@@ -3,6 +3,7 @@
 import DNS64
 import Forwarding
 import GatewayConfig
+import InboundProxy
 import Logging
 import NAT64Translator
 import NIOCore
@@ -140,6 +141,8 @@ struct GatewayService: Service {
                 dnsConfiguration.maxTCPConnectionsPerClient = d.tcpConnectionsPerClient
                 dnsConfiguration.udpSocketsPerAddress = d.udpSockets
                 dnsConfiguration.upstreamPortsPerLoop = d.upstreamPorts
+                dnsConfiguration.recurseWithoutRD = d.rd0 == .recurse
+                dnsConfiguration.clientDeadline = .milliseconds(d.deadlineMilliseconds)
                 let base = dnsConfiguration.policy
                 dnsConfiguration.groups = d.groups.map { g in
                     var policy = base
@@ -168,15 +171,33 @@ struct GatewayService: Service {
             throw error
         }
 
+        // 3c. The inbound proxy ([proxy]; ProxySetup.swift), on event loops of its own.
+        var proxy: ProxyRunner?
+        if configuration.proxy.enabled {
+            do {
+                proxy = try await ProxyRunner.start(configuration.proxy, logger: logger)
+                logger.info("proxy listening", metadata: ["listeners": "\(configuration.proxy.listeners.count)",
+                                                          "routes": "\(configuration.proxy.routes.count)"])
+            } catch {
+                ra?.stop()
+                if let dns { await dns.stop() }
+                forwarder.stop()
+                try? await group.shutdownGracefully()
+                throw error
+            }
+        }
+
         // 4. The control server, off the packet path.
         var commands = ControlCommands(forwarder: forwarder, dns: dns, captureDefaults: configuration.capture.settings)
         commands.ra = ra?.advertiser
         commands.mappingLog = configuration.mappingLog
         commands.mappingLogWriter = mappingLog
         commands.policyRules = configuration.policy.ruleTexts
+        commands.proxy = proxy?.server
         do {
             try control.start { [commands] in commands.handle($0) }
         } catch {
+            await proxy?.stop()
             ra?.stop()
             if let dns { await dns.stop() }
             forwarder.stop()
@@ -192,13 +213,15 @@ struct GatewayService: Service {
             do {
                 metrics = try await MetricsServer(
                     address: try socketAddress(listen), group: group, exporter: MetricsExporter()
-                ) { [forwarder, dns, ra] in
+                ) { [forwarder, dns, ra, proxy] in
                     var snapshot = MetricsSnapshot(forwarder: forwarder.stats, queues: forwarder.perQueue,
                                                    dns: dns?.counters, dnsCacheEntries: dns?.cachedAnswers)
                     snapshot.ra = ra?.advertiser.status() ?? []
+                    snapshot.proxy = proxy?.server.status()
                     return snapshot
                 }
             } catch {
+                await proxy?.stop()
                 ra?.stop()
                 control.stop()
                 if let dns { await dns.stop() }
@@ -226,6 +249,7 @@ struct GatewayService: Service {
         //    removes the TUN and its routes; the control socket file goes with `control`.
         await metrics?.stop()
         control.stop()
+        await proxy?.stop()
         if let dns { await dns.stop() }
         forwarder.stop()
         journal?.stop()

@@ -47,6 +47,8 @@ public struct MappingEvent: Sendable, Equatable {
         case refused
         /// A port block's last mapping ended and its hold time passed.
         case idle
+        /// A closing or half-open TCP session made room for a new flow in a full table (S9 early drop).
+        case evicted
 
         public var word: String {
             switch self {
@@ -54,6 +56,7 @@ public struct MappingEvent: Sendable, Equatable {
             case .expired: "expired"
             case .refused: "refused"
             case .idle: "idle"
+            case .evicted: "evicted"
             }
         }
     }

@@ -148,7 +148,7 @@ extension BindingTable {
                         flags: TCPFlags, hash: UInt32, now: Nanoseconds) -> OutboundDecision {
         // RFC 6146 §3.5.2.2: in CLOSED only a SYN opens a TCP session; anything else is dropped.
         if proto == IPProtocolNumber.tcp && !flags.contains(.syn) { return .refused(.synExpected) }
-        if meta.pointee.sessionCount >= capacity { return .refused(.sessionLimit) }
+        if meta.pointee.sessionCount >= capacity && !evictTransitorySession(now: now) { return .refused(.sessionLimit) }
         var bib = findBIB(inside: source, port: port, proto: proto)
         if bib == nil {
             let host: UInt32
@@ -156,9 +156,12 @@ extension BindingTable {
             case .success(let h): host = h
             case .failure(let reason): return .refused(reason)
             }
-            guard hosts[Int(host)].sessionCount < UInt32(configuration.limits.sessionsPerHost) else {
-                releaseHostIfIdle(host)
-                return .refused(.hostSessionLimit)
+            if hosts[Int(host)].sessionCount >= UInt32(configuration.limits.sessionsPerHost) {
+                // S9: room among the host's own closing or half-open sessions; the eviction may release the
+                // host entry itself, so start over (once: the host is below its limit now).
+                guard evictTransitorySession(now: now, host: host) else { return .refused(.hostSessionLimit) }
+                return createOutbound(source: source, port: port, remote: remote, remotePort: remotePort,
+                                      proto: proto, flags: flags, hash: hash, now: now)
             }
             if let policy, let refusal = policy.check(host: host, address: source, proto: proto, port: remotePort, now: now) {
                 releaseHostIfIdle(host)
@@ -170,7 +173,11 @@ extension BindingTable {
             }
             bib = made
         } else if hosts[Int(bibs[Int(bib!)].host)].sessionCount >= UInt32(configuration.limits.sessionsPerHost) {
-            return .refused(.hostSessionLimit)
+            let host = bibs[Int(bib!)].host
+            guard evictTransitorySession(now: now, host: host) else { return .refused(.hostSessionLimit) }
+            // The eviction may have taken this BIB entry's last session, and the entry with it: start over.
+            return createOutbound(source: source, port: port, remote: remote, remotePort: remotePort,
+                                  proto: proto, flags: flags, hash: hash, now: now)
         } else if let policy, let refusal = policy.check(host: bibs[Int(bib!)].host, address: source, proto: proto,
                                                           port: remotePort, now: now) {
             return .refused(refusal)
@@ -198,7 +205,9 @@ extension BindingTable {
         var bib = findBIB(outside4: destination, port: port, proto: proto)
         if bib == nil, let host = hostForInbound(destination, now: now) {
             // 1:1 modes (S10): the host's address is bound by configuration, so any port may be reached.
-            if meta.pointee.sessionCount >= capacity { return .refused(.sessionLimit) }
+            if meta.pointee.sessionCount >= capacity && !evictTransitorySession(now: now) {
+                return .refused(.sessionLimit)
+            }
             bib = makeBIB(host: host, inside: hosts[Int(host)].address, port: port, proto: proto, now: now)
         }
         guard let b = bib else { return isSYN ? .holdSYN : .refused(.noState) }
@@ -211,6 +220,7 @@ extension BindingTable {
             return .refused(.synExpected)
         }
         let host = Int(bibs[Int(b)].host)
+        if meta.pointee.sessionCount >= capacity && !isTCP { _ = evictTransitorySession(now: now) }
         if meta.pointee.sessionCount >= capacity || hosts[host].sessionCount >= UInt32(configuration.limits.sessionsPerHost) {
             let reason: DropReason = meta.pointee.sessionCount >= capacity ? .sessionLimit : .hostSessionLimit
             if bibs[Int(b)].sessionCount == 0 { removeBIB(b, reason: .refused, now: now) }
@@ -268,14 +278,14 @@ extension BindingTable {
 
     /// Deletes session `s` (already unlinked from the wheel when `linked` is false); its BIB entry goes with
     /// its last session, and a NAPT or EAM host with its last BIB entry.
-    func removeSession(_ s: UInt32, linked: Bool = true, now: Nanoseconds) {
+    func removeSession(_ s: UInt32, linked: Bool = true, now: Nanoseconds, reason: MappingEvent.Reason = .expired) {
         let i = Int(s)
         if linked { unlink(s) }
         if let hook = onMappingEvent {
             let e = sessions[i]
             hook(MappingEvent(kind: .sessionDeleted, time: now, proto: e.proto, inside: e.inside, insidePort: e.insidePort,
                               outside: IPv4Address(e.outside4), outsidePort: e.outsidePort,
-                              remote: IPv4Address(e.remote4), remotePort: e.remotePort, reason: .expired))
+                              remote: IPv4Address(e.remote4), remotePort: e.remotePort, reason: reason))
         }
         sessionsByInside.remove(hash: sessions[i].insideHash, slot: s) { sessions[Int($0)].insideHash }
         sessionsByOutside.remove(hash: sessions[i].outsideHash, slot: s) { sessions[Int($0)].outsideHash }
@@ -291,7 +301,7 @@ extension BindingTable {
         sessions[i].bibNext = meta.pointee.sessionFree
         meta.pointee.sessionFree = s
         meta.pointee.sessionCount -= 1
-        if bibs[Int(b)].sessionCount == 0 { removeBIB(b, reason: .expired, now: now) }
+        if bibs[Int(b)].sessionCount == 0 { removeBIB(b, reason: reason, now: now) }
     }
 
     /// Creates a BIB entry for (inside, port, proto) on `host`: port-preserving on the host's own address in

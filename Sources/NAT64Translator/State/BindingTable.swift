@@ -190,6 +190,8 @@ struct TableMeta: Sendable {
     /// Next wheel tick to process; `Int64.min` until the first `expire`.
     var wheelTick: Int64 = .min
     var random: SplitMix64
+    /// Transitory TCP sessions evicted to make room for a new flow in a full table (S9 early drop).
+    var transitoryEvictions = 0
 }
 
 /// The RFC 6146 state tables (see the file header). Reference semantics; single-threaded by contract.

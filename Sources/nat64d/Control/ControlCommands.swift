@@ -3,6 +3,7 @@
 import DNS64
 import Forwarding
 import GatewayConfig
+import InboundProxy
 import NAT64Translator
 import PacketCapture
 import RouterAdvertisement
@@ -20,9 +21,12 @@ struct ControlCommands: Sendable {
     /// The mapping log / IPFIX writer and the `[policy]` rule texts, for `stats --json` "abuse".
     var mappingLogWriter: MappingLogWriter? = nil
     var policyRules: [String] = []
+    /// The inbound proxy, when `[proxy]` runs it (`proxy [--json]`, ProxyStatus.swift).
+    var proxy: ProxyServer? = nil
 
     static let usage = "commands: stats [--json], sessions, capture start [--dir D] [--filter EXPR] [--max-size MB] "
-        + "[--max-files N], capture stop, capture status, ra [--json], who ADDR:PORT [--at TIME] [--json], help"
+        + "[--max-files N], capture stop, capture status, ra [--json], proxy [--json], "
+        + "who ADDR:PORT [--at TIME] [--json], help"
 
     /// Runs one request.
     ///
@@ -37,6 +41,7 @@ struct ControlCommands: Sendable {
         case "who"?: return who(Array(words.dropFirst()))
         case "sessions"?: return expectNoMore(words, 1).flatMap { _ in sessions() }
         case "help"?: return .success([Self.usage])
+        case "proxy"?: return proxyStatus(Array(words.dropFirst()))
         case "capture"?:
             switch words.dropFirst().first {
             case "start"?: return captureStart(Array(words.dropFirst(2)))
@@ -96,6 +101,7 @@ struct ControlCommands: Sendable {
                 lines.append("dns64.cache-entries \(dns.cachedAnswers)")
             }
             lines += raStatsLines()
+            if let proxy { lines += proxy.counters.fields.map { "proxy.\($0.name) \($0.value)" } }
             return lines
         }
     }
@@ -198,5 +204,17 @@ struct ControlCommands: Sendable {
             lines.append(line)
         }
         return lines
+    }
+
+    // MARK: proxy
+
+    /// `proxy`: listeners, routes, backends and counters; `proxy --json`: the same as one JSON line.
+    private func proxyStatus(_ options: [String]) -> Result<[String], ControlError> {
+        guard let proxy else { return .failure(ControlError("the proxy is not running ([proxy] is absent or enabled = false)")) }
+        switch options {
+        case []: return .success(proxy.status().lines)
+        case ["--json"]: return .success([proxy.status().json])
+        default: return .failure(ControlError("proxy takes only --json (got \"\(options[0])\")"))
+        }
     }
 }
