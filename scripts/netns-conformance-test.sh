@@ -389,11 +389,12 @@ check_lsrr() { ipv4_probe_check "3/5 from $GW_ADDR4" lsrr "$SERVER_ADDR4"; }
 # gateway.ipv4. Also checked before the mapping lookup.
 check_ttl_expiry() { ipv4_probe_check "11/0 from $GW_ADDR4" ttl 4; }
 
-# E1: TTL 5 leaves hop limit 1 after the translator, so the gateway's kernel
+# F12: TTL 5 leaves hop limit 1 after the translator, so the gateway's kernel
 # (an IPv6 router without an IPv4 address) answers ICMPv6 Time Exceeded; the
-# translator turns it into ICMPv4 11/0 from the RFC 6791 source (default
-# gateway.ipv4). Follows the mapping the UDP echo test created (the server
-# logged the pool4 port it saw).
+# error is about a NAPT session, so the translator turns it into ICMPv4 11/0
+# from that session's pool4 address (RFC 6146 §3.6; the RFC 6791 source is
+# for stateless translation, see scripts/netns-siit-test.sh). Follows the
+# mapping the UDP echo test created (the server logged the pool4 port it saw).
 check_rfc6791_time_exceeded() {
     local port
     port=$(sed -n "s/^got .* $POOL4_ADDR:\([0-9]*\)\$/\1/p" "$NETNS_WORKDIR/udp-echo.log" 2>/dev/null | head -n 1)
@@ -401,7 +402,7 @@ check_rfc6791_time_exceeded() {
         DETAIL="no UDP mapping to follow (the UDP echo server saw no datagram from $POOL4_ADDR)"
         return 1
     fi
-    ipv4_probe_check "11/0 from $GW_ADDR4" ttl 5 "$ECHO_PORT" "$port"
+    ipv4_probe_check "11/0 from $POOL4_ADDR" ttl 5 "$ECHO_PORT" "$port"
 }
 
 # -------------------------------------------------------------------- main
@@ -451,7 +452,7 @@ check udp-3000-reply-arrives-whole-at-client check_udp_reply_whole
 check ping-3000-fragmented-icmp check_ping_large
 check lsrr-icmpv4-3-5 check_lsrr
 check ipv4-ttl-expiry-icmpv4-11-0 check_ttl_expiry
-check rfc6791-source-time-exceeded check_rfc6791_time_exceeded
+check session-source-time-exceeded check_rfc6791_time_exceeded
 
 # nat64d's log (with its drop counters, logged on SIGTERM) when something
 # failed; tear down before the summary so the summary is the last line.

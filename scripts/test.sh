@@ -20,6 +20,7 @@ NETNS_SUITES=(
     "NAT64D_TUN_OFFLOAD=false NAT64D_TUN_QUEUES=1 scripts/netns-test.sh"
     scripts/netns-conformance-test.sh
     scripts/netns-state-test.sh
+    scripts/netns-siit-test.sh
     scripts/netns-dns-test.sh
     scripts/netns-hostile-test.sh
     scripts/privilege-test.sh

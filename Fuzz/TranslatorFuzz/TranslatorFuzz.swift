@@ -1,5 +1,6 @@
 // libFuzzer target for the translator (NAT64Translator): every packet, from either side, with any offload
-// metadata, gets a verdict; nothing traps, and a translated packet fits its buffer. One input is a run of
+// metadata, gets a verdict; nothing traps, and a translated packet fits its buffer. Every IPv6 record also goes
+// through a `siit` translator and back (`siitRoundTrip`): the upper layer must come back unchanged. One input is a run of
 // records `[length: 2 bytes][mode: 1 byte][packet: length bytes]`, all through one translator (so state built by
 // one packet meets the next), with the clock moving 1 s per record. `mode` picks the offload metadata a
 // vnet-header TUN would attach: segmentation kind, segment size, checksum state.
@@ -14,6 +15,7 @@ let prefix = NAT64Prefix("64:ff9b::/96")!
 /// Packet buffers, reused by every input (`load` resets them; they carry nothing from one input to the next).
 nonisolated(unsafe) var packet = PacketBuffer(capacity: 70_000)
 nonisolated(unsafe) var reply = PacketBuffer(capacity: 2048)
+nonisolated(unsafe) var roundTrip = PacketBuffer(capacity: 70_000)
 
 /// Runs one input. Returns the number of verdicts (every record gets exactly one).
 @inline(never)
@@ -23,6 +25,12 @@ func fuzzTranslator(_ data: UnsafeRawBufferPointer) -> Int {
         gatewayIPv4: IPv4Address("198.51.100.1")!, gatewayIPv6: IPv6Address("2001:db8:1::1")!, maxSessions: 64,
         seed: 1)
     var translator = Translator(configuration: configuration)
+    var siitConfiguration = configuration
+    siitConfiguration.pool4 = []
+    siitConfiguration.addressPolicy = AddressPolicy(strictWellKnownPrefix: false)  // the seeds' documentation addresses
+    siitConfiguration.state = StateConfiguration(  // the seeds' IPv6 client, 2001:db8:1::2, is 192.0.2.2
+        mode: .siit, eam: [EAMEntry(inside: IPv6Prefix("2001:db8:1::/120")!, outside: IPv4Prefix("192.0.2.0/24")!)!])
+    var siit = Translator(configuration: siitConfiguration)
     var at = 0
     var verdicts = 0
     var now: Nanoseconds = 1_000_000_000
@@ -31,6 +39,7 @@ func fuzzTranslator(_ data: UnsafeRawBufferPointer) -> Int {
         let mode = data[at + 2]
         let bytes = UnsafeRawBufferPointer(rebasing: data[(at + 3)..<(at + 3 + length)])
         at += 3 + length
+        if length > 0 && bytes[0] >> 4 == 6 { siitRoundTrip(bytes, &siit, now: now) }
         packet.load(bytes, offload: offload(mode, length: length))
         let verdict = translator.translate(&packet, reply: &reply, now: now)
         switch verdict {
@@ -45,6 +54,56 @@ func fuzzTranslator(_ data: UnsafeRawBufferPointer) -> Int {
         if mode & 0x80 != 0 { _ = translator.expire(now: now + 600_000_000_000) }
     }
     return verdicts
+}
+
+/// The siit oracle (conformance F1, F2): an IPv6 packet that `siit` translates to IPv4 and back comes out with
+/// the same upper-layer bytes (a checksum may only swap 0x0000 and 0xFFFF); stateless translation loses nothing
+/// but the header fields RFC 7915 rewrites. ICMP errors (truncated on the way) and packets that become
+/// fragments are left out.
+func siitRoundTrip(_ bytes: UnsafeRawBufferPointer, _ siit: inout Translator, now: Nanoseconds) {
+    roundTrip.load(bytes)
+    guard case .translated = siit.translate(&roundTrip, reply: &reply, now: now),
+          roundTrip.count > 0, roundTrip.packet[0] >> 4 == 4 else { return }
+    let v4 = Array(roundTrip.packet)
+    v4.withUnsafeBytes { roundTrip.load($0) }
+    guard case .translated = siit.translate(&roundTrip, reply: &reply, now: now) else { return }
+    let back = Array(roundTrip.packet)
+    guard let before = upperLayer(Array(bytes)), let after = upperLayer(back) else { return }
+    precondition(before.proto == after.proto && before.data.count == after.data.count, "siit round trip changed the upper layer")
+    if before.proto == 58 && before.first && before.data.count >= 1 && before.data[0] < 128 { return }  // an error
+    var checksumAt: Int?
+    if before.first {
+        switch before.proto {
+        case 6 where before.data.count >= 18: checksumAt = 16
+        case 17 where before.data.count >= 8: checksumAt = 6
+        case 58 where before.data.count >= 4: checksumAt = 2
+        default: break
+        }
+    }
+    for i in before.data.indices where i != checksumAt && i != checksumAt.map({ $0 + 1 }) {
+        precondition(before.data[i] == after.data[i], "siit round trip changed upper-layer byte \(i)")
+    }
+    // The pseudo-header changes when an address came back in another form (an EAM entry and the prefix
+    // both covering it): then the checksum may differ.
+    if let at = checksumAt, Array(bytes[8..<40]) == Array(back[8..<40]) {
+        let a = UInt16(before.data[at]) << 8 | UInt16(before.data[at + 1])
+        let b = UInt16(after.data[at]) << 8 | UInt16(after.data[at + 1])
+        precondition(a == b || (a == 0 && b == 0xFFFF) || (a == 0xFFFF && b == 0), "siit round trip changed the checksum")
+    }
+}
+
+/// The upper-layer protocol and bytes of an IPv6 packet, and whether it carries the upper-layer header.
+/// Bytes past the IPv6 payload length are not part of the packet.
+func upperLayer(_ bytes: [UInt8]) -> (proto: UInt8, data: [UInt8], first: Bool)? {
+    guard bytes.count >= 40 else { return nil }
+    let end = min(bytes.count, 40 + (Int(bytes[4]) << 8 | Int(bytes[5])))
+    var copy = Array(bytes[..<end])
+    return copy.withUnsafeMutableBytes { raw -> (UInt8, [UInt8], Bool)? in
+        guard case .layout(let layout) = IPv6Layout.walk(raw.baseAddress!, length: raw.count),
+              layout.upperOffset <= end
+        else { return nil }
+        return (layout.proto, Array(bytes[layout.upperOffset..<end]), layout.fragment?.isFirst ?? true)
+    }
 }
 
 /// The offload metadata `mode` stands for: bits 0-1 the segmentation kind, bit 2 a partial checksum, bits 3-6

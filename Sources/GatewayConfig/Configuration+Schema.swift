@@ -35,7 +35,8 @@ extension ConfigReader {
         ("tun", ["name", "mtu", "offload", "queues"]),
         ("translator", ["prefix", "pool4", "udp-timeout", "tcp-established-timeout", "tcp-transitory-timeout",
                         "icmp-timeout", "max-sessions", "mode", "filtering", "map", "eam", "eam-allow-overlap",
-                        "max-sessions-per-host", "max-held-syns", "state-dir"] + portBlockKeys),
+                        "max-sessions-per-host", "max-held-syns", "state-dir", "traffic-class", "udp-zero-checksum",
+                        "rfc6791-pool4", "rfc6791-pool6", "clat"] + portBlockKeys),
         ("gateway", ["ipv4", "ipv6"]),
         ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms", "exclude", "mapped",
                    "break-dnssec", "synthesize-on-error", "cache-size", "cache-min-ttl", "cache-max-ttl",
@@ -154,7 +155,10 @@ extension ConfigReader {
         {
             prefix = Located(value: value, line: text.line)
         }
-        let pool4 = readPool4(s)
+        let state = readStateKeys(s)
+        let pool4 = state?.mode == .siit ? readSIITPool4(s) : readPool4(s)
+        let stateless = readStatelessKeys(s, mode: state?.mode)
+        let clat = readCLAT(s, mode: state?.mode)
         let seconds = { (minimum: Int, reason: String) in
             IntegerRule(range: minimum...Self.maxTimeout, unit: " seconds", reason: reason)
         }
@@ -168,9 +172,8 @@ extension ConfigReader {
                            seconds(1, " (RFC 6146 §4: ICMP_DEFAULT is 60 seconds)"))
         let maxSessions = integer(s, "max-sessions", default: Defaults.maxSessions,
                                   IntegerRule(range: 1...16_000_000, unit: " sessions"))
-        let state = readStateKeys(s)
         guard let prefix, let pool4, let udp, let tcpEstablished, let tcpTransitory, let icmp, let maxSessions,
-              let state
+              let state, let stateless, let clat
         else { return nil }
         var config = GatewayConfiguration.Translator(
             prefix: prefix.value, pool4: pool4.map(\.value.prefix), udpTimeout: udp,
@@ -184,6 +187,8 @@ extension ConfigReader {
         config.maxSessionsPerHost = state.limits.sessionsPerHost
         config.maxHeldSYNs = state.limits.heldSYNs
         config.stateDirectory = state.directory
+        config.stateless = stateless
+        config.clat = clat
         return (config, prefix.line, pool4.map { Located(value: $0.value.prefix, line: $0.line) })
     }
 
@@ -210,6 +215,7 @@ extension ConfigReader {
         if let texts = strings(s, "eam", example: "[\"2001:db8:2::/120 203.0.113.0/24\"]") {
             let located = convertAll(texts, label: s.path("eam"), Self.eamEntry)
             eam = located?.map(\.value)
+            if let located, mode != .siit, !checkStatefulEAM(located) { eam = nil }
             // A4: overlapping entries are almost always a mistake; longest match decides when allowed.
             if let located, boolean(s, "eam-allow-overlap", default: false) == false {
                 for (i, entry) in located.enumerated() {
@@ -257,15 +263,16 @@ extension ConfigReader {
         return .success(StaticMapping(inside: v6, outside: v4))
     }
 
-    /// An `eam` entry: `"IPV6/LEN IPV4/LEN"` with the same number of host bits (RFC 7757 §3.1), at most 16.
+    /// An `eam` entry: `"IPV6/LEN IPV4/LEN"` with the same number of host bits (RFC 7757 §3.1); the stateful
+    /// modes take at most 16 (`checkStatefulEAM`).
     static func eamEntry(_ text: String) -> Result<EAMEntry, Problem> {
         let parts = text.split(separator: " ", omittingEmptySubsequences: true)
         guard parts.count == 2, let v6 = IPv6Prefix(String(parts[0])), let v4 = IPv4Prefix(String(parts[1])) else {
             return .failure(Problem("is not \"IPV6/LEN IPV4/LEN\"; write e.g. \"2001:db8:2::/120 203.0.113.0/24\""))
         }
         guard let entry = EAMEntry(inside: v6, outside: v4) else {
-            return .failure(Problem("pairs /\(v6.length) with /\(v4.length); both need the same number of host bits "
-                + "(at most 16), e.g. /120 with /24 (RFC 7757 §3.1)"))
+            return .failure(Problem("pairs /\(v6.length) with /\(v4.length); both need the same number of host bits, "
+                + "e.g. /120 with /24 (RFC 7757 §3.1)"))
         }
         return .success(entry)
     }
@@ -585,7 +592,7 @@ extension ConfigReader {
         }
         let ipv6 = gateway.config.ipv6
         let prefix = translator.config.prefix
-        if prefix.prefix.contains(ipv6) {
+        if prefix.prefix.contains(ipv6) && translator.config.mode != .siit {  // siit: it may sit there (F1)
             fail(gateway.ipv6Line, .conflict,
                  "gateway.ipv6 \(ipv6) is inside translator.prefix \(prefix) (line \(translator.prefixLine)), so "
                     + "packets to it would be translated; use an address outside the NAT64 prefix")

@@ -40,7 +40,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// Usable ports of each `pool4` entry, in the same order: an entry may end in ` LOW-HIGH` (S3). Default
         /// all ports, 1-65535.
         public var pool4Ports: [ClosedRange<UInt16>] = []
-        /// `mode`: `napt` (default, RFC 6146) or `pool` (1:1 dynamic pool, S10).
+        /// `mode`: `napt` (default, RFC 6146), `pool` (1:1 dynamic pool, S10) or `siit` (stateless, F1).
         public var mode: TranslationMode = .napt
         /// `filtering`: `endpoint-independent` (default) or `address-dependent` (S2).
         public var filtering: FilteringPolicy = .endpointIndependent
@@ -54,6 +54,12 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var maxHeldSYNs: Int = 256
         /// `state-dir`: where `pool` mode keeps its assignments across restarts (S10). Default none (not kept).
         public var stateDirectory: String?
+        /// `traffic-class`, `udp-zero-checksum`, `rfc6791-pool4`, `rfc6791-pool6` (F14, E1, F7;
+        /// Configuration+Stateless.swift).
+        public var stateless = StatelessOptions()
+        /// `clat`: mode siit as a 464XLAT CLAT (RFC 6877): the prefix is reached through the uplink, and the IPv6
+        /// side of each map and EAM entry is routed into the TUN instead (Configuration+Stateless.swift).
+        public var clat = false
 
         /// `port-block-size`, `port-blocks-per-host`, `port-block-hold` (RFC 7422; Configuration+Abuse.swift).
         public var portBlocks = PortBlockSettings()
@@ -70,6 +76,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
                     Pool4Entry(address: IPv4Address(prefix.address.value | $0), ports: ports)
                 }
             }
+            if mode == .siit { return statelessStateConfiguration }
             var state = StateConfiguration(mode: mode, filtering: filtering, portRanges: ranges,
                                            staticMappings: staticMappings, eam: eam, limits: limits)
             state.portBlocks = portBlocks

@@ -16,6 +16,10 @@ public struct Translator: ~Copyable, @unchecked Sendable {
     @usableFromInline var fragments4: FragmentTracker
     @usableFromInline let arena: OutputArena
     @usableFromInline let reassembly: ICMPReassembly
+    /// RFC 7757 longest-match index of the EAM entries (F1; Stateless/).
+    @usableFromInline let eamTable: EAMTable
+    /// Set by a siit 6→4 translation whose IPv6 destination was the prefix form of an EAM address (F4).
+    @usableFromInline var eamHairpin = false
 
     /// - Parameters:
     ///   - configuration: what to translate and how.
@@ -24,9 +28,12 @@ public struct Translator: ~Copyable, @unchecked Sendable {
     ///     translation holds `table.lock` while it runs. Nil: a table of its own.
     public init(configuration: TranslatorConfiguration, sharing table: BindingTable? = nil) {
         self.configuration = configuration
+        let siit = configuration.state.mode == .siit  // F1: no state, so a table of one unused slot
         self.table = table ?? BindingTable(
-            pool: configuration.pool4, capacity: configuration.maxSessions, timeouts: configuration.timeouts,
-            seed: configuration.seed, configuration: configuration.state)
+            pool: configuration.pool4, capacity: siit ? 1 : configuration.maxSessions, timeouts: configuration.timeouts,
+            seed: configuration.seed,
+            configuration: siit ? StateConfiguration(mode: .siit, limits: StateLimits(hosts: 1)) : configuration.state)
+        eamTable = EAMTable(configuration.state.eam)
         random = SplitMix64(seed: configuration.seed ^ 0x5151_5151_5151_5151)
         poolSet = Set(configuration.pool4 + configuration.state.oneToOneIPv4Addresses)
         rateLimiter = ErrorRateLimiter(perSecond: configuration.icmpErrorsPerSecond)

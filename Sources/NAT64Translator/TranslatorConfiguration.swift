@@ -28,6 +28,8 @@ public struct TranslatorConfiguration: Sendable, Equatable {
     public var icmpErrorsPerSecond: Int = 100
     /// A2 / A3 address checks.
     public var addressPolicy = AddressPolicy()
+    /// RFC 7915 options (F14) and the stateless (`siit`) settings (F1, E1): see Stateless/StatelessOptions.swift.
+    public var stateless = StatelessOptions()
 
     public init(prefix: NAT64Prefix, pool4: [IPv4Address], gatewayIPv4: IPv4Address, gatewayIPv6: IPv6Address,
                 timeouts: SessionTimeouts = SessionTimeouts(), maxSessions: Int = 65_536, seed: UInt64 = 0x6e61_7436_3464,

@@ -144,6 +144,8 @@ public struct TranslatorCounters: Sendable, Equatable {
     public var icmpErrorsTranslated: UInt64 = 0
     /// IPv6 fragments emitted by T4.5 fragmentation.
     public var fragmentsEmitted: UInt64 = 0
+    /// Echo requests to the translator's own addresses answered in `siit` mode.
+    public var echoRepliesSent: UInt64 = 0
     /// Room for every `DropReason` (a test checks the list fits).
     public static let dropCapacity = 64
     /// Indexed by `DropReason.rawValue`.
@@ -167,6 +169,7 @@ public struct TranslatorCounters: Sendable, Equatable {
         icmpErrorsRateLimited &+= other.icmpErrorsRateLimited
         icmpErrorsTranslated &+= other.icmpErrorsTranslated
         fragmentsEmitted &+= other.fragmentsEmitted
+        echoRepliesSent &+= other.echoRepliesSent
         for i in 0..<Self.dropCapacity { dropCounts[i] &+= other.dropCounts[i] }
     }
 
@@ -174,7 +177,7 @@ public struct TranslatorCounters: Sendable, Equatable {
         guard a.translated6to4 == b.translated6to4, a.translated4to6 == b.translated4to6,
               a.icmpErrorsSent == b.icmpErrorsSent, a.hairpinned == b.hairpinned,
               a.icmpErrorsRateLimited == b.icmpErrorsRateLimited, a.icmpErrorsTranslated == b.icmpErrorsTranslated,
-              a.fragmentsEmitted == b.fragmentsEmitted
+              a.fragmentsEmitted == b.fragmentsEmitted, a.echoRepliesSent == b.echoRepliesSent
         else { return false }
         for i in 0..<dropCapacity where a.dropCounts[i] != b.dropCounts[i] { return false }
         return true

@@ -56,7 +56,9 @@ struct GatewayService: Service {
             let nl = try NetlinkSocket()
             try nl.setLinkUp(name, mtu: configuration.tun.mtu)
             let index = try nl.interfaceIndex(name)
-            try nl.addRoute(configuration.translator.prefix.description, interfaceIndex: index)
+            for p in configuration.translator.tunIPv6Routes {  // the prefix (a CLAT: its own IPv6 addresses)
+                try nl.addRoute(p.description, interfaceIndex: index)
+            }
             for p in configuration.translator.pool4 {
                 try nl.addRoute(p.description, interfaceIndex: index)
             }

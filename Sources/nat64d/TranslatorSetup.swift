@@ -24,5 +24,6 @@ extension TranslatorConfiguration {
         icmpErrorsPerSecond = x.icmpErrorRate
         addressPolicy = AddressPolicy(strictWellKnownPrefix: x.strictWellKnownPrefix)
         rfc6791Source = x.rfc6791Source
+        stateless = t.stateless  // F14 options, RFC 6791 pools (E1, F7)
     }
 }

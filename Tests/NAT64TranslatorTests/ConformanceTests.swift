@@ -15,6 +15,20 @@ func translator(_ adjust: (inout TranslatorConfiguration) -> Void = { _ in }) ->
 }
 
 /// Creates a UDP (or TCP/ICMP) mapping for client:port and returns the pool4 port.
+/// The modes the T and A rules are checked in: NAPT, and `siit` with an EAM entry client ↔ pool standing in for
+/// the client's pool4 mapping (ports then stay as they are, and `establish` returns the port it was given).
+let conformanceModes: [TranslationMode] = [.napt, .siit]
+
+func translator(_ mode: TranslationMode, _ adjust: (inout TranslatorConfiguration) -> Void = { _ in }) -> Translator {
+    translator { c in
+        if mode == .siit {
+            c.state = StateConfiguration(mode: .siit, eam: [EAMEntry(inside: IPv6Prefix(client, length: 128),
+                                                                     outside: IPv4Prefix(pool, length: 32))!])
+        }
+        adjust(&c)
+    }
+}
+
 func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UInt16 {
     let (v, out) = run(&t, buildIPv6(src: client, dst: server6, l4: l4 ?? .udp(src: port, dst: 53, payload: [1])))
     precondition(v == .translated)
@@ -23,10 +37,10 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
 }
 
 @Suite struct ConformanceA {
-    @Test("A2: the well-known prefix refuses non-global IPv4; 64:ff9b:1::/48 and strict=false allow it")
-    func A2_wellKnownPrefixRestrictions() {
+    @Test("A2: the well-known prefix refuses non-global IPv4; 64:ff9b:1::/48 and strict=false allow it", arguments: conformanceModes)
+    func A2_wellKnownPrefixRestrictions(mode: TranslationMode) {
         let wkp = NAT64Prefix.wellKnown
-        var t = translator { $0.prefix = wkp }
+        var t = translator(mode) { $0.prefix = wkp }
         let privateDst = wkp.embed(IPv4Address("192.168.1.1")!)
         let (v, reply) = run(&t, buildIPv6(src: client, dst: privateDst, l4: .udp(src: 1, dst: 2, payload: [])))
         #expect(v == .icmpError(.forbiddenAddress))
@@ -36,10 +50,10 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         // IPv4 side: a private source cannot be embedded under the WKP.
         let fromPrivate = buildIPv4(src: IPv4Address("10.1.1.1")!, dst: pool, l4: .udp(src: 53, dst: 1024, payload: []))
         #expect(run(&t, fromPrivate).0 == .drop(.forbiddenAddress))
-        var lenient = translator { $0.prefix = wkp; $0.addressPolicy = AddressPolicy(strictWellKnownPrefix: false) }
+        var lenient = translator(mode) { $0.prefix = wkp; $0.addressPolicy = AddressPolicy(strictWellKnownPrefix: false) }
         #expect(run(&lenient, buildIPv6(src: client, dst: privateDst, l4: .udp(src: 1, dst: 2, payload: []))).0 == .translated)
         let local = NAT64Prefix("64:ff9b:1::/48")!
-        var localUse = translator { $0.prefix = local }
+        var localUse = translator(mode) { $0.prefix = local }
         #expect(run(&localUse, buildIPv6(src: client, dst: local.embed(IPv4Address("10.0.0.1")!),
                                          l4: .udp(src: 1, dst: 2, payload: []))).0 == .translated)
         #expect(AddressPolicy.isNonGlobal(IPv4Address("100.64.0.1")!))
@@ -47,9 +61,9 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(!AddressPolicy.isNonGlobal(IPv4Address("1.1.1.1")!))
     }
 
-    @Test("A3: loopback, link-local, multicast, broadcast and unspecified are never translated")
-    func A3_neverTranslated() {
-        var t = translator()
+    @Test("A3: loopback, link-local, multicast, broadcast and unspecified are never translated", arguments: conformanceModes)
+    func A3_neverTranslated(mode: TranslationMode) {
+        var t = translator(mode)
         for bad in ["127.0.0.1", "0.1.2.3", "169.254.1.1", "224.0.0.5", "255.255.255.255"] {
             let dst = prefix.embed(IPv4Address(bad)!)
             let v = run(&t, buildIPv6(src: client, dst: dst, l4: .udp(src: 1, dst: 2, payload: []))).0
@@ -70,9 +84,9 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
 }
 
 @Suite struct ConformanceIPv4ToIPv6 {
-    @Test("T4.1: version, traffic class, flow label 0, payload length, next header 58 for ICMP")
-    func T4_1_header() {
-        var t = translator()
+    @Test("T4.1: version, traffic class, flow label 0, payload length, next header 58 for ICMP", arguments: conformanceModes)
+    func T4_1_header(mode: TranslationMode) {
+        var t = translator(mode)
         let id = establish(&t, l4: .echo(request: true, id: 99, seq: 1, payload: [1, 2]))
         let (v, out) = run(&t, buildIPv4(src: server4, dst: pool, ttl: 30, tos: 0xA0, l4: .echo(request: false, id: id, seq: 1, payload: [1, 2])))
         #expect(v == .translated)
@@ -86,9 +100,9 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(p.l4ChecksumValid)
     }
 
-    @Test("T4.3: options are not translated; an unexpired source route gets ICMPv4 3/5; an expired one passes")
-    func T4_3_options() {
-        var t = translator()
+    @Test("T4.3: options are not translated; an unexpired source route gets ICMPv4 3/5; an expired one passes", arguments: conformanceModes)
+    func T4_3_options(mode: TranslationMode) {
+        var t = translator(mode)
         let port = establish(&t)
         // Record Route (7) + NOP + NOP: the IPv6 packet starts right after the options.
         let rr: [UInt8] = [7, 7, 4, 0, 0, 0, 0, 1]
@@ -113,9 +127,9 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(run(&t, buildIPv4Raw(src: server4, dst: pool, options: expired, proto: 17, payload: Array(plain[20...]))).0 == .translated)
     }
 
-    @Test("T4.4: fragments get a Fragment header (M, offset, ID); unfragmented packets get none (no atomic fragments)")
-    func T4_4_fragmentHeader() {
-        var t = translator()
+    @Test("T4.4: fragments get a Fragment header (M, offset, ID); unfragmented packets get none (no atomic fragments)", arguments: conformanceModes)
+    func T4_4_fragmentHeader(mode: TranslationMode) {
+        var t = translator(mode)
         let port = establish(&t)
         let full = buildIPv4(src: server4, dst: pool, l4: .udp(src: 53, dst: port, payload: Array(repeating: 5, count: 64)))
         let l4 = Array(full[20...])
@@ -138,14 +152,15 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(referenceChecksum(pseudo + reassembled) == 0)
         // A non-first fragment whose first fragment was never seen cannot be placed.
         let orphan = buildIPv4Raw(src: server4, dst: pool, id: 0x1111, flags: 4, proto: 17, payload: [1, 2, 3, 4])
-        #expect(run(&t, orphan).0 == .drop(.fragmentHeld))  // S8: held until its first fragment comes
+        // S8: held until its first fragment comes; F1: siit needs no first fragment.
+        #expect(run(&t, orphan).0 == (mode == .siit ? .translated : .drop(.fragmentHeld)))
         // Unfragmented: no Fragment header.
         #expect(run(&t, full).1[6] == 17)
     }
 
-    @Test("T4.5: DF=0 and larger than 1280 → IPv6 fragments of at most 1280 bytes that reassemble correctly")
-    func T4_5_fragmentation() {
-        var t = translator()
+    @Test("T4.5: DF=0 and larger than 1280 → IPv6 fragments of at most 1280 bytes that reassemble correctly", arguments: conformanceModes)
+    func T4_5_fragmentation(mode: TranslationMode) {
+        var t = translator(mode)
         let port = establish(&t)
         let payload = (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         let pkt = buildIPv4(src: server4, dst: pool, id: 0x7777, flags: 0, l4: .udp(src: 53, dst: port, payload: payload))
@@ -179,9 +194,9 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(t.counters.fragmentsEmitted == 3)
     }
 
-    @Test("T4.6: DF=1 and too big for the IPv6 next hop → ICMPv4 3/4 with MTU = IPv6 MTU − 20")
-    func T4_6_fragmentationNeeded() {
-        var t = translator { $0.ipv6MTU = 1500 }
+    @Test("T4.6: DF=1 and too big for the IPv6 next hop → ICMPv4 3/4 with MTU = IPv6 MTU − 20", arguments: conformanceModes)
+    func T4_6_fragmentationNeeded(mode: TranslationMode) {
+        var t = translator(mode) { $0.ipv6MTU = 1500 }
         let port = establish(&t)
         let pkt = buildIPv4(src: server4, dst: pool, flags: 0x4000, l4: .udp(src: 53, dst: port, payload: Array(repeating: 1, count: 1472)))
         let (v, reply) = run(&t, pkt)
@@ -192,9 +207,9 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(r.l4ChecksumValid && r.ipv4HeaderChecksumValid)
     }
 
-    @Test("T4.7: ICMPv4 informational other than echo is dropped")
-    func T4_7_informational() {
-        var t = translator()
+    @Test("T4.7: ICMPv4 informational other than echo is dropped", arguments: conformanceModes)
+    func T4_7_informational(mode: TranslationMode) {
+        var t = translator(mode)
         _ = establish(&t, l4: .echo(request: true, id: 5, seq: 1, payload: []))
         for type: UInt8 in [13, 14, 15, 16, 17, 18, 9, 10, 5, 4, 42] {
             let pkt = buildIPv4Raw(src: server4, dst: pool, proto: 1, payload: icmp4(type: type, code: 0, rest: 0, body: []))
@@ -215,14 +230,14 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         return buildIPv4Raw(src: router, dst: pool, proto: 1, payload: icmp4(type: type, code: code, rest: r, body: body))
     }
 
-    @Test("T4.8: Destination Unreachable codes map to ICMPv6 per the table")
-    func T4_8_destinationUnreachable() {
+    @Test("T4.8: Destination Unreachable codes map to ICMPv6 per the table", arguments: conformanceModes)
+    func T4_8_destinationUnreachable(mode: TranslationMode) {
         let table: [(UInt8, (UInt8, UInt8)?)] = [
             (0, (1, 0)), (1, (1, 0)), (2, (4, 1)), (3, (1, 4)), (5, (1, 0)), (6, (1, 0)), (7, (1, 0)), (8, (1, 0)),
             (9, (1, 1)), (10, (1, 1)), (11, (1, 0)), (12, (1, 0)), (13, (1, 1)), (14, nil), (15, (1, 1)), (99, nil),
         ]
         for (code, expected) in table {
-            var t = translator()
+            var t = translator(mode)
             let port = establish(&t)
             let (v, out) = run(&t, icmp4Error(type: 3, code: code, port: port))
             if let (ty, co) = expected {
@@ -237,15 +252,15 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         }
     }
 
-    @Test("T4.9: Fragmentation Needed → Packet Too Big with the min() rule, plateaus, and a 1280 floor")
-    func T4_9_packetTooBig() {
+    @Test("T4.9: Fragmentation Needed → Packet Too Big with the min() rule, plateaus, and a 1280 floor", arguments: conformanceModes)
+    func T4_9_packetTooBig(mode: TranslationMode) {
         #expect(ICMPMapping.packetTooBigMTU4to6(advertised: 1400, innerTotalLength: 1500, ipv6MTU: 1500, ipv4MTU: 1500) == 1420)
         #expect(ICMPMapping.packetTooBigMTU4to6(advertised: 1490, innerTotalLength: 1500, ipv6MTU: 1500, ipv4MTU: 1500) == 1500)
         #expect(ICMPMapping.packetTooBigMTU4to6(advertised: 1490, innerTotalLength: 1500, ipv6MTU: 9000, ipv4MTU: 1400) == 1420)
         #expect(ICMPMapping.packetTooBigMTU4to6(advertised: 0, innerTotalLength: 1500, ipv6MTU: 9000, ipv4MTU: 9000) == 1512)
         #expect(ICMPMapping.packetTooBigMTU4to6(advertised: 0, innerTotalLength: 4000, ipv6MTU: 9000, ipv4MTU: 9000) == 2022)
         #expect(ICMPMapping.packetTooBigMTU4to6(advertised: 576, innerTotalLength: 1500, ipv6MTU: 1500, ipv4MTU: 1500) == 1280)
-        var t = translator()
+        var t = translator(mode)
         let port = establish(&t)
         let (v, out) = run(&t, icmp4Error(type: 3, code: 4, rest: 1400, port: port))
         #expect(v == .translated)
@@ -253,9 +268,9 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(p.l4[0] == 2 && p.l4[1] == 0 && p.u32(44) == 1420)
     }
 
-    @Test("T4.10: Time Exceeded keeps its code; Parameter Problem pointers map per the table, others drop")
-    func T4_10_timeExceededAndParameterProblem() {
-        var t = translator()
+    @Test("T4.10: Time Exceeded keeps its code; Parameter Problem pointers map per the table, others drop", arguments: conformanceModes)
+    func T4_10_timeExceededAndParameterProblem(mode: TranslationMode) {
+        var t = translator(mode)
         let port = establish(&t)
         for code: UInt8 in [0, 1] {
             let p = Parsed(bytes: run(&t, icmp4Error(type: 11, code: code, port: port)).1)
@@ -276,9 +291,9 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(run(&t, icmp4Error(type: 12, code: 2, rest: 9 << 24, port: port)).0 == .translated)
     }
 
-    @Test("T4.11: the inner packet is translated with the same mapping, TTL kept, checksums right, ≤ 1280 bytes")
-    func T4_11_innerPacket() {
-        var t = translator()
+    @Test("T4.11: the inner packet is translated with the same mapping, TTL kept, checksums right, ≤ 1280 bytes", arguments: conformanceModes)
+    func T4_11_innerPacket(mode: TranslationMode) {
+        var t = translator(mode)
         let port = establish(&t, port: 40123)
         let router = IPv4Address("203.0.113.1")!
         let (v, out) = run(&t, icmp4Error(type: 11, code: 0, port: port, router: router))
@@ -301,12 +316,12 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         let nested = buildIPv4Raw(src: router, dst: pool, proto: 1, payload: icmp4(type: 3, code: 1, rest: 0,
             body: buildIPv4Raw(src: pool, dst: server4, proto: 1, payload: icmp4(type: 3, code: 3, rest: 0, body: []))))
         #expect(run(&t, nested).0 == .drop(.untranslatableInner))
-        #expect(run(&t, icmp4Error(type: 11, code: 0, port: 1)).0 == .drop(.noState))
+        #expect(run(&t, icmp4Error(type: 11, code: 0, port: 1)).0 == (mode == .siit ? .translated : .drop(.noState)))  // F3
     }
 
-    @Test("T4.12: RFC 4884 extension: length in 64-bit words, original datagram padded to 128 bytes, extension kept")
-    func T4_12_extensions() {
-        var t = translator()
+    @Test("T4.12: RFC 4884 extension: length in 64-bit words, original datagram padded to 128 bytes, extension kept", arguments: conformanceModes)
+    func T4_12_extensions(mode: TranslationMode) {
+        var t = translator(mode)
         let port = establish(&t)
         let ext: [UInt8] = [0x20, 0, 0, 0, 0, 8, 1, 1, 0xAA, 0xBB, 0xCC, 0xDD]
         let (v, out) = run(&t, icmp4Error(type: 11, code: 0, port: port, extensionBytes: ext))
@@ -317,13 +332,13 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(p.l4ChecksumValid)
     }
 
-    @Test("T4.13: fragmented IPv4 UDP with zero checksum is dropped and counted")
-    func T4_13_fragmentedZeroChecksum() {
-        var t = translator()
+    @Test("T4.13: fragmented IPv4 UDP with zero checksum is dropped, counted and answered with 3/13 (F14)", arguments: conformanceModes)
+    func T4_13_fragmentedZeroChecksum(mode: TranslationMode) {
+        var t = translator(mode)
         let port = establish(&t)
         let udp = be16(53) + be16(port) + be16(40) + [0, 0] + Array(repeating: 1, count: 24)
         let frag = buildIPv4Raw(src: server4, dst: pool, flags: 0x2000, proto: 17, payload: udp)
-        #expect(run(&t, frag).0 == .drop(.fragmentedZeroChecksum))
+        #expect(run(&t, frag).0 == .icmpError(.fragmentedZeroChecksum))
         #expect(t.counters.drops(.fragmentedZeroChecksum) == 1)
     }
 
@@ -339,9 +354,9 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
 }
 
 @Suite struct ConformanceIPv6ToIPv4 {
-    @Test("T6.1: extension headers removed, total length and protocol from the upper layer, header checksum")
-    func T6_1_extensionHeadersRemoved() {
-        var t = translator()
+    @Test("T6.1: extension headers removed, total length and protocol from the upper layer, header checksum", arguments: conformanceModes)
+    func T6_1_extensionHeadersRemoved(mode: TranslationMode) {
+        var t = translator(mode)
         let udp = L4.udp(src: 4000, dst: 53, payload: [1, 2, 3])
         let plain = buildIPv6(src: client, dst: server6, l4: udp)
         let hbh: [UInt8] = [0, 1, 4, 0, 0, 0, 0]  // len 0 (8 bytes), PadN
@@ -355,9 +370,9 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(p.ipv4HeaderChecksumValid && p.l4ChecksumValid)
     }
 
-    @Test("T6.3: Routing header with segments left ≠ 0 → ICMPv6 4/0 pointing at the field; 0 is skipped")
-    func T6_3_routingHeader() {
-        var t = translator()
+    @Test("T6.3: Routing header with segments left ≠ 0 → ICMPv6 4/0 pointing at the field; 0 is skipped", arguments: conformanceModes)
+    func T6_3_routingHeader(mode: TranslationMode) {
+        var t = translator(mode)
         let plain = buildIPv6(src: client, dst: server6, l4: .udp(src: 4000, dst: 53, payload: [1]))
         let routing: [UInt8] = [0, 0, 1, 0, 0, 0, 0]  // type 0, segments left 1
         let (v, reply) = run(&t, buildIPv6Raw(src: client, dst: server6, chain: [(43, routing)], upperProto: 17, payload: Array(plain[40...])))
@@ -368,9 +383,9 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(run(&t, buildIPv6Raw(src: client, dst: server6, chain: [(43, spent)], upperProto: 17, payload: Array(plain[40...]))).0 == .translated)
     }
 
-    @Test("T6.4: Fragment header → DF=0, MF=M, offset, ID low bits; extension after fragment or two fragments drop")
-    func T6_4_fragments() {
-        var t = translator()
+    @Test("T6.4: Fragment header → DF=0, MF=M, offset, ID low bits; extension after fragment or two fragments drop", arguments: conformanceModes)
+    func T6_4_fragments(mode: TranslationMode) {
+        var t = translator(mode)
         let whole = buildIPv6(src: client, dst: server6, l4: .udp(src: 4000, dst: 53, payload: Array(repeating: 9, count: 40)))
         let l4 = Array(whole[40...])
         let first = buildIPv6Raw(src: client, dst: server6, chain: [(44, fragmentHeader(offset: 0, more: true, id: 0xABCD1234))],
@@ -392,29 +407,29 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(referenceChecksum(pseudo + reassembled) == 0)
         let bad1 = buildIPv6Raw(src: client, dst: server6, chain: [(44, fragmentHeader(offset: 0, more: true, id: 1)), (60, [0, 1, 4, 0, 0, 0, 0])],
                                 upperProto: 17, payload: Array(l4[0..<16]))
-        #expect(run(&t, bad1).0 == .drop(.extensionAfterFragment))
+        #expect(run(&t, bad1).0 == .icmpError(.extensionAfterFragment))  // F10: with the T6.12 error
         let bad2 = buildIPv6Raw(src: client, dst: server6, chain: [(44, fragmentHeader(offset: 0, more: true, id: 1)), (44, fragmentHeader(offset: 0, more: true, id: 1))],
                                 upperProto: 17, payload: Array(l4[0..<16]))
-        #expect(run(&t, bad2).0 == .drop(.extensionAfterFragment))
+        #expect(run(&t, bad2).0 == .icmpError(.extensionAfterFragment))
     }
 
-    @Test("T6.5: DF=1 and too big for the IPv4 next hop → Packet Too Big with MTU = IPv4 MTU + 20")
-    func T6_5_packetTooBig() {
-        var t = translator { $0.ipv4MTU = 1400 }
+    @Test("T6.5: DF=1 and too big for the IPv4 next hop → Packet Too Big with MTU = IPv4 MTU + 20", arguments: conformanceModes)
+    func T6_5_packetTooBig(mode: TranslationMode) {
+        var t = translator(mode) { $0.ipv4MTU = 1400 }
         let (v, reply) = run(&t, buildIPv6(src: client, dst: server6, l4: .udp(src: 1, dst: 2, payload: Array(repeating: 0, count: 1420))))
         #expect(v == .icmpError(.packetTooBig))
         let r = Parsed(bytes: reply)
         #expect(r.l4[0] == 2 && r.l4[1] == 0 && r.u32(44) == 1420)
         #expect(r.l4ChecksumValid)
         // Never below 1280.
-        var small = translator { $0.ipv4MTU = 1000 }
+        var small = translator(mode) { $0.ipv4MTU = 1000 }
         let r2 = Parsed(bytes: run(&small, buildIPv6(src: client, dst: server6, l4: .udp(src: 1, dst: 2, payload: Array(repeating: 0, count: 1300)))).1)
         #expect(r2.u32(44) == 1280)
     }
 
-    @Test("T6.6: MLD, neighbour discovery and unknown ICMPv6 informational types are dropped")
-    func T6_6_informationalDrops() {
-        var t = translator()
+    @Test("T6.6: MLD, neighbour discovery and unknown ICMPv6 informational types are dropped", arguments: conformanceModes)
+    func T6_6_informationalDrops(mode: TranslationMode) {
+        var t = translator(mode)
         for type: UInt8 in [130, 131, 133, 134, 135, 136, 137, 138, 139, 200] {
             let pkt = buildIPv6Raw(src: client, dst: server6, upperProto: 58,
                                    payload: icmp6(src: client, dst: server6, type: type, code: 0, rest: 0, body: []))
@@ -436,11 +451,11 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
                             payload: icmp6(src: from, dst: server6, type: type, code: code, rest: r, body: body))
     }
 
-    @Test("T6.7: Destination Unreachable codes map per the table")
-    func T6_7_destinationUnreachable() {
+    @Test("T6.7: Destination Unreachable codes map per the table", arguments: conformanceModes)
+    func T6_7_destinationUnreachable(mode: TranslationMode) {
         let table: [(UInt8, (UInt8, UInt8)?)] = [(0, (3, 1)), (1, (3, 10)), (2, (3, 1)), (3, (3, 1)), (4, (3, 3)), (5, nil), (6, nil)]
         for (code, expected) in table {
-            var t = translator()
+            var t = translator(mode)
             _ = establish(&t, port: 40000)
             let (v, out) = run(&t, icmp6Error(type: 1, code: code, port: 40000))
             if let (ty, co) = expected {
@@ -454,9 +469,9 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         }
     }
 
-    @Test("T6.8: Packet Too Big → Fragmentation Needed with MTU = min(advertised − 20, IPv4 MTU, IPv6 MTU − 20)")
-    func T6_8_packetTooBig() {
-        var t = translator { $0.ipv4MTU = 1500; $0.ipv6MTU = 1500 }
+    @Test("T6.8: Packet Too Big → Fragmentation Needed with MTU = min(advertised − 20, IPv4 MTU, IPv6 MTU − 20)", arguments: conformanceModes)
+    func T6_8_packetTooBig(mode: TranslationMode) {
+        var t = translator(mode) { $0.ipv4MTU = 1500; $0.ipv6MTU = 1500 }
         _ = establish(&t)
         let (v, out) = run(&t, icmp6Error(type: 2, code: 0, rest: 1400, port: 40000))
         #expect(v == .translated)
@@ -466,9 +481,9 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(big.u16(26) == 1480)
     }
 
-    @Test("T6.9: Time Exceeded keeps its code; Parameter Problem pointer table; 4/1 → 3/2; 4/2 drops")
-    func T6_9_timeExceededAndParameterProblem() {
-        var t = translator()
+    @Test("T6.9: Time Exceeded keeps its code; Parameter Problem pointer table; 4/1 → 3/2; 4/2 drops", arguments: conformanceModes)
+    func T6_9_timeExceededAndParameterProblem(mode: TranslationMode) {
+        var t = translator(mode)
         _ = establish(&t)
         #expect(Parsed(bytes: run(&t, icmp6Error(type: 3, code: 1, port: 40000)).1).l4[0...1] == [11, 1])
         let pointers: [(UInt32, UInt8?)] = [(0, 0), (1, 1), (4, 2), (5, 2), (6, 9), (7, 8), (8, 12), (23, 12), (24, 16),
@@ -486,9 +501,9 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
         #expect(run(&t, icmp6Error(type: 4, code: 2, port: 40000)).0 == .drop(.untranslatableICMP))
     }
 
-    @Test("T6.10: inner packet translated through the mapping, ICMPv4 ≤ 576 bytes, checksum without pseudo-header")
-    func T6_10_innerPacket() {
-        var t = translator()
+    @Test("T6.10: inner packet translated through the mapping, ICMPv4 ≤ 576 bytes, checksum without pseudo-header", arguments: conformanceModes)
+    func T6_10_innerPacket(mode: TranslationMode) {
+        var t = translator(mode)
         let mapped = establish(&t, port: 40500)
         let (v, out) = run(&t, icmp6Error(type: 1, code: 4, port: 40500))
         #expect(v == .translated)
@@ -580,17 +595,21 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
 }
 
 @Suite struct ConformanceErrorSources {
-    @Test("E1: an ICMPv6 error from an IPv6 router is sourced from the RFC 6791 address (default: gateway IPv4)")
+    @Test("E1: an ICMPv6 error from an IPv6 router without state is sourced from the RFC 6791 address (default: gateway IPv4)")
     func E1_rfc6791Source() {
+        // A static 1:1 host has no session (F3), so the router's error has no pool4 address to borrow (F12).
         let router = IPv6Address("2001:db8:1::fe")!
-        var t = translator()
-        _ = establish(&t)
+        let host = StateConfiguration(staticMappings: [StaticMapping(inside: client, outside: IPv4Address("192.0.2.50")!)])
+        var t = translator { $0.state = host }
         let out = run(&t, ConformanceIPv6ToIPv4().icmp6Error(type: 3, code: 0, port: 40000, from: router)).1
         #expect(Parsed(bytes: out).src4 == gateway4)
-        var custom = translator { $0.rfc6791Source = IPv4Address("203.0.113.99")! }
-        _ = establish(&custom)
+        var custom = translator { $0.state = host; $0.rfc6791Source = IPv4Address("203.0.113.99")! }
         let out2 = run(&custom, ConformanceIPv6ToIPv4().icmp6Error(type: 3, code: 0, port: 40000, from: router)).1
         #expect(Parsed(bytes: out2).src4 == IPv4Address("203.0.113.99")!)
+        // A pool: one address per router, inside the pool.
+        var pooled = translator { $0.state = host; $0.stateless.rfc6791Pool4 = IPv4Prefix("203.0.113.96/30")! }
+        let out3 = Parsed(bytes: run(&pooled, ConformanceIPv6ToIPv4().icmp6Error(type: 3, code: 0, port: 40000, from: router)).1)
+        #expect(IPv4Prefix("203.0.113.96/30")!.contains(out3.src4) && out3.l4ChecksumValid)
     }
 
     @Test("E2: errors the gateway generates come from its own addresses")
@@ -618,11 +637,12 @@ func establish(_ t: inout Translator, port: UInt16 = 40000, l4: L4? = nil) -> UI
 }
 
 @Suite struct ConformanceEAM {
-    @Test("A4: EAM prefix pairs (RFC 7757): longest match wins in both directions, no port rewriting")
-    func A4_explicitAddressMappings() throws {
+    @Test("A4: EAM prefix pairs (RFC 7757): longest match wins in both directions, no port rewriting",
+          arguments: conformanceModes)
+    func A4_explicitAddressMappings(mode: TranslationMode) throws {
         let wide = try #require(EAMEntry(inside: IPv6Prefix("2001:db8:2::/120")!, outside: IPv4Prefix("203.0.113.0/24")!))
         let narrow = try #require(EAMEntry(inside: IPv6Prefix("2001:db8:2::/124")!, outside: IPv4Prefix("198.51.100.16/28")!))
-        var t = translator { $0.state = StateConfiguration(eam: [wide, narrow]) }
+        var t = translator { $0.state = StateConfiguration(mode: mode, eam: [wide, narrow]) }
         // IPv6 → IPv4: ::5 is in both prefixes; the /124 wins.
         let inBoth = IPv6Address("2001:db8:2::5")!
         let o1 = Parsed(bytes: run(&t, buildIPv6(src: inBoth, dst: server6, l4: .udp(src: 777, dst: 53, payload: []))).1)

@@ -29,9 +29,9 @@ func run(_ t: inout Translator, _ bytes: [UInt8], now: Nanoseconds = 0) -> (Verd
 }
 
 @Suite struct TranslatorTests {
-    @Test("T6.1 T6.2 T6.4: UDP IPv6→IPv4 header, TTL, DF, checksums, mapped source port")
-    func T6_1_udpOutbound() throws {
-        var t = makeTranslator()
+    @Test("T6.1 T6.2 T6.4: UDP IPv6→IPv4 header, TTL, DF, checksums, mapped source port", arguments: conformanceModes)
+    func T6_1_udpOutbound(mode: TranslationMode) throws {
+        var t = translator(mode)
         let pkt = buildIPv6(src: client, dst: server6, hopLimit: 64, trafficClass: 0xB8,
                             l4: .udp(src: 40000, dst: 53, payload: Array("hello".utf8)))
         let (v, out) = run(&t, pkt)
@@ -54,9 +54,9 @@ func run(_ t: inout Translator, _ bytes: [UInt8], now: Nanoseconds = 0) -> (Verd
         #expect(t.counters.translated6to4 == 1)
     }
 
-    @Test("T6.4: DF set above 1260 bytes, identification not constant")
-    func T6_4_dfAndIdentification() {
-        var t = makeTranslator()
+    @Test("T6.4: DF set above 1260 bytes, identification not constant", arguments: conformanceModes)
+    func T6_4_dfAndIdentification(mode: TranslationMode) {
+        var t = translator(mode)
         let big = buildIPv6(src: client, dst: server6, l4: .udp(src: 40000, dst: 9, payload: Array(repeating: 7, count: 1300)))
         let (_, out) = run(&t, big)
         #expect(Parsed(bytes: out).u16(6) == 0x4000)
@@ -95,9 +95,9 @@ func run(_ t: inout Translator, _ bytes: [UInt8], now: Nanoseconds = 0) -> (Verd
         }
     }
 
-    @Test("T6.6 T4.7: ICMP echo both ways with identifier mapping")
-    func T6_6_echo() {
-        var t = makeTranslator()
+    @Test("T6.6 T4.7: ICMP echo both ways with identifier mapping", arguments: conformanceModes)
+    func T6_6_echo(mode: TranslationMode) {
+        var t = translator(mode)
         let (v, out) = run(&t, buildIPv6(src: client, dst: server6, l4: .echo(request: true, id: 777, seq: 1, payload: Array(repeating: 0xAB, count: 56))))
         #expect(v == .translated)
         let o = Parsed(bytes: out)
@@ -114,17 +114,17 @@ func run(_ t: inout Translator, _ bytes: [UInt8], now: Nanoseconds = 0) -> (Verd
         #expect(b.l4ChecksumValid)
     }
 
-    @Test("T4.14: a corrupted L4 checksum stays corrupted after translation")
-    func T4_14_noRepair() {
-        var t = makeTranslator()
+    @Test("T4.14: a corrupted L4 checksum stays corrupted after translation", arguments: conformanceModes)
+    func T4_14_noRepair(mode: TranslationMode) {
+        var t = translator(mode)
         let (v, out) = run(&t, buildIPv6(src: client, dst: server6, l4: .udp(src: 1234, dst: 53, payload: [1, 2, 3, 4]), corruptChecksum: true))
         #expect(v == .translated)
         #expect(!Parsed(bytes: out).l4ChecksumValid)
     }
 
-    @Test("T4.13: IPv4 UDP with zero checksum gets a computed checksum")
-    func T4_13_zeroChecksumComputed() {
-        var t = makeTranslator()
+    @Test("T4.13: IPv4 UDP with zero checksum gets a computed checksum", arguments: conformanceModes)
+    func T4_13_zeroChecksumComputed(mode: TranslationMode) {
+        var t = translator(mode)
         let (_, out) = run(&t, buildIPv6(src: client, dst: server6, l4: .udp(src: 5000, dst: 53, payload: [1])))
         let port = Parsed(bytes: out).srcPort
         let (v, back) = run(&t, buildIPv4(src: server4, dst: pool, l4: .udp(src: 53, dst: port, payload: [5, 6, 7]), udpZeroChecksum: true))
@@ -134,9 +134,9 @@ func run(_ t: inout Translator, _ bytes: [UInt8], now: Nanoseconds = 0) -> (Verd
         #expect(b.l4ChecksumValid)
     }
 
-    @Test("T6.2: hop limit 1 → ICMPv6 Time Exceeded from the gateway to the source")
-    func T6_2_hopLimitExpired() throws {
-        var t = makeTranslator()
+    @Test("T6.2: hop limit 1 → ICMPv6 Time Exceeded from the gateway to the source", arguments: conformanceModes)
+    func T6_2_hopLimitExpired(mode: TranslationMode) throws {
+        var t = translator(mode)
         let pkt = buildIPv6(src: client, dst: server6, hopLimit: 1, l4: .udp(src: 1, dst: 2, payload: [0]))
         let (v, reply) = run(&t, pkt)
         #expect(v == .icmpError(.hopLimitExceeded))
@@ -150,9 +150,9 @@ func run(_ t: inout Translator, _ bytes: [UInt8], now: Nanoseconds = 0) -> (Verd
         #expect(t.counters.drops(.hopLimitExceeded) == 1)
     }
 
-    @Test("T4.2: TTL 1 → ICMPv4 Time Exceeded from the gateway")
-    func T4_2_ttlExpired() {
-        var t = makeTranslator()
+    @Test("T4.2: TTL 1 → ICMPv4 Time Exceeded from the gateway", arguments: conformanceModes)
+    func T4_2_ttlExpired(mode: TranslationMode) {
+        var t = translator(mode)
         let pkt = buildIPv4(src: server4, dst: pool, ttl: 1, l4: .udp(src: 1, dst: 2, payload: [0]))
         let (v, reply) = run(&t, pkt)
         #expect(v == .icmpError(.hopLimitExceeded))
@@ -172,9 +172,9 @@ func run(_ t: inout Translator, _ bytes: [UInt8], now: Nanoseconds = 0) -> (Verd
         #expect(t.counters.drops(.noState) == 1)
     }
 
-    @Test("Bad input: truncated, non-IP, wrong prefix, bad IPv4 checksum, zero UDP checksum are counted drops")
-    func badInputDrops() {
-        var t = makeTranslator()
+    @Test("Bad input: truncated, non-IP, wrong prefix, bad IPv4 checksum, zero UDP checksum are counted drops", arguments: conformanceModes)
+    func badInputDrops(mode: TranslationMode) {
+        var t = translator(mode)
         let good6 = buildIPv6(src: client, dst: server6, l4: .udp(src: 1, dst: 2, payload: [1, 2]))
         #expect(run(&t, Array(good6[0..<30])).0 == .drop(.truncated))
         #expect(run(&t, Array(good6[0..<45])).0 == .drop(.truncated))  // payload length claims more
@@ -191,9 +191,9 @@ func run(_ t: inout Translator, _ bytes: [UInt8], now: Nanoseconds = 0) -> (Verd
         #expect(t.counters.drops(.truncated) == 3)
     }
 
-    @Test("Fuzz-style: random bytes never crash and always give a verdict")
-    func randomBytesNeverCrash() {
-        var t = makeTranslator()
+    @Test("Fuzz-style: random bytes never crash and always give a verdict", arguments: conformanceModes)
+    func randomBytesNeverCrash(mode: TranslationMode) {
+        var t = translator(mode)
         var g = SplitMix64(seed: 99)
         for i in 0..<20_000 {
             var bytes = (0..<Int(g.next() % 120)).map { _ in UInt8(truncatingIfNeeded: g.next()) }

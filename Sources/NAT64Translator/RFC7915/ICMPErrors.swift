@@ -43,8 +43,8 @@ extension Translator {
         let innerL4Length = min(originalLength, max(innerTotal, innerHeaderLength)) - innerHeaderLength
 
         // T4.11: the inner packet went out from a pool4 address; its source port finds the IPv6 host.
-        guard poolSet.contains(innerSource4) else { return .drop(.untranslatableInner) }
-        let portOffset: Int
+        guard isStateless || poolSet.contains(innerSource4) else { return .drop(.untranslatableInner) }
+        var portOffset = -1  // other protocols have no port (F2: 1:1 only)
         switch innerProto {
         case IPProtocolNumber.tcp, IPProtocolNumber.udp:
             guard innerL4Length >= 4 else { return .drop(.untranslatableInner) }
@@ -55,37 +55,56 @@ extension Translator {
             }
             portOffset = L4Field.icmpIdentifier
         default:
-            return .drop(.untranslatableInner)
+            break
         }
-        guard let inside = table.peekInbound(
-            Endpoint4(address: innerSource4, port: innerL4.be16(portOffset), proto: innerProto))
-        else { return .drop(.noState) }
+        // F3: a session when there is one, else the 1:1 mapping (siit, static map, pool, EAM); ports stay then.
+        let innerPort = portOffset >= 0 ? innerL4.be16(portOffset) : 0
+        let inside: Endpoint6
+        if !isStateless, portOffset >= 0,
+           let found = table.peekInbound(Endpoint4(address: innerSource4, port: innerPort, proto: innerProto)) {
+            inside = found
+        } else if let host = oneToOneIPv6(for: innerSource4) {
+            inside = Endpoint6(address: host, port: innerPort, proto: innerProto)
+        } else {
+            return .drop(portOffset >= 0 && !isStateless ? .noState : .untranslatableInner)
+        }
+        let innerDestination6: IPv6Address
+        if isStateless {
+            guard let d = statelessIPv6(for: innerDestination4) else { return .drop(.untranslatableInner) }
+            innerDestination6 = d
+        } else {
+            innerDestination6 = configuration.prefix.embed(innerDestination4)
+        }
         guard let kind = ICMPMapping.error4to6(type: type, code: code, rest: rest, innerTotalLength: innerTotal,
                                                ipv6MTU: configuration.ipv6MTU, ipv4MTU: configuration.ipv4MTU)
         else { return .drop(.untranslatableICMP) }
+        // F7: a source that may not be embedded (127.0.0.1, 0.0.0.0, …) is still translated, for
+        // troubleshooting (§4.1), from the RFC 6791 IPv6 source.
         let outerSource4 = IPv4Address(ip.be32(IPv4Field.source))
-        guard configuration.addressPolicy.allows(outerSource4, under: configuration.prefix) else {
-            return .drop(.forbiddenAddress)
-        }
-        let source6 = configuration.prefix.embed(outerSource4)
+        let source6 = (isStateless ? statelessIPv6(for: outerSource4)
+            : configuration.addressPolicy.allows(outerSource4, under: configuration.prefix)
+                ? configuration.prefix.embed(outerSource4) : nil)
+            ?? configuration.rfc6791Source6(for: outerSource4)
         let destination6 = inside.address
-        let innerDestination6 = configuration.prefix.embed(innerDestination4)
 
         // Assemble: IPv6 + ICMPv6 header + inner IPv6 header + inner upper-layer bytes (+ extension).
         let out = arena.base + arena.scratch
         let inner6 = out + IPv6Field.headerLength + 8
         writeIPv6Header(inner6, payloadLength: max(0, innerTotal - innerHeaderLength),
                         nextHeader: innerProto == IPProtocolNumber.icmp ? IPProtocolNumber.icmpv6 : innerProto,
-                        hopLimit: inner.u8(IPv4Field.ttl), trafficClass: inner.u8(IPv4Field.tos),
+                        hopLimit: inner.u8(IPv4Field.ttl),
+                        trafficClass: configuration.translatedTrafficClass(inner.u8(IPv4Field.tos)),
                         source: inside.address, destination: innerDestination6)
         let limit = 1280 - IPv6Field.headerLength - 8  // T4.11: the whole error fits the IPv6 minimum MTU
         let copied = min(innerL4Length, limit - IPv6Field.headerLength)
         (inner6 + IPv6Field.headerLength).copyMemory(from: innerL4, byteCount: copied)
-        rewriteInnerL4(inner6 + IPv6Field.headerLength, available: copied, proto: innerProto,
-                       portOffset: portOffset, newPort: inside.port, toIPv6: true,
-                       oldSum: InternetChecksum.sum32(innerSource4.value) &+ InternetChecksum.sum32(innerDestination4.value),
-                       newSum: InternetChecksum.sum(inside.address) &+ InternetChecksum.sum(innerDestination6),
-                       claimedLength: max(0, innerTotal - innerHeaderLength))
+        if portOffset >= 0 {
+            rewriteInnerL4(inner6 + IPv6Field.headerLength, available: copied, proto: innerProto,
+                           portOffset: portOffset, newPort: inside.port, toIPv6: true,
+                           oldSum: InternetChecksum.sum32(innerSource4.value) &+ InternetChecksum.sum32(innerDestination4.value),
+                           newSum: InternetChecksum.sum(inside.address) &+ InternetChecksum.sum(innerDestination6),
+                           claimedLength: max(0, innerTotal - innerHeaderLength))
+        }
         var body = IPv6Field.headerLength + copied
         var lengthWord: UInt8 = 0
         if extensionLength > 0 && (kind.type == 1 || kind.type == 3) {
@@ -104,7 +123,8 @@ extension Translator {
                                                       nextHeader: IPProtocolNumber.icmpv6, length: icmpLength6)
         icmp6.setBE16(2, InternetChecksum.finish(InternetChecksum.sum(UnsafeRawPointer(icmp6), count: icmpLength6, initial: pseudo)))
         writeIPv6Header(out, payloadLength: icmpLength6, nextHeader: IPProtocolNumber.icmpv6,
-                        hopLimit: ip.u8(IPv4Field.ttl) - 1, trafficClass: ip.u8(IPv4Field.tos),
+                        hopLimit: ip.u8(IPv4Field.ttl) - 1,
+                        trafficClass: configuration.translatedTrafficClass(ip.u8(IPv4Field.tos)),
                         source: source6, destination: destination6)
         return commitError(&packet, from: out, count: IPv6Field.headerLength + icmpLength6, toIPv6: true)
     }
@@ -142,9 +162,6 @@ extension Translator {
         }
         let innerSource6 = inner.ipv6(IPv6Field.source)
         let innerDestination6 = inner.ipv6(IPv6Field.destination)
-        guard case .success(let innerSource4) = configuration.prefix.extract(innerSource6) else {
-            return .drop(.untranslatableInner)
-        }
         let innerProto = innerLayout.proto
         let innerL4 = inner + innerLayout.upperOffset
         let innerL4Length = min(originalLength, IPv6Field.headerLength + Int(inner.be16(IPv6Field.payloadLength)))
@@ -153,13 +170,12 @@ extension Translator {
         let claimedL4Length = max(0, Int(inner.be16(IPv6Field.payloadLength)) + IPv6Field.headerLength - innerLayout.upperOffset)
 
         // T6.10: the inner packet went to the IPv6 host; its destination port finds the mapping.
-        let portOffset: Int
-        let proto4: UInt8
+        var portOffset = -1  // other protocols have no port (F2: 1:1 only)
+        var proto4 = innerProto
         switch innerProto {
         case IPProtocolNumber.tcp, IPProtocolNumber.udp:
             guard innerL4Length >= 4 else { return .drop(.untranslatableInner) }
             portOffset = L4Field.destinationPort
-            proto4 = innerProto
         case IPProtocolNumber.icmpv6:
             guard innerL4Length >= 8, ICMPMapping.informational6to4(type: innerL4.u8(0)) != nil else {
                 return .drop(.untranslatableInner)  // never an error about an error
@@ -167,36 +183,64 @@ extension Translator {
             portOffset = L4Field.icmpIdentifier
             proto4 = IPProtocolNumber.icmp
         default:
-            return .drop(.untranslatableInner)
+            break
         }
-        guard let outside = table.peekOutbound(
-            Endpoint6(address: innerDestination6, port: innerL4.be16(portOffset), proto: proto4))
-        else { return .drop(.noState) }
+        let innerSource4: IPv4Address
+        if isStateless {
+            guard let s = statelessIPv4(for: innerSource6) else { return .drop(.untranslatableInner) }
+            innerSource4 = s
+        } else {
+            guard case .success(let s) = configuration.prefix.extract(innerSource6) else {
+                return .drop(.untranslatableInner)
+            }
+            innerSource4 = s
+        }
+        // F3: a session when there is one, else the 1:1 mapping (siit, static map, pool, EAM); ports stay then.
+        let innerPort = portOffset >= 0 ? innerL4.be16(portOffset) : 0
+        let outside: Endpoint4
+        var fromSession = false
+        if !isStateless, portOffset >= 0,
+           let found = table.peekOutbound(Endpoint6(address: innerDestination6, port: innerPort, proto: proto4)) {
+            outside = found
+            fromSession = true
+        } else if let address = oneToOneIPv4(for: innerDestination6) {
+            outside = Endpoint4(address: address, port: innerPort, proto: proto4)
+        } else {
+            return .drop(portOffset >= 0 && !isStateless ? .noState : .untranslatableInner)
+        }
         guard let kind = ICMPMapping.error6to4(type: type, code: code, rest: rest, ipv4MTU: configuration.ipv4MTU,
                                                ipv6MTU: configuration.ipv6MTU)
         else { return .drop(.untranslatableICMP) }
 
-        // E1: the host itself speaks with its mapped address; a router on the IPv6 side has no IPv4 form, so
-        // its errors come from the RFC 6791 pool (default: the gateway's own IPv4 address).
+        // F12: an error about a session comes from the session's pool4 address (RFC 6146 §3.6). Without a
+        // session: the host itself speaks with its mapped address, a node with a 1:1 form with that one, and
+        // any other IPv6 node, which has no IPv4 form, from the RFC 6791 pool (E1).
         let outerSource6 = ip.ipv6(IPv6Field.source)
-        let source4 = outerSource6 == innerDestination6 ? outside.address
-            : (configuration.rfc6791Source ?? configuration.gatewayIPv4)
+        let source4 = fromSession || outerSource6 == innerDestination6 ? outside.address
+            : oneToOneIPv4(for: outerSource6) ?? configuration.rfc6791Source4(for: outerSource6)
 
         let out = arena.base + arena.scratch
         let inner4 = out + IPv4Field.minimumHeaderLength + 8
         let limit = 576 - IPv4Field.minimumHeaderLength - 8  // T6.10: the whole error fits 576 bytes
         let copied = min(innerL4Length, limit - IPv4Field.minimumHeaderLength)
-        writeIPv4Header(inner4, totalLength: min(0xFFFF, IPv4Field.minimumHeaderLength + claimedL4Length),
-                        identification: UInt16(truncatingIfNeeded: innerLayout.fragment?.identification ?? 0), flags: 0,
-                        ttl: inner.u8(IPv6Field.hopLimit), proto: proto4,
-                        tos: UInt8(truncatingIfNeeded: inner.be32(IPv6Field.versionClassFlow) >> 20),
+        // F5: the inner header is translated as the packet itself was (T6.4): DF above 1260 bytes without a
+        // Fragment header; with one, DF clear, MF and the ID from it (F6).
+        let innerTotal4 = min(0xFFFF, IPv4Field.minimumHeaderLength + claimedL4Length)
+        let innerFlags: UInt16 = innerLayout.fragment.map { $0.more ? IPv4Field.moreFragments : 0 }
+            ?? (innerTotal4 > 1260 ? IPv4Field.dontFragment : 0)
+        writeIPv4Header(inner4, totalLength: innerTotal4,
+                        identification: UInt16(truncatingIfNeeded: innerLayout.fragment?.identification ?? 0),
+                        flags: innerFlags, ttl: inner.u8(IPv6Field.hopLimit), proto: proto4,
+                        tos: configuration.translatedTrafficClass(UInt8(truncatingIfNeeded: inner.be32(IPv6Field.versionClassFlow) >> 20)),
                         source: innerSource4.value, destination: outside.address.value)
         (inner4 + IPv4Field.minimumHeaderLength).copyMemory(from: innerL4, byteCount: copied)
-        rewriteInnerL4(inner4 + IPv4Field.minimumHeaderLength, available: copied, proto: proto4,
-                       portOffset: portOffset, newPort: outside.port, toIPv6: false,
-                       oldSum: InternetChecksum.sum(innerSource6) &+ InternetChecksum.sum(innerDestination6),
-                       newSum: InternetChecksum.sum32(innerSource4.value) &+ InternetChecksum.sum32(outside.address.value),
-                       claimedLength: claimedL4Length)
+        if portOffset >= 0 {
+            rewriteInnerL4(inner4 + IPv4Field.minimumHeaderLength, available: copied, proto: proto4,
+                           portOffset: portOffset, newPort: outside.port, toIPv6: false,
+                           oldSum: InternetChecksum.sum(innerSource6) &+ InternetChecksum.sum(innerDestination6),
+                           newSum: InternetChecksum.sum32(innerSource4.value) &+ InternetChecksum.sum32(outside.address.value),
+                           claimedLength: claimedL4Length)
+        }
         var body = IPv4Field.minimumHeaderLength + copied
         var lengthByte: UInt8 = 0
         if extensionLength > 0 && (kind.type == 3 || kind.type == 11 || kind.type == 12) {
@@ -211,10 +255,12 @@ extension Translator {
         icmp4.setBE32(4, kind.parameter)
         if lengthByte > 0 { icmp4.setU8(5, lengthByte) }
         icmp4.setBE16(2, InternetChecksum.finish(InternetChecksum.sum(UnsafeRawPointer(icmp4), count: 8 + body)))
+        // F6: an error with a Fragment header takes its ID from it, like any packet (§5.1.1).
         writeIPv4Header(out, totalLength: IPv4Field.minimumHeaderLength + 8 + body,
-                        identification: UInt16(truncatingIfNeeded: random.next()), flags: 0,
-                        ttl: ip.u8(IPv6Field.hopLimit) - 1, proto: IPProtocolNumber.icmp,
-                        tos: UInt8(truncatingIfNeeded: ip.be32(IPv6Field.versionClassFlow) >> 20),
+                        identification: layout.fragment.map { UInt16(truncatingIfNeeded: $0.identification) }
+                            ?? UInt16(truncatingIfNeeded: random.next()),
+                        flags: 0, ttl: ip.u8(IPv6Field.hopLimit) - 1, proto: IPProtocolNumber.icmp,
+                        tos: configuration.translatedTrafficClass(UInt8(truncatingIfNeeded: ip.be32(IPv6Field.versionClassFlow) >> 20)),
                         source: source4.value, destination: destination4.value)
         return commitError(&packet, from: out, count: IPv4Field.minimumHeaderLength + 8 + body, toIPv6: false)
     }
@@ -258,16 +304,20 @@ extension Translator {
     }
 
     /// RFC 4884 §4 (T4.12): pads the translated original datagram at `datagram` to at least 128 bytes and a whole
-    /// number of `wordSize`-byte words, then appends the extension structure, whole or not at all (when it would
-    /// not fit in `limit`, the error goes without it and without padding).
+    /// number of `wordSize`-byte words, then appends the extension structure whole. F13 (§4.2, §5.2): when the
+    /// error would exceed `limit`, the original datagram is truncated instead (to whole words, never below
+    /// 128 bytes); only an extension too large for even that is left out, with no padding.
     /// - Returns: the new body length and the length field (in words; 0 when the extension was left out).
     @usableFromInline
     static func appendExtension(to datagram: UnsafeMutableRawPointer, datagramLength: Int,
                                 from extensionStart: UnsafeMutableRawPointer, extensionLength: Int, wordSize: Int,
                                 limit: Int) -> (Int, UInt8) {
-        let padded = max(128, (datagramLength + wordSize - 1) / wordSize * wordSize)
-        guard padded + extensionLength <= limit else { return (datagramLength, 0) }
-        (datagram + datagramLength).initializeMemory(as: UInt8.self, repeating: 0, count: padded - datagramLength)
+        let room = (limit - extensionLength) / wordSize * wordSize
+        guard room >= 128 else { return (datagramLength, 0) }
+        let padded = min(room, max(128, (datagramLength + wordSize - 1) / wordSize * wordSize))
+        if padded > datagramLength {
+            (datagram + datagramLength).initializeMemory(as: UInt8.self, repeating: 0, count: padded - datagramLength)
+        }
         (datagram + padded).copyMemory(from: extensionStart, byteCount: extensionLength)
         return (padded + extensionLength, UInt8(padded / wordSize))
     }

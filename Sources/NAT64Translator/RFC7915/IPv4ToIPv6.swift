@@ -1,8 +1,9 @@
-// RFC 7915 §4 (IPv4 → IPv6) with RFC 6146 §3.5 for the inbound lookup.
+// RFC 7915 §4 (IPv4 → IPv6) with RFC 6146 §3.5 for the inbound lookup, or the stateless mapping of Stateless/
+// in `siit` mode and for 1:1 hosts.
 // Rules: T4.1 header, T4.2 TTL, T4.3 options / source routes, T4.4 Fragment header, T4.5 fragmentation to the
 // minimum IPv6 MTU, T4.6 Fragmentation Needed, T4.7 informational ICMP, T4.13 UDP zero checksum, T4.14
-// checksums, T4.15 default error; S2 endpoint-independent filtering, S6 no mapping; A2/A3.
-// ICMPv4 errors continue in ICMPErrors4to6.swift.
+// checksums, T4.15 default error; S2 endpoint-independent filtering, S6 no mapping; A2/A3; F1, F2 stateless;
+// F9 DF fragments; F14 options. ICMPv4 errors continue in ICMPErrors.swift.
 
 extension Translator {
     @usableFromInline
@@ -22,7 +23,7 @@ extension Translator {
         let flagsOffset = ip.be16(IPv4Field.flagsFragmentOffset)
         let ttl = ip.u8(IPv4Field.ttl)
         let proto = ip.u8(IPv4Field.proto)
-        let tos = ip.u8(IPv4Field.tos)
+        let tos = configuration.translatedTrafficClass(ip.u8(IPv4Field.tos))
         let identification = ip.be16(IPv4Field.identification)
         let source4 = IPv4Address(ip.be32(IPv4Field.source))
         let destination4 = IPv4Address(ip.be32(IPv4Field.destination))
@@ -31,10 +32,29 @@ extension Translator {
         let isFragment = moreFragments || fragmentOffset != 0
         let dontFragment = flagsOffset & IPv4Field.dontFragment != 0
 
-        guard poolSet.contains(destination4) else { return .drop(.notInPool) }
-        // A2 / A3: the source must be embeddable.
-        guard configuration.addressPolicy.allows(source4, under: configuration.prefix) else {
-            return .drop(.forbiddenAddress)
+        if isStateless {
+            if destination4 == configuration.gatewayIPv4 { return answerEcho4(&packet, headerLength: headerLength) }
+        } else {
+            guard poolSet.contains(destination4) else { return .drop(.notInPool) }
+        }
+        let l4 = ip + headerLength
+        let l4Length = totalLength - headerLength
+        let isFirst = fragmentOffset == 0
+        let isICMPError = proto == IPProtocolNumber.icmp && isFirst && l4Length >= 1
+            && ICMPMapping.isError4(l4.u8(L4Field.icmpType))
+        // A2 / A3: the source must be embeddable (F1: or have an EAM entry). F7: an ICMP error is translated
+        // whatever its source (ICMPErrors.swift picks an RFC 6791 source for it).
+        var source6 = IPv6Address.unspecified
+        if !isICMPError {
+            if isStateless {
+                guard let s = statelessIPv6(for: source4) else { return .drop(.forbiddenAddress) }
+                source6 = s
+            } else {
+                guard configuration.addressPolicy.allows(source4, under: configuration.prefix) else {
+                    return .drop(.forbiddenAddress)
+                }
+                source6 = configuration.prefix.embed(source4)
+            }
         }
 
         // T4.3: options are not translated; an unexpired LSRR/SSRR means the packet is not ours to deliver.
@@ -48,12 +68,6 @@ extension Translator {
             }
         }
 
-        let l4 = ip + headerLength
-        let l4Length = totalLength - headerLength
-        let isFirst = fragmentOffset == 0
-        let isICMPError = proto == IPProtocolNumber.icmp && isFirst && l4Length >= 1
-            && ICMPMapping.isError4(l4.u8(L4Field.icmpType))
-
         // T4.2: TTL would expire here: Time Exceeded from the gateway's own address (E2), never about an error.
         if ttl <= 1 {
             if isICMPError { return .drop(.hopLimitExceeded) }
@@ -62,18 +76,35 @@ extension Translator {
         }
 
         var idOffset = L4Field.destinationPort
+        /// F1 / F2: the destination's 1:1 IPv6 address when the packet passes without a session.
+        var oneToOne: IPv6Address?
+        if isStateless && !isICMPError {
+            guard let d = statelessIPv6(for: destination4) else {
+                // F1 / T4.15: no IPv6 form; an A3 address (broadcast, multicast…) gets no answer.
+                if AddressPolicy.isForbidden(destination4) { return .drop(.forbiddenAddress) }
+                return generateICMPv4Error(for: packet, into: &reply, type: 3, code: 13, parameter: 0,
+                                           reason: .forbiddenAddress, now: now)
+            }
+            oneToOne = d
+        }
         switch proto {
         case IPProtocolNumber.tcp:
             if isFirst { guard l4Length >= L4Field.tcpMinimumHeaderLength else { return .drop(.truncated) } }
         case IPProtocolNumber.udp:
             if isFirst {
                 guard l4Length >= L4Field.udpHeaderLength else { return .drop(.truncated) }
-                // T4.13: a fragmented datagram without checksum cannot get one computed here.
-                if isFragment && l4.be16(L4Field.udpChecksum) == 0 { return .drop(.fragmentedZeroChecksum) }
+                // T4.13 / F14: a fragmented datagram without checksum cannot get one computed here, and an
+                // unfragmented one may be configured out: both are answered with ICMPv4 3/13 (§4.4).
+                if l4.be16(L4Field.udpChecksum) == 0 && (isFragment || configuration.stateless.udpZeroChecksum == .drop) {
+                    return generateICMPv4Error(for: packet, into: &reply, type: 3, code: 13, parameter: 0,
+                                               reason: isFragment ? .fragmentedZeroChecksum : .zeroUDPChecksum, now: now)
+                }
             }
         case IPProtocolNumber.icmp:
             if isFragment {
-                // The ICMP checksum covers the whole message: reassemble, then translate (as T6.11).
+                // The ICMP checksum covers the whole message: reassemble, then translate (as T6.11); a
+                // stateless translator cannot (F1), so it drops and counts.
+                if isStateless { return .drop(.fragmentedICMP) }
                 let key = ICMPReassembly.Key(source: IPv6Address(high: 0, low: UInt64(source4.value)),
                                              destination: IPv6Address(high: 0, low: UInt64(destination4.value)),
                                              identification: UInt32(identification) | UInt32(proto) << 16, version: 4)
@@ -93,27 +124,41 @@ extension Translator {
             }
             idOffset = L4Field.icmpIdentifier
         default:
-            // T4.15: untranslatable and worth telling the sender: communication administratively prohibited.
-            return generateICMPv4Error(for: packet, into: &reply, type: 3, code: 13, parameter: 0,
-                                       reason: .unknownL4, now: now)
+            // F2: 1:1 translation passes every protocol, payload copied (§4.5). T4.15: NAPT cannot, and says
+            // so: communication administratively prohibited.
+            if oneToOne == nil { oneToOne = table.oneToOneHost(for: destination4) }
+            guard oneToOne != nil else {
+                return generateICMPv4Error(for: packet, into: &reply, type: 3, code: 13, parameter: 0,
+                                           reason: .unknownL4, now: now)
+            }
         }
+        let carriesPorts = proto == IPProtocolNumber.tcp || proto == IPProtocolNumber.udp || proto == IPProtocolNumber.icmp
 
         // RFC 6146 §3.5.1/§3.5.2: endpoint-independent filtering; no mapping → drop (S6).
         let inside: Endpoint6
-        let fragmentKey = FragmentTracker.key(source: source4, destination: destination4, identification: identification)
-        if isFirst {
+        let fragmentKey = FragmentKey(source: source4, destination: destination4, identification: identification, proto: proto)
+        if let address = oneToOne {
+            // F1 / F2: no session, the port stays.
+            inside = Endpoint6(address: address, port: isFirst && carriesPorts ? l4.be16(idOffset) : 0, proto: proto)
+        } else if isFirst {
             switch filterAndUpdateInbound(packet, source4: source4, destination4: destination4, proto: proto, l4: l4,
                                           now: now) {
             case .proceed(let e): inside = e  // RFC 6146 §3.5 (RFC6146/FilteringAndUpdating.swift)
             case .stop(let verdict): return verdict
             }
-            if moreFragments { fragments4.remember(fragmentKey, proto: proto, inside: inside, now: now) }
+            if moreFragments {
+                fragments4.remember(FragmentTracker.key(source: source4, destination: destination4,
+                                                        identification: identification),
+                                    proto: proto, inside: inside, now: now)
+            }
         } else {
             // A later fragment: its first fragment told where the datagram goes. S8: one that arrives before
             // the first is held (bounded, 2 s) and translated when the first comes.
-            guard let found = fragments4.find(fragmentKey, proto: proto, now: now) else {
-                let key = FragmentKey(source: source4, destination: destination4, identification: identification, proto: proto)
-                switch arena.heldFragments.hold(UnsafeRawBufferPointer(packet.packet), key: key,
+            guard let found = fragments4.find(FragmentTracker.key(source: source4, destination: destination4,
+                                                                  identification: identification),
+                                              proto: proto, now: now)
+            else {
+                switch arena.heldFragments.hold(UnsafeRawBufferPointer(packet.packet), key: fragmentKey,
                                                 source: IPv6Address(high: 0, low: UInt64(source4.value)), now: now) {
                 case .held, .duplicate: return .drop(.fragmentHeld)
                 case .full, .sourceLimit, .tooLarge: return .drop(.heldPacketLimit)
@@ -122,27 +167,28 @@ extension Translator {
             inside = found
         }
 
-        // T4.4 / T4.5: a Fragment header when the packet is a fragment or is about to be fragmented.
+        // T4.4 / T4.5: a Fragment header when the packet is a fragment or is about to be fragmented; F9: a
+        // fragment's own Fragment header counts against the minimum MTU too.
+        let ownFragmentHeader = isFragment ? 8 : 0
         let needsSplit = !dontFragment && packet.offload.segmentation == .none
-            && IPv6Field.headerLength + l4Length > configuration.minimumIPv6MTU
+            && IPv6Field.headerLength + ownFragmentHeader + l4Length > configuration.minimumIPv6MTU
         let fragmentHeader = isFragment || needsSplit
         let ipv6HeaderLength = IPv6Field.headerLength + (fragmentHeader ? 8 : 0)
-        // T4.6: DF set and too big for the IPv6 link → Fragmentation Needed with MTU = IPv6 MTU − 20.
-        if dontFragment && !isFragment && packet.offload.segmentation == .none
-            && IPv6Field.headerLength + l4Length > configuration.ipv6MTU
-        {
+        // T4.6 / F9: DF set, fragment or not, and too big for the IPv6 link → Fragmentation Needed with the
+        // largest IPv4 packet that fits (IPv6 MTU − 20, − 8 more for a fragment).
+        if dontFragment && packet.offload.segmentation == .none && ipv6HeaderLength + l4Length > configuration.ipv6MTU {
             return generateICMPv4Error(for: packet, into: &reply, type: 3, code: 4,
-                                       parameter: UInt32(configuration.ipv6MTU - 20), reason: .packetTooBig, now: now)
+                                       parameter: UInt32(configuration.ipv6MTU - 20 - ownFragmentHeader),
+                                       reason: .packetTooBig, now: now)
         }
         let newStart = packet.start + headerLength - ipv6HeaderLength
         guard newStart >= 0, IPv6Field.headerLength + 8 + l4Length <= 0xFFFF + IPv6Field.headerLength else {
             return .drop(.tooBig)
         }
 
-        let source6 = configuration.prefix.embed(source4)
         let destination6 = inside.address
         let nextHeader = proto == IPProtocolNumber.icmp ? IPProtocolNumber.icmpv6 : proto
-        if isFirst {
+        if isFirst && carriesPorts {
             rewriteL4Inbound(l4: l4, l4Length: l4Length, proto: proto, idOffset: idOffset, newPort: inside.port,
                              source4: source4, destination4: destination4, source6: source6,
                              destination6: destination6, offload: &packet.offload,
@@ -183,8 +229,7 @@ extension Translator {
             verdict = splitIntoFragments(packet)
         }
         if isFirst && moreFragments && arena.heldFragments.count > 0 {
-            let key = FragmentKey(source: source4, destination: destination4, identification: identification, proto: proto)
-            return releaseHeldFragments(key, after: verdict, packet: packet, reply: &reply, now: now)
+            return releaseHeldFragments(fragmentKey, after: verdict, packet: packet, reply: &reply, now: now)
         }
         return verdict
     }

@@ -1,22 +1,27 @@
-// RFC 7915 §5 (IPv6 → IPv4) with RFC 6146 §3.5/§3.6 for the outbound mapping.
+// RFC 7915 §5 (IPv6 → IPv4) with RFC 6146 §3.5/§3.6 for the outbound mapping, or the stateless mapping of
+// Stateless/ in `siit` mode and for 1:1 hosts.
 // Rules: T6.1 header, T6.2 hop limit, T6.3 routing header, T6.4 DF/ID/fragments, T6.5 Packet Too Big,
 // T6.6 informational ICMPv6, T6.11 fragmented ICMPv6, T6.12 default error, T6.13 other protocols;
-// A1–A3 address checks. ICMPv6 errors continue in ICMPErrors6to4.swift.
+// A1–A3 address checks; F1, F2 stateless; F8 empty payload; F10 extension after fragment; F14 traffic class.
+// ICMPv6 errors continue in ICMPErrors.swift.
 
 extension Translator {
     @usableFromInline
     mutating func translate6to4(_ packet: inout PacketBuffer, reply: inout PacketBuffer, now: Nanoseconds) -> Verdict {
         let ip = packet.base + packet.start
+        eamHairpin = false
         guard packet.count >= IPv6Field.headerLength else { return .drop(.truncated) }
         let payloadLength = Int(ip.be16(IPv6Field.payloadLength))
-        guard payloadLength > 0 else { return .drop(.badHeader) }  // jumbograms are not translatable
+        // F8: Payload Length 0 is an empty payload (No Next Header); only with a Hop-by-Hop header, which then
+        // carries a Jumbo Payload option (RFC 2675 §3), is it a jumbogram, which IPv4 cannot carry.
+        if payloadLength == 0 && ip.u8(IPv6Field.nextHeader) == IPProtocolNumber.hopByHop { return .drop(.badHeader) }
         guard IPv6Field.headerLength + payloadLength <= packet.count else { return .drop(.truncated) }
         packet.count = IPv6Field.headerLength + payloadLength  // ignore trailing bytes beyond the IPv6 length
 
         let source = ip.ipv6(IPv6Field.source)
         let destination = ip.ipv6(IPv6Field.destination)
         let hopLimit = ip.u8(IPv6Field.hopLimit)
-        let trafficClass = UInt8(truncatingIfNeeded: ip.be32(IPv6Field.versionClassFlow) >> 20)
+        let trafficClass = configuration.translatedTrafficClass(UInt8(truncatingIfNeeded: ip.be32(IPv6Field.versionClassFlow) >> 20))
 
         // The kernel writes its own neighbour discovery and MLD into the TUN; they are not for us.
         if destination.high >> 56 == 0xFF || source.high >> 54 == 0x3FA || source == .unspecified {
@@ -27,25 +32,17 @@ extension Translator {
         let layout: IPv6Layout
         switch IPv6Layout.walk(ip, length: packet.count) {
         case .layout(let l): layout = l
+        case .drop(.extensionAfterFragment):
+            // F10: dropped with the T6.12 error (administratively prohibited).
+            return generateICMPv6Error(for: packet, into: &reply, type: 1, code: 1, parameter: 0,
+                                       reason: .extensionAfterFragment, now: now)
         case .drop(let reason): return .drop(reason)
         case .parameterProblem(let pointer, let reason):
             return generateICMPv6Error(for: packet, into: &reply, type: 4, code: 0, parameter: pointer,
                                        reason: reason, now: now)
         }
-
-        // A1: the destination is a well-formed address under the prefix; A2/A3: and may be translated.
-        let destination4: IPv4Address
-        switch configuration.prefix.extract(destination) {
-        case .success(let a): destination4 = a
-        case .failure: return .drop(.notInPrefix)
-        }
-        if AddressPolicy.isForbidden(source) { return .drop(.forbiddenAddress) }
-        guard configuration.addressPolicy.allows(destination4, under: configuration.prefix),
-              destination4 != configuration.gatewayIPv4
-        else {
-            // T6.12: administratively prohibited.
-            return generateICMPv6Error(for: packet, into: &reply, type: 1, code: 1, parameter: 0,
-                                       reason: .forbiddenAddress, now: now)
+        if isStateless && destination == configuration.gatewayIPv6 {
+            return answerEcho6(&packet, layout: layout)
         }
 
         let l4 = ip + layout.upperOffset
@@ -53,6 +50,38 @@ extension Translator {
         let isFirst = layout.fragment?.isFirst ?? true
         let isICMPError = layout.proto == IPProtocolNumber.icmpv6 && isFirst && l4Length >= 1
             && ICMPMapping.isError6(l4.u8(L4Field.icmpType))
+
+        // A1: the destination is a well-formed address under the prefix (F1: or an EAM entry); A2/A3: and may
+        // be translated. T6.12: administratively prohibited otherwise (never about an ICMP error).
+        var destination4 = IPv4Address(0)
+        var unmapped: DropReason?
+        if isStateless {
+            if let d = statelessIPv4(for: destination) {
+                destination4 = d
+                if d == configuration.gatewayIPv4 { unmapped = .forbiddenAddress }  // A3: our own address
+                // F4: the prefix form of an EAM address goes back to that entry's IPv6 host.
+                eamHairpin = configuration.prefix.contains(destination) && eamTable.entry(forIPv4: d) != nil
+            } else if configuration.prefix.contains(destination) {
+                unmapped = .forbiddenAddress
+            } else {
+                return .drop(.notInPrefix)
+            }
+        } else {
+            switch configuration.prefix.extract(destination) {
+            case .success(let a): destination4 = a
+            case .failure: return .drop(.notInPrefix)
+            }
+            if !configuration.addressPolicy.allows(destination4, under: configuration.prefix)
+                || destination4 == configuration.gatewayIPv4 { unmapped = .forbiddenAddress }
+        }
+        if AddressPolicy.isForbidden(source) { return .drop(.forbiddenAddress) }
+        // F1: in siit mode the source needs an IPv4 form too.
+        let stateless4 = isStateless ? statelessIPv4(for: source) : nil
+        if isStateless && stateless4 == nil && !isICMPError && unmapped == nil { unmapped = .notInPrefix }
+        if let reason = unmapped {
+            if isICMPError { return .drop(reason) }
+            return generateICMPv6Error(for: packet, into: &reply, type: 1, code: 1, parameter: 0, reason: reason, now: now)
+        }
 
         // T6.2: a packet whose hop limit would reach zero gets Time Exceeded from the gateway (E2), except
         // an ICMP error (never an error about an error).
@@ -62,8 +91,10 @@ extension Translator {
                                        reason: .hopLimitExceeded, now: now)
         }
 
-        let proto: UInt8
+        var proto: UInt8
         var idOffset = L4Field.sourcePort
+        /// F2: the source's 1:1 address when the packet passes without a session (other protocols).
+        var oneToOne = stateless4
         switch layout.proto {
         case IPProtocolNumber.tcp:
             if isFirst { guard l4Length >= L4Field.tcpMinimumHeaderLength else { return .drop(.truncated) } }
@@ -77,8 +108,10 @@ extension Translator {
             }
             proto = IPProtocolNumber.udp
         case IPProtocolNumber.icmpv6:
-            // T6.11: the checksum covers the whole message (and a pseudo-header): reassemble, then translate.
+            // T6.11: the checksum covers the whole message (and a pseudo-header): reassemble, then translate;
+            // a stateless translator cannot (F1), so it drops and counts.
             if let f = layout.fragment, f.offset != 0 || f.more {
+                if isStateless { return .drop(.fragmentedICMP) }
                 let key = ICMPReassembly.Key(source: source, destination: destination, identification: f.identification,
                                              version: 6)
                 switch reassembly.add(&packet, key: key, headerLength: IPv6Field.headerLength,
@@ -100,9 +133,14 @@ extension Translator {
             proto = IPProtocolNumber.icmp
             idOffset = L4Field.icmpIdentifier
         default:
-            // T6.13: NAPT cannot translate other protocols: Parameter Problem pointing at the next header.
-            return generateICMPv6Error(for: packet, into: &reply, type: 4, code: 1,
-                                       parameter: UInt32(layout.protoFieldOffset), reason: .unknownL4, now: now)
+            // F2: 1:1 translation passes every protocol, payload copied (§5.5). T6.13: NAPT cannot: Parameter
+            // Problem pointing at the next header.
+            if oneToOne == nil { oneToOne = table.oneToOneAddress(for: source) }
+            guard oneToOne != nil else {
+                return generateICMPv6Error(for: packet, into: &reply, type: 4, code: 1,
+                                           parameter: UInt32(layout.protoFieldOffset), reason: .unknownL4, now: now)
+            }
+            proto = layout.proto
         }
 
         let totalLength = IPv4Field.minimumHeaderLength + l4Length
@@ -117,7 +155,17 @@ extension Translator {
         }
 
         let source4: IPv4Address
-        if isFirst {
+        if let address = oneToOne {
+            // F1 / F2: no session; ports stay, only the pseudo-header changes.
+            source4 = address
+            if isFirst && (proto == IPProtocolNumber.tcp || proto == IPProtocolNumber.udp || proto == IPProtocolNumber.icmp) {
+                let port = l4.be16(idOffset)
+                rewriteL4Outbound(l4: l4, l4Length: l4Length, proto: proto, idOffset: idOffset, oldPort: port,
+                                  newPort: port, source6: source, destination6: destination, source4: source4,
+                                  destination4: destination4, offload: &packet.offload,
+                                  headerShrink: layout.upperOffset - IPv4Field.minimumHeaderLength)
+            }
+        } else if isFirst {
             // RFC 6146 §3.5: find or create the session (RFC6146/FilteringAndUpdating.swift), then rewrite L4.
             let oldPort = l4.be16(idOffset)
             let outside: Endpoint4

@@ -76,7 +76,7 @@ extension BindingTable {
             return .success(h)
         }
         switch configuration.mode {
-        case .napt:
+        case .napt, .siit:  // siit never reaches the table (Stateless/)
             guard let h = makeHost(address, outside4: 0, kind: .napt, now: now) else { return .failure(.hostSessionLimit) }
             return .success(h)
         case .pool:

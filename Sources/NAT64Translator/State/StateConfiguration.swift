@@ -24,6 +24,8 @@ public enum TranslationMode: String, Sendable, Equatable, CaseIterable {
     /// 1:1 dynamic pool: each IPv6 host gets one pool4 address of its own while it is known, handed out
     /// least-recently-used first; ports are never rewritten.
     case pool
+    /// Stateless translation (RFC 7915, RFC 6052 both ways, RFC 7757 EAM): no state at all (F1).
+    case siit
 }
 
 /// Inbound filtering policy (RFC 6146 §3.5.1.1 / RFC 4787 §5, conformance S2).
@@ -50,9 +52,10 @@ public struct EAMEntry: Sendable, Equatable {
     public var inside: IPv6Prefix
     public var outside: IPv4Prefix
 
-    /// Returns nil unless both prefixes have the same number of host bits (RFC 7757 §3.1) and at most 16.
+    /// Returns nil unless both prefixes have the same number of host bits (RFC 7757 §3.1). The stateful modes
+    /// take at most 16 host bits (their owned-address set lists every address); `siit` takes any length (F1).
     public init?(inside: IPv6Prefix, outside: IPv4Prefix) {
-        guard 128 - inside.length == 32 - outside.length, 32 - outside.length <= 16 else { return nil }
+        guard 128 - inside.length == 32 - outside.length else { return nil }
         self.inside = inside
         self.outside = outside
     }
@@ -68,8 +71,8 @@ public struct EAMEntry: Sendable, Equatable {
     /// The IPv6 address for `address`, or nil when it is not under `outside`.
     @inlinable public func map(_ address: IPv4Address) -> IPv6Address? {
         guard outside.contains(address) else { return nil }
-        let hostBits = UInt32(32 - outside.length)
-        let suffix = hostBits == 0 ? 0 : UInt64(address.value & ((1 << hostBits) - 1))
+        let hostBits = UInt64(32 - outside.length)
+        let suffix = hostBits == 0 ? 0 : UInt64(address.value) & ((1 << hostBits) - 1)
         return IPv6Address(high: inside.address.high, low: inside.address.low | suffix)
     }
 }
@@ -120,7 +123,8 @@ public struct StateConfiguration: Sendable, Equatable {
 
     /// IPv4 addresses owned by the static maps and EAM entries (the translator accepts packets to them).
     public var oneToOneIPv4Addresses: [IPv4Address] {
-        staticMappings.map(\.outside) + eam.flatMap { e in
+        if mode == .siit { return [] }  // stateless: nothing is owned, the EAM trie decides (F1)
+        return staticMappings.map(\.outside) + eam.flatMap { e in
             (0..<(UInt32(1) << UInt32(32 - e.outside.length))).map { IPv4Address(e.outside.address.value | $0) }
         }
     }

@@ -19,9 +19,18 @@ func configuration() -> TranslatorConfiguration {
                             gatewayIPv6: IPv6Address("2001:db8:1::1")!, maxSessions: 65_536, seed: 1)
 }
 
+/// `siit` mode (conformance F1): an EAM entry client ↔ pool stands in for the pool4 mapping; no state.
+func siitConfiguration() -> TranslatorConfiguration {
+    var c = configuration()
+    c.pool4 = []
+    c.state = StateConfiguration(mode: .siit, eam: [EAMEntry(inside: IPv6Prefix(client, length: 128),
+                                                             outside: IPv4Prefix(pool, length: 32))!])
+    return c
+}
+
 /// A translator with its buffers, kept across iterations (the benchmark closures capture a reference).
 final class Bench: @unchecked Sendable {
-    var translator = Translator(configuration: configuration())
+    var translator: Translator
     var packet = PacketBuffer()
     var reply = PacketBuffer(capacity: PacketBuffer.headroom + 2048)
     let outbound: [UInt8]
@@ -29,7 +38,8 @@ final class Bench: @unchecked Sendable {
     var now: Nanoseconds = 1_000_000_000
 
     /// Sets up an established flow: `outbound(port)` once from the IPv6 side, the reply from the IPv4 side.
-    init(_ l4: (UInt16) -> L4, reply: (UInt16) -> L4) {
+    init(_ l4: (UInt16) -> L4, reply: (UInt16) -> L4, using setup: TranslatorConfiguration = configuration()) {
+        translator = Translator(configuration: setup)
         outbound = buildIPv6(src: client, dst: server6, l4: l4(5000))
         packet.load(outbound)
         _ = translator.translate(&packet, reply: &self.reply, now: now)
@@ -107,6 +117,19 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
         Benchmark("translate 4to6 \(name) established") { benchmark in
+            bench.inbound.withUnsafeBytes { bytes in
+                for _ in benchmark.scaledIterations { blackHole(bench.run(bytes)) }
+            }
+        }
+    }
+    for (name, out, back) in flows {
+        let bench = Bench(out, reply: back, using: siitConfiguration())
+        Benchmark("translate 6to4 \(name) siit") { benchmark in
+            bench.outbound.withUnsafeBytes { bytes in
+                for _ in benchmark.scaledIterations { blackHole(bench.run(bytes)) }
+            }
+        }
+        Benchmark("translate 4to6 \(name) siit") { benchmark in
             bench.inbound.withUnsafeBytes { bytes in
                 for _ in benchmark.scaledIterations { blackHole(bench.run(bytes)) }
             }
