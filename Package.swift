@@ -113,6 +113,7 @@ let package = Package(
             name: "nat64dTests",
             dependencies: [
                 "nat64d", "DNS64", "NAT64Translator", "Forwarding", "RouterAdvertisement", "InboundProxy",
+                "GatewayConfig", .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),

@@ -125,6 +125,12 @@ def main(out):
                 b'prefix-valid-lifetime = 86400\nprefix-preferred-lifetime = 14400\nrdnss = ["2001:db8:1::1"]\n'
                 b'rdnss-lifetime = 180\ndnssl = ["example.com"]\ndnssl-lifetime = 180\npref64 = "64:ff9b::/96"\n'
                 b'pref64-lifetime = 180\n[ra.eth2]\n')
+    with open(os.path.join(out, "config", "abuse-trail"), "wb") as f:
+        f.write(b'[translator]\nprefix = "64:ff9b::/96"\npool4 = ["192.0.2.1"]\nport-block-size = 128\n'
+                b'port-blocks-per-host = 2\nport-block-hold = 30\n[gateway]\nipv4 = "198.51.100.1"\n'
+                b'ipv6 = "2001:db8:1::1"\n[mapping-log]\nenabled = true\npath = "/tmp/m.log"\ndetail = "session"\n'
+                b'[ipfix]\nenabled = true\ncollectors = ["198.51.100.7:4739"]\n[policy]\n'
+                b'rules = ["2001:db8::/32 deny tcp/25", "2001:db8:1::/48 limit any 50"]\n')
 
 
 if __name__ == "__main__":

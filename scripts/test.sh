@@ -26,6 +26,7 @@ NETNS_SUITES=(
     scripts/privilege-test.sh
     scripts/netns-proxy-test.sh
     scripts/netns-ra-test.sh
+    scripts/netns-abuse-test.sh
 )
 
 step() { printf '\n=== %s\n' "$*"; }

@@ -120,4 +120,10 @@ public final class ForwardingGroup<Device: PacketDevice & ~Copyable>: Sendable {
         }
         return (out, now)
     }
+
+    /// Who holds pool4 `address` and `port` now (one table is shared by every queue, so the first answers).
+    /// - Returns: nil when the packet thread did not answer in time.
+    public func who(_ address: IPv4Address, port: UInt16) -> [PortHolder]? {
+        threads[0].ask(.who(address, port)).map(\.holders)
+    }
 }

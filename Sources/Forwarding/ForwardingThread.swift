@@ -38,6 +38,10 @@ public struct ForwarderStats: Sendable, Equatable {
     public var tableLockContended: UInt64 = 0
     /// Half-open or closing TCP sessions evicted to admit new flows into a full table (early drop).
     public var transitoryEvictions = 0
+    /// Port block counters of the shared table (issue 13).
+    public var portBlocks = PortBlockCounters()
+    /// Refusals per outbound policy rule of the shared table (issue 13).
+    public var policyRefusals: [UInt64] = []
 
     public init() {}
 
@@ -55,6 +59,8 @@ public struct ForwarderStats: Sendable, Equatable {
         eventsDropped = max(eventsDropped, other.eventsDropped)
         tableLockContended = max(tableLockContended, other.tableLockContended)
         transitoryEvictions = max(transitoryEvictions, other.transitoryEvictions)
+        if other.portBlocks.assigned >= portBlocks.assigned { portBlocks = other.portBlocks }
+        if policyRefusals.reduce(0, &+) <= other.policyRefusals.reduce(0, &+) { policyRefusals = other.policyRefusals }
     }
 }
 
@@ -79,6 +85,8 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         case startCapture(SharedCapture)
         /// Close the running recorder; the reply carries its final status.
         case stopCapture
+        /// Who holds this pool4 address and port now (`ctl who`, issue 13).
+        case who(IPv4Address, UInt16)
     }
 
     /// The packet thread's answer.
@@ -94,6 +102,8 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         public var now: Nanoseconds
         /// False when a `startCapture` was refused.
         public var accepted = true
+        /// The holders asked for by `who`.
+        public var holders: [PortHolder] = []
     }
 
     private struct Mailbox {
@@ -248,6 +258,10 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         s.eventsDropped = events?.dropped ?? 0
         s.tableLockContended = p.engine.translator.table.lock.contended
         s.transitoryEvictions = p.engine.translator.table.transitoryEvictions
+        let table = p.engine.translator.table
+        if table.hasAbuseCounters {
+            (s.portBlocks, s.policyRefusals) = table.lock.withLock { (table.portBlockCounters, table.policyRefusals) }
+        }
         return s
     }
 
@@ -284,6 +298,9 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
             capture?.flush()
             reply.capture = capture?.shared.status
             capture = nil
+        case .who(let address, let port):
+            let table = p.engine.translator.table
+            reply.holders = table.lock.withLock { table.holders(of: address, port: port) }
         }
         mailbox.withLock { $0.reply = (id, reply) }
         answered.signal()

@@ -36,7 +36,7 @@ extension ConfigReader {
         ("translator", ["prefix", "pool4", "udp-timeout", "tcp-established-timeout", "tcp-transitory-timeout",
                         "icmp-timeout", "max-sessions", "mode", "filtering", "map", "eam", "eam-allow-overlap",
                         "max-sessions-per-host", "max-held-syns", "state-dir", "traffic-class", "udp-zero-checksum",
-                        "rfc6791-pool4", "rfc6791-pool6", "clat"]),
+                        "rfc6791-pool4", "rfc6791-pool6", "clat"] + portBlockKeys),
         ("gateway", ["ipv4", "ipv6"]),
         ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms", "exclude", "mapped",
                    "break-dnssec", "synthesize-on-error", "cache-size", "cache-min-ttl", "cache-max-ttl",
@@ -49,7 +49,7 @@ extension ConfigReader {
         ("control", ["socket"]),
         ("metrics", ["enabled", "listen"]),
         ("proxy", proxyKeys),
-    ]
+    ] + abuseSchema
 
     /// Sub-sections of `[dns64]`, written as `[dns64.groups.NAME]` headers rather than `key = value` lines.
     static let dns64Subsections = ["groups"]
@@ -79,6 +79,12 @@ extension ConfigReader {
         let metrics = readMetrics(section("metrics", keys: keys("metrics")))
         let proxy = readProxy(section("proxy", keys: keys("proxy") + Self.proxySubsections), dns64: dns64, metrics: metrics)
         let ra = readRA(tunName: tun?.name, translatorPrefix: translator?.config.prefix)
+        // Issue 13 (Configuration+Abuse.swift): port blocks, mapping log, IPFIX, outbound policy.
+        let portBlocks = readPortBlocks(Section(name: "translator", table: root["translator"].flatMap {
+            if case .table(let t) = $0.value.kind { t } else { nil } }))
+        let mappingLog = readMappingLog(section("mapping-log", keys: keys("mapping-log")))
+        let ipfix = readIPFIX(section("ipfix", keys: keys("ipfix")))
+        let policy = readPolicy(section("policy", keys: keys("policy")))
         if let translator, let gateway { crossCheck(translator, gateway) }
         guard let tun, let translator, let gateway, let dns64, let log, let translation, let capture, let control,
               let metrics, let ra, errors.isEmpty
@@ -90,6 +96,12 @@ extension ConfigReader {
         configuration.metrics = metrics
         if let proxy { configuration.proxy = proxy }
         configuration.ra = ra
+        guard let portBlocks, let mappingLog, let ipfix, let policy else { return nil }
+        configuration.translator.portBlocks = portBlocks
+        configuration.translator.outboundRules = policy.rules
+        configuration.mappingLog = mappingLog
+        configuration.ipfix = ipfix
+        configuration.policy = policy
         return configuration
     }
 

@@ -61,6 +61,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// side of each map and EAM entry is routed into the TUN instead (Configuration+Stateless.swift).
         public var clat = false
 
+        /// `port-block-size`, `port-blocks-per-host`, `port-block-hold` (RFC 7422; Configuration+Abuse.swift).
+        public var portBlocks = PortBlockSettings()
+        /// `[policy] rules` (Configuration+Abuse.swift).
+        public var outboundRules: [OutboundRule] = []
+
         /// The core's view of these keys.
         public var stateConfiguration: StateConfiguration {
             var limits = StateLimits()
@@ -72,8 +77,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
                 }
             }
             if mode == .siit { return statelessStateConfiguration }
-            return StateConfiguration(mode: mode, filtering: filtering, portRanges: ranges,
-                                      staticMappings: staticMappings, eam: eam, limits: limits)
+            var state = StateConfiguration(mode: mode, filtering: filtering, portRanges: ranges,
+                                           staticMappings: staticMappings, eam: eam, limits: limits)
+            state.portBlocks = portBlocks
+            state.outboundRules = outboundRules
+            return state
         }
 
         /// Every address of `pool4`, in order (at most 65536 per prefix, since prefixes are /16 or longer).
@@ -239,6 +247,10 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var proxy = Proxy()
     /// The `[ra.IFNAME]` sections, in file order (Configuration+RA.swift); empty: no router advertisements.
     public var ra: [RAInterface] = []
+    /// `[mapping-log]`, `[ipfix]`, `[policy]` (Configuration+Abuse.swift).
+    public var mappingLog = MappingLog()
+    public var ipfix = IPFIX()
+    public var policy = Policy()
 
     /// Parses and validates configuration text.
     ///

@@ -81,6 +81,10 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case fragmentHeld
     /// Overlapping or inconsistent fragments: the datagram was discarded (RFC 5722).
     case fragmentOverlap
+    /// A new flow refused by an outbound policy `deny` rule (issue 13); answered with ICMPv6 1/1.
+    case policyDenied
+    /// A new flow over an outbound policy `limit` rule's per-host budget (issue 13).
+    case policyRateLimited
 
     public var description: String {
         switch self {
@@ -116,6 +120,8 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .heldPacketLimit: "held-packet-limit"
         case .fragmentHeld: "fragment-held"
         case .fragmentOverlap: "fragment-overlap"
+        case .policyDenied: "policy-denied"
+        case .policyRateLimited: "policy-rate-limited"
         }
     }
 }

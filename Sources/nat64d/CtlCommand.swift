@@ -17,6 +17,9 @@ struct CtlCommand: ParsableCommand {
               proxy [--json]             the inbound proxy: listeners, routes, backends (health, connections)
               ra [--json]                what the router advertisements announce per interface, and their counters
               stats --json               the counters of stats as one JSON object
+              who ADDR:PORT [--at TIME] [--json]
+                                         which IPv6 host held a pool4 address and port (live table and
+                                         the [mapping-log] files); TIME is UTC, e.g. 2026-12-01T14:03:22
             """)
 
     @Option(help: "The control socket (default: [control] socket's default).")

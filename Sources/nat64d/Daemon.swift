@@ -89,6 +89,7 @@ struct GatewayService: Service {
             logger.info("pool assignments restored", metadata: ["count": "\(restored)", "state-dir": "\(directory)"])
             journal = try PoolJournalWriter(persistence: persistence, logger: logger)
         }
+        let mappingLog = try AbuseSetup.start(configuration, table: table, logger: logger)  // issue 13
         let capture = try configuration.capture.enabled
             ? SharedCapture(recorder: CaptureRecorder(settings: configuration.capture.settings)) : nil
         if capture != nil {
@@ -191,6 +192,9 @@ struct GatewayService: Service {
         // 4. The control server, off the packet path.
         var commands = ControlCommands(forwarder: forwarder, dns: dns, captureDefaults: configuration.capture.settings)
         commands.ra = ra?.advertiser
+        commands.mappingLog = configuration.mappingLog
+        commands.mappingLogWriter = mappingLog
+        commands.policyRules = configuration.policy.ruleTexts
         commands.proxy = proxy?.server
         do {
             try control.start { [commands] in commands.handle($0) }
@@ -251,6 +255,7 @@ struct GatewayService: Service {
         if let dns { await dns.stop() }
         forwarder.stop()
         journal?.stop()
+        mappingLog?.stop()
         try? await group.shutdownGracefully()
         let s = forwarder.stats
         var dropSummary: [String] = []

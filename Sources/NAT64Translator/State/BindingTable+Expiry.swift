@@ -61,7 +61,7 @@ extension BindingTable {
             apply(step, to: i, now: now)
             return true
         }
-        removeSession(s)
+        removeSession(s, now: now)
         return false
     }
 
@@ -103,7 +103,7 @@ extension BindingTable {
                        let step = TCPStateMachine.onExpiry(TCPState(rawValue: sessions[i].state) ?? .closed) {
                         apply(step, to: i, now: now)
                     } else {
-                        removeSession(s, linked: false)
+                        removeSession(s, linked: false, now: now)
                         removed += 1
                         continue
                     }
@@ -140,6 +140,7 @@ extension BindingTable {
             tick += 1
         }
         meta.pointee.wheelTick = tick
+        releaseIdleBlocks(now: now)  // issue 13: port blocks whose hold time has passed
         return removed
     }
 }
@@ -176,7 +177,7 @@ extension BindingTable {
                 let e = sessions[Int(s)]
                 if e.proto == IPProtocolNumber.tcp, let state = TCPState(rawValue: e.state), state.isTransitory,
                    host == nil || bibs[Int(e.bib)].host == host! {
-                    removeSession(s)
+                    removeSession(s, now: now, reason: .evicted)
                     meta.pointee.transitoryEvictions += 1
                     return true
                 }

@@ -134,6 +134,7 @@ extension BindingTable {
         hosts[Int(h)] = HostEntry(address: address, lastUsed: now, outside4: outside4, sessionCount: 0, hash: hash,
                                   outsideHash: oh, nextFree: BindingTable.none, kind: kind.rawValue)
         hostsByAddress.insert(hash: hash, slot: h)
+        policy?.reset(host: h)
         if kind != .napt { hostsByOutside.insert(hash: oh, slot: h) }
         meta.pointee.hostCount += 1
         return h
@@ -143,7 +144,8 @@ extension BindingTable {
     func releaseHostIfIdle(_ h: UInt32) {
         let kind = hosts[Int(h)].kind
         guard hosts[Int(h)].sessionCount == 0,
-              kind == HostKind.napt.rawValue || kind == HostKind.eam.rawValue
+              kind == HostKind.napt.rawValue || kind == HostKind.eam.rawValue,
+              !hostHoldsBlocks(h)  // issue 13: a host keeps its port blocks through their hold time
         else { return }
         // A BIB entry without sessions exists only between `makeBIB` and `makeSession`, so a host without
         // sessions has no BIB entries left.

@@ -163,6 +163,10 @@ extension BindingTable {
                 return createOutbound(source: source, port: port, remote: remote, remotePort: remotePort,
                                       proto: proto, flags: flags, hash: hash, now: now)
             }
+            if let policy, let refusal = policy.check(host: host, address: source, proto: proto, port: remotePort, now: now) {
+                releaseHostIfIdle(host)
+                return .refused(refusal)
+            }
             guard let made = makeBIB(host: host, inside: source, port: port, proto: proto, now: now) else {
                 releaseHostIfIdle(host)
                 return .refused(.poolExhausted)
@@ -174,6 +178,9 @@ extension BindingTable {
             // The eviction may have taken this BIB entry's last session, and the entry with it: start over.
             return createOutbound(source: source, port: port, remote: remote, remotePort: remotePort,
                                   proto: proto, flags: flags, hash: hash, now: now)
+        } else if let policy, let refusal = policy.check(host: bibs[Int(bib!)].host, address: source, proto: proto,
+                                                          port: remotePort, now: now) {
+            return .refused(refusal)
         }
         let b = Int(bib!)
         let state: TCPState = proto == IPProtocolNumber.tcp ? .v6Init : .established
@@ -205,18 +212,18 @@ extension BindingTable {
         }
         guard let b = bib else { return isSYN ? .holdSYN : .refused(.noState) }
         if configuration.filtering == .addressDependent && !bibHasSession(b, toRemote: remote) {
-            if Int(bibs[Int(b)].sessionCount) == 0 { removeBIB(b) }
+            if Int(bibs[Int(b)].sessionCount) == 0 { removeBIB(b, reason: .refused, now: now) }
             return isSYN ? .holdSYN : .refused(.filtered)
         }
         if isTCP && !isSYN {
-            if bibs[Int(b)].sessionCount == 0 { removeBIB(b) }
+            if bibs[Int(b)].sessionCount == 0 { removeBIB(b, reason: .refused, now: now) }
             return .refused(.synExpected)
         }
         let host = Int(bibs[Int(b)].host)
         if meta.pointee.sessionCount >= capacity && !isTCP { _ = evictTransitorySession(now: now) }
         if meta.pointee.sessionCount >= capacity || hosts[host].sessionCount >= UInt32(configuration.limits.sessionsPerHost) {
             let reason: DropReason = meta.pointee.sessionCount >= capacity ? .sessionLimit : .hostSessionLimit
-            if bibs[Int(b)].sessionCount == 0 { removeBIB(b) }
+            if bibs[Int(b)].sessionCount == 0 { removeBIB(b, reason: .refused, now: now) }
             return .refused(reason)
         }
         let e = bibs[Int(b)]
@@ -261,14 +268,25 @@ extension BindingTable {
         sessionsByOutside.insert(hash: outsideHash, slot: s)
         link(s)
         meta.pointee.sessionCount += 1
+        if let hook = onMappingEvent {
+            hook(MappingEvent(kind: .sessionCreated, time: now, proto: b.proto, inside: b.inside, insidePort: b.insidePort,
+                              outside: IPv4Address(b.outside4), outsidePort: b.outsidePort,
+                              remote: IPv4Address(remote), remotePort: remotePort))
+        }
         return s
     }
 
     /// Deletes session `s` (already unlinked from the wheel when `linked` is false); its BIB entry goes with
     /// its last session, and a NAPT or EAM host with its last BIB entry.
-    func removeSession(_ s: UInt32, linked: Bool = true) {
+    func removeSession(_ s: UInt32, linked: Bool = true, now: Nanoseconds, reason: MappingEvent.Reason = .expired) {
         let i = Int(s)
         if linked { unlink(s) }
+        if let hook = onMappingEvent {
+            let e = sessions[i]
+            hook(MappingEvent(kind: .sessionDeleted, time: now, proto: e.proto, inside: e.inside, insidePort: e.insidePort,
+                              outside: IPv4Address(e.outside4), outsidePort: e.outsidePort,
+                              remote: IPv4Address(e.remote4), remotePort: e.remotePort, reason: reason))
+        }
         sessionsByInside.remove(hash: sessions[i].insideHash, slot: s) { sessions[Int($0)].insideHash }
         sessionsByOutside.remove(hash: sessions[i].outsideHash, slot: s) { sessions[Int($0)].outsideHash }
         let b = sessions[i].bib
@@ -283,7 +301,7 @@ extension BindingTable {
         sessions[i].bibNext = meta.pointee.sessionFree
         meta.pointee.sessionFree = s
         meta.pointee.sessionCount -= 1
-        if bibs[Int(b)].sessionCount == 0 { removeBIB(b) }
+        if bibs[Int(b)].sessionCount == 0 { removeBIB(b, reason: reason, now: now) }
     }
 
     /// Creates a BIB entry for (inside, port, proto) on `host`: port-preserving on the host's own address in
@@ -296,6 +314,10 @@ extension BindingTable {
             o4 = hosts[Int(host)].outside4
             oport = port
             if findBIB(outside4: o4, port: oport, proto: proto) != nil { return nil }
+        } else if let blocks = portBlocks {
+            guard let (a, p) = allocateInBlocks(blocks, host: host, proto: proto, now: now) else { return nil }
+            o4 = a
+            oport = p
         } else {
             guard let (a, p) = allocatePort(for: inside, port: port, proto: proto) else { return nil }
             o4 = a
@@ -310,11 +332,22 @@ extension BindingTable {
         bibByInside.insert(hash: ih, slot: b)
         bibByOutside.insert(hash: oh, slot: b)
         meta.pointee.bibCount += 1
+        if hosts[Int(host)].kind == HostKind.napt.rawValue { blockGained(o4, oport) }
+        if let hook = onMappingEvent {
+            hook(MappingEvent(kind: .bibCreated, time: now, proto: proto, inside: inside, insidePort: port,
+                              outside: IPv4Address(o4), outsidePort: oport))
+        }
         return b
     }
 
-    func removeBIB(_ b: UInt32) {
+    func removeBIB(_ b: UInt32, reason: MappingEvent.Reason, now: Nanoseconds) {
         let i = Int(b)
+        if let hook = onMappingEvent {
+            let e = bibs[i]
+            hook(MappingEvent(kind: .bibDeleted, time: now, proto: e.proto, inside: e.inside, insidePort: e.insidePort,
+                              outside: IPv4Address(e.outside4), outsidePort: e.outsidePort, reason: reason))
+        }
+        if hosts[Int(bibs[i].host)].kind == HostKind.napt.rawValue { blockLost(bibs[i].outside4, bibs[i].outsidePort, now: now) }
         bibByInside.remove(hash: bibs[i].insideHash, slot: b) { bibs[Int($0)].insideHash }
         bibByOutside.remove(hash: bibs[i].outsideHash, slot: b) { bibs[Int($0)].outsideHash }
         let host = bibs[i].host

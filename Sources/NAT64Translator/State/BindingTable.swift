@@ -244,6 +244,15 @@ public final class BindingTable: @unchecked Sendable {
     /// (S10). The core itself does no I/O. Not called on the per-packet path of existing hosts.
     public var onPoolAssignment: (@Sendable (PoolAssignment) -> Void)?
 
+    /// Called (on the packet thread, under `lock`) for each BIB entry, session and port block made or deleted,
+    /// for the mapping log and IPFIX (issue 13; Abuse/MappingEvent.swift). The core itself does no I/O.
+    public var onMappingEvent: (@Sendable (MappingEvent) -> Void)?
+
+    /// Port blocks (RFC 7422), when `configuration.portBlocks.size` > 0 in NAPT mode.
+    @usableFromInline let portBlocks: PortBlockTable?
+    /// Outbound policy rules and their per-host budgets, when there are rules.
+    @usableFromInline let policy: OutboundPolicyState?
+
     /// - Parameters:
     ///   - pool: the pool4 addresses (at least one in NAPT mode).
     ///   - capacity: maximum number of simultaneous sessions (S9).
@@ -282,6 +291,10 @@ public final class BindingTable: @unchecked Sendable {
         heldSYNs = HeldSYNStore(capacity: configuration.limits.heldSYNs, holdTime: timeouts.incomingSYN)
         meta = .allocate(capacity: 1)
         meta.initialize(to: TableMeta(random: SplitMix64(seed: seed)))
+        portBlocks = configuration.portBlocks.size > 0 && configuration.mode == .napt
+            ? PortBlockTable(settings: configuration.portBlocks, pool: self.pool, hostCapacity: hostCapacity) : nil
+        policy = configuration.outboundRules.isEmpty
+            ? nil : OutboundPolicyState(rules: configuration.outboundRules, hostCapacity: hostCapacity)
 
         // Free lists thread every slot in order. Touching each entry now also faults the memory in, so the
         // first packets do not pay for page faults.

@@ -2,6 +2,7 @@
 // ForwardingGroup) or the DNS64 server, and format the answer as lines. Runs on the control server's thread.
 import DNS64
 import Forwarding
+import GatewayConfig
 import InboundProxy
 import NAT64Translator
 import PacketCapture
@@ -15,11 +16,17 @@ struct ControlCommands: Sendable {
     let captureDefaults: CaptureSettings
     /// The router advertisement sender, when `[ra.IFNAME]` sections exist (ControlCommands+RA.swift).
     var ra: RouterAdvertiser? = nil
+    /// `[mapping-log]` settings, for `who` to read the files (ControlCommands+Who.swift).
+    var mappingLog: GatewayConfiguration.MappingLog? = nil
+    /// The mapping log / IPFIX writer and the `[policy]` rule texts, for `stats --json` "abuse".
+    var mappingLogWriter: MappingLogWriter? = nil
+    var policyRules: [String] = []
     /// The inbound proxy, when `[proxy]` runs it (`proxy [--json]`, ProxyStatus.swift).
     var proxy: ProxyServer? = nil
 
     static let usage = "commands: stats [--json], sessions, capture start [--dir D] [--filter EXPR] [--max-size MB] "
-        + "[--max-files N], capture stop, capture status, ra [--json], proxy [--json], help"
+        + "[--max-files N], capture stop, capture status, ra [--json], proxy [--json], "
+        + "who ADDR:PORT [--at TIME] [--json], help"
 
     /// Runs one request.
     ///
@@ -31,6 +38,7 @@ struct ControlCommands: Sendable {
             if words.count == 2 && words[1] == "--json" { return statsJSON() }
             return expectNoMore(words, 1).flatMap { _ in stats() }
         case "ra"?: return routerAdvertisements(Array(words.dropFirst()))
+        case "who"?: return who(Array(words.dropFirst()))
         case "sessions"?: return expectNoMore(words, 1).flatMap { _ in sessions() }
         case "help"?: return .success([Self.usage])
         case "proxy"?: return proxyStatus(Array(words.dropFirst()))
@@ -64,9 +72,11 @@ struct ControlCommands: Sendable {
     }
 
     private func statsJSON() -> Result<[String], ControlError> {
-        snapshot().map { reply in
-            [StatsReport(total: reply.stats, queues: reply.queues, capture: reply.capture != nil, dns: dns,
-                         ra: ra?.status() ?? []).json]
+        snapshot().map { reply -> [String] in
+            var report = StatsReport(total: reply.stats, queues: reply.queues, capture: reply.capture != nil, dns: dns,
+                                     ra: ra?.status() ?? [])
+            report.abuse = AbuseReport(stats: reply.stats, ruleTexts: policyRules, mappingLog: mappingLogWriter?.counters)
+            return [report.json]
         }
     }
 

@@ -49,6 +49,8 @@ struct StatsReport: Codable, Equatable {
     var dns64: [String: Int]?
     /// Router advertisement counters per interface (`[ra.IFNAME]`).
     var ra: [String: [String: Int]]?
+    /// Port blocks, policy and mapping log counters (issue 13; ControlCommands+Who.swift).
+    var abuse: AbuseReport?
 
     enum CodingKeys: String, CodingKey {
         case translated6to4 = "translated-6to4", translated4to6 = "translated-4to6"
@@ -60,7 +62,7 @@ struct StatsReport: Codable, Equatable {
         case tunUDPOffload = "tun-udp-offload"
         case poolJournalEventsDropped = "pool-journal-events-dropped", tableLockContended = "table-lock-contended"
         case sessionsEvictedTransitory = "sessions-evicted-transitory"
-        case queues, capture, dns64, ra
+        case queues, capture, dns64, ra, abuse
     }
 
     init(total: ForwarderStats, queues: [ForwarderStats], capture: Bool, dns: DNS64Server?,
