@@ -23,6 +23,7 @@ NETNS_SUITES=(
     scripts/netns-dns-test.sh
     scripts/privilege-test.sh
     scripts/netns-ra-test.sh
+    scripts/netns-ops-test.sh
 )
 
 step() { printf '\n=== %s\n' "$*"; }

@@ -120,4 +120,13 @@ public final class ForwardingGroup<Device: PacketDevice & ~Copyable>: Sendable {
         }
         return (out, now)
     }
+
+    /// Hands the live-changeable settings of `configuration` to every packet thread (between two batches);
+    /// the shared state table, its sessions and their ports stay.
+    /// - Returns: false if a thread did not answer in time (its request was withdrawn, or answered too late).
+    public func reconfigure(_ configuration: TranslatorConfiguration, timeoutSeconds: Double = 2) -> Bool {
+        threads.reduce(true) { ok, thread in
+            thread.ask(.reconfigure(configuration), timeoutSeconds: timeoutSeconds) != nil && ok
+        }
+    }
 }

@@ -76,6 +76,8 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         case startCapture(SharedCapture)
         /// Close the running recorder; the reply carries its final status.
         case stopCapture
+        /// Take the live-changeable settings of this configuration (a reload: `Translator.reconfigure`).
+        case reconfigure(TranslatorConfiguration)
     }
 
     /// The packet thread's answer.
@@ -215,7 +217,7 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
                 return
             }
             if requestPending.load(ordering: .acquiring) {
-                answer(&capture, parts: p)
+                answer(&capture, parts: &p)
             }
             let now = monotonicNanoseconds()
             let ran = if let capture {
@@ -253,7 +255,7 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
     }
 
     /// Answers the pending control request (packet thread only).
-    private func answer(_ capture: inout QueueCaptureTap?, parts p: borrowing Parts) {
+    private func answer(_ capture: inout QueueCaptureTap?, parts p: inout Parts) {
         requestPending.store(false, ordering: .relaxed)
         guard let (id, request) = mailbox.withLock({ m -> (UInt64, Request)? in
             defer { m.request = nil }
@@ -280,6 +282,8 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
             capture?.flush()
             reply.capture = capture?.shared.status
             capture = nil
+        case .reconfigure(let configuration):
+            p.engine.translator.reconfigure(configuration)
         }
         mailbox.withLock { $0.reply = (id, reply) }
         answered.signal()

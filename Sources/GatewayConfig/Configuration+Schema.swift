@@ -73,7 +73,7 @@ extension ConfigReader {
         let log = readLog(section("log", keys: keys("log")))
         let translation = readTranslation(section("translation", keys: keys("translation")))
         let capture = readCapture(section("capture", keys: keys("capture")))
-        let control = readControl(section("control", keys: keys("control")))
+        let control = readControl(section("control", keys: keys("control")), tunName: tun?.name ?? Defaults.tunName)
         let metrics = readMetrics(section("metrics", keys: keys("metrics")))
         let ra = readRA(tunName: tun?.name, translatorPrefix: translator?.config.prefix)
         if let translator, let gateway { crossCheck(translator, gateway) }

@@ -14,3 +14,9 @@ func printError(_ message: String) {
         offset += n
     }
 }
+
+/// True when `path` names an existing file (or directory).
+func fileExists(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0
+}

@@ -37,7 +37,7 @@ let samplePath: String = {
         #expect(config.log.level == Defaults.logLevel)
         #expect(config.capture == .init(enabled: false, directory: Defaults.captureDirectory, filter: "",
                                         maxSizeMB: Defaults.captureMaxSizeMB, maxFiles: Defaults.captureMaxFiles))
-        #expect(config.control.socket == Defaults.controlSocket)
+        #expect(config.control.socket == "/run/nat64d/nat64.sock")
     }
 
     /// Every key of the schema appears in the sample, with a comment above it that names it.

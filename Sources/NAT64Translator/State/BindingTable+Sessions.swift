@@ -156,7 +156,7 @@ extension BindingTable {
             case .success(let h): host = h
             case .failure(let reason): return .refused(reason)
             }
-            guard hosts[Int(host)].sessionCount < UInt32(configuration.limits.sessionsPerHost) else {
+            guard hosts[Int(host)].sessionCount < UInt32(meta.pointee.sessionsPerHost) else {
                 return .refused(.hostSessionLimit)
             }
             guard let made = makeBIB(host: host, inside: source, port: port, proto: proto, now: now) else {
@@ -164,7 +164,7 @@ extension BindingTable {
                 return .refused(.poolExhausted)
             }
             bib = made
-        } else if hosts[Int(bibs[Int(bib!)].host)].sessionCount >= UInt32(configuration.limits.sessionsPerHost) {
+        } else if hosts[Int(bibs[Int(bib!)].host)].sessionCount >= UInt32(meta.pointee.sessionsPerHost) {
             return .refused(.hostSessionLimit)
         }
         let b = Int(bib!)
@@ -203,7 +203,7 @@ extension BindingTable {
             return .refused(.synExpected)
         }
         let host = Int(bibs[Int(b)].host)
-        if meta.pointee.sessionCount >= capacity || hosts[host].sessionCount >= UInt32(configuration.limits.sessionsPerHost) {
+        if meta.pointee.sessionCount >= capacity || hosts[host].sessionCount >= UInt32(meta.pointee.sessionsPerHost) {
             let reason: DropReason = meta.pointee.sessionCount >= capacity ? .sessionLimit : .hostSessionLimit
             if bibs[Int(b)].sessionCount == 0 { removeBIB(b) }
             return .refused(reason)

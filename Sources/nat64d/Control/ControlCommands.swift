@@ -2,6 +2,7 @@
 // ForwardingGroup) or the DNS64 server, and format the answer as lines. Runs on the control server's thread.
 import DNS64
 import Forwarding
+import GatewayConfig
 import NAT64Translator
 import PacketCapture
 import RouterAdvertisement
@@ -9,14 +10,31 @@ import RouterAdvertisement
 /// The control commands of a running daemon.
 struct ControlCommands: Sendable {
     let forwarder: ForwardingGroup<TunPacketDevice>
-    let dns: DNS64Server?
+    /// The DNS64 server and the capture defaults as of the last reload (GatewayState.swift).
+    let state: GatewayState
+    /// The DNS64 server answering now, if any.
+    var dns: DNS64Server? { state.dns }
     /// The `[capture]` settings `capture start` options override.
-    let captureDefaults: CaptureSettings
+    var captureDefaults: CaptureSettings { state.captureDefaults }
     /// The router advertisement sender, when `[ra.IFNAME]` sections exist (ControlCommands+RA.swift).
     var ra: RouterAdvertiser? = nil
+    /// Re-reads the configuration file (`reload`, ControlCommands+Reload.swift); nil where there is no file.
+    var reload: (@Sendable () -> Result<ReloadOutcome, ControlError>)? = nil
+
+    init(forwarder: ForwardingGroup<TunPacketDevice>, state: GatewayState) {
+        self.forwarder = forwarder
+        self.state = state
+    }
+
+    init(forwarder: ForwardingGroup<TunPacketDevice>, dns: DNS64Server?, captureDefaults: CaptureSettings) {
+        self.init(forwarder: forwarder, state: GatewayState(dns: dns, captureDefaults: captureDefaults))
+    }
 
     static let usage = "commands: stats [--json], sessions, capture start [--dir D] [--filter EXPR] [--max-size MB] "
-        + "[--max-files N], capture stop, capture status, ra [--json], help"
+        + "[--max-files N], capture stop, capture status, ra [--json], reload, help"
+
+    /// The first words of the commands, for "did you mean" on a typo.
+    static let commandNames = ["stats", "sessions", "capture", "ra", "reload", "help"]
 
     /// Runs one request.
     ///
@@ -28,8 +46,11 @@ struct ControlCommands: Sendable {
             if words.count == 2 && words[1] == "--json" { return statsJSON() }
             return expectNoMore(words, 1).flatMap { _ in stats() }
         case "ra"?: return routerAdvertisements(Array(words.dropFirst()))
-        case "sessions"?: return expectNoMore(words, 1).flatMap { _ in sessions() }
+        case "sessions"?:
+            if words.count > 1 { return sessions(Array(words.dropFirst())) }  // SessionsReport.swift
+            return sessions()
         case "help"?: return .success([Self.usage])
+        case "reload"?: return reloadConfiguration(Array(words.dropFirst()))
         case "capture"?:
             switch words.dropFirst().first {
             case "start"?: return captureStart(Array(words.dropFirst(2)))
@@ -38,7 +59,9 @@ struct ControlCommands: Sendable {
             default: return .failure(ControlError("capture needs start, stop or status; " + Self.usage))
             }
         case nil: return .failure(ControlError("empty request; " + Self.usage))
-        case let other?: return .failure(ControlError("unknown command \"\(other)\"; " + Self.usage))
+        case let other?:
+            let hint = Suggestion.closest(to: other, among: Self.commandNames).map { "did you mean \"\($0)\"? " } ?? ""
+            return .failure(ControlError("unknown command \"\(other)\"; \(hint)" + Self.usage))
         }
     }
 
