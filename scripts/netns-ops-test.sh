@@ -4,13 +4,14 @@
 # UDP timeout takes effect, a key that needs a restart is named and kept), a broken file on reload (refused,
 # its FILE:LINE error in the log, `ctl reload` exits non-zero, the running configuration stays), SIGHUP
 # reloads and never kills, and two instances side by side, each with its own TUN and the control socket
-# derived from the TUN name, found by `ctl --config FILE`; a third with a TUN name in use is refused.
+# derived from the TUN name, found by `ctl --config FILE`; a third with a TUN name in use is refused; and
+# `translator.enabled = false` runs the DNS64 alone, with no TUN.
 # Every figure comes from `nat64d ctl ... --json`, parsed with python3. Must run as root.
 #
 #   NAT64D=/path/to/nat64d scripts/netns-ops-test.sh
 #   scripts/netns-ops-test.sh        # swift build (debug) first
 #
-# Knobs: NAT64D_LOG_LEVEL=debug, NETNS_KEEP_WORKDIR=1. About 40 seconds.
+# Knobs: NAT64D_LOG_LEVEL=debug, NETNS_KEEP_WORKDIR=1. About 20 seconds.
 #
 # Topology: scripts/netns-lib.sh (client, gateway with nat64d, server). The server runs nginx, knotd, an
 # iperf3 server and a TCP holder on port 7000 (accepts and keeps connections open); the client opens 50
@@ -47,6 +48,7 @@ show_logs() {
         netns_show_log nat64d 80
         netns_show_log nat64d-second 30
         netns_show_log nat64d-third 10
+        netns_show_log nat64d-dns64-only 20
     fi
 }
 
@@ -276,6 +278,43 @@ check_third_refused() {
         { DETAIL="the second instance stopped answering after the refused third"; return 1; }
 }
 check "third instance refused" check_third_refused
+
+# translator.enabled = false: the DNS64 alone answers (on port 5300 of the gateway, beside the first
+# instance's port 53), with no TUN device of its own.
+DNS_ONLY_TUN="dns$$"
+DNS_ONLY_TUN=${DNS_ONLY_TUN:0:15}
+check_dns64_only() {
+    local cfg=$NETNS_WORKDIR/dns64-only.toml out
+    cat >"$cfg" <<EOF
+[tun]
+name = "$DNS_ONLY_TUN"
+
+[translator]
+enabled = false
+prefix = "$NAT64_PREFIX"
+
+[dns64]
+listen = ["[$GW_ADDR6]:5300"]
+upstream = ["$SERVER_ADDR4:53"]
+allow = ["2001:db8:1::/64"]
+
+[control]
+socket = "$NETNS_WORKDIR/dns64-only.sock"
+EOF
+    netns_start_bg "$NS_GW" nat64d-dns64-only "$NAT64D" run --config "$cfg"
+    local pid=$NETNS_LAST_PID
+    netns_wait_until 10 "$NAT64D" ctl --config "$cfg" stats --json ||
+        { DETAIL="the DNS64-only instance does not answer on its control socket"; netns_stop_pid "$pid"; return 1; }
+    out=$(client dig +time=2 +tries=2 -p 5300 "@$GW_ADDR6" +short "v4only.$DEMO_ZONE" AAAA 2>&1)
+    [[ $out == "$SERVER_SYNTH6" ]] || { DETAIL="AAAA v4only.$DEMO_ZONE via port 5300: '$(oneline "$out")', expected $SERVER_SYNTH6"; netns_stop_pid "$pid"; return 1; }
+    if netns_tun_exists "$DNS_ONLY_TUN"; then DETAIL="a TUN $DNS_ONLY_TUN exists"; netns_stop_pid "$pid"; return 1; fi
+    out=$("$NAT64D" ctl --config "$cfg" stats --json | json "(d['dns64']['queries'] > 0, d['sessions'])") ||
+        { DETAIL="ctl stats --json failed"; netns_stop_pid "$pid"; return 1; }
+    [[ $out == "(True, 0)" ]] || { DETAIL="DNS64-only stats (queries > 0, sessions) = $out"; netns_stop_pid "$pid"; return 1; }
+    netns_stop_pid "$pid"
+    ((NETNS_LAST_STATUS == 0)) || { DETAIL="the DNS64-only instance exited $NETNS_LAST_STATUS on SIGTERM"; return 1; }
+}
+check "translator.enabled = false: the DNS64 alone answers, no TUN" check_dns64_only
 
 check_first_still_alive() {
     netns_pid_alive "$NAT64D_PID" || { DETAIL="nat64d exited"; return 1; }

@@ -35,7 +35,7 @@ extension ConfigReader {
         ("tun", ["name", "mtu", "offload", "queues"]),
         ("translator", ["prefix", "pool4", "udp-timeout", "tcp-established-timeout", "tcp-transitory-timeout",
                         "icmp-timeout", "max-sessions", "mode", "filtering", "map", "eam", "eam-allow-overlap",
-                        "max-sessions-per-host", "max-held-syns", "state-dir"]),
+                        "max-sessions-per-host", "max-held-syns", "state-dir", "enabled"]),
         ("gateway", ["ipv4", "ipv6"]),
         ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms", "exclude", "mapped",
                    "break-dnssec", "synthesize-on-error", "cache-size", "cache-min-ttl", "cache-max-ttl",
@@ -66,8 +66,14 @@ extension ConfigReader {
         checkTopLevel(sections: Self.schema + [("ra", [])])  // [ra.IFNAME] sections: Configuration+RA.swift
         func keys(_ name: String) -> [String] { Self.schema.first { $0.name == name }?.keys ?? [] }
         let tun = readTun(section("tun", keys: keys("tun")))
-        let translator = readTranslator(section("translator", keys: keys("translator")))
-        let gateway = readGateway(section("gateway", keys: keys("gateway")))
+        // translator.enabled = false: the DNS64 alone (Configuration+Roles.swift).
+        let translatorSection = section("translator", keys: keys("translator"))
+        let translatorEnabled = boolean(translatorSection, "enabled", default: true)
+        let translator = translatorEnabled == false
+            ? readDisabledTranslator(translatorSection) : readTranslator(translatorSection)
+        let gateway = translatorEnabled == false
+            ? readDisabledGateway(section("gateway", keys: keys("gateway")))
+            : readGateway(section("gateway", keys: keys("gateway")))
         let dns64 = readDNS64(section("dns64", keys: keys("dns64") + Self.dns64Subsections),
                               translatorPrefix: translator?.config.prefix)
         let log = readLog(section("log", keys: keys("log")))
@@ -76,7 +82,11 @@ extension ConfigReader {
         let control = readControl(section("control", keys: keys("control")), tunName: tun?.name ?? Defaults.tunName)
         let metrics = readMetrics(section("metrics", keys: keys("metrics")))
         let ra = readRA(tunName: tun?.name, translatorPrefix: translator?.config.prefix)
-        if let translator, let gateway { crossCheck(translator, gateway) }
+        if let translator, let gateway, translatorEnabled != false { crossCheck(translator, gateway) }
+        if translatorEnabled == false, let dns64, !dns64.enabled {
+            fail(translatorSection["enabled"]?.line ?? 1, .conflict, "translator.enabled = false and the DNS64 is off: "
+                + "nothing would run; add a [dns64] section with upstream = [...], or set translator.enabled = true")
+        }
         guard let tun, let translator, let gateway, let dns64, let log, let translation, let capture, let control,
               let metrics, let ra, errors.isEmpty
         else { return nil }
@@ -129,8 +139,8 @@ extension ConfigReader {
 
     // MARK: [translator]
 
-    private mutating func readTranslator(
-        _ s: Section
+    mutating func readTranslator(
+        _ s: Section, requirePool4: Bool = true
     ) -> (config: GatewayConfiguration.Translator, prefixLine: Int, pool4: [Located<IPv4Prefix>])? {
         var prefix: Located<NAT64Prefix>?
         if require(s, "prefix", example: "prefix = \"64:ff9b::/96\""),
@@ -139,7 +149,7 @@ extension ConfigReader {
         {
             prefix = Located(value: value, line: text.line)
         }
-        let pool4 = readPool4(s)
+        let pool4 = !requirePool4 && s["pool4"] == nil ? [] : readPool4(s)
         let seconds = { (minimum: Int, reason: String) in
             IntegerRule(range: minimum...Self.maxTimeout, unit: " seconds", reason: reason)
         }
@@ -355,7 +365,7 @@ extension ConfigReader {
 
     // MARK: [gateway]
 
-    private mutating func readGateway(
+    mutating func readGateway(
         _ s: Section
     ) -> (config: GatewayConfiguration.Gateway, ipv4Line: Int, ipv6Line: Int)? {
         var ipv4: Located<IPv4Address>?

@@ -60,6 +60,8 @@ extension GatewayConfiguration {
     public func warnings(forwarding: ForwardingSysctls) -> [ConfigWarning] {
         var out: [ConfigWarning] = []
         let prefix = translator.prefix
+        // With the translator off, the DNS64's prefixes lead to a NAT64 elsewhere: nothing to compare here.
+        guard translator.enabled else { return out }
         if dns64.enabled {
             for p in dns64.prefixes where p != prefix {
                 out.append(ConfigWarning(key: "dns64.prefix", message: "\(p) is not served by translator.prefix "

@@ -54,6 +54,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var maxHeldSYNs: Int = 256
         /// `state-dir`: where `pool` mode keeps its assignments across restarts (S10). Default none (not kept).
         public var stateDirectory: String?
+        /// `enabled`: false runs the DNS64 alone, with no TUN device (Configuration+Roles.swift). Default true.
+        public var enabled = true
 
         /// The core's view of these keys.
         public var stateConfiguration: StateConfiguration {

@@ -59,6 +59,8 @@ struct GatewayService: Service {
     }
 
     func run() async throws {
+        // translator.enabled = false: the DNS64 alone (DNS64OnlyService.swift).
+        if !configuration.translator.enabled { return try await runDNS64Only() }
         // 1. The TUN device and its kernel configuration (through libnl, never `ip`). The first queue creates
         //    the device; the others (tun.queues, one packet thread each) attach to it.
         let queueCount = Self.queueCount(configured: configuration.tun.queues)
@@ -206,26 +208,7 @@ struct GatewayService: Service {
         notifier.send(SystemdNotifier.ready(status: GatewayReloader.runningStatus(configuration)))
         // Waits for SIGTERM/SIGINT (the graceful shutdown) or for a packet thread's device failure, whichever
         // comes first, reloading on each SIGHUP meanwhile; a cancelled task tears down the same way.
-        let deviceFailed = await withTaskGroup(of: Bool?.self) { waiters in
-            waiters.addTask { try? await gracefulShutdown(); return false }
-            waiters.addTask { await failed.wait() }
-            if let hangups {
-                waiters.addTask {
-                    for await _ in hangups { _ = await reloader.reload(trigger: "SIGHUP") }
-                    return nil  // the signal stream ended (cancelled): not a reason to stop
-                }
-            }
-            var first = false
-            while let next = await waiters.next() {
-                if let next {
-                    first = next
-                    break
-                }
-            }
-            waiters.cancelAll()
-            return first
-        }
-        notifier.send(SystemdNotifier.message([("STOPPING", "1"), ("STATUS", "stopping")]))
+        let deviceFailed = await waitForShutdown(reloader: reloader, failed: failed)
         logger.notice("stopping")
         ra?.stop()  // final advertisements: hosts drop the default route, RDNSS and PREF64 at once
 

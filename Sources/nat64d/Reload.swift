@@ -35,7 +35,8 @@ struct ReloadOutcome: Codable, Equatable, Sendable {
 actor GatewayReloader {
     let configPath: String
     private(set) var running: GatewayConfiguration
-    private let forwarder: ForwardingGroup<TunPacketDevice>
+    /// The packet threads; nil when the translator is off (translator.enabled = false).
+    private let forwarder: ForwardingGroup<TunPacketDevice>?
     private let state: GatewayState
     private let dnsGroup: any EventLoopGroup
     private let ra: RouterAdvertisementRunner?
@@ -44,7 +45,7 @@ actor GatewayReloader {
     private let notifier: SystemdNotifier
     private let seed: UInt64
 
-    init(configPath: String, running: GatewayConfiguration, forwarder: ForwardingGroup<TunPacketDevice>,
+    init(configPath: String, running: GatewayConfiguration, forwarder: ForwardingGroup<TunPacketDevice>?,
          state: GatewayState, dnsGroup: any EventLoopGroup, ra: RouterAdvertisementRunner?, logLevel: LiveLogLevel,
          logger: Logger, notifier: SystemdNotifier, seed: UInt64) {
         self.configPath = configPath
@@ -78,7 +79,8 @@ actor GatewayReloader {
 
     /// The `STATUS=` line while running.
     static func runningStatus(_ c: GatewayConfiguration) -> String {
-        "translating \(c.translator.prefix) via \(c.translator.pool4.map(\.description).joined(separator: ","))"
+        if !c.translator.enabled { return "DNS64 only, on \(c.dns64.listen.map(describe).joined(separator: ","))" }
+        return "translating \(c.translator.prefix) via \(c.translator.pool4.map(\.description).joined(separator: ","))"
             + (c.dns64.enabled ? ", DNS64 on \(c.dns64.listen.map(describe).joined(separator: ","))" : "")
     }
 
@@ -104,7 +106,7 @@ actor GatewayReloader {
         }
         var problems: [String] = []
         if plan.live.contains(where: { $0.hasPrefix("translator.") || $0.hasPrefix("translation.") }) {
-            if !forwarder.reconfigure(TranslatorConfiguration(plan.effective, seed: seed)) {
+            if let forwarder, !forwarder.reconfigure(TranslatorConfiguration(plan.effective, seed: seed)) {
                 problems.append("a packet thread did not take the new translator settings in time; run reload again")
             }
         }
@@ -151,7 +153,7 @@ actor GatewayReloader {
 
     /// `[capture] enabled` switched: start recording with the new settings, or stop the running capture.
     private func applyCaptureSwitch(from wasEnabled: Bool, to capture: GatewayConfiguration.Capture) -> String? {
-        guard wasEnabled != capture.enabled else { return nil }
+        guard wasEnabled != capture.enabled, let forwarder else { return nil }
         if !capture.enabled {
             _ = forwarder.stopCapture()
             return nil

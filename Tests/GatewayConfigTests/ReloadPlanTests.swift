@@ -173,3 +173,47 @@ import Glibc
         }
     }
 }
+
+@Suite struct RolesConfigTests {
+    @Test func dns64OnlyNeedsNoPool4NorGateway() throws {
+        let c = try GatewayConfiguration.parse("""
+            [translator]
+            enabled = false
+            prefix = "2001:db8:64::/96"
+
+            [dns64]
+            upstream = ["198.51.100.10"]
+            """, file: "t.toml")
+        #expect(!c.translator.enabled)
+        #expect(c.translator.pool4.isEmpty)
+        #expect(c.dns64.enabled)
+        #expect(c.dns64.prefixes == [NAT64Prefix(IPv6Prefix("2001:db8:64::/96")!)!])
+        // Nothing to forward: no forwarding warning, no prefix comparison.
+        #expect(c.warnings(forwarding: ForwardingSysctls(ipv6: false, ipv4: false)).isEmpty)
+    }
+
+    @Test func theTranslatorOffWithoutDNS64IsAnError() {
+        let errors = GatewayConfiguration.diagnose("""
+            [translator]
+            enabled = false
+            prefix = "2001:db8:64::/96"
+            """, file: "t.toml")
+        #expect(errors.count == 1)
+        #expect(errors.first?.line == 2)
+        #expect(errors.first?.code == .conflict)
+    }
+
+    @Test func withoutDNS64OnlyTheTranslatorRuns() throws {
+        let c = try GatewayConfiguration.parse(minimalConfig, file: "t.toml")
+        #expect(c.translator.enabled && !c.dns64.enabled)
+    }
+
+    @Test func switchingTheTranslatorWaitsForARestart() throws {
+        let running = try GatewayConfiguration.parse(minimal(plus: "[dns64]\nupstream = [\"198.51.100.10\"]\n"), file: "a")
+        var file = running
+        file.translator.enabled = false
+        let plan = GatewayConfiguration.reloadPlan(running: running, file: file)
+        #expect(plan.kept == ["translator.enabled"])
+        #expect(plan.effective.translator.enabled)
+    }
+}
