@@ -136,6 +136,17 @@ check_idle_sessions_up() {
 }
 check "50 idle TCP sessions listed by ctl sessions --json" check_idle_sessions_up
 
+check_pool4_and_bib() {
+    local out
+    out=$(ctl pool4 --json | json "[(a['address'], a['used']['tcp'] >= $IDLE_COUNT, a['free']['tcp'] == a['port-count'] - a['used']['tcp']) for a in d['addresses']]") ||
+        { DETAIL="ctl pool4 --json failed"; return 1; }
+    [[ $out == "[('$POOL4_ADDR', True, True)]" ]] || { DETAIL="ctl pool4 --json: $out"; return 1; }
+    out=$(ctl bib --json | json "(d['total'] >= $IDLE_COUNT, all(e['sessions'] >= 1 and e['ipv4'] == '$POOL4_ADDR' for e in d['entries']))") ||
+        { DETAIL="ctl bib --json failed"; return 1; }
+    [[ $out == "(True, True)" ]] || { DETAIL="ctl bib --json: $out"; return 1; }
+}
+check "ctl pool4 --json and ctl bib --json count the idle sessions' ports" check_pool4_and_bib
+
 check_udp_lifetime_before() {
     local left
     left=$(udp_expires_in 2>&1) || { DETAIL="UDP query or ctl sessions failed: $(oneline "$left")"; return 1; }

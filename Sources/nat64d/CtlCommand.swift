@@ -12,13 +12,19 @@ struct CtlCommand: ParsableCommand {
             Commands:
               stats                      translator counters (every drop reason), sessions, DNS64 counters
               sessions                   current mappings: PROTO [IPV6]:PORT IPV4:PORT idle=Ns
+              sessions [--json] [--proto tcp|udp|icmp] [--ipv6 ADDR[/LEN]] [--ipv4 ADDR] [--port N] [--limit N]
+                                         the sessions that match, with remote endpoint, TCP state, age, idle
+                                         time and time left, and the total
+              pool4 [--json]             per pool4 address: port range, ports used and free per protocol, and
+                                         drops for an exhausted pool
+              bib [--json] [--limit N]   the binding information base: IPv6 endpoint, pool4 endpoint, sessions
               capture start [--dir D] [--filter EXPR] [--max-size MB] [--max-files N]
                                          start writing pcap files (defaults from [capture])
               capture stop               stop and close the files
               capture status             the running capture's files and counters
               ra [--json]                what the router advertisements announce per interface, and their counters
               stats --json               the counters of stats as one JSON object
-              reload                     re-read the configuration file (as SIGHUP does); a file with errors is
+              reload [--json]            re-read the configuration file (as SIGHUP does); a file with errors is
                                          refused, its FILE:LINE errors printed, and the exit status is 1
 
             The socket: --socket PATH, else [control] socket of --config FILE (default \(GatewayConfiguration.defaultPath)

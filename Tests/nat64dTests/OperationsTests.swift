@@ -131,3 +131,39 @@ import Testing
         #expect(StartupSummary.pool4(c.translator) == "192.0.2.1/32 (65535 ports), 203.0.113.0/28 (1032192 ports)")
     }
 }
+
+@Suite struct Pool4AndBIBReportTests {
+    func binding(_ v6: String, _ port: UInt16, outside: UInt16, remotePort: UInt16, proto: UInt8 = IPProtocolNumber.tcp)
+        -> Binding
+    {
+        Binding(inside: Endpoint6(address: IPv6Address(v6)!, port: port, proto: proto),
+                outside: Endpoint4(address: IPv4Address("192.0.2.1")!, port: outside, proto: proto),
+                remote: Endpoint4(address: IPv4Address("198.51.100.10")!, port: remotePort, proto: proto),
+                lastUsed: 0, created: 0, expires: 0, tcpState: nil)
+    }
+
+    @Test func portsUsedAndFreePerAddressAndProtocol() throws {
+        let c = try GatewayConfiguration.parse("""
+            [translator]
+            prefix = "2001:db8:64::/96"
+            pool4 = ["192.0.2.0/31 1024-2047"]
+            [gateway]
+            ipv4 = "198.51.100.1"
+            ipv6 = "2001:db8:1::1"
+            """, file: "t.toml")
+        // Two sessions of one mapping use one port; a UDP session another.
+        let bindings = [binding("2001:db8:1::2", 40000, outside: 1500, remotePort: 80),
+                        binding("2001:db8:1::2", 40000, outside: 1500, remotePort: 443),
+                        binding("2001:db8:1::3", 40001, outside: 1600, remotePort: 53, proto: IPProtocolNumber.udp)]
+        let r = Pool4Report(translator: c.translator, bindings: bindings, exhaustionDrops: 7)
+        #expect(r.addresses.map(\.address) == ["192.0.2.0", "192.0.2.1"])
+        #expect(r.addresses[1].used == ["tcp": 1, "udp": 1, "icmp": 0])
+        #expect(r.addresses[1].free["tcp"] == 1023 && r.addresses[0].free["tcp"] == 1024)
+        #expect(r.addresses[0].ports == "1024-2047" && r.exhaustionDrops == 7)
+
+        let bib = BIBReport(bindings: bindings + bindings, limit: 10)
+        #expect(bib.total == 2)
+        #expect(bib.entries.map(\.sessions) == [2, 1])
+        #expect(BIBReport(bindings: bindings, limit: 1).entries.count == 1)
+    }
+}

@@ -31,10 +31,11 @@ struct ControlCommands: Sendable {
     }
 
     static let usage = "commands: stats [--json], sessions, capture start [--dir D] [--filter EXPR] [--max-size MB] "
-        + "[--max-files N], capture stop, capture status, ra [--json], reload, help"
+        + "[--max-files N], capture stop, capture status, ra [--json], reload [--json], pool4 [--json], "
+        + "bib [--json] [--limit N], help"
 
     /// The first words of the commands, for "did you mean" on a typo.
-    static let commandNames = ["stats", "sessions", "capture", "ra", "reload", "help"]
+    static let commandNames = ["stats", "sessions", "capture", "ra", "reload", "pool4", "bib", "help"]
 
     /// Runs one request.
     ///
@@ -51,6 +52,8 @@ struct ControlCommands: Sendable {
             return sessions()
         case "help"?: return .success([Self.usage])
         case "reload"?: return reloadConfiguration(Array(words.dropFirst()))
+        case "pool4"?: return pool4(Array(words.dropFirst()))  // Pool4Report.swift
+        case "bib"?: return bib(Array(words.dropFirst()))
         case "capture"?:
             switch words.dropFirst().first {
             case "start"?: return captureStart(Array(words.dropFirst(2)))
