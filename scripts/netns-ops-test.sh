@@ -291,11 +291,14 @@ check_third_refused() {
 check "third instance refused" check_third_refused
 
 # translator.enabled = false: the DNS64 alone answers (on port 5300 of the gateway, beside the first
-# instance's port 53), with no TUN device of its own.
+# instance's port 53), with no TUN device of its own, run as user nobody without any capability.
 DNS_ONLY_TUN="dns$$"
 DNS_ONLY_TUN=${DNS_ONLY_TUN:0:15}
 check_dns64_only() {
-    local cfg=$NETNS_WORKDIR/dns64-only.toml out
+    local dir=$NETNS_WORKDIR/dns64-only out
+    local cfg=$dir/nat64d.toml
+    chmod 711 "$NETNS_WORKDIR"
+    install -d -o nobody -m 0700 "$dir"
     cat >"$cfg" <<EOF
 [tun]
 name = "$DNS_ONLY_TUN"
@@ -310,9 +313,11 @@ upstream = ["$SERVER_ADDR4:53"]
 allow = ["2001:db8:1::/64"]
 
 [control]
-socket = "$NETNS_WORKDIR/dns64-only.sock"
+socket = "$dir/control.sock"
 EOF
-    netns_start_bg "$NS_GW" nat64d-dns64-only "$NAT64D" run --config "$cfg"
+    chown nobody "$cfg"
+    netns_start_bg "$NS_GW" nat64d-dns64-only setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        --inh-caps=-all --bounding-set=-all --no-new-privs "$NAT64D" run --config "$cfg"
     local pid=$NETNS_LAST_PID
     netns_wait_until 10 "$NAT64D" ctl --config "$cfg" stats --json ||
         { DETAIL="the DNS64-only instance does not answer on its control socket"; netns_stop_pid "$pid"; return 1; }
@@ -325,7 +330,7 @@ EOF
     netns_stop_pid "$pid"
     ((NETNS_LAST_STATUS == 0)) || { DETAIL="the DNS64-only instance exited $NETNS_LAST_STATUS on SIGTERM"; return 1; }
 }
-check "translator.enabled = false: the DNS64 alone answers, no TUN" check_dns64_only
+check "translator.enabled = false: the DNS64 alone answers, no TUN, as nobody without capabilities" check_dns64_only
 
 check_first_still_alive() {
     netns_pid_alive "$NAT64D_PID" || { DETAIL="nat64d exited"; return 1; }
