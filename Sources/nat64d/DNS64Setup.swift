@@ -34,6 +34,28 @@ extension DNS64Configuration {
 func startDNS64(_ d: GatewayConfiguration.DNS64, group: any EventLoopGroup, logger: Logger) async throws -> DNS64Server? {
     guard d.enabled else { return nil }
     let server = DNS64Server(configuration: try DNS64Configuration(d), group: group, logger: logger)
-    try await server.start()
+    do {
+        try await server.start()
+    } catch let error as DNS64ServerError {
+        throw DNS64ListenError(address: "\(error.address)", reason: DNS64ListenError.systemText(error.reason))
+    }
     return server
+}
+
+/// A `dns64.listen` address could not be bound: the address, the system's reason, and the fix.
+struct DNS64ListenError: Error, CustomStringConvertible {
+    var address: String
+    var reason: String
+
+    var description: String {
+        "dns64.listen \(address): cannot listen: \(reason); if another resolver (systemd-resolved, dnsmasq, "
+            + "unbound) holds the port, stop it or pick another address in dns64.listen; the address must be "
+            + "configured on this host, and port 53 needs CAP_NET_BIND_SERVICE"
+    }
+
+    /// The errno text of NIO's `bind(descriptor:ptr:bytes:): Address already in use (errno: 98)`.
+    static func systemText(_ text: String) -> String {
+        guard let colon = text.firstRange(of: "): ") else { return text }
+        return String(text[colon.upperBound...])
+    }
 }

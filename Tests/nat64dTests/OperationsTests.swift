@@ -167,3 +167,18 @@ import Testing
         #expect(BIBReport(bindings: bindings, limit: 1).entries.count == 1)
     }
 }
+
+@Suite struct StartupTextTests {
+    @Test func utcTimes() {
+        #expect(utcText(0) == "1970-01-01T00:00:00Z")
+        #expect(utcText(1_796_102_376) == "2026-12-01T05:19:36Z")
+    }
+
+    @Test func dns64BindErrorsNameTheKeyAndTheFix() {
+        let reason = DNS64ListenError.systemText("bind(descriptor:ptr:bytes:): Address already in use (errno: 98)")
+        #expect(reason == "Address already in use (errno: 98)")
+        let e = DNS64ListenError(address: "[2001:db8:1::1]:53", reason: reason)
+        #expect(e.description.hasPrefix("dns64.listen [2001:db8:1::1]:53: cannot listen: Address already in use"))
+        #expect(e.description.contains("pick another address in dns64.listen"))
+    }
+}

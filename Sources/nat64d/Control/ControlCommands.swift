@@ -207,7 +207,8 @@ struct ControlCommands: Sendable {
     static func describe(_ status: CaptureStatus) -> [String] {
         let s = status.settings
         var lines = ["directory \(s.directory)", "filter \"\(s.filter)\"", "max-size-mb \(s.maxFileBytes >> 20)",
-                     "max-files \(s.maxFiles)", "started \(status.started)", "filtered-out \(status.filteredOut)"]
+                     "max-files \(s.maxFiles)", "started \(utcText(status.started.seconds))",
+                     "filtered-out \(status.filteredOut)"]
         for stream in status.streams {
             var line = "file \(stream.path) packets=\(stream.packets) bytes=\(stream.bytes) errors=\(stream.errors) "
                 + "rotations=\(stream.rotations)"
