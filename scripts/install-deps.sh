@@ -13,6 +13,7 @@ PACKAGES=(
     nginx-light knot knot-dnsutils dnsutils curl iperf3 tcpdump
     traceroute iputils-ping python3-scapy procps tayga tshark util-linux systemd
     ndisc6
+    binutils
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }

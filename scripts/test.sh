@@ -24,6 +24,7 @@ NETNS_SUITES=(
     scripts/privilege-test.sh
     scripts/netns-ra-test.sh
     scripts/netns-ops-test.sh
+    scripts/package-test.sh
 )
 
 step() { printf '\n=== %s\n' "$*"; }
