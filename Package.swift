@@ -20,6 +20,9 @@ let package = Package(
         .library(name: "NAT64Translator", targets: ["NAT64Translator"]),
         .library(name: "DNS64", targets: ["DNS64"]),
         .library(name: "PacketCapture", targets: ["PacketCapture"]),
+        .library(name: "Forwarding", targets: ["Forwarding"]),
+        // For the allocation benchmarks (Benchmarks/Allocations, a package of its own): packets built by test code.
+        .library(name: "PacketTestSupport", targets: ["PacketTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -53,13 +56,23 @@ let package = Package(
         .target(name: "PacketCapture", dependencies: ["CPcap", "NAT64Translator"]),
         .target(name: "Forwarding", dependencies: ["NAT64Translator", "TunDevice", "PacketCapture"]),
         .target(name: "RouterAdvertisement", dependencies: ["NAT64Translator"]),
+        // Inbound proxy: IPv4 clients to IPv6-only hosts by TLS SNI, HTTP Host or port (README "Reaching
+        // IPv6-only hosts from IPv4").
+        .target(
+            name: "InboundProxy",
+            dependencies: [
+                "NAT64Translator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // Daemon
         .executableTarget(
             name: "nat64d",
             dependencies: [
                 "NAT64Translator", "DNS64", "TunDevice", "GatewayConfig", "PacketCapture", "Forwarding",
-                "RouterAdvertisement",
+                "RouterAdvertisement", "InboundProxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -100,11 +113,20 @@ let package = Package(
         .testTarget(
             name: "nat64dTests",
             dependencies: [
-                "nat64d", "DNS64", "NAT64Translator", "Forwarding", "RouterAdvertisement",
+                "nat64d", "DNS64", "NAT64Translator", "Forwarding", "RouterAdvertisement", "InboundProxy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .testTarget(name: "TunDeviceTests", dependencies: ["TunDevice", "NAT64Translator"]),
+        .testTarget(
+            name: "InboundProxyTests",
+            dependencies: [
+                "InboundProxy", "NAT64Translator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "RouterAdvertisementTests", dependencies: ["RouterAdvertisement", "NAT64Translator", "PacketTestSupport"]),
         .testTarget(
             name: "PacketCaptureTests",

@@ -12,6 +12,13 @@
 # Prints one line per run and the ratios nat64d/BIND; with BENCH_WRITE_DOC=1, also rewrites the "DNS64"
 # section of docs/performance.md (other sections are kept). Exits non-zero if a run failed or lost queries
 # beyond 1 %. Everything is torn down on any exit.
+#
+# BENCH_MODES=scaling: per-core scaling instead. Six servers take turns, BENCH_ROUNDS rounds in alternating
+# order, each started afresh and warmed with one dnsperf pass: nat64d with udp-sockets 1 and 2, BIND with
+# `named -n 1` and `-n 2`, Unbound (module-config "dns64 iterator", forwarding to the same knotd) with
+# num-threads 1 and 2. For each: warm capacity (kxdpgun, as below) and the p50/p99 latency of cached answers
+# with dnsperf limited to half that capacity (-Q). Prints a markdown table. BENCH_NAT64D_B=/path/to/nat64d adds
+# a second nat64d build to the turns (e.g. before and after a change).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -57,11 +64,11 @@ if ((EUID != 0)); then
     exit 1
 fi
 missing=()
-for tool in knotd named dnsperf dig kxdpgun; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in knotd named dnsperf dig kxdpgun unbound; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if ((${#missing[@]})); then
     echo "bench-dns: installing bind9 dnsperf (missing: ${missing[*]})" >&2
     DEBIAN_FRONTEND=noninteractive apt-get -qq -y install --no-install-recommends bind9 dnsperf knot knot-dnsutils \
-        dnsutils >/dev/null
+        dnsutils unbound >/dev/null
 fi
 if [[ -z ${NAT64D:-} ]]; then
     PATH=/opt/swift/usr/bin:$PATH
@@ -156,12 +163,16 @@ start_server() {
         SERVER_PID=$NETNS_LAST_PID
         address=$BIND_ADDR6
     fi
-    netns_wait_until 20 ready "$address" || {
-        netns_show_log "$([[ $1 == nat64d ]] && echo nat64d || echo named)"
+    check_started "$1" "$address" "$([[ $1 == nat64d ]] && echo nat64d || echo named)"
+}
+# check_started NAME ADDRESS LOG: wait until the server answers, then check its synthesis; exit on failure.
+check_started() {
+    netns_wait_until 20 ready "$2" || {
+        netns_show_log "$3"
         exit 1
     }
     local got
-    got=$(in_client dig +time=2 +tries=1 +short "@$address" "ns.$ZONE" AAAA)
+    got=$(in_client dig +time=2 +tries=1 +short "@$2" "ns.$ZONE" AAAA)
     [[ $got == 2001:db8:64::c633:640a ]] || {
         echo "bench-dns: $1 answered '$got' for ns.$ZONE AAAA" >&2
         exit 1
@@ -293,6 +304,127 @@ median() { # median KEY-PREFIX ARRAY-NAME
 }
 ratio() { awk -v a="${QPS[$1]:-0}" -v b="${QPS[$2]:-0}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 declare -A COLD_RATIO WARM_RATIO CAPACITY_RATIO
+
+# ------------------------------------------------------------------ per-core scaling (BENCH_MODES=scaling)
+
+UNBOUND_ADDR6=2001:db8:1::54
+if [[ " $MODES " == *" scaling "* ]]; then
+    ip -n "$NS_GW" addr add "$UNBOUND_ADDR6/64" dev "$IF_GW_CLIENT" nodad
+    mkdir -p "$d/unbound"
+fi
+# start_scaling SERVER-THREADS: nat64d-N, bind-N or unbound-N, unpinned, empty cache; sets SERVER_PID, ADDRESS.
+start_scaling() {
+    local kind=${1%-*} threads=${1##*-}
+    case $kind in
+    nat64d | nat64d.b)
+        sed -i "s/^udp-sockets = .*/udp-sockets = $threads/" "$d/nat64d.toml"
+        netns_start_translator "$kind" "$([[ $kind == nat64d ]] && echo "$NAT64D" || echo "$NAT64D_B")" run \
+            --config "$d/nat64d.toml"
+        SERVER_PID=$NETNS_TRANSLATOR_PID
+        ADDRESS=$GW_ADDR6
+        ;;
+    bind)
+        netns_start_bg "$NS_GW" named named -g -n "$threads" -c "$d/named/named.conf"
+        SERVER_PID=$NETNS_LAST_PID
+        ADDRESS=$BIND_ADDR6
+        ;;
+    unbound)
+        cat >"$d/unbound/unbound.conf" <<EOF
+server:
+    username: ""
+    chroot: ""
+    directory: "$d/unbound"
+    pidfile: "$d/unbound/unbound.pid"
+    use-syslog: no
+    verbosity: 0
+    interface: $UNBOUND_ADDR6
+    port: 53
+    num-threads: $threads
+    so-reuseport: yes
+    access-control: 2001:db8:1::/64 allow
+    do-not-query-localhost: no
+    local-zone: "test." nodefault
+    module-config: "dns64 iterator"
+    dns64-prefix: $NAT64_PREFIX
+    msg-cache-size: 128m
+    rrset-cache-size: 256m
+    outgoing-range: 4096
+    num-queries-per-thread: 4096
+    minimal-responses: yes
+forward-zone:
+    name: "."
+    forward-addr: $SERVER_ADDR4
+EOF
+        netns_start_bg "$NS_GW" unbound unbound -d -c "$d/unbound/unbound.conf"
+        SERVER_PID=$NETNS_LAST_PID
+        ADDRESS=$UNBOUND_ADDR6
+        ;;
+    esac
+    check_started "$1" "$ADDRESS" "$kind"
+}
+# latency LABEL SERVER RATE: dnsperf at RATE qps for BENCH_LATENCY_SECONDS over the warm cache, with every
+# query's latency (-v); records p50 and p99 in ms and the rate reached.
+LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-4}
+latency() {
+    local label=$1 server=$2 rate=$3
+    timeout -k 5 $((LATENCY_SECONDS + 30)) ip netns exec "$NS_CLIENT" dnsperf -s "$server" -d "$d/queries.txt" \
+        -c "$CLIENTS" -q "$OUTSTANDING" -Q "$rate" -T 1 -t 5 -l "$LATENCY_SECONDS" -v >"$d/latency.out" 2>&1 || true
+    # "> RCODE QUERY SECONDS" per answered query ("> T"/"> I": timed out, interrupted), sorted for percentiles.
+    awk '/^> / && $2 != "T" && $2 != "I" { printf "%.3f\n", $NF * 1000 }' "$d/latency.out" | sort -g >"$d/latency.ms"
+    local n
+    n=$(wc -l <"$d/latency.ms")
+    P50[$label]="?"
+    P99[$label]="?"
+    if ((n > 0)); then
+        P50[$label]=$(sed -n "$((n / 2 + 1))p" "$d/latency.ms")
+        P99[$label]=$(sed -n "$(((n * 99 + 99) / 100))p" "$d/latency.ms")
+    fi
+    RATE[$label]=$(awk '/Queries per second:/ { printf "%.0f", $4 }' "$d/latency.out")
+    printf '%-30s p50 %s ms  p99 %s ms at %s qps (asked %s)\n' "$label" "${P50[$label]}" "${P99[$label]}" \
+        "${RATE[$label]}" "$rate" | tee -a "$RUN_LOG"
+}
+if [[ " $MODES " == *" scaling "* ]]; then
+    declare -A P50 P99 RATE
+    read -r -a SCALING_SERVERS <<<"${BENCH_SCALING_SERVERS:-nat64d-1 bind-1 unbound-1 nat64d-2 bind-2 unbound-2}"
+    # BENCH_NAT64D_B=/path/to/another/nat64d: that build takes turns too (as nat64d.b), for A/B comparisons.
+    NAT64D_B=${BENCH_NAT64D_B:-}
+    [[ -n $NAT64D_B ]] && SCALING_SERVERS+=(nat64d.b-1 nat64d.b-2)
+    CLIENT_CPU_SPEC=0
+    for ((round = 1; round <= ROUNDS; round++)); do
+        order=("${SCALING_SERVERS[@]}")
+        # Every other round in reverse, so drift in the machine's load hits every server alike.
+        if ((round % 2 == 0)); then
+            order=()
+            for ((i = ${#SCALING_SERVERS[@]} - 1; i >= 0; i--)); do order+=("${SCALING_SERVERS[i]}"); done
+        fi
+        for server in "${order[@]}"; do
+            start_scaling "$server"
+            run "scaling-$server-fill-$round" "$ADDRESS" 1 "$SERVER_PID"
+            capacity "scaling-$server-capacity-$round" "$ADDRESS" "$SERVER_PID"
+            half=$((${QPS[scaling-$server-capacity-$round]:-2000} / 2))
+            latency "scaling-$server-latency-$round" "$ADDRESS" "$half"
+            netns_stop_pid "$SERVER_PID" 10
+        done
+    done
+    echo
+    echo "| server | threads | cold fill (dnsperf) | warm capacity (median) | CPU/answer | cached latency p50 / p99 at half capacity | rate reached |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for server in "${SCALING_SERVERS[@]}"; do
+        key=scaling-$server
+        printf '| %s | %s | %s qps | %s qps | %s µs | %s / %s ms | %s qps |\n' "${server%-*}" "${server##*-}" \
+            "$(median "$key-fill" QPS)" "$(median "$key-capacity" QPS)" "$(median "$key-capacity" CPU)" \
+            "$(median "$key-latency" P50)" "$(median "$key-latency" P99)" "$(median "$key-latency" RATE)"
+    done
+    for n in 1 2; do
+        nq=$(median "scaling-nat64d-$n-capacity" QPS)
+        printf 'ratio with %s thread(s): nat64d/BIND %s, nat64d/Unbound %s\n' "$n" \
+            "$(awk -v a="$nq" -v b="$(median "scaling-bind-$n-capacity" QPS)" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')" \
+            "$(awk -v a="$nq" -v b="$(median "scaling-unbound-$n-capacity" QPS)" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+    done
+    echo "nat64d 2 sockets / 1 socket: $(awk -v a="$(median scaling-nat64d-2-capacity QPS)" -v b="$(median scaling-nat64d-1-capacity QPS)" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+    MODES=${MODES//scaling/}
+fi
+
 for mode in $MODES; do
     set_mode "$mode"
     for ((rep = 1; rep <= REPS; rep++)); do

@@ -1,33 +1,34 @@
 #!/usr/bin/env bash
-# Throughput / latency benchmark: nat64d vs TAYGA (the userspace translator to
-# beat), in the namespace topology of scripts/netns-lib.sh. Not part of the
-# test suite. Must run as root.
+# Forwarding benchmark: nat64d against native IPv6 forwarding (the ceiling) and TAYGA (the userspace translator
+# to beat), in the namespace topology of scripts/netns-lib.sh, in one alternating run. Not part of the test
+# suite (benchmarks are never timed tests). Must run as root.
 #
-#   scripts/bench-throughput.sh                        # deps, release build, both
-#   NAT64D=/path/to/nat64d scripts/bench-throughput.sh # use this binary (no build)
-#   scripts/bench-throughput.sh --only tayga           # TAYGA only (no build)
-#   scripts/bench-throughput.sh --markdown docs/performance.md
+#   scripts/bench-throughput.sh                         # deps, release build, every variant, 1 round
+#   scripts/bench-throughput.sh --rounds 3              # 3 alternating rounds, medians reported
+#   NAT64D=/path/to/nat64d scripts/bench-throughput.sh  # use this binary (no build)
+#   scripts/bench-throughput.sh --variants "native nat64d tayga" --markdown docs/performance.md
 #
 # Options:
-#   --only nat64d|tayga  benchmark one translator only
-#   --markdown FILE      append a markdown section (environment + table) to FILE
-#   --tcp-time S         TCP test length per direction (default 10)
-#   --udp-time S         UDP test length (default 5)
-#   --udp-rate R         UDP offered rate, iperf3 -b syntax (default 1G)
-#   --udp-len N          UDP payload bytes (default 1400)
-#   --no-deps            do not run scripts/install-deps.sh
+#   --variants "V ..."  among: native, nat64d (TUN offload, --queues queues), nat64d-1q (offload, one queue),
+#                       nat64d-nooffload (one queue, no offload), tayga. Default: native nat64d nat64d-1q tayga
+#   --rounds N          alternating rounds (default 1); each figure is the median over the rounds
+#   --time S            length of each throughput test (default 8)
+#   --queues N          tun.queues for the nat64d variant (default: the number of CPUs)
+#   --fixed-rate PPS    offered rate of the CPU-per-packet test (default 50000)
+#   --markdown FILE     append the report (environment, table, ratios) to FILE
+#   --no-deps           do not run scripts/install-deps.sh
 #   -h, --help
 #
-# For each translator a fresh topology is built (so no neighbour, conntrack or
-# socket state carries over), iperf3 -s runs in the server namespace bound to
-# 198.51.100.10, and the IPv6-only client measures, towards the server's
-# synthesized address 2001:db8:64::c633:640a:
-#   TCP single stream upload and download (-R) after a 1 s warm-up (-O 1),
-#   UDP at a fixed offered rate (delivered packets/s and loss), ping -6 RTT.
-# Every client command is bounded by `timeout`; after the build the whole run
-# takes about 2 x (2 x tcp-time + udp-time + ~10 s), i.e. ~70 s by default.
-# If nat64d does not build or start, its row says why and TAYGA is still
-# measured; the exit status is then 1.
+# Each variant gets a fresh topology. "native": the server gets an IPv6 address and the gateway forwards IPv6
+# in the kernel; the others translate to the IPv4-only server's address. Measured from the IPv6-only client:
+#   tcp1       iperf3, one TCP stream client→server, Gbit/s (first second omitted)
+#   tcp8       iperf3 -P 8, eight TCP streams, Gbit/s
+#   udp64      iperf3 -u -l 64 -b 0: 64-byte UDP datagrams offered as fast as the client can, delivered kpps
+#   gso        UDP_SEGMENT sender (1400-byte segments in 56 KB super-packets), delivered Gbit/s
+#   cpu        64-byte UDP at --fixed-rate: the translator process's user+system CPU / packets delivered, µs
+#              (native: n/a, the kernel's softirq time is not a process)
+#   conn       wrk -H "Connection: close" against nginx: new TCP connections (requests) per second
+# Every client command is bounded by `timeout`. A round takes about variants × (5 × time + 20) seconds.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,17 +39,20 @@ source "$SCRIPT_DIR/netns-lib.sh"
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=python3
 
-ONLY=
+VARIANTS="native nat64d nat64d-1q tayga"
+ROUNDS=1
+TIME=8
+QUEUES=$(nproc)
+FIXED_RATE=50000
 MARKDOWN=
-TCP_TIME=10
-UDP_TIME=5
-UDP_RATE=1G
-UDP_LEN=1400
-PING_COUNT=20
-PING_INTERVAL=0.05
 INSTALL_DEPS=1
 IPERF_PORT=5201
-STARTUP_TIMEOUT=15 # s, nat64d readiness
+GSO_PORT=7010
+HTTP_PORT=8080
+STARTUP_TIMEOUT=15
+SERVER_NATIVE6=2001:db8:2::10
+GW_NATIVE6=2001:db8:2::1
+GSO_TOOL=$REPO_ROOT/tests/netns/offload/udp-gso.py
 
 COMMAND_LINE=$(printf '%q ' "$0" "$@")
 COMMAND_LINE=${COMMAND_LINE% }
@@ -60,68 +64,33 @@ die() {
     exit 2
 }
 log() { printf '[bench] %s\n' "$*" >&2; }
-
-# in_range VALUE MIN MAX: VALUE is a decimal integer within [MIN, MAX].
 in_range() { [[ $1 =~ ^[1-9][0-9]*$ ]] && (($1 >= $2 && $1 <= $3)); }
 
 while (($#)); do
     case $1 in
-    --only)
-        [[ ${2:-} == nat64d || ${2:-} == nat64d-offload || ${2:-} == tayga ]] ||
-            die "--only takes nat64d, nat64d-offload or tayga"
-        ONLY=$2
+    --variants)
+        for v in ${2:-}; do
+            [[ $v =~ ^(native|nat64d|nat64d-1q|nat64d-nooffload|tayga)$ ]] || die "unknown variant '$v'"
+        done
+        [[ -n ${2:-} ]] || die "--variants needs a list"
+        VARIANTS=$2
         shift 2
         ;;
-    --markdown)
-        [[ -n ${2:-} ]] || die "--markdown needs a file"
-        MARKDOWN=$2
-        shift 2
-        ;;
-    --tcp-time)
-        in_range "${2:-}" 1 60 || die "--tcp-time takes 1..60"
-        TCP_TIME=$2
-        shift 2
-        ;;
-    --udp-time)
-        in_range "${2:-}" 1 60 || die "--udp-time takes 1..60"
-        UDP_TIME=$2
-        shift 2
-        ;;
-    --udp-rate)
-        [[ ${2:-} =~ ^[0-9]+(\.[0-9]+)?[KMG]?$ ]] || die "--udp-rate takes e.g. 500M, 1G"
-        UDP_RATE=$2
-        shift 2
-        ;;
-    --udp-len)
-        in_range "${2:-}" 64 1400 || die "--udp-len takes 64..1400"
-        UDP_LEN=$2
-        shift 2
-        ;;
-    --no-deps)
-        INSTALL_DEPS=0
-        shift
-        ;;
-    -h | --help)
-        usage
-        exit 0
-        ;;
+    --rounds) in_range "${2:-}" 1 20 || die "--rounds takes 1..20"; ROUNDS=$2; shift 2 ;;
+    --time) in_range "${2:-}" 2 60 || die "--time takes 2..60"; TIME=$2; shift 2 ;;
+    --queues) in_range "${2:-}" 1 256 || die "--queues takes 1..256"; QUEUES=$2; shift 2 ;;
+    --fixed-rate) in_range "${2:-}" 1000 2000000 || die "--fixed-rate takes 1000..2000000"; FIXED_RATE=$2; shift 2 ;;
+    --markdown) [[ -n ${2:-} ]] || die "--markdown needs a file"; MARKDOWN=$2; shift 2 ;;
+    --no-deps) INSTALL_DEPS=0; shift ;;
+    -h | --help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
 
 if ((EUID != 0)); then die "must run as root (creates network namespaces)"; fi
-if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
-    PATH=/opt/swift/usr/bin:$PATH
-fi
+if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then PATH=/opt/swift/usr/bin:$PATH; fi
 
-TRANSLATORS=(nat64d nat64d-offload tayga)
-[[ -n $ONLY ]] && TRANSLATORS=("$ONLY")
-
-# Results: one directory per translator under $RESULTS (survives the netns
-# workdir, which is removed with each topology).
 RESULTS=$(mktemp -d "${TMPDIR:-/tmp}/nat64d-bench.XXXXXX")
-SERVER_PID=
-
 bench_exit() {
     local rc=$?
     set +e
@@ -134,366 +103,256 @@ trap bench_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# ---------------------------------------------------------------- preparation
+if ((INSTALL_DEPS)); then bash "$SCRIPT_DIR/install-deps.sh"; fi
+for tool in iperf3 wrk nginx ip; do command -v "$tool" >/dev/null || die "$tool not found (run scripts/install-deps.sh)"; done
 
-if ((INSTALL_DEPS)); then
-    bash "$SCRIPT_DIR/install-deps.sh"
-fi
-for tool in iperf3 ping ip; do
-    command -v "$tool" >/dev/null || die "$tool not found (run scripts/install-deps.sh)"
-done
-
-# nat64d binary: $NAT64D, or a release build of this tree. A failed build is
-# recorded as the reason nat64d was not measured; TAYGA still runs.
-NAT64D_FAIL=
-NAT64D_BIN=
-if [[ " ${TRANSLATORS[*]} " == *" nat64d"* ]]; then
-    if [[ -n ${NAT64D:-} ]]; then
-        NAT64D_BIN=$NAT64D
-    else
-        log "building nat64d (swift build -c release --product nat64d)"
-        if (cd "$REPO_ROOT" && swift build -c release --product nat64d) >"$RESULTS/build.log" 2>&1; then
-            NAT64D_BIN="$(cd "$REPO_ROOT" && swift build -c release --show-bin-path)/nat64d"
-        else
-            NAT64D_FAIL="release build failed (swift build -c release --product nat64d)"
-            log "$NAT64D_FAIL; last lines of the build log:"
-            tail -n 20 "$RESULTS/build.log" >&2
-        fi
-    fi
-    if [[ -z $NAT64D_FAIL && ! -x $NAT64D_BIN ]]; then
-        NAT64D_FAIL="binary not found or not executable: $NAT64D_BIN"
-    fi
+NAT64D_BIN=${NAT64D:-}
+if [[ -z $NAT64D_BIN && $VARIANTS == *nat64d* ]]; then
+    log "building nat64d (swift build -c release --product nat64d)"
+    (cd "$REPO_ROOT" && swift build -c release --product nat64d) >"$RESULTS/build.log" 2>&1 ||
+        { tail -n 20 "$RESULTS/build.log" >&2; die "release build failed"; }
+    NAT64D_BIN="$(cd "$REPO_ROOT" && swift build -c release --show-bin-path)/nat64d"
 fi
 
-# ---------------------------------------------------------------- measurement
+# ---------------------------------------------------------------- topology per variant
 
-# Client command bounded in time (--foreground: Ctrl-C reaches it).
 client_timeout() {
     local t=$1
     shift
     timeout --foreground -k 2 "$t" ip netns exec "$NS_CLIENT" "$@"
 }
 
-start_iperf_server() {
-    # --idle-timeout: the server exits by itself if it is ever left behind;
-    # normally it is stopped by PID when the translator's run ends.
-    netns_start_bg "$NS_SERVER" iperf3-server \
-        iperf3 -s -B "$SERVER_ADDR4" -p "$IPERF_PORT" --idle-timeout 60
-    SERVER_PID=$NETNS_LAST_PID
-    # shellcheck disable=SC2016 # expanded by the inner bash
-    if ! netns_wait_until 5 in_server bash -c 'ss -Hltn "sport = :$1" | grep -q .' _ "$IPERF_PORT"; then
-        netns_show_log iperf3-server
-        return 1
-    fi
+# The native variant: the server gets an IPv6 address and the gateway forwards IPv6 to it in the kernel.
+add_native_ipv6() {
+    ip -n "$NS_GW" addr add "$GW_NATIVE6/64" dev "$IF_GW_SERVER" nodad
+    ip -n "$NS_SERVER" addr add "$SERVER_NATIVE6/64" dev "$IF_SERVER" nodad
+    ip -n "$NS_SERVER" -6 route add 2001:db8:1::/64 via "$GW_NATIVE6" dev "$IF_SERVER"
 }
 
-stop_iperf_server() {
-    [[ -n $SERVER_PID ]] || return 0
-    netns_stop_pid "$SERVER_PID" 3
-    SERVER_PID=
+# nginx for the connection-rate test, on port 8080 of every address (IPv4 and IPv6) of the server namespace.
+start_bench_nginx() {
+    local d=$NETNS_WORKDIR/bench-nginx
+    mkdir -p "$d"
+    cat >"$d/nginx.conf" <<EOF
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $d; proxy_temp_path $d; fastcgi_temp_path $d; uwsgi_temp_path $d; scgi_temp_path $d;
+    server {
+        listen $HTTP_PORT reuseport;
+        listen [::]:$HTTP_PORT reuseport;
+        location / { return 200 "ok\n"; }
+    }
+}
+EOF
+    netns_start_bg "$NS_SERVER" bench-nginx nginx -c "$d/nginx.conf" -g 'daemon off;'
+    netns_wait_until 5 in_server bash -c "ss -Hltn 'sport = :$HTTP_PORT' | grep -q ." || return 1
 }
 
-# run_iperf OUT.json TIMEOUT ARGS...: iperf3 client to the synthesized
-# address; JSON (with an "error" key on failure) to OUT.json.
-run_iperf() {
-    local out=$1 t=$2 rc=0
-    shift 2
-    client_timeout "$t" iperf3 -6 -c "$SERVER_SYNTH6" -p "$IPERF_PORT" \
-        --connect-timeout 3000 -J "$@" >"$out" 2>"$out.stderr" || rc=$?
-    if ((rc == 124 || rc == 137)); then
-        printf '{"error": "timed out after %ss"}\n' "$t" >"$out"
-    elif [[ ! -s $out ]]; then
-        printf '{"error": "iperf3 exited %s without output"}\n' "$rc" >"$out"
-    fi
-    # iperf3 serves one test at a time: give it a moment between tests.
-    sleep 0.5
-    return 0
-}
-
-measure() {
-    local name=$1 dir=$RESULTS/$1
-    log "$name: TCP upload, ${TCP_TIME}s"
-    # -O 1: leave the first second (slow start) out of the result.
-    run_iperf "$dir/tcp-up.json" $((TCP_TIME + 15)) -t "$TCP_TIME" -O 1
-    log "$name: TCP download (-R), ${TCP_TIME}s"
-    run_iperf "$dir/tcp-down.json" $((TCP_TIME + 15)) -t "$TCP_TIME" -O 1 -R --rcv-timeout 5000
-    log "$name: UDP upload at $UDP_RATE, ${UDP_LEN}-byte payloads, ${UDP_TIME}s"
-    run_iperf "$dir/udp.json" $((UDP_TIME + 15)) -u -b "$UDP_RATE" -l "$UDP_LEN" -t "$UDP_TIME"
-    log "$name: ping -6 -c $PING_COUNT -i $PING_INTERVAL"
-    client_timeout 15 ping -6 -n -q -c "$PING_COUNT" -i "$PING_INTERVAL" -W 2 "$SERVER_SYNTH6" \
-        >"$dir/ping.txt" 2>&1 || true
-}
-
-start_translator() {
-    local name=$1 st
-    case $name in
+TRANSLATOR_PID=
+start_variant() {
+    local v=$1
+    TRANSLATOR_PID=
+    case $v in
+    native) add_native_ipv6 ;;
     tayga)
-        netns_start_tayga || {
-            printf 'tayga did not start (see log above)\n' >"$RESULTS/$name/failed"
-            return 1
-        }
+        netns_start_tayga || return 1
+        TRANSLATOR_PID=$TAYGA_PID
         ;;
-    nat64d | nat64d-offload)
-        # nat64d-offload: the same binary with TUN checksum/segmentation offload (tun.offload = true).
-        if [[ $name == nat64d-offload ]]; then NAT64D_TUN_OFFLOAD=true; else NAT64D_TUN_OFFLOAD=false; fi
-        if [[ -n $NAT64D_FAIL ]]; then
-            printf '%s\n' "$NAT64D_FAIL" >"$RESULTS/$name/failed"
-            return 1
-        fi
-        netns_start_nat64d "$NAT64D_BIN" # log level: $NAT64D_LOG_LEVEL (default info)
-        if ! netns_wait_nat64d "$STARTUP_TIMEOUT"; then
-            netns_show_log nat64d 40
-            if netns_pid_alive "$NAT64D_PID"; then
-                printf 'not ready after %ss (TUN %s + DNS64 on [%s]:53)\n' \
-                    "$STARTUP_TIMEOUT" "$NAT64D_TUN" "$GW_ADDR6" >"$RESULTS/$name/failed"
-            else
-                if wait "$NAT64D_PID" 2>/dev/null; then st=0; else st=$?; fi
-                printf 'exited during startup with status %s\n' "$st" >"$RESULTS/$name/failed"
-            fi
-            return 1
-        fi
+    nat64d | nat64d-1q | nat64d-nooffload)
+        NAT64D_TUN_OFFLOAD=true
+        NAT64D_TUN_QUEUES=$QUEUES
+        [[ $v == nat64d-1q ]] && NAT64D_TUN_QUEUES=1
+        [[ $v == nat64d-nooffload ]] && { NAT64D_TUN_OFFLOAD=false; NAT64D_TUN_QUEUES=1; }
+        export NAT64D_TUN_OFFLOAD NAT64D_TUN_QUEUES
+        netns_start_nat64d "$NAT64D_BIN"
+        netns_wait_nat64d "$STARTUP_TIMEOUT" || { netns_show_log nat64d 40; return 1; }
+        TRANSLATOR_PID=$NAT64D_PID
         ;;
     esac
 }
 
-# Check the path end to end before measuring: one ping through the translator.
-path_ok() {
-    client_timeout 10 ping -6 -n -c 1 -W 2 "$SERVER_SYNTH6" >/dev/null 2>&1 ||
-        client_timeout 10 ping -6 -n -c 2 -W 2 "$SERVER_SYNTH6" >/dev/null 2>&1
+target_of() { if [[ $1 == native ]]; then printf '%s' "$SERVER_NATIVE6"; else printf '%s' "$SERVER_SYNTH6"; fi; }
+
+# process_cpu PID: user+system clock ticks of the process (all threads).
+process_cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# ---------------------------------------------------------------- measurements
+
+iperf() {
+    local out=$1 target=$2
+    shift 2
+    client_timeout $((TIME + 20)) iperf3 -6 -c "$target" -p "$IPERF_PORT" --connect-timeout 3000 -J "$@" \
+        >"$out" 2>"$out.stderr" || true
+    sleep 0.5
 }
 
-bench_one() {
-    local name=$1
-    mkdir -p "$RESULTS/$name"
-    log "=== $name"
+measure() {
+    local v=$1 round=$2 dir=$RESULTS/$1/$2 target c0 c1 rate_bits pid
+    mkdir -p "$dir"
+    target=$(target_of "$v")
+    log "$v round $round: TCP 1 stream"
+    iperf "$dir/tcp1.json" "$target" -t "$TIME" -O 1
+    log "$v round $round: TCP 8 streams"
+    iperf "$dir/tcp8.json" "$target" -t "$TIME" -O 1 -P 8
+    log "$v round $round: UDP 64-byte, unlimited"
+    iperf "$dir/udp64.json" "$target" -u -l 64 -b 0 -t "$TIME"
+    log "$v round $round: UDP 64-byte at $FIXED_RATE pps (CPU per packet)"
+    rate_bits=$((FIXED_RATE * 64 * 8))
+    c0=0
+    [[ -n $TRANSLATOR_PID ]] && c0=$(process_cpu "$TRANSLATOR_PID")
+    iperf "$dir/cpu.json" "$target" -u -l 64 -b "$rate_bits" -t "$TIME"
+    c1=0
+    [[ -n $TRANSLATOR_PID ]] && c1=$(process_cpu "$TRANSLATOR_PID")
+    printf '%s %s %s\n' "$c0" "$c1" "$(getconf CLK_TCK)" >"$dir/cpu.ticks"
+    log "$v round $round: UDP GSO bulk"
+    in_server python3 "$GSO_TOOL" sink "$GSO_PORT" $((TIME + 5)) >"$dir/gso.sink" 2>&1 &
+    pid=$!
+    for _ in $(seq 50); do grep -q ready "$dir/gso.sink" 2>/dev/null && break; sleep 0.1; done
+    client_timeout $((TIME + 10)) python3 "$GSO_TOOL" blast "$target" "$GSO_PORT" "$TIME" >"$dir/gso.sent" 2>&1 || true
+    wait "$pid" || true
+    log "$v round $round: new connections (wrk, Connection: close)"
+    client_timeout $((TIME + 15)) wrk -t 2 -c 32 -d "${TIME}s" -H "Connection: close" \
+        "http://[$target]:$HTTP_PORT/" >"$dir/wrk.txt" 2>&1 || true
+}
+
+bench_variant() {
+    local v=$1 round=$2
+    log "=== $v (round $round)"
     netns_setup
-    netns_start_servers
-    if start_translator "$name"; then
-        if ! path_ok; then
-            printf 'no ping reply from %s through %s\n' "$SERVER_SYNTH6" "$name" >"$RESULTS/$name/failed"
-        elif ! start_iperf_server; then
-            printf 'iperf3 server did not start\n' >"$RESULTS/$name/failed"
+    mkdir -p "$RESULTS/$v/$round"
+    if ! start_variant "$v"; then
+        printf 'did not start\n' >"$RESULTS/$v/$round/failed"
+    elif ! start_bench_nginx; then
+        printf 'nginx did not start\n' >"$RESULTS/$v/$round/failed"
+    else
+        netns_start_bg "$NS_SERVER" iperf3-server iperf3 -s -p "$IPERF_PORT" --idle-timeout 120
+        netns_wait_until 5 in_server bash -c "ss -Hltn 'sport = :$IPERF_PORT' | grep -q ." || true
+        if client_timeout 10 ping -6 -n -c 2 -W 2 "$(target_of "$v")" >/dev/null 2>&1; then
+            measure "$v" "$round"
         else
-            measure "$name"
-        fi
-        if [[ $name == nat64d* ]] && ! netns_pid_alive "$NAT64D_PID"; then
-            printf 'nat64d exited during the benchmark\n' >>"$RESULTS/$name/died"
-            netns_show_log nat64d 40
+            printf 'no ping reply through %s\n' "$v" >"$RESULTS/$v/$round/failed"
         fi
     fi
-    if [[ -f $RESULTS/$name/failed ]]; then
-        log "$name: NOT MEASURED: $(cat "$RESULTS/$name/failed")"
-    fi
-    stop_iperf_server
     netns_teardown
 }
 
-# The benchmark shares the CPUs with everything else on the host: record the
-# load so that noisy runs can be recognised.
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-for t in "${TRANSLATORS[@]}"; do bench_one "$t"; done
+UPTIME_BEFORE=$(uptime)
+for ((round = 1; round <= ROUNDS; round++)); do
+    for v in $VARIANTS; do bench_variant "$v" "$round"; done
+done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------------- report
 
-# git_describe DIR: short commit of the work tree containing DIR, "+dirty"
-# if it has uncommitted changes.
-git_describe() {
-    local c
-    c=$(git -C "$1" rev-parse --short HEAD 2>/dev/null) || return 1
-    if [[ -n $(git -C "$1" status --porcelain --untracked-files=no 2>/dev/null) ]]; then c+=" +dirty"; fi
-    printf '%s' "$c"
-}
-
-# Where the nat64d binary came from: its work tree's commit and its mtime
-# (the binary may be older than the tree's HEAD).
-binary_provenance() {
-    local bin=$1 dir top
-    [[ -n $bin && -f $bin ]] || { printf 'n/a'; return 0; }
-    dir=$(dirname "$(readlink -f "$bin")")
-    top=$(git -C "$dir" rev-parse --show-toplevel 2>/dev/null) || top=
-    if [[ -n $top ]]; then
-        printf 'work tree %s at %s, ' "$top" "$(git_describe "$top")"
-    fi
-    printf 'binary built %s' "$(date -u -r "$bin" '+%Y-%m-%d %H:%M:%S UTC')"
-}
-
-git_commit=$(git_describe "$REPO_ROOT" || echo unknown)
 {
     printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     printf 'command\t%s\n' "$COMMAND_LINE"
-    printf 'git commit\t%s\n' "$git_commit"
+    printf 'git commit\t%s\n' "$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     printf 'cpu\t%s (%s CPUs)\n' "$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)" "$(nproc)"
     printf 'kernel\t%s\n' "$(uname -r)"
-    printf 'load average\t%s before, %s after (1/5/15 min)\n' "$LOAD_BEFORE" "$LOAD_AFTER"
-    printf 'iperf3\t%s\n' "$(iperf3 --version 2>/dev/null | head -n1)"
-    if [[ " ${TRANSLATORS[*]} " == *" nat64d"* ]]; then
-        printf 'nat64d binary\t%s\n' "${NAT64D_BIN:-none}"
-        printf 'nat64d source\t%s\n' "$(binary_provenance "$NAT64D_BIN")"
-    fi
-    if [[ " ${TRANSLATORS[*]} " == *" tayga "* ]]; then
-        printf 'tayga\t%s\n' "$(dpkg-query -W -f='${Version}' tayga 2>/dev/null || echo unknown)"
-    fi
-    printf 'tests\tTCP 1 stream %ss up + %ss down (-R), first second omitted (-O 1); UDP up %s offered, %s-byte payloads, %ss; ping -6 -c %s -i %s\n' \
-        "$TCP_TIME" "$TCP_TIME" "$UDP_RATE" "$UDP_LEN" "$UDP_TIME" "$PING_COUNT" "$PING_INTERVAL"
+    printf 'load\t%s before (%s), %s after (1/5/15 min)\n' "$LOAD_BEFORE" "$UPTIME_BEFORE" "$LOAD_AFTER"
+    printf 'nat64d\t%s, tun.queues %s for the nat64d variant\n' "${NAT64D_BIN:-none}" "$QUEUES"
+    printf 'tayga\t%s\n' "$(dpkg-query -W -f='${Version}' tayga 2>/dev/null || echo unknown)"
+    printf 'rounds\t%s alternating rounds of %s s tests; figures are medians\n' "$ROUNDS" "$TIME"
 } >"$RESULTS/meta.tsv"
 
-report_args=(--results "$RESULTS" --meta "$RESULTS/meta.tsv" --udp-len "$UDP_LEN")
-for t in "${TRANSLATORS[@]}"; do report_args+=(--translator "$t"); done
+"$PY" - "$RESULTS" "$VARIANTS" "$ROUNDS" "$FIXED_RATE" "${MARKDOWN:+markdown}" >"$RESULTS/report.txt" <<'PYEOF'
+import json, os, re, statistics, sys
+results, variants, rounds, fixed_rate, fmt = sys.argv[1], sys.argv[2].split(), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 
-cat >"$RESULTS/report.py" <<'PYEOF'
-import argparse, json, os, re, sys
-
-ap = argparse.ArgumentParser()
-ap.add_argument("--results")
-ap.add_argument("--meta")
-ap.add_argument("--translator", action="append", default=[])
-ap.add_argument("--format", choices=["text", "markdown"])
-ap.add_argument("--udp-len", type=int)
-a = ap.parse_args()
-
-def load(path):
+def js(path):
     try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        try:
-            lines = [l.strip() for l in open(path + ".stderr") if l.strip()]
-        except OSError:
-            lines = []
-        return {"error": lines[-1] if lines else "unreadable result (%s)" % e.__class__.__name__}
+        return json.load(open(path))
+    except (OSError, ValueError):
+        return {}
 
-def tcp(path):
-    d = load(path)
-    if "error" in d:
-        return None, d["error"]
-    end = d.get("end", {})
-    recv = end.get("sum_received", {})
-    bps = recv.get("bits_per_second")
-    if bps is None:
-        return None, "no sum_received"
-    retr = end.get("sum_sent", {}).get("retransmits")
-    return bps / 1e9, "retr %s" % retr if retr is not None else ""
+def tcp(d, name):
+    e = js(os.path.join(d, name)).get("end", {})
+    b = e.get("sum_received", {}).get("bits_per_second")
+    return b / 1e9 if b else None
 
-def udp(path):
-    # Delivered = what the server received (sum_received); sent = what the
-    # client managed to send, which can be below the offered rate when the
-    # client shares the CPUs with the translator.
-    d = load(path)
-    if "error" in d:
-        return None, None, None, d["error"]
-    end = d.get("end", {})
-    sent, recv = end.get("sum_sent", {}), end.get("sum_received", {})
-    pkts, lost, secs = recv.get("packets"), recv.get("lost_packets"), recv.get("seconds")
-    if not pkts or lost is None or not secs:
-        return None, None, None, "no UDP summary"
-    sent_pps = sent["packets"] / sent["seconds"] if sent.get("packets") and sent.get("seconds") else None
-    return (pkts - lost) / secs / 1e6, 100.0 * lost / pkts, sent_pps and sent_pps / 1e6, ""
+def udp_kpps(d, name):
+    s = js(os.path.join(d, name)).get("end", {}).get("sum", {})
+    p, lost, secs = s.get("packets"), s.get("lost_packets"), s.get("seconds")
+    return (p - lost) / secs / 1e3 if p and secs and lost is not None else None
 
-def ping(path):
+def cpu_us(d):
     try:
-        txt = open(path).read()
+        c0, c1, hz = (int(x) for x in open(os.path.join(d, "cpu.ticks")).read().split())
+    except (OSError, ValueError):
+        return None
+    s = js(os.path.join(d, "cpu.json")).get("end", {}).get("sum", {})
+    p, lost = s.get("packets"), s.get("lost_packets")
+    if not p or lost is None or c1 <= c0:
+        return None
+    return (c1 - c0) / hz / (p - lost) * 1e6
+
+def gso(d):
+    try:
+        n, total, secs = open(os.path.join(d, "gso.sink")).read().split()[-3:]
+        return int(total) * 8 / float(secs) / 1e9 if float(secs) > 0 else None
+    except (OSError, ValueError):
+        return None
+
+def conn(d):
+    try:
+        m = re.search(r"Requests/sec:\s+([\d.]+)", open(os.path.join(d, "wrk.txt")).read())
+        return float(m.group(1)) if m else None
     except OSError:
-        return None, None, "no output"
-    m = re.search(r"= ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) ms", txt)
-    loss = re.search(r"([\d.]+)% packet loss", txt)
-    if not m:
-        return None, None, (txt.strip().splitlines() or ["no reply"])[-1]
-    return float(m.group(2)), float(m.group(4)), ("%s%% loss" % loss.group(1)) if loss and float(loss.group(1)) else ""
+        return None
 
-rows = {}
-notes = []
-for t in a.translator:
-    d = os.path.join(a.results, t)
-    failed = os.path.join(d, "failed")
-    if os.path.exists(failed):
-        rows[t] = None
-        notes.append("%s: not measured: %s" % (t, open(failed).read().strip()))
-        continue
-    up, upn = tcp(os.path.join(d, "tcp-up.json"))
-    down, downn = tcp(os.path.join(d, "tcp-down.json"))
-    mpps, loss, sent, udpn = udp(os.path.join(d, "udp.json"))
-    avg, mdev, pingn = ping(os.path.join(d, "ping.txt"))
-    rows[t] = dict(up=up, down=down, mpps=mpps, loss=loss, sent=sent, avg=avg, mdev=mdev)
-    for label, n in (("TCP up", upn), ("TCP down", downn), ("UDP", udpn), ("ping", pingn)):
-        if n:
-            notes.append("%s %s: %s" % (t, label, n))
-    if sent is not None:
-        notes.append("%s UDP: the client sent %.3f Mpps (%.2f Gbit/s of payload)" % (t, sent, sent * 1e6 * a.udp_len * 8 / 1e9))
-    if os.path.exists(os.path.join(d, "died")):
-        notes.append("%s: the daemon exited during the benchmark" % t)
+metrics = [("tcp1", "TCP 1 flow Gbit/s", lambda d: tcp(d, "tcp1.json"), True),
+           ("tcp8", "TCP 8 flows Gbit/s", lambda d: tcp(d, "tcp8.json"), True),
+           ("udp64", "UDP 64 B kpps", lambda d: udp_kpps(d, "udp64.json"), True),
+           ("gso", "UDP GSO Gbit/s", gso, True),
+           ("cpu", "CPU µs/pkt @%dk pps" % (fixed_rate // 1000), cpu_us, False),
+           ("conn", "TCP conn/s", conn, True)]
+table = {}
+for v in variants:
+    row = {}
+    for key, _, f, _ in metrics:
+        vals = [x for x in (f(os.path.join(results, v, str(r))) for r in range(1, rounds + 1)
+                            if not os.path.exists(os.path.join(results, v, str(r), "failed"))) if x is not None]
+        row[key] = statistics.median(vals) if vals else None
+    table[v] = row
 
-def f(v, fmt):
-    return "n/a" if v is None else fmt % v
+def cell(x):
+    return "n/a" if x is None else ("%.2f" % x if x < 100 else "%.0f" % x)
 
-cols = ["translator", "TCP up Gbit/s", "TCP down Gbit/s", "UDP Mpps delivered", "UDP loss %", "ping avg ms (mdev)"]
-table = []
-for t in a.translator:
-    r = rows[t]
-    if r is None:
-        table.append([t, "FAILED", "", "", "", ""])
-        continue
-    p = "n/a" if r["avg"] is None else "%.3f (%.3f)" % (r["avg"], r["mdev"])
-    table.append([t, f(r["up"], "%.2f"), f(r["down"], "%.2f"), f(r["mpps"], "%.3f"), f(r["loss"], "%.2f"), p])
-
-t_ = rows.get("tayga")
-for variant in ("nat64d", "nat64d-offload"):
-    n = rows.get(variant)
-    if not (n and t_):
-        continue
-    def ratio(k):
-        if n[k] is None or t_[k] is None or t_[k] == 0:
-            return "n/a"
-        return "%.2fx" % (n[k] / t_[k])
-    table.append([variant + "/tayga", ratio("up"), ratio("down"), ratio("mpps"), ratio("loss"), ratio("avg")])
-
-meta = [line.rstrip("\n").split("\t", 1) for line in open(a.meta) if "\t" in line]
-
-if a.format == "text":
+cols = ["variant"] + [m[1] for m in metrics]
+rows = [[v] + [cell(table[v][m[0]]) for m in metrics] for v in variants]
+for a, b in [("nat64d", "native"), ("nat64d", "tayga"), ("nat64d-1q", "native"), ("nat64d", "nat64d-1q")]:
+    if a in table and b in table:
+        r = []
+        for key, _, _, _ in metrics:
+            x, y = table[a][key], table[b][key]
+            r.append("%.2fx" % (x / y) if x is not None and y else "n/a")
+        rows.append(["%s / %s" % (a, b)] + r)
+meta = [l.rstrip("\n").split("\t", 1) for l in open(os.path.join(results, "meta.tsv"))]
+if fmt == "markdown":
+    print("## Forwarding %s\n" % dict(meta)["date"])
     for k, v in meta:
-        print("%-14s %s" % (k + ":", v))
-    print()
-    w = [max(len(str(row[i])) for row in [cols] + table) for i in range(len(cols))]
-    line = lambda row: "  ".join(str(c).ljust(w[i]) if i == 0 else str(c).rjust(w[i]) for i, c in enumerate(row))
-    print(line(cols))
-    print("  ".join("-" * x for x in w))
-    for row in table:
-        print(line(row))
-    if n and t_:
-        print("(ratios: higher is better for TCP and UDP Mpps, lower is better for loss and ping)")
-    for note in notes:
-        print("note: " + note)
-else:
-    date = dict(meta).get("date", "")
-    print("## Throughput %s: %s\n" % (date, " vs ".join(a.translator)))
-    for k, v in meta:
-        print("- %s: `%s`" % (k, v) if k in ("command", "git commit", "nat64d binary") else "- %s: %s" % (k, v))
-    print()
-    print("| " + " | ".join(cols) + " |")
+        print("- %s: %s" % (k, "`%s`" % v if k == "command" else v))
+    print("\n| " + " | ".join(cols) + " |")
     print("|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|")
-    for row in table:
-        print("| " + " | ".join(str(c) for c in row) + " |")
-    if n and t_:
-        print("\nRatios: higher is better for TCP and UDP Mpps, lower is better for loss and ping.")
-    if notes:
-        print()
-        for note in notes:
-            print("- " + note)
-    print()
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    print("\nRatios: higher is better, except CPU µs per packet (lower is better).\n")
+else:
+    for k, v in meta:
+        print("%-11s %s" % (k + ":", v))
+    w = [max(len(r[i]) for r in [cols] + rows) for i in range(len(cols))]
+    for r in [cols] + rows:
+        print("  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(r)))
 PYEOF
-
-printf '\n'
-"$PY" "$RESULTS/report.py" "${report_args[@]}" --format text
-
+cat "$RESULTS/report.txt"
 if [[ -n $MARKDOWN ]]; then
-    "$PY" "$RESULTS/report.py" "${report_args[@]}" --format markdown >"$RESULTS/report.md"
     mkdir -p "$(dirname "$MARKDOWN")"
-    if [[ -s $MARKDOWN ]]; then printf '\n' >>"$MARKDOWN"; fi
-    cat "$RESULTS/report.md" >>"$MARKDOWN"
+    { [[ -s $MARKDOWN ]] && printf '\n'; cat "$RESULTS/report.txt"; } >>"$MARKDOWN"
     log "appended the results to $MARKDOWN"
 fi
-
-# Exit 1 if a requested translator could not be measured.
-for t in "${TRANSLATORS[@]}"; do
-    [[ ! -f $RESULTS/$t/failed ]] || exit 1
-done

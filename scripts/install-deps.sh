@@ -12,7 +12,7 @@ PACKAGES=(
     libpcap-dev libnl-3-dev libnl-route-3-dev iproute2
     nginx-light knot knot-dnsutils dnsutils curl iperf3 tcpdump
     traceroute iputils-ping python3-scapy procps tayga tshark util-linux systemd
-    ndisc6
+    ndisc6 openssh-server openssl haproxy sniproxy wrk
     binutils
 )
 

@@ -323,6 +323,7 @@ queues = ${NAT64D_TUN_QUEUES:-2}
 [translator]
 prefix = "$NAT64_PREFIX"
 pool4 = ["$POOL4_ADDR"]
+${NAT64D_MAX_SESSIONS:+max-sessions = $NAT64D_MAX_SESSIONS}
 
 [gateway]
 ipv4 = "$GW_ADDR4"

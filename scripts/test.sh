@@ -21,7 +21,9 @@ NETNS_SUITES=(
     scripts/netns-conformance-test.sh
     scripts/netns-state-test.sh
     scripts/netns-dns-test.sh
+    scripts/netns-hostile-test.sh
     scripts/privilege-test.sh
+    scripts/netns-proxy-test.sh
     scripts/netns-ra-test.sh
     scripts/netns-ops-test.sh
     scripts/package-test.sh

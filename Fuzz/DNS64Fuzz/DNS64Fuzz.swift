@@ -58,7 +58,7 @@ func fuzzDNS64(_ data: UnsafeRawBufferPointer) -> Int {
             matched.questions = [asked.question]
             matched.header.flags.isResponse = true
             action = machine.upstreamAnswered(
-                selector & 0x08 != 0 ? .failed : .answer(matched, raw: matched.encoded()))
+                selector & 0x08 != 0 ? .failed : .answer(matched, raw: matched.encoded()), now: 0)
         }
     }
     preconditionFailure("the state machine asked upstream more than 3 times")

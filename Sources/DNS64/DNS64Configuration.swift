@@ -44,6 +44,14 @@ public struct DNS64Configuration: Sendable {
     public var upstreamPortsPerLoop: Int
     /// Upstream queries one such socket carries before it is replaced by one on a new port. Default 256.
     public var upstreamQueriesPerPort: Int
+    /// D13: resolve RD=0 queries upstream like any other. Default false: they are answered from the cache only.
+    public var recurseWithoutRD: Bool = false
+    /// D16: the whole resolution of one client query (AAAA, the A fallback, failover) ends by this, with
+    /// SERVFAIL. nil: twice `upstreamTimeout`.
+    public var clientDeadline: Duration? = nil
+
+    /// `clientDeadline`, or its default of twice the upstream timeout (D16).
+    public var effectiveClientDeadline: Duration { clientDeadline ?? upstreamTimeout * 2 }
 
     /// Creates a configuration; the other fields take their defaults.
     /// - Parameters:

@@ -53,6 +53,10 @@ public struct DNS64Counters: Hashable, Sendable {
     public var upstreamMismatches: Int
     /// Upstream UDP sockets opened (each on a new random port; see `UpstreamSocketPool`).
     public var upstreamSocketsOpened: Int
+    /// Queries answered SERVFAIL at the client deadline (D16).
+    public var deadlineExpired: Int = 0
+    /// RD=0 queries answered from the cache only, which held nothing for them (D13).
+    public var cacheOnlyMisses: Int = 0
 }
 
 extension DNS64Counters {
@@ -69,6 +73,7 @@ extension DNS64Counters {
             ("upstream-mean-latency-us", meanLatency), ("formerr", formErr), ("notimp", notImp),
             ("badvers", badVersion), ("overload-drops", overloadDrops), ("tcp-connections", tcpConnections),
             ("tcp-connections-refused", tcpConnectionsRefused),
+            ("deadline-expired", deadlineExpired), ("cache-only-misses", cacheOnlyMisses),
         ]
         list += queriesByType.sorted { $0.key < $1.key }.map { ("by-type.\(DNSRecordType(rawValue: $0.key))", $0.value) }
         list += repliesByRcode.sorted { $0.key < $1.key }.map { ("by-rcode.\(DNSRcode(rawValue: $0.key))", $0.value) }
@@ -114,6 +119,8 @@ final class CounterStore: Sendable {
     let tcpConnectionsRefused = Atomic<Int>(0)
     let upstreamMismatches = Atomic<Int>(0)
     let upstreamSocketsOpened = Atomic<Int>(0)
+    let deadlineExpired = Atomic<Int>(0)
+    let cacheOnlyMisses = Atomic<Int>(0)
     private let histogram = Mutex<[Int]>([0, 0, 0, 0, 0])
     /// Queries by QTYPE: 0…255 in their own slot, every larger type in slot 256 (counted exactly in `rareTypes`).
     private let byType: [257 of Atomic<Int>] = InlineArray { _ in Atomic(0) }
@@ -132,6 +139,8 @@ final class CounterStore: Sendable {
         case .formErr: formErr.add(1, ordering: .relaxed)
         case .notImp: notImp.add(1, ordering: .relaxed)
         case .badVersion: badVersion.add(1, ordering: .relaxed)
+        case .deadline: deadlineExpired.add(1, ordering: .relaxed)
+        case .cacheOnlyMiss: cacheOnlyMisses.add(1, ordering: .relaxed)
         case .relayed, .filtered, .upstreamFailure: break
         }
         if bytes.count >= DNSHeader.length {
@@ -183,6 +192,8 @@ final class CounterStore: Sendable {
             tcpConnections: tcpConnections.load(ordering: .relaxed),
             tcpConnectionsRefused: tcpConnectionsRefused.load(ordering: .relaxed),
             upstreamMismatches: upstreamMismatches.load(ordering: .relaxed),
-            upstreamSocketsOpened: upstreamSocketsOpened.load(ordering: .relaxed))
+            upstreamSocketsOpened: upstreamSocketsOpened.load(ordering: .relaxed),
+            deadlineExpired: deadlineExpired.load(ordering: .relaxed),
+            cacheOnlyMisses: cacheOnlyMisses.load(ordering: .relaxed))
     }
 }

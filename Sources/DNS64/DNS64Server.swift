@@ -29,9 +29,12 @@ public final class DNS64Server: Sendable {
     private let upstream: UpstreamClient
     let store = CounterStore()
     let connections: ConnectionLimiter
-    private let cache: Mutex<AnswerCache>
+    /// The answer cache, in shards with a lock each, so the event loops of several cores rarely wait (N4).
+    private let cache: ShardedAnswerCache
     private let inFlight = Mutex<[CacheKey: [Waiter]]>([:])
     private let channels = Mutex<[any Channel]>([])
+    /// D16: the client deadline in nanoseconds.
+    private let clientDeadline: UInt64
 
     /// A client waiting for an answer being resolved.
     private struct Waiter: Sendable {
@@ -50,12 +53,14 @@ public final class DNS64Server: Sendable {
         self.group = group
         self.logger = logger
         intake = QueryIntake(
-            allowedClients: configuration.allowedClients, policy: configuration.policy, groups: configuration.groups)
+            allowedClients: configuration.allowedClients, policy: configuration.policy, groups: configuration.groups,
+            recurseWithoutRD: configuration.recurseWithoutRD)
+        clientDeadline = configuration.effectiveClientDeadline.nanosecondCount
         upstream = UpstreamClient(
             upstreams: configuration.upstreams, timeout: configuration.upstreamTimeout, group: group, logger: logger,
             counters: store, socketsPerUpstream: configuration.upstreamPortsPerLoop,
             queriesPerSocket: configuration.upstreamQueriesPerPort)
-        cache = Mutex(AnswerCache(limits: configuration.cache))
+        cache = ShardedAnswerCache(limits: configuration.cache)
         connections = ConnectionLimiter(
             perClient: configuration.maxTCPConnectionsPerClient, total: configuration.maxTCPConnections)
     }
@@ -143,7 +148,7 @@ public final class DNS64Server: Sendable {
     public var counters: DNS64Counters { store.snapshot }
 
     /// Entries in the answer cache (expired ones included until looked up or evicted).
-    public var cachedAnswers: Int { cache.withLock { $0.count } }
+    public var cachedAnswers: Int { cache.entries }
 
     /// One message from `client`: intake, then the cache (answered at once), else join or start the upstream
     /// resolution of the same question (N4).
@@ -166,13 +171,23 @@ public final class DNS64Server: Sendable {
             let sizeLimit = overTCP ? Int(UInt16.max) : machine.query.replySizeLimit
             let key = CacheKey(machine)
             let now = NIODeadline.now().uptimeNanoseconds
-            if let (answer, age) = cache.withLock({ $0.lookup(key, now: now) }) {
+            if let (answer, age) = cache.lookup(key, now: now) {
                 store.cacheHits.add(1, ordering: .relaxed)
                 let reply = answer.render(for: machine.query, sizeLimit: sizeLimit, age: age)
                 store.count(answer.outcome, bytes: reply)
                 return reply
             }
             store.cacheMisses.add(1, ordering: .relaxed)
+            if machine.cacheOnly {
+                // D13: RD=0 and not cached. The machine answers without asking upstream (it never asks in this
+                // mode), and the query joins no resolution in flight either.
+                var machine = machine
+                if case .reply(let reply) = machine.start() {
+                    store.count(reply.outcome, bytes: reply.bytes)
+                    return reply.bytes
+                }
+                return nil
+            }
             let waiter = Waiter(query: machine.query, sizeLimit: sizeLimit, send: send)
             let first = inFlight.withLock { table -> Bool in
                 if table[key] != nil {
@@ -195,7 +210,9 @@ public final class DNS64Server: Sendable {
             // Resolve the answer whole: each waiter's copy is cut to its own size in `finish`.
             var whole = machine.query
             whole.replySizeOverride = Int(UInt16.max)
-            let resolver = QueryStateMachine(query: whole, policy: machine.policy, group: machine.group)
+            var resolver = QueryStateMachine(
+                query: whole, policy: machine.policy, group: machine.group, reversePrefixes: machine.reversePrefixes)
+            resolver.deadline = now &+ clientDeadline  // D16
             resolve(resolver, on: loop).whenSuccess { reply in
                 self.store.inFlight.subtract(1, ordering: .relaxed)
                 self.finish(key, reply)
@@ -215,9 +232,9 @@ public final class DNS64Server: Sendable {
         else { return nil }
         let bits: UInt8 = (query.dnssecOK == true ? 1 : 0) | (query.checkingDisabled ? 2 : 0)
         let key = CacheKey(
-            name: query.key, type: query.type, qclass: query.qclass, bits: bits, group: intake.policy(for: client).group)
+            name: query.key, type: query.type, qclass: query.qclass, bits: bits, group: intake.group(for: client))
         let now = NIODeadline.now().uptimeNanoseconds
-        guard let (answer, age) = cache.withLock({ $0.lookup(key, now: now) }) else { return nil }
+        guard let (answer, age) = cache.lookup(key, now: now) else { return nil }
         let reply = answer.render(
             id: query.id, recursionDesired: query.recursionDesired, dnssecOK: query.dnssecOK,
             sizeLimit: overTCP ? Int(UInt16.max) : query.replySizeLimit, age: age
@@ -237,7 +254,7 @@ public final class DNS64Server: Sendable {
         let answer = CachedAnswer(reply, limits: configuration.cache)
         let now = NIODeadline.now().uptimeNanoseconds
         // Insert before waking the waiters, so a query arriving now finds the cache, not an empty table.
-        let waiters = cache.withLock { cache in
+        let waiters = cache.withShard(for: key) { cache in
             if let answer { cache.insert(key, answer, now: now) }
             return inFlight.withLock { $0.removeValue(forKey: key) ?? [] }
         }
@@ -262,9 +279,9 @@ public final class DNS64Server: Sendable {
         case .reply(let reply):
             return loop.makeSucceededFuture(reply)
         case .askUpstream(let query):
-            return upstream.resolve(query, on: loop).flatMap { result in
+            return upstream.resolve(query, deadline: machine.deadline, on: loop).flatMap { result in
                 var next = machine
-                let action = next.upstreamAnswered(result)
+                let action = next.upstreamAnswered(result, now: NIODeadline.now().uptimeNanoseconds)
                 return self.step(next, action, on: loop)
             }
         }

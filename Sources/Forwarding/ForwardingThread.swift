@@ -36,6 +36,8 @@ public struct ForwarderStats: Sendable, Equatable {
     public var eventsDropped: UInt64 = 0
     /// Acquisitions of the shared state table's lock that had to wait (one table for every queue).
     public var tableLockContended: UInt64 = 0
+    /// Half-open or closing TCP sessions evicted to admit new flows into a full table (early drop).
+    public var transitoryEvictions = 0
 
     public init() {}
 
@@ -52,6 +54,7 @@ public struct ForwarderStats: Sendable, Equatable {
         // One ring and one table shared by every queue: the same figure, not a sum.
         eventsDropped = max(eventsDropped, other.eventsDropped)
         tableLockContended = max(tableLockContended, other.tableLockContended)
+        transitoryEvictions = max(transitoryEvictions, other.transitoryEvictions)
     }
 }
 
@@ -246,6 +249,7 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         s.engine = p.engine.stats
         s.eventsDropped = events?.dropped ?? 0
         s.tableLockContended = p.engine.translator.table.lock.contended
+        s.transitoryEvictions = p.engine.translator.table.transitoryEvictions
         return s
     }
 

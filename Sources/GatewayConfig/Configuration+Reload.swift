@@ -79,6 +79,8 @@ extension GatewayConfiguration {
         .field("dns64.udp-sockets", \.dns64.udpSockets, live: false),
         .field("dns64.upstream-ports", \.dns64.upstreamPorts, live: true),
         .field("dns64.groups", \.dns64.groups, live: true),
+        .field("dns64.rd0", \.dns64.rd0, live: true),
+        .field("dns64.deadline-ms", \.dns64.deadlineMilliseconds, live: true),
         .field("log.level", \.log.level, live: true),
         .field("translation.ipv4-mtu", \.translation.ipv4MTU, live: true),
         .field("translation.ipv6-mtu", \.translation.ipv6MTU, live: true),
@@ -95,6 +97,8 @@ extension GatewayConfiguration {
         .field("metrics.enabled", \.metrics.enabled, live: false),
         .field("metrics.listen", \.metrics.listen, live: false),
         .field("ra", \.ra, live: true),
+        // The inbound proxy's listeners and routes are built once: a restart applies a changed [proxy].
+        .field("proxy", \.proxy, live: false),
     ] }
 
     /// Compares the running configuration with a new, valid file.

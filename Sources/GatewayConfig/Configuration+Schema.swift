@@ -40,13 +40,14 @@ extension ConfigReader {
         ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms", "exclude", "mapped",
                    "break-dnssec", "synthesize-on-error", "cache-size", "cache-min-ttl", "cache-max-ttl",
                    "cache-max-negative-ttl", "tcp-idle-timeout-ms", "tcp-connections-per-client", "udp-sockets",
-                   "upstream-ports"]),
+                   "upstream-ports", "rd0", "deadline-ms"]),
         ("log", ["level"]),
         ("translation", ["ipv4-mtu", "ipv6-mtu", "min-ipv6-mtu", "icmp-error-rate", "strict-well-known-prefix",
                          "rfc6791-source"]),
         ("capture", ["enabled", "directory", "filter", "max-size-mb", "max-files"]),
         ("control", ["socket"]),
         ("metrics", ["enabled", "listen"]),
+        ("proxy", proxyKeys),
     ]
 
     /// Sub-sections of `[dns64]`, written as `[dns64.groups.NAME]` headers rather than `key = value` lines.
@@ -74,13 +75,14 @@ extension ConfigReader {
         let gateway = translatorEnabled == false
             ? readDisabledGateway(section("gateway", keys: keys("gateway")))
             : readGateway(section("gateway", keys: keys("gateway")))
-        let dns64 = readDNS64(section("dns64", keys: keys("dns64") + Self.dns64Subsections),
+        let dns64 = readDNS64AndResolution(section("dns64", keys: keys("dns64") + Self.dns64Subsections),
                               translatorPrefix: translator?.config.prefix)
         let log = readLog(section("log", keys: keys("log")))
         let translation = readTranslation(section("translation", keys: keys("translation")))
         let capture = readCapture(section("capture", keys: keys("capture")))
         let control = readControl(section("control", keys: keys("control")), tunName: tun?.name ?? Defaults.tunName)
         let metrics = readMetrics(section("metrics", keys: keys("metrics")))
+        let proxy = readProxy(section("proxy", keys: keys("proxy") + Self.proxySubsections), dns64: dns64, metrics: metrics)
         let ra = readRA(tunName: tun?.name, translatorPrefix: translator?.config.prefix)
         if let translator, let gateway, translatorEnabled != false { crossCheck(translator, gateway) }
         if translatorEnabled == false, let dns64, !dns64.enabled {
@@ -95,6 +97,7 @@ extension ConfigReader {
             capture: capture, control: control)
         configuration.translation = translation
         configuration.metrics = metrics
+        if let proxy { configuration.proxy = proxy }
         configuration.ra = ra
         return configuration
     }
@@ -404,7 +407,7 @@ extension ConfigReader {
 
     // MARK: [dns64]
 
-    private mutating func readDNS64(_ s: Section, translatorPrefix: NAT64Prefix?) -> GatewayConfiguration.DNS64? {
+    mutating func readDNS64(_ s: Section, translatorPrefix: NAT64Prefix?) -> GatewayConfiguration.DNS64? {
         let enabled = boolean(s, "enabled", default: s.table != nil)
         let listen = readEndpoints(s, "listen", default: Defaults.dnsListen, example: "[\"[2001:db8:1::1]:53\"]",
                                    required: enabled == true)
@@ -447,7 +450,7 @@ extension ConfigReader {
                                           reason: " (RFC 7766 §6.2.3: seconds, not minutes)"))
         let tcpPerClient = integer(s, "tcp-connections-per-client", default: Defaults.dnsTCPConnectionsPerClient,
                                    IntegerRule(range: 1...1024, unit: " connections"))
-        let udpSockets = integer(s, "udp-sockets", default: 1, IntegerRule(range: 1...64, unit: " sockets"))
+        let udpSockets = integer(s, "udp-sockets", default: Defaults.dnsUDPSockets, IntegerRule(range: 1...64, unit: " sockets"))
         let upstreamPorts = integer(s, "upstream-ports", default: 64, IntegerRule(range: 1...1024, unit: " ports"))
         let groups = readGroups(s, defaultPrefixes: prefixes ?? [])
         guard let enabled, let listen, let upstreams, let allow, let prefixes, let timeout, let exclude,

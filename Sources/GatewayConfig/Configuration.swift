@@ -167,6 +167,10 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var upstreamPorts: Int
         /// Client groups (`[dns64.groups.NAME]` sections, D10), in file order.
         public var groups: [ClientGroup]
+        /// How RD=0 queries are handled (key `rd0`, D13). Default cache-only.
+        public var rd0: RD0Handling = .cacheOnly
+        /// The client deadline in milliseconds, 100...60000 (key `deadline-ms`, D16). Default twice `timeout-ms`.
+        public var deadlineMilliseconds: Int = 4000
 
         /// The first synthesis prefix.
         public var prefix: NAT64Prefix { prefixes[0] }
@@ -226,6 +230,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var control: Control
     /// The `[metrics]` section (Configuration+Metrics.swift).
     public var metrics = Metrics()
+    /// The `[proxy]` section (Configuration+Proxy.swift).
+    public var proxy = Proxy()
     /// The `[ra.IFNAME]` sections, in file order (Configuration+RA.swift); empty: no router advertisements.
     public var ra: [RAInterface] = []
 

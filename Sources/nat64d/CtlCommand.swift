@@ -22,6 +22,7 @@ struct CtlCommand: ParsableCommand {
                                          start writing pcap files (defaults from [capture])
               capture stop               stop and close the files
               capture status             the running capture's files and counters
+              proxy [--json]             the inbound proxy: listeners, routes, backends (health, connections)
               ra [--json]                what the router advertisements announce per interface, and their counters
               stats --json               the counters of stats as one JSON object
               reload [--json]            re-read the configuration file (as SIGHUP does); a file with errors is

@@ -21,6 +21,8 @@ extension DNS64Configuration {
         maxTCPConnectionsPerClient = d.tcpConnectionsPerClient
         udpSocketsPerAddress = d.udpSockets
         upstreamPortsPerLoop = d.upstreamPorts
+        recurseWithoutRD = d.rd0 == .recurse
+        clientDeadline = .milliseconds(d.deadlineMilliseconds)
         let base = policy
         groups = d.groups.map { g in
             var policy = base

@@ -4,6 +4,7 @@
 import DNS64
 import Forwarding
 import GatewayConfig
+import InboundProxy
 import Logging
 import NAT64Translator
 import NIOCore
@@ -158,6 +159,22 @@ struct GatewayService: Service {
             throw error
         }
 
+        // 3c. The inbound proxy ([proxy]; ProxySetup.swift), on event loops of its own.
+        var proxy: ProxyRunner?
+        if configuration.proxy.enabled {
+            do {
+                proxy = try await ProxyRunner.start(configuration.proxy, logger: logger)
+                logger.info("proxy listening", metadata: ["listeners": "\(configuration.proxy.listeners.count)",
+                                                          "routes": "\(configuration.proxy.routes.count)"])
+            } catch {
+                ra?.stop()
+                if let dns { await dns.stop() }
+                forwarder.stop()
+                try? await group.shutdownGracefully()
+                throw error
+            }
+        }
+
         // 4. The control server, off the packet path; `reload` there and SIGHUP go through one reloader.
         let state = GatewayState(dns: dns, captureDefaults: configuration.capture.settings, configuration: configuration)
         let reloader = GatewayReloader(
@@ -166,9 +183,11 @@ struct GatewayService: Service {
         var commands = ControlCommands(forwarder: forwarder, state: state)
         commands.ra = ra?.advertiser
         commands.reload = { blockingReload(reloader, trigger: "ctl reload") }
+        commands.proxy = proxy?.server
         do {
             try control.start { [commands] in commands.handle($0) }
         } catch {
+            await proxy?.stop()
             ra?.stop()
             if let dns { await dns.stop() }
             forwarder.stop()
@@ -184,14 +203,16 @@ struct GatewayService: Service {
             do {
                 metrics = try await MetricsServer(
                     address: try socketAddress(listen), group: group, exporter: MetricsExporter()
-                ) { [forwarder, state, ra] in
+                ) { [forwarder, state, ra, proxy] in
                     let dns = state.dns
                     var snapshot = MetricsSnapshot(forwarder: forwarder.stats, queues: forwarder.perQueue,
                                                    dns: dns?.counters, dnsCacheEntries: dns?.cachedAnswers)
                     snapshot.ra = ra?.advertiser.status() ?? []
+                    snapshot.proxy = proxy?.server.status()
                     return snapshot
                 }
             } catch {
+                await proxy?.stop()
                 ra?.stop()
                 control.stop()
                 if let dns = state.dns { await dns.stop() }
@@ -216,6 +237,7 @@ struct GatewayService: Service {
         //    removes the TUN and its routes; the control socket file goes with `control`.
         await metrics?.stop()
         control.stop()
+        await proxy?.stop()
         if let dns = state.dns { await dns.stop() }
         forwarder.stop()
         journal?.stop()

@@ -40,8 +40,20 @@ struct DNS64ConfigurationTests {
         #expect(d.exclude == [IPv6Prefix("::ffff:0:0/96")!] && d.mapped == nil)
         #expect(!d.breakDNSSEC && d.synthesizeOnError)
         #expect(d.cacheSize == 10_000 && d.cacheMaxTTL == 86_400 && d.cacheMaxNegativeTTL == 3600)
-        #expect(d.tcpIdleTimeoutMilliseconds == 10_000 && d.tcpConnectionsPerClient == 16 && d.udpSockets == 1)
+        #expect(d.tcpIdleTimeoutMilliseconds == 10_000 && d.tcpConnectionsPerClient == 16)
+        #expect(d.udpSockets == Defaults.dnsUDPSockets && d.udpSockets >= 1)
         #expect(d.upstreamPorts == 64)
+    }
+
+    @Test func D13_D16_rd0AndDeadlineKeys() throws {
+        let defaults = try GatewayConfiguration.parse(
+            minimal(plus: "[dns64]\nupstream = [\"198.51.100.10\"]\ntimeout-ms = 1500\n"), file: "t").dns64
+        #expect(defaults.rd0 == .cacheOnly)
+        #expect(defaults.deadlineMilliseconds == 3000)  // twice timeout-ms
+        let set = try GatewayConfiguration.parse(
+            minimal(plus: "[dns64]\nupstream = [\"198.51.100.10\"]\nrd0 = \"recurse\"\ndeadline-ms = 2500\n"), file: "t")
+            .dns64
+        #expect(set.rd0 == .recurse && set.deadlineMilliseconds == 2500)
     }
 
     @Test func D10_clientGroups() throws {
@@ -77,6 +89,8 @@ struct DNS64ConfigurationTests {
         ("[dns64]\nupstream = [\"192.0.2.53\"]\ncache-min-ttl = 700\ncache-max-ttl = 600", 2, "cache-min-ttl", "above"),
         ("[dns64]\nupstream = [\"192.0.2.53\"]\ntcp-idle-timeout-ms = 50", 2, "dns64.tcp-idle-timeout-ms", "at least 100"),
         ("[dns64]\nupstream = [\"192.0.2.53\"]\nudp-sockets = 65", 2, "dns64.udp-sockets", "at most 64"),
+        ("[dns64]\nupstream = [\"192.0.2.53\"]\nrd0 = \"never\"", 2, "dns64.rd0", "is not one of"),
+        ("[dns64]\nupstream = [\"192.0.2.53\"]\ndeadline-ms = 50", 2, "dns64.deadline-ms", "at least 100"),
         ("[dns64]\nupstream = [\"192.0.2.53\"]\nupstream-ports = 0", 2, "dns64.upstream-ports", "at least 1"),
         ("[dns64]\nupstream = [\"192.0.2.53\"]\nbreak-dnsec = true", 2, "break-dnsec", "did you mean `break-dnssec`?"),
         ("[dns64]\nupstream = [\"192.0.2.53\"]\n[dns64.groups.x]\nprefix = \"64:ff9b::/96\"", 2, "dns64.groups.x.clients", "add the line"),

@@ -84,11 +84,11 @@ import Glibc
 
     @Test func dns64SettingsAreLive() throws {
         let running = try parse("[dns64]\nupstream = [\"198.51.100.10\"]\n")
-        let file = try parse("[dns64]\nupstream = [\"198.51.100.11\"]\nbreak-dnssec = true\nudp-sockets = 2\n")
+        let file = try parse("[dns64]\nupstream = [\"198.51.100.11\"]\nbreak-dnssec = true\nudp-sockets = 3\n")
         let plan = GatewayConfiguration.reloadPlan(running: running, file: file)
         #expect(plan.live == ["dns64.upstream", "dns64.break-dnssec"])
         #expect(plan.kept == ["dns64.udp-sockets"])
-        #expect(plan.effective.dns64.udpSockets == 1)
+        #expect(plan.effective.dns64.udpSockets == running.dns64.udpSockets)
         #expect(plan.effective.dns64.upstreams == file.dns64.upstreams)
     }
 
@@ -98,7 +98,9 @@ import Glibc
         let skipped: Set = ["translator.eam-allow-overlap"]  // a check on `eam`, no value of its own
         for (section, keys) in ConfigReader.schema {
             for key in keys where !skipped.contains("\(section).\(key)") {
-                #expect(covered.contains("\(section).\(key)"), "\(section).\(key) has no reload rule")
+                // A section compared whole (`ra`, `proxy`) covers its keys.
+                #expect(covered.contains("\(section).\(key)") || covered.contains(section),
+                        "\(section).\(key) has no reload rule")
             }
         }
     }

@@ -105,4 +105,57 @@ struct MetricsTests {
         await server.stop()
         try await group.shutdownGracefully()
     }
+
+    /// A plain connected socket that sends nothing (an idle or slow-loris client).
+    static func idleConnection(_ port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0)
+        return fd
+    }
+
+    /// Blocks until the server closes `fd` (recv returns 0); false on a receive timeout.
+    static func closedByServer(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, 0) == 0
+    }
+
+    /// Beyond the cap a new connection takes the oldest one's place (closed and counted); the others are cut off
+    /// at the request deadline even if they trickle bytes; a scrape works afterwards and reports the counters.
+    @Test(.timeLimit(.minutes(1))) func listenerCapsConnectionsAndCutsSlowClients() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = try await MetricsServer(
+            address: try SocketAddress(ipAddress: "127.0.0.1", port: 0), group: group, exporter: MetricsExporter(),
+            maxConnections: 2, deadline: .milliseconds(300)
+        ) {
+            Self.snapshot(six: 1, four: 0, truncated: 0, sessions: 0, dnsQueries: nil)
+        }
+        let port = try #require(server.localAddress?.port)
+        let a = try Self.idleConnection(port), b = try Self.idleConnection(port)
+        defer { close(a); close(b) }
+        // Wait until both are counted open before the third one arrives.
+        while server.counters.open.load(ordering: .relaxed) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        let c = try Self.idleConnection(port)
+        defer { close(c) }
+        #expect(Self.closedByServer(a), "over the cap: the oldest connection makes room")
+        #expect(server.counters.refused.load(ordering: .relaxed) == 1)
+        _ = "G".withCString { send(b, $0, 1, 0) }  // a slow client's first byte does not buy more time
+        #expect(Self.closedByServer(b) && Self.closedByServer(c), "cut off at the request deadline")
+        #expect(server.counters.timedOut.load(ordering: .relaxed) == 2)
+        while server.counters.open.load(ordering: .relaxed) > 0 { try await Task.sleep(for: .milliseconds(10)) }
+        let ok = try Self.http(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(ok.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(ok.contains("nat64d_metrics_connections_refused_total 1"))
+        #expect(ok.contains("nat64d_metrics_connections_timed_out_total 2"))
+        await server.stop()
+        try await group.shutdownGracefully()
+    }
 }

@@ -91,6 +91,10 @@ public struct DNSReply: Hashable, Sendable {
         case notImp
         /// BADVERS: the client's EDNS version is above 0 (RFC 6891 §6.1.3).
         case badVersion
+        /// SERVFAIL because the client deadline passed before the resolution ended (D16).
+        case deadline
+        /// RD=0 and nothing in the cache: answered without asking upstream (D13).
+        case cacheOnlyMiss
     }
 
     /// The reply in wire form.
@@ -119,14 +123,16 @@ extension ClientQuery {
         return DNSReply(bytes: fitted(message.encoded()), outcome: outcome)
     }
 
-    /// An upstream answer passed on: the client's ID and RD put back, everything else as received
-    /// (rules D1, D11). Cut to the client's size when needed.
+    /// An upstream answer passed on: the client's ID and RD put back, AA cleared and RA set (D15: this is a
+    /// recursive service, whatever the upstream is; RFC 1035 §4.1.1), everything else as received (rules D1,
+    /// D11, D12). Cut to the client's size when needed.
     func relay(_ upstreamBytes: [UInt8]) -> DNSReply {
         var bytes = upstreamBytes
         if bytes.count >= DNSHeader.length {
             bytes[0] = UInt8(id >> 8)
             bytes[1] = UInt8(truncatingIfNeeded: id)
-            bytes[2] = bytes[2] & ~0x01 | (flags.recursionDesired ? 0x01 : 0)
+            bytes[2] = bytes[2] & ~0x05 | (flags.recursionDesired ? 0x01 : 0)  // AA (0x04) off, RD copied
+            bytes[3] |= 0x80  // RA
         }
         return DNSReply(bytes: fitted(bytes), outcome: .relayed)
     }

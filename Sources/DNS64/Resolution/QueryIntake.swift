@@ -1,6 +1,7 @@
 // The checks every incoming message passes before any upstream work: rule D10 (allow list, REFUSED, client
 // groups), rule N5 (FORMERR, NOTIMP; RFC 1035 §4.1.1, RFC 6891 §6.1.1), rule N2 (BADVERS for EDNS versions
 // above 0, RFC 6891 §6.1.3). Pure: bytes and a client address in, verdict out.
+import NAT64Translator
 import NIOCore
 
 /// What to do with one incoming message.
@@ -26,27 +27,54 @@ public struct QueryIntake: Sendable {
     /// Clients that may use this server (D10). Everyone else is REFUSED.
     public var allowedClients: [ClientNetwork]
     /// Passed to every machine whose client is in no group.
-    public var policy: SynthesisPolicy
+    public var policy: SynthesisPolicy {
+        didSet { reversePrefixes = QueryIntake.allPrefixes(policy, groups) }
+    }
     /// Client groups with their own synthesis settings (D10); the first group holding the client wins.
-    public var groups: [ClientGroup]
+    public var groups: [ClientGroup] {
+        didSet { reversePrefixes = QueryIntake.allPrefixes(policy, groups) }
+    }
+    /// D13: whether RD=0 queries are resolved upstream like any other (false: answered from the cache only).
+    public var recurseWithoutRD: Bool
+    /// D14: the prefixes of the default policy and of every group, each once, in that order.
+    public private(set) var reversePrefixes: [NAT64Prefix]
 
     /// Creates an intake.
     /// - Parameters:
     ///   - allowedClients: who may query at all (D10).
     ///   - policy: the synthesis settings for clients in no group.
     ///   - groups: client groups with their own settings (default none).
-    public init(allowedClients: [ClientNetwork], policy: SynthesisPolicy, groups: [ClientGroup] = []) {
+    ///   - recurseWithoutRD: resolve RD=0 queries upstream too (D13; default false: cache only).
+    public init(
+        allowedClients: [ClientNetwork], policy: SynthesisPolicy, groups: [ClientGroup] = [],
+        recurseWithoutRD: Bool = false
+    ) {
         self.allowedClients = allowedClients
         self.policy = policy
         self.groups = groups
+        self.recurseWithoutRD = recurseWithoutRD
+        reversePrefixes = QueryIntake.allPrefixes(policy, groups)
+    }
+
+    /// D14 (RFC 6147 §5.3.1): every configured prefix, whichever group it belongs to.
+    static func allPrefixes(_ policy: SynthesisPolicy, _ groups: [ClientGroup]) -> [NAT64Prefix] {
+        var all: [NAT64Prefix] = []
+        for prefix in policy.prefixes + groups.flatMap(\.policy.prefixes) where !all.contains(prefix) {
+            all.append(prefix)
+        }
+        return all
     }
 
     /// D10: the synthesis settings for `client` and the group's number (0: no group, i + 1: `groups[i]`).
     public func policy(for client: SocketAddress) -> (SynthesisPolicy, group: Int) {
-        for (i, group) in groups.enumerated() where group.clients.contains(where: { $0.contains(client) }) {
-            return (group.policy, i + 1)
-        }
-        return (policy, 0)
+        let group = group(for: client)
+        return (group == 0 ? policy : groups[group - 1].policy, group)
+    }
+
+    /// D10: the number of `client`'s group (0: none), without copying its settings (the cache-hit path).
+    public func group(for client: SocketAddress) -> Int {
+        for i in groups.indices where groups[i].clients.contains(where: { $0.contains(client) }) { return i + 1 }
+        return 0
     }
 
     /// Checks one message from `client`, in this order: a header (else drop), QR=0 (else drop), the allow
@@ -82,7 +110,10 @@ public struct QueryIntake: Sendable {
         }
         let query = ClientQuery(id: header.id, flags: header.flags, question: question, edns: edns)
         let (policy, group) = policy(for: client)
-        return .resolve(QueryStateMachine(query: query, policy: policy, group: group))
+        return .resolve(
+            QueryStateMachine(
+                query: query, policy: policy, group: group, reversePrefixes: reversePrefixes,
+                cacheOnly: !header.flags.recursionDesired && !recurseWithoutRD))
     }
 
     /// RFC 6891 §6.1.1: at most one OPT record, owned by the root, in the additional section only.

@@ -1,12 +1,17 @@
-// One client query from intake to reply: RFC 6147 §5.1 (AAAA then A), §5.3.1 (PTR), rules D1–D9 and D11 of
-// docs/dns64.md.
+// One client query from intake to reply: RFC 6147 §5.1 (AAAA then A), §5.3.1 (PTR), rules D1–D9, D11 and
+// D12–D16 of docs/dns64.md.
 // The machine decides, the transport does the I/O: each event returns an `Action` (ask upstream, or reply).
+// Time comes in as a parameter (`now`, monotonic nanoseconds): the machine reads no clock (D16).
 //
 //   idle ──start──▶ relaying ─────────────answer/failure──▶ answered            (D11, D7 CD=1)
 //     └────start──▶ awaitingAAAA ──usable AAAA / NXDOMAIN──▶ answered           (D1, D3)
 //                        └──NODATA / error / timeout──▶ awaitingA ──▶ answered  (D2, D3, D5, D6)
 //     └────start──▶ awaitingPTR ──in-addr.arpa answer──▶ answered                (D8)
 //     └────start──▶ answered (ipv4only.arpa, partial ip6.arpa names)              (D8, D9)
+//     └────start──▶ answered (RD=0 and cache-only: the cache had nothing)         (D13)
+//   any state ──answer or failure at/after the deadline──▶ answered (SERVFAIL)    (D16)
+
+import NAT64Translator
 
 /// What to do next for one query.
 public enum QueryAction: Hashable, Sendable {
@@ -76,16 +81,31 @@ public struct QueryStateMachine: Sendable {
     public let policy: SynthesisPolicy
     /// Which client group the policy belongs to (0: the default one; D10). Part of the cache key.
     public let group: Int
+    /// D14: every NAT64 prefix of every client group, for reverse (PTR) synthesis whatever the client's group.
+    public let reversePrefixes: [NAT64Prefix]
+    /// D13: true when the query has RD=0 and such queries are answered from the cache only. The server looks in
+    /// the cache first; a machine that starts in this mode therefore answers that the cache holds nothing.
+    public let cacheOnly: Bool
+    /// D16: the client-facing deadline (monotonic ns). An upstream result that arrives at or after it ends the
+    /// query with SERVFAIL instead of asking again. `UInt64.max`: none.
+    public var deadline: UInt64 = .max
 
     /// Creates a machine for one accepted query.
     /// - Parameters:
     ///   - query: the client's query.
     ///   - policy: the synthesis settings of the client's group.
     ///   - group: the index of that group (0 when there are no groups).
-    public init(query: ClientQuery, policy: SynthesisPolicy, group: Int = 0) {
+    ///   - reversePrefixes: the prefixes reverse-mapped for this client (D14); default the group's own.
+    ///   - cacheOnly: answer from the cache only (D13: RD=0, `rd0 = "cache-only"`); default false.
+    public init(
+        query: ClientQuery, policy: SynthesisPolicy, group: Int = 0, reversePrefixes: [NAT64Prefix]? = nil,
+        cacheOnly: Bool = false
+    ) {
         self.query = query
         self.policy = policy
         self.group = group
+        self.reversePrefixes = reversePrefixes ?? policy.prefixes
+        self.cacheOnly = cacheOnly
     }
 
     /// Whether this query takes the DNS64 path: AAAA, class IN, CD clear (D1, D7, D11).
@@ -105,16 +125,17 @@ public struct QueryStateMachine: Sendable {
     }
 
     /// First event: decides where the query goes.
-    /// - Returns: `.reply` for names answered locally (D8 partial names, D9), otherwise `.askUpstream` (the AAAA
-    ///   query for D1, the in-addr.arpa PTR for D8, the query as is for D11).
+    /// - Returns: `.reply` for names answered locally (D8 partial names, D9) and for cache-only queries (D13),
+    ///   otherwise `.askUpstream` (the AAAA query for D1, the in-addr.arpa PTR for D8, the query as is for D11).
     public mutating func start() -> QueryAction {
         switch state {
         case .idle:
             if let local = IPv4OnlyArpa.answer(to: query.question, prefixes: policy.prefixes) {
                 return finish(query.reply(rcode: local.rcode, answers: local.answers, outcome: .local))  // D9
             }
-            if query.question.type == .ptr && query.question.qclass == .in && !policy.prefixes.isEmpty {
-                switch ReverseMapping.classify(query.question.name, prefixes: policy.prefixes) {
+            if query.question.type == .ptr && query.question.qclass == .in && !reversePrefixes.isEmpty {
+                // D14: every configured prefix, not only the client group's (RFC 6147 §5.3.1).
+                switch ReverseMapping.classify(query.question.name, prefixes: reversePrefixes) {
                 case .notOurs:
                     break
                 case .partial:
@@ -123,6 +144,7 @@ public struct QueryStateMachine: Sendable {
                     return followPTR(to: target)  // D8
                 }
             }
+            if cacheOnly { return finish(cacheMiss()) }  // D13
             if synthesisApplies {
                 state = .awaitingAAAA
                 return .askUpstream(upstream(.aaaa))
@@ -135,9 +157,30 @@ public struct QueryStateMachine: Sendable {
     }
 
     /// Feeds the result of the last `.askUpstream`.
-    /// - Parameter result: the matched upstream answer, or `.failed` after timeouts.
+    /// - Parameters:
+    ///   - result: the matched upstream answer, or `.failed` after timeouts.
+    ///   - now: the time it came (monotonic ns), checked against `deadline` (D16).
     /// - Returns: the next action.
-    public mutating func upstreamAnswered(_ result: UpstreamResult) -> QueryAction {
+    public mutating func upstreamAnswered(_ result: UpstreamResult, now: UInt64) -> QueryAction {
+        // D16: at the deadline a failure is final, and no further upstream query starts.
+        if now >= deadline, case .failed = result { return finish(deadlineReached()) }
+        let action = next(after: result)
+        if now >= deadline, case .askUpstream = action { return finish(deadlineReached()) }
+        return action
+    }
+
+    /// D16: SERVFAIL because the client deadline passed (RFC 6147 §5.1.3 counts a timeout as SERVFAIL).
+    private func deadlineReached() -> DNSReply {
+        query.reply(rcode: .servFail, outcome: .deadline)
+    }
+
+    /// D13: the answer to an RD=0 query whose answer is not cached. Like BIND for a name it holds no data for,
+    /// minus the referral: this forwarder keeps no delegations to refer to (see `DNSReply.Outcome.cacheOnlyMiss`).
+    private func cacheMiss() -> DNSReply {
+        query.reply(rcode: .noError, outcome: .cacheOnlyMiss)
+    }
+
+    private mutating func next(after result: UpstreamResult) -> QueryAction {
         switch state {
         case .idle, .answered:
             preconditionFailure("upstream answer without an outstanding upstream query")
@@ -161,6 +204,7 @@ public struct QueryStateMachine: Sendable {
             cname.ttl = IPv4OnlyArpa.ttl
             return finish(query.reply(rcode: local.rcode, answers: [cname] + local.answers, outcome: .local))
         }
+        if cacheOnly { return finish(cacheMiss()) }  // D13
         state = .awaitingPTR(cname: cname)
         return .askUpstream(
             UpstreamQuery(question: question, checkingDisabled: query.flags.checkingDisabled, edns: upstreamEDNS))
@@ -212,9 +256,11 @@ public struct QueryStateMachine: Sendable {
         switch message.header.flags.rcode {
         case .noError:
             let found = Synthesis.aaaaRecords(of: message, for: query.question, policy: policy)
-            // D4: excluded records are removed, the rest is returned as is.
+            // D4: excluded records are removed, the rest is returned as is. D12: never for a DNSSEC-aware client
+            // (DO=1): a trimmed RRset no longer matches its RRSIG, so whatever is not synthesized goes out as
+            // received, excluded records and signatures together.
             let original =
-                found.excluded == 0
+                found.excluded == 0 || query.edns?.dnssecOK == true
                 ? query.relay(raw)
                 : filtered(Synthesis.removingExcluded(from: message, policy: policy))
             if found.usable > 0 { return finish(original) }  // D1
@@ -261,6 +307,8 @@ public struct QueryStateMachine: Sendable {
         var message = message
         message.header.id = query.id
         message.header.flags.recursionDesired = query.flags.recursionDesired
+        message.header.flags.recursionAvailable = true  // D15
+        message.header.flags.authoritative = false
         return DNSReply(bytes: query.fitted(message.encoded()), outcome: .filtered)
     }
 }

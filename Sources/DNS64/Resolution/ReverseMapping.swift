@@ -36,7 +36,8 @@ enum ReverseMapping {
         return out
     }
 
-    /// D8: classifies a PTR question's name against `prefixes` (the first prefix that covers it wins).
+    /// D8: classifies a PTR question's name against `prefixes` (the first prefix under which it is a valid
+    /// RFC 6052 embedding wins).
     /// - Parameters:
     ///   - name: the QNAME.
     ///   - prefixes: the NAT64 prefixes of the client's group.
@@ -51,8 +52,9 @@ enum ReverseMapping {
             guard nibbles.count == 32 else { return .partial }
             var bytes = [UInt8](repeating: 0, count: 16)
             for i in 0..<16 { bytes[i] = nibbles[2 * i] << 4 | nibbles[2 * i + 1] }
-            // An address whose u-octet or suffix is not zero is no RFC 6052 embedding: not ours to answer.
-            guard case .success(let v4) = prefix.extract(IPv6Address(bytes: bytes)) else { return .notOurs }
+            // An address whose u-octet or suffix is not zero is no RFC 6052 embedding under this prefix; a later,
+            // longer prefix inside it may still embed it (D14: the prefixes of several groups can nest).
+            guard case .success(let v4) = prefix.extract(IPv6Address(bytes: bytes)) else { continue }
             return .target(inAddrName(of: v4), v4)
         }
         return .notOurs

@@ -82,22 +82,36 @@ struct UpstreamClient: Sendable {
     /// TCP on the same upstream (N2), and kept as it is if TCP fails. Everything runs on `loop` (the listener's
     /// event loop), so a query costs no thread hops.
     /// - Returns: the matching answer, or `.failed` when all timed out or failed.
-    func resolve(_ query: UpstreamQuery, on loop: any EventLoop) -> EventLoopFuture<UpstreamResult> {
+    /// D16: no attempt runs past `deadline` (monotonic ns): each waits at most `min(timeout, deadline - now)`,
+    /// and none starts once the deadline has passed, so the whole failover ends by it.
+    func resolve(
+        _ query: UpstreamQuery, deadline: UInt64 = .max, on loop: any EventLoop
+    ) -> EventLoopFuture<UpstreamResult> {
         let order = health.order(now: NIODeadline.now().uptimeNanoseconds)
+        let fullTimeout = timeout.nanosecondCount
+        /// How long an attempt starting at `now` may wait: the timeout, or less when the deadline comes first.
+        @Sendable func wait(from now: UInt64) -> Duration {
+            .nanoseconds(Int64(clamping: min(fullTimeout, deadline - now)))
+        }
         @Sendable func attempt(_ position: Int) -> EventLoopFuture<UpstreamResult> {
-            guard position < order.count else { return loop.makeSucceededFuture(.failed) }
+            let started = NIODeadline.now().uptimeNanoseconds
+            guard position < order.count, started < deadline else { return loop.makeSucceededFuture(.failed) }
             let index = order[position]
             let upstream = upstreams[index]
-            let started = NIODeadline.now().uptimeNanoseconds
             counters.upstreamQueries.add(1, ordering: .relaxed)
-            return askUDP(index, query, on: loop).flatMap { answer -> EventLoopFuture<UpstreamResult> in
-                counters.upstreamAnswered(after: NIODeadline.now().uptimeNanoseconds &- started)
+            return askUDP(index, query, timeout: wait(from: started), on: loop).flatMap {
+                answer -> EventLoopFuture<UpstreamResult> in
+                let now = NIODeadline.now().uptimeNanoseconds
+                counters.upstreamAnswered(after: now &- started)
                 health.succeeded(index)
                 let received = UpstreamResult.answer(answer.message, raw: answer.raw)
-                guard answer.message.header.flags.truncated else { return loop.makeSucceededFuture(received) }
+                // D16: no TCP retry once the deadline has passed; the truncated answer is all there is.
+                guard answer.message.header.flags.truncated, now < deadline else {
+                    return loop.makeSucceededFuture(received)
+                }
                 counters.upstreamTCPRetries.add(1, ordering: .relaxed)
                 counters.upstreamQueries.add(1, ordering: .relaxed)
-                return askTCP(upstream, query, on: loop)
+                return askTCP(upstream, query, timeout: wait(from: now), on: loop)
                     .map { UpstreamResult.answer($0.message, raw: $0.raw) }
                     .recover { _ in received }
             }.flatMapError { error in
@@ -114,12 +128,17 @@ struct UpstreamClient: Sendable {
 
     /// One UDP attempt on upstream `index`: a random socket of the pool, a random ID, the first matching answer
     /// or the timeout (N3; see `UpstreamSocketPool`).
-    func askUDP(_ index: Int, _ query: UpstreamQuery, on loop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
-        sockets.ask(query, upstream: index, timeout: timeout, on: loop)
+    func askUDP(
+        _ index: Int, _ query: UpstreamQuery, timeout: Duration? = nil, on loop: any EventLoop
+    ) -> EventLoopFuture<UpstreamAnswer> {
+        sockets.ask(query, upstream: index, timeout: timeout ?? self.timeout, on: loop)
     }
 
     /// One TCP attempt (N2): connect, send the query framed, wait for the matching framed answer or the timeout.
-    func askTCP(_ upstream: SocketAddress, _ query: UpstreamQuery, on loop: any EventLoop) -> EventLoopFuture<UpstreamAnswer> {
+    func askTCP(
+        _ upstream: SocketAddress, _ query: UpstreamQuery, timeout: Duration? = nil, on loop: any EventLoop
+    ) -> EventLoopFuture<UpstreamAnswer> {
+        let timeout = timeout ?? self.timeout
         let id = UInt16.random(in: .min ... .max)
         let promise = loop.makePromise(of: UpstreamAnswer.self)
         let matcher = UpstreamMatcher(upstream: upstream, id: id, question: query.question)
@@ -145,6 +164,15 @@ struct UpstreamClient: Sendable {
             }
         promise.futureResult.whenComplete { _ in timer.cancel() }
         return promise.futureResult
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds (negative durations count as 0).
+    var nanosecondCount: UInt64 {
+        let (seconds, attoseconds) = components
+        guard seconds >= 0 else { return 0 }
+        return UInt64(seconds) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
     }
 }
 

@@ -143,3 +143,58 @@ extension BindingTable {
         return removed
     }
 }
+
+// MARK: Early drop (S9 under attack)
+
+extension BindingTable {
+    /// Slots of the wheel searched, nearest deadline first, for a session to evict.
+    static let evictionSlotScan = 512
+    /// Sessions looked at in one search.
+    static let evictionEntryScan = 64
+
+    /// Transitory TCP sessions evicted so far to admit new flows into a full table.
+    public var transitoryEvictions: Int { meta.pointee.transitoryEvictions }
+
+    /// When the table is full, a new flow may take the place of a transitory TCP session (half-open: V4 INIT,
+    /// V6 INIT; or closing: FIN received, TRANS), the one nearest its deadline first, as the kernel's
+    /// conntrack early drop does. Without it a burst of spoofed SYNs fills the table with half-open sessions
+    /// and locks every new flow out for the 4-minute transitory lifetime; established sessions and UDP/ICMP
+    /// sessions are never evicted for this. Bounded work: `evictionSlotScan` slots, `evictionEntryScan`
+    /// sessions.
+    ///
+    /// With `host`, only that host's own sessions are candidates: a host at its session limit (S9) makes room
+    /// among its closing and half-open sessions (one busy client opening short connections would otherwise be
+    /// locked out by its own closed connections for TCP_TRANS).
+    /// - Returns: true when a session was evicted (the caller may create its own).
+    func evictTransitorySession(now: Nanoseconds, host: UInt32? = nil) -> Bool {
+        var tick = meta.pointee.wheelTick == .min ? BindingTable.tick(now) : meta.pointee.wheelTick
+        var examined = 0
+        for _ in 0..<BindingTable.evictionSlotScan {
+            var s = wheel[BindingTable.slot(ofTick: tick)]
+            while s != BindingTable.none && examined < BindingTable.evictionEntryScan {
+                examined += 1
+                let e = sessions[Int(s)]
+                if e.proto == IPProtocolNumber.tcp, let state = TCPState(rawValue: e.state), state.isTransitory,
+                   host == nil || bibs[Int(e.bib)].host == host! {
+                    removeSession(s)
+                    meta.pointee.transitoryEvictions += 1
+                    return true
+                }
+                s = e.wheelNext
+            }
+            if examined >= BindingTable.evictionEntryScan { return false }
+            tick &+= 1
+        }
+        return false
+    }
+}
+
+extension TCPState {
+    /// Half-open or closing: the states that live out the transitory lifetime (or the 6 s V4 INIT).
+    public var isTransitory: Bool {
+        switch self {
+        case .v4Init, .v6Init, .v4FinReceived, .v6FinReceived, .v4FinV6FinReceived, .transitory: true
+        case .closed, .established: false
+        }
+    }
+}

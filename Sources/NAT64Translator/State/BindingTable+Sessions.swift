@@ -148,7 +148,7 @@ extension BindingTable {
                         flags: TCPFlags, hash: UInt32, now: Nanoseconds) -> OutboundDecision {
         // RFC 6146 §3.5.2.2: in CLOSED only a SYN opens a TCP session; anything else is dropped.
         if proto == IPProtocolNumber.tcp && !flags.contains(.syn) { return .refused(.synExpected) }
-        if meta.pointee.sessionCount >= capacity { return .refused(.sessionLimit) }
+        if meta.pointee.sessionCount >= capacity && !evictTransitorySession(now: now) { return .refused(.sessionLimit) }
         var bib = findBIB(inside: source, port: port, proto: proto)
         if bib == nil {
             let host: UInt32
@@ -156,8 +156,12 @@ extension BindingTable {
             case .success(let h): host = h
             case .failure(let reason): return .refused(reason)
             }
-            guard hosts[Int(host)].sessionCount < UInt32(meta.pointee.sessionsPerHost) else {
-                return .refused(.hostSessionLimit)
+            if hosts[Int(host)].sessionCount >= UInt32(meta.pointee.sessionsPerHost) {
+                // S9: room among the host's own closing or half-open sessions; the eviction may release the
+                // host entry itself, so start over (once: the host is below its limit now).
+                guard evictTransitorySession(now: now, host: host) else { return .refused(.hostSessionLimit) }
+                return createOutbound(source: source, port: port, remote: remote, remotePort: remotePort,
+                                      proto: proto, flags: flags, hash: hash, now: now)
             }
             guard let made = makeBIB(host: host, inside: source, port: port, proto: proto, now: now) else {
                 releaseHostIfIdle(host)
@@ -165,7 +169,11 @@ extension BindingTable {
             }
             bib = made
         } else if hosts[Int(bibs[Int(bib!)].host)].sessionCount >= UInt32(meta.pointee.sessionsPerHost) {
-            return .refused(.hostSessionLimit)
+            let host = bibs[Int(bib!)].host
+            guard evictTransitorySession(now: now, host: host) else { return .refused(.hostSessionLimit) }
+            // The eviction may have taken this BIB entry's last session, and the entry with it: start over.
+            return createOutbound(source: source, port: port, remote: remote, remotePort: remotePort,
+                                  proto: proto, flags: flags, hash: hash, now: now)
         }
         let b = Int(bib!)
         let state: TCPState = proto == IPProtocolNumber.tcp ? .v6Init : .established
@@ -190,7 +198,9 @@ extension BindingTable {
         var bib = findBIB(outside4: destination, port: port, proto: proto)
         if bib == nil, let host = hostForInbound(destination, now: now) {
             // 1:1 modes (S10): the host's address is bound by configuration, so any port may be reached.
-            if meta.pointee.sessionCount >= capacity { return .refused(.sessionLimit) }
+            if meta.pointee.sessionCount >= capacity && !evictTransitorySession(now: now) {
+                return .refused(.sessionLimit)
+            }
             bib = makeBIB(host: host, inside: hosts[Int(host)].address, port: port, proto: proto, now: now)
         }
         guard let b = bib else { return isSYN ? .holdSYN : .refused(.noState) }
@@ -203,6 +213,7 @@ extension BindingTable {
             return .refused(.synExpected)
         }
         let host = Int(bibs[Int(b)].host)
+        if meta.pointee.sessionCount >= capacity && !isTCP { _ = evictTransitorySession(now: now) }
         if meta.pointee.sessionCount >= capacity || hosts[host].sessionCount >= UInt32(meta.pointee.sessionsPerHost) {
             let reason: DropReason = meta.pointee.sessionCount >= capacity ? .sessionLimit : .hostSessionLimit
             if bibs[Int(b)].sessionCount == 0 { removeBIB(b) }

@@ -193,6 +193,8 @@ struct TableMeta: Sendable {
     /// Session lifetimes and the per-host limit: changed by a reload (`reconfigure`, BindingTable+Reconfigure.swift).
     @usableFromInline var timeouts: SessionTimeouts
     @usableFromInline var sessionsPerHost: Int
+    /// Transitory TCP sessions evicted to make room for a new flow in a full table (S9 early drop).
+    var transitoryEvictions = 0
 }
 
 /// The RFC 6146 state tables (see the file header). Reference semantics; single-threaded by contract.

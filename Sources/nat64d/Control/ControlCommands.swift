@@ -3,6 +3,7 @@
 import DNS64
 import Forwarding
 import GatewayConfig
+import InboundProxy
 import NAT64Translator
 import PacketCapture
 import RouterAdvertisement
@@ -18,6 +19,9 @@ struct ControlCommands: Sendable {
     var captureDefaults: CaptureSettings { state.captureDefaults }
     /// The router advertisement sender, when `[ra.IFNAME]` sections exist (ControlCommands+RA.swift).
     var ra: RouterAdvertiser? = nil
+    /// The inbound proxy, when `[proxy]` runs it (`proxy [--json]`, ProxyStatus.swift).
+    var proxy: ProxyServer? = nil
+
     /// Re-reads the configuration file (`reload`, ControlCommands+Reload.swift); nil where there is no file.
     var reload: (@Sendable () -> Result<ReloadOutcome, ControlError>)? = nil
 
@@ -31,11 +35,11 @@ struct ControlCommands: Sendable {
     }
 
     static let usage = "commands: stats [--json], sessions, capture start [--dir D] [--filter EXPR] [--max-size MB] "
-        + "[--max-files N], capture stop, capture status, ra [--json], reload [--json], pool4 [--json], "
+        + "[--max-files N], capture stop, capture status, ra [--json], proxy [--json], reload [--json], pool4 [--json], "
         + "bib [--json] [--limit N], help"
 
     /// The first words of the commands, for "did you mean" on a typo.
-    static let commandNames = ["stats", "sessions", "capture", "ra", "reload", "pool4", "bib", "help"]
+    static let commandNames = ["stats", "sessions", "capture", "ra", "proxy", "reload", "pool4", "bib", "help"]
 
     /// Runs one request.
     ///
@@ -54,6 +58,7 @@ struct ControlCommands: Sendable {
         case "reload"?: return reloadConfiguration(Array(words.dropFirst()))
         case "pool4"?: return pool4(Array(words.dropFirst()))  // Pool4Report.swift
         case "bib"?: return bib(Array(words.dropFirst()))
+        case "proxy"?: return proxyStatus(Array(words.dropFirst()))
         case "capture"?:
             switch words.dropFirst().first {
             case "start"?: return captureStart(Array(words.dropFirst(2)))
@@ -113,6 +118,7 @@ struct ControlCommands: Sendable {
                 lines.append("dns64.cache-entries \(dns.cachedAnswers)")
             }
             lines += raStatsLines()
+            if let proxy { lines += proxy.counters.fields.map { "proxy.\($0.name) \($0.value)" } }
             return lines
         }
     }
@@ -216,5 +222,17 @@ struct ControlCommands: Sendable {
             lines.append(line)
         }
         return lines
+    }
+
+    // MARK: proxy
+
+    /// `proxy`: listeners, routes, backends and counters; `proxy --json`: the same as one JSON line.
+    private func proxyStatus(_ options: [String]) -> Result<[String], ControlError> {
+        guard let proxy else { return .failure(ControlError("the proxy is not running ([proxy] is absent or enabled = false)")) }
+        switch options {
+        case []: return .success(proxy.status().lines)
+        case ["--json"]: return .success([proxy.status().json])
+        default: return .failure(ControlError("proxy takes only --json (got \"\(options[0])\")"))
+        }
     }
 }

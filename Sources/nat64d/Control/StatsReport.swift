@@ -43,6 +43,7 @@ struct StatsReport: Codable, Equatable {
     var tunUDPOffload: Bool
     var poolJournalEventsDropped: UInt64
     var tableLockContended: UInt64
+    var sessionsEvictedTransitory: Int
     var queues: [QueueReport]
     var capture: Bool
     var dns64: [String: Int]?
@@ -58,6 +59,7 @@ struct StatsReport: Codable, Equatable {
         case tunTCPSuperPackets = "tun-tcp-super-packets", tunUDPSuperPackets = "tun-udp-super-packets"
         case tunUDPOffload = "tun-udp-offload"
         case poolJournalEventsDropped = "pool-journal-events-dropped", tableLockContended = "table-lock-contended"
+        case sessionsEvictedTransitory = "sessions-evicted-transitory"
         case queues, capture, dns64, ra
     }
 
@@ -80,6 +82,7 @@ struct StatsReport: Codable, Equatable {
         tunUDPOffload = total.device.udpOffload
         poolJournalEventsDropped = total.eventsDropped
         tableLockContended = total.tableLockContended
+        sessionsEvictedTransitory = total.transitoryEvictions
         self.queues = queues.enumerated().map { i, q in
             QueueReport(queue: i, packets: q.engine.packets, batches: q.engine.batches,
                         translated6to4: q.counters.translated6to4, translated4to6: q.counters.translated4to6,

@@ -4,6 +4,7 @@
 // counters up to them, so a scrape costs nothing between scrapes.
 import DNS64
 import Forwarding
+import InboundProxy
 import NAT64Translator
 import Prometheus
 import RouterAdvertisement
@@ -14,10 +15,14 @@ struct MetricsSnapshot: Sendable {
     var forwarder: ForwarderStats
     /// Each packet thread's counters, in queue order (empty: not reported per queue).
     var queues: [ForwarderStats] = []
+    /// The metrics listener's own counters (set by the listener when it serves a scrape).
+    var listener: (refused: Int, timedOut: Int, oversized: Int)?
     var dns: DNS64Counters?
     var dnsCacheEntries: Int?
     /// The router advertisement interfaces (MetricsExporter+RA.swift).
     var ra: [RouterAdvertiser.Status] = []
+    /// The inbound proxy's status, when it runs (`proxySamples`, ProxyMetrics.swift).
+    var proxy: ProxyStatus? = nil
 }
 
 /// Mirrors snapshots into a `PrometheusCollectorRegistry` and renders it.
@@ -92,6 +97,16 @@ final class MetricsExporter: Sendable {
                             "GSO super-packets read from the TUN, by protocol.", [("proto", "tcp")]))
         list.append(counter("nat64d_tun_super_packets_total", s.forwarder.device.udpSuperPackets,
                             "GSO super-packets read from the TUN, by protocol.", [("proto", "udp")]))
+        if let l = s.listener {
+            list.append(counter("nat64d_metrics_connections_refused_total", l.refused,
+                                "Metrics connections closed to make room for a newer one (too many open)."))
+            list.append(counter("nat64d_metrics_connections_timed_out_total", l.timedOut,
+                                "Metrics connections cut off at the request deadline."))
+            list.append(counter("nat64d_metrics_requests_oversized_total", l.oversized,
+                                "Metrics requests closed for a body over the limit."))
+        }
+        list.append(counter("nat64d_sessions_evicted_transitory_total", s.forwarder.transitoryEvictions,
+                            "Half-open or closing TCP sessions evicted to admit new flows into a full table."))
         list.append(counter("nat64d_table_lock_contended_total", s.forwarder.tableLockContended,
                             "Acquisitions of the shared state table's lock that had to wait for another queue."))
         list.append(counter("nat64d_pool_journal_events_dropped_total", s.forwarder.eventsDropped,
@@ -105,6 +120,7 @@ final class MetricsExporter: Sendable {
                                 [("reason", "\(reason)")]))
         }
         list += raSamples(s.ra)
+        if let p = s.proxy { list += proxySamples(p) }
         guard let d = s.dns else { return list }
         // (name, value, help) of each DNS64 counter.
         let dnsCounters: [(String, Int, String)] = [
@@ -129,6 +145,8 @@ final class MetricsExporter: Sendable {
             ("nat64d_dns64_tcp_connections_total", d.tcpConnections, "TCP connections accepted."),
             ("nat64d_dns64_tcp_connections_refused_total", d.tcpConnectionsRefused,
              "TCP connections refused at the limits."),
+            ("nat64d_dns64_deadline_expired_total", d.deadlineExpired, "Queries answered SERVFAIL at the deadline."),
+            ("nat64d_dns64_cache_only_misses_total", d.cacheOnlyMisses, "RD=0 queries the cache had no answer for."),
         ]
         list += dnsCounters.map { counter($0.0, $0.1, $0.2) }
         for (type, n) in d.queriesByType.sorted(by: { $0.key < $1.key }) {

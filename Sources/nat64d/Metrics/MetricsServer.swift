@@ -1,10 +1,28 @@
 // The `[metrics]` HTTP listener: GET /metrics answers with `MetricsExporter`'s text; anything else gets 404
 // (other paths) or 405 (other methods). One response per connection, then the server closes it: a scraper
 // asks once every few seconds, so keep-alive would buy nothing and cost idle connections.
+//
+// The listener defends itself: at most `maxConnections` at once (when full, a new connection takes the place of
+// the oldest one, which is closed and counted: a flood of idle connections cannot lock a real scraper out),
+// each connection has `deadline` to deliver its whole request (a slow client trickling bytes is cut off, not
+// kept alive by each byte), and a request body beyond `maxBodyBytes` closes the connection. So idle or hostile
+// connections can neither exhaust the daemon's descriptors nor keep memory.
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
+
+/// The metrics listener's own counters.
+final class MetricsServerCounters: Sendable {
+    let accepted = Atomic<Int>(0)
+    /// Connections closed to make room for a newer one (the listener was full).
+    let refused = Atomic<Int>(0)
+    let timedOut = Atomic<Int>(0)
+    let oversized = Atomic<Int>(0)
+    /// Connections open now.
+    let open = Atomic<Int>(0)
+}
 
 /// Serves Prometheus scrapes on one address.
 final class MetricsServer: Sendable {
@@ -12,19 +30,51 @@ final class MetricsServer: Sendable {
 
     /// The address actually bound (with the real port when asked for port 0).
     var localAddress: SocketAddress? { channel.localAddress }
+    let counters: MetricsServerCounters
+
+    /// Connections served at once; more are closed at accept.
+    static let maxConnections = 64
+    /// Time a connection has for its whole request.
+    static let deadline = TimeAmount.seconds(5)
+    /// Largest request body accepted (a scrape has none).
+    static let maxBodyBytes = 4096
 
     /// Binds `address` on `group`; each scrape calls `snapshot` (on an event loop: it must not block).
     /// - Throws: NIO's `IOError` (e.g. address in use) when the address cannot be bound.
     init(address: SocketAddress, group: any EventLoopGroup, exporter: MetricsExporter,
+         maxConnections: Int = MetricsServer.maxConnections, deadline: TimeAmount = MetricsServer.deadline,
          snapshot: @escaping @Sendable () -> MetricsSnapshot) async throws {
+        let counters = MetricsServerCounters()
+        self.counters = counters
+        let open = Mutex<[any Channel]>([])
         channel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 16)
+            .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                // Oldest first; when full, the oldest makes room (it had the most time to send its request).
+                let evicted = open.withLock { list -> (any Channel)? in
+                    list.append(channel)
+                    return list.count > maxConnections ? list.removeFirst() : nil
+                }
+                if let evicted {
+                    counters.refused.wrappingAdd(1, ordering: .relaxed)
+                    evicted.close(promise: nil)
+                }
+                counters.open.wrappingAdd(1, ordering: .relaxed)
+                counters.accepted.wrappingAdd(1, ordering: .relaxed)
+                let cutoff = channel.eventLoop.scheduleTask(in: deadline) {
+                    counters.timedOut.wrappingAdd(1, ordering: .relaxed)
+                    channel.close(promise: nil)
+                }
+                channel.closeFuture.whenComplete { _ in
+                    cutoff.cancel()
+                    counters.open.wrappingSubtract(1, ordering: .relaxed)
+                    open.withLock { list in list.removeAll { $0 === channel } }
+                }
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
-                        MetricsHTTPHandler(exporter: exporter, snapshot: snapshot))
+                        MetricsHTTPHandler(exporter: exporter, counters: counters, snapshot: snapshot))
                 }
             }
             .bind(to: address).get()
@@ -42,18 +92,30 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let exporter: MetricsExporter
+    private let counters: MetricsServerCounters
     private let snapshot: @Sendable () -> MetricsSnapshot
     private var head: HTTPRequestHead?
+    private var bodyBytes = 0
 
-    init(exporter: MetricsExporter, snapshot: @escaping @Sendable () -> MetricsSnapshot) {
+    init(exporter: MetricsExporter, counters: MetricsServerCounters,
+         snapshot: @escaping @Sendable () -> MetricsSnapshot) {
         self.exporter = exporter
+        self.counters = counters
         self.snapshot = snapshot
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let h): head = h
-        case .body: break
+        case .head(let h):
+            head = h
+            bodyBytes = 0
+        case .body(let chunk):
+            bodyBytes += chunk.readableBytes
+            if bodyBytes > MetricsServer.maxBodyBytes {
+                counters.oversized.wrappingAdd(1, ordering: .relaxed)
+                head = nil
+                context.close(promise: nil)
+            }
         case .end:
             guard let head else { return }
             self.head = nil
@@ -63,7 +125,11 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
             } else if path != "/metrics" {
                 respond(context, .notFound, "nat64d serves /metrics only\n", head: head)
             } else {
-                let body = exporter.render(snapshot())
+                var current = snapshot()
+                current.listener = (counters.refused.load(ordering: .relaxed),
+                                    counters.timedOut.load(ordering: .relaxed),
+                                    counters.oversized.load(ordering: .relaxed))
+                let body = exporter.render(current)
                 respond(context, .ok, body, head: head,
                         extra: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")])
             }

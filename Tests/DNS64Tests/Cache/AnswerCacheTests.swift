@@ -233,3 +233,39 @@ struct PlainQueryTests {
         #expect(accepted > 100)
     }
 }
+
+/// N4 with per-core scaling: the cache shared by every event loop is split into shards by key hash.
+struct ShardedAnswerCacheTests {
+    private func entry(_ i: Int) throws -> (CacheKey, CachedAnswer) {
+        let name = "s\(i).example"
+        let machine = try #require(Fixture.machine(Fixture.query(name, type: Bytes.typeA)))
+        let bytes = Fixture.response(name, type: Bytes.typeA, answers: [Bytes.recordAtQName(type: 1, ttl: 60, rdata: [192, 0, 2, 1])])
+        return (CacheKey(machine), try #require(CachedAnswer(DNSReply(bytes: bytes, outcome: .relayed), limits: CacheLimits())))
+    }
+
+    @Test func N4_shardedCacheSpreadsKeysAndLimits() throws {
+        let cache = ShardedAnswerCache(limits: CacheLimits(maxEntries: 16_000, maxBytes: 16 << 20))
+        #expect(cache.count == ShardedAnswerCache.shardCount)
+        #expect(cache.shardLimits.maxEntries == 1000 && cache.shardLimits.maxBytes == 1 << 20)
+        var used: Set<Int> = []
+        for i in 0..<2000 {
+            let (key, answer) = try entry(i)
+            cache.insert(key, answer, now: 0)
+            used.insert(cache.shardIndex(for: key))
+        }
+        #expect(used.count == ShardedAnswerCache.shardCount)  // 2000 names reach every shard
+        #expect(cache.entries == 2000)
+        for i in 0..<2000 {
+            let (key, _) = try entry(i)
+            #expect(cache.lookup(key, now: 59_000_000_000)?.age == 59)
+        }
+        // A small cache stays one shard, so its limit is exact.
+        let small = ShardedAnswerCache(limits: CacheLimits(maxEntries: 100))
+        #expect(small.count == 1)
+        for i in 0..<150 {
+            let (key, answer) = try entry(i)
+            small.insert(key, answer, now: 0)
+        }
+        #expect(small.entries == 100)
+    }
+}

@@ -67,7 +67,7 @@ enum Fixture {
             case .askUpstream(let query):
                 asked.append(query)
                 guard let next = pending.popFirst() else { return (asked, nil) }
-                action = machine.upstreamAnswered(next)
+                action = machine.upstreamAnswered(next, now: 0)
             }
         }
     }

@@ -82,7 +82,8 @@ struct LoopbackIntegrationTests {
 
     static func withServer(
         upstreams: (any EventLoopGroup) async throws -> [SocketAddress], allowed: [ClientNetwork] = ClientNetwork.loopback,
-        timeout: Duration = .seconds(2), _ body: (any EventLoopGroup, DNS64Server, SocketAddress) async throws -> Void
+        timeout: Duration = .seconds(2), configure: (inout DNS64Configuration) -> Void = { _ in },
+        _ body: (any EventLoopGroup, DNS64Server, SocketAddress) async throws -> Void
     ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var upstreamChannels: [any Channel] = []
@@ -93,6 +94,7 @@ struct LoopbackIntegrationTests {
                 listen: [localhost], upstreams: try await upstreams(group) + [try #require(fake.localAddress)],
                 prefixes: [NAT64Prefix("2001:db8:64::/96")!], allowedClients: allowed)
             configuration.upstreamTimeout = timeout
+            configure(&configuration)
             let server = DNS64Server(configuration: configuration, group: group, logger: Logger(label: "test"))
             try await server.start()
             let address = try #require(server.boundAddresses.first)

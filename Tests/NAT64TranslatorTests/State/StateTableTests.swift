@@ -347,4 +347,71 @@ func udpTo(_ dport: UInt16) -> L4 { .udp(src: 53, dst: dport, payload: [1]) }
         #expect(table.count == live.count)
         #expect(Set(live.values).count == live.count)
     }
+
+    /// S9 under attack: a burst of spoofed SYNs fills the table with half-open sessions; a new flow then takes
+    /// the place of the half-open session nearest its deadline (early drop) instead of failing for the 4-minute
+    /// transitory lifetime, and established or UDP sessions are never evicted for it.
+    @Test("S9: a full table of half-open sessions makes room for a new flow; established ones stay")
+    func S9_earlyDropOfTransitorySessions() {
+        var t = stateTranslator(maxSessions: 6)
+        // A UDP session and an established TCP session of a real client.
+        #expect(run(&t, buildIPv6(src: client, dst: server6, l4: .udp(src: 500, dst: 53, payload: [])), now: 0).0 == .translated)
+        let (_, syn) = run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: 600, dst: 80, flags: 0x02, payload: [])), now: 0)
+        let port = Parsed(bytes: syn).srcPort
+        #expect(run(&t, buildIPv4(src: server4, dst: pool, l4: .tcp(src: 80, dst: port, flags: 0x12, payload: [])), now: 0).0 == .translated)
+        // Four spoofed sources, one SYN each, a second apart: the table is full of half-open sessions.
+        for i in 0..<4 {
+            let spoofed = IPv6Address("2001:db8:66::\(i + 1)")!
+            #expect(run(&t, buildIPv6(src: spoofed, dst: server6, l4: .tcp(src: 1000, dst: 80, flags: 0x02, payload: [])),
+                        now: Nanoseconds(i + 1) * 1_000_000_000).0 == .translated)
+        }
+        #expect(t.table.sessionCount == 6)
+        // A new flow of the real client gets in at once, evicting the oldest half-open session (the first spoofed).
+        let other = IPv6Address("2001:db8:1::7")!
+        #expect(run(&t, buildIPv6(src: other, dst: server6, l4: .udp(src: 7, dst: 53, payload: [])), now: 10_000_000_000).0 == .translated)
+        #expect(t.table.transitoryEvictions == 1 && t.table.sessionCount == 6)
+        let remaining = Set(t.table.bindings.map(\.inside.address))
+        #expect(!remaining.contains(IPv6Address("2001:db8:66::1")!) && remaining.contains(IPv6Address("2001:db8:66::2")!))
+        #expect(remaining.contains(client), "the UDP and established sessions stay")
+        #expect(t.table.bindings.contains { $0.tcpState == .established })
+        // With no transitory session left, a full table refuses as before (counted).
+        var u = stateTranslator(maxSessions: 2)
+        for p in UInt16(1)...2 {
+            #expect(run(&u, buildIPv6(src: client, dst: server6, l4: .udp(src: p, dst: 53, payload: [])), now: 0).0 == .translated)
+        }
+        #expect(run(&u, buildIPv6(src: client, dst: server6, l4: .tcp(src: 9, dst: 80, flags: 0x02, payload: [])), now: 0).0
+                == .drop(.sessionLimit))
+        #expect(u.table.transitoryEvictions == 0)
+    }
+
+    /// S9: a host at its session limit makes room among its own closed connections (both FINs seen, living out
+    /// TCP_TRANS): one busy client opening short connections is not locked out by them for 4 minutes. A host
+    /// whose sessions are all established is still refused.
+    @Test("S9: a host at its limit makes room among its own closing sessions, never its established ones")
+    func S9_hostLimitEvictsOwnClosingSessions() {
+        var limits = StateLimits()
+        limits.sessionsPerHost = 2
+        var t = stateTranslator(state: StateConfiguration(limits: limits), maxSessions: 64)
+        var ports: [UInt16] = []
+        for sport in UInt16(700)...701 {  // two connections, opened and closed from both sides
+            let (_, syn) = run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: sport, dst: 80, flags: 0x02, payload: [])))
+            let p = Parsed(bytes: syn).srcPort
+            ports.append(p)
+            _ = run(&t, buildIPv4(src: server4, dst: pool, l4: .tcp(src: 80, dst: p, flags: 0x12, payload: [])))
+            _ = run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: sport, dst: 80, flags: 0x11, payload: [])))
+            _ = run(&t, buildIPv4(src: server4, dst: pool, l4: .tcp(src: 80, dst: p, flags: 0x11, payload: [])))
+        }
+        #expect(t.table.bindings.allSatisfy { $0.tcpState == .v4FinV6FinReceived })
+        #expect(run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: 702, dst: 80, flags: 0x02, payload: []))).0 == .translated)
+        #expect(t.table.transitoryEvictions == 1 && t.table.sessionCount == 2)
+        // Now one closing and one half-open session; make the new one established and fill up with another.
+        var u = stateTranslator(state: StateConfiguration(limits: limits), maxSessions: 64)
+        for sport in UInt16(800)...801 {
+            let (_, syn) = run(&u, buildIPv6(src: client, dst: server6, l4: .tcp(src: sport, dst: 80, flags: 0x02, payload: [])))
+            _ = run(&u, buildIPv4(src: server4, dst: pool, l4: .tcp(src: 80, dst: Parsed(bytes: syn).srcPort, flags: 0x12, payload: [])))
+        }
+        #expect(run(&u, buildIPv6(src: client, dst: server6, l4: .tcp(src: 802, dst: 80, flags: 0x02, payload: []))).0
+                == .drop(.hostSessionLimit), "established sessions are never evicted")
+        #expect(u.table.transitoryEvictions == 0)
+    }
 }

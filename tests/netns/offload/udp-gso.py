@@ -3,6 +3,8 @@
 
   udp-gso.py recv PORT COUNT TIMEOUT   (server namespace) print "SEQS-RECEIVED SHA256" of the payloads in order
   udp-gso.py send ADDR PORT COUNT      (client namespace) send COUNT segments with UDP_SEGMENT, print the SHA256
+  udp-gso.py blast ADDR PORT SECONDS   (benchmark) send super-packets as fast as possible for SECONDS
+  udp-gso.py sink PORT SECONDS         (benchmark) print "DATAGRAMS BYTES SECONDS" received, from the first one
 
 The sender writes 64 KiB-ish buffers with the UDP_SEGMENT socket option (SOL_UDP 103), so the kernel hands
 each buffer down as one GSO super-packet of SEGMENT-byte datagrams. Every datagram starts with its sequence
@@ -62,8 +64,53 @@ def recv(port, count, timeout):
     print(len(got), digest.hexdigest(), flush=True)
 
 
+def blast(addr, port, seconds):
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_UDP, UDP_SEGMENT, SEGMENT)
+    buf = b"".join(payload(i) for i in range(PER_SEND))
+    end = time.time() + seconds
+    sent = 0
+    while time.time() < end:
+        try:
+            s.sendto(buf, (addr, port))
+            sent += PER_SEND
+        except OSError:  # ENOBUFS under load: the qdisc is full; try again
+            time.sleep(0.0002)
+    print(sent)
+
+
+def sink(port, seconds):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
+    s.bind(("::", port))
+    print("ready", flush=True)
+    count = total = 0
+    first = last = None
+    deadline = time.time() + seconds
+    s.settimeout(1.0)
+    while time.time() < deadline:
+        try:
+            data = s.recv(65536)
+        except socket.timeout:
+            if first is not None:
+                break
+            continue
+        now = time.time()
+        first = first or now
+        last = now
+        count += 1
+        total += len(data)
+    print(count, total, "%.6f" % ((last - first) if first else 0), flush=True)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "send":
         send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif sys.argv[1] == "blast":
+        blast(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))
+    elif sys.argv[1] == "sink":
+        sink(int(sys.argv[2]), float(sys.argv[3]))
     else:
         recv(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))

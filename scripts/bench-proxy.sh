@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# Benchmark of the inbound proxy ([proxy]) against HAProxy (mode tcp, req.ssl_sni routing) and sniproxy, in
+# one alternating run, in network namespaces. Not part of the test suite. Must run as root.
+#
+#   NAT64D=/path/to/release/nat64d scripts/bench-proxy.sh [--rounds N] [--time S] [--markdown FILE]
+#
+# Topology: an IPv4-only client namespace (198.51.100.2), the gateway (198.51.100.1, where every proxy
+# listens on its own ports) and one IPv6-only backend (2001:db8:a::10) running nginx (TLS, ECDSA P-256,
+# `listen ... proxy_protocol`, a 13-byte answer) and iperf3 -s. Each round measures, in turn:
+#   new HTTPS connections/s: wrk -t1 -c32 -H "Connection: close" to https://site-a.example/ through each proxy
+#     (SNI passthrough; every proxy sends a PROXY header: nat64d v2, HAProxy v2, sniproxy v1);
+#   bulk Gbit/s, one TCP stream: iperf3 -t S through each TCP forward (nat64d's NIO relay, HAProxy, a small C
+#     relay with splice(2) through a pipe, Benchmarks/SpliceRelay), and directly from the gateway to the
+#     backend over IPv6 (the ceiling: the same path without a proxy hop).
+# Medians over the rounds are reported with ratios to HAProxy (and to direct for bulk). `uptime` is recorded
+# before and after: the machine may be shared with other work, which makes absolute numbers noisy.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+# shellcheck source=scripts/netns-lib.sh
+source "$SCRIPT_DIR/netns-lib.sh"
+
+ROUNDS=3
+TIME=5
+MARKDOWN=
+COMMAND_LINE="$0 $*"
+while (($#)); do
+    case $1 in
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --time) TIME=$2; shift 2 ;;
+    --markdown) MARKDOWN=$2; shift 2 ;;
+    -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) echo "bench-proxy: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+((EUID == 0)) || { echo "bench-proxy: must run as root" >&2; exit 1; }
+for tool in nginx openssl wrk iperf3 haproxy gcc python3; do
+    command -v "$tool" >/dev/null || { echo "bench-proxy: $tool not found" >&2; exit 1; }
+done
+HAVE_SNIPROXY=0
+command -v sniproxy >/dev/null && HAVE_SNIPROXY=1
+if [[ -z ${NAT64D:-} ]]; then
+    echo "bench-proxy: NAT64D not set, building release" >&2
+    (cd "$REPO_ROOT" && swift build -c release --product nat64d) >&2
+    NAT64D="$(cd "$REPO_ROOT" && swift build -c release --show-bin-path)/nat64d"
+fi
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+LOAD_BEFORE=$(uptime)
+trap netns_teardown EXIT
+NS_B="n64pa-$NETNS_ID"
+SHARED4=$GW_ADDR4
+A6=2001:db8:a::10
+netns_init_workdir
+D=$NETNS_WORKDIR
+for ns in "$NS_CLIENT" "$NS_GW" "$NS_B"; do netns_add "$ns"; done
+ip netns exec "$NS_CLIENT" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1
+ip -n "$NS_CLIENT" link add veth-gw type veth peer name veth-client netns "$NS_GW"
+ip -n "$NS_B" link add veth-gw type veth peer name veth-a netns "$NS_GW"
+ip -n "$NS_CLIENT" addr add 198.51.100.2/24 dev veth-gw
+ip -n "$NS_GW" addr add "$SHARED4/24" dev veth-client
+ip -n "$NS_GW" addr add 2001:db8:a::1/64 dev veth-a nodad
+ip -n "$NS_B" addr add "$A6/64" dev veth-gw nodad
+for pair in "$NS_CLIENT veth-gw" "$NS_GW veth-client" "$NS_GW veth-a" "$NS_B veth-gw"; do
+    read -r ns dev <<<"$pair"
+    ip -n "$ns" link set "$dev" up
+done
+netns_wait_dad "$NS_B"
+# wrk takes the SNI from the URL: the client resolves site-a.example to the shared address.
+mkdir -p "/etc/netns/$NS_CLIENT"
+NETNS_OWN_ETC_NETNS=1
+printf '127.0.0.1 localhost\n%s site-a.example\n' "$SHARED4" >"/etc/netns/$NS_CLIENT/hosts"
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -keyout "$D/site.key" \
+    -out "$D/site.crt" -subj /CN=site-a.example -addext subjectAltName=DNS:site-a.example 2>/dev/null
+mkdir -p "$D/nginx"
+cat >"$D/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+user root;
+pid $D/nginx/nginx.pid;
+error_log $D/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $D/nginx/body;
+    proxy_temp_path $D/nginx/proxy;
+    fastcgi_temp_path $D/nginx/fastcgi;
+    uwsgi_temp_path $D/nginx/uwsgi;
+    scgi_temp_path $D/nginx/scgi;
+    server {
+        listen [$A6]:443 ssl proxy_protocol backlog=4096;
+        ssl_certificate $D/site.crt;
+        ssl_certificate_key $D/site.key;
+        location / { return 200 "hello, world\n"; }
+    }
+}
+EOF
+netns_start_bg "$NS_B" nginx nginx -p "$D/nginx" -c "$D/nginx/nginx.conf"
+netns_start_bg "$NS_B" iperf3 iperf3 -s -B "$A6" -p 5201
+
+ulimit -n 20000 2>/dev/null || true
+cat >"$D/nat64d.toml" <<EOF
+$(netns_nat64d_config_head)
+
+[control]
+socket = "$D/control.sock"
+
+[proxy]
+max-connections = 20000
+max-connections-per-client = 20000
+
+[proxy.listeners.tls]
+listen = ["$SHARED4:443"]
+mode = "tls"
+routes = ["site"]
+
+[proxy.listeners.bulk]
+listen = ["$SHARED4:5201"]
+mode = "tcp"
+route = "iperf"
+
+[proxy.routes.site]
+names = ["site-a.example"]
+backends = ["[$A6]:443"]
+proxy-protocol = "v2"
+
+[proxy.routes.iperf]
+backends = ["[$A6]:5201"]
+EOF
+netns_start_bg "$NS_GW" nat64d "$NAT64D" run --config "$D/nat64d.toml"
+
+cat >"$D/haproxy.cfg" <<EOF
+global
+    maxconn 8000
+defaults
+    mode tcp
+    timeout connect 3s
+    timeout client 60s
+    timeout server 60s
+frontend tls
+    bind $SHARED4:1443
+    tcp-request inspect-delay 5s
+    tcp-request content accept if { req.ssl_hello_type 1 }
+    use_backend site if { req.ssl_sni -i site-a.example }
+backend site
+    server a [$A6]:443 send-proxy-v2
+frontend bulk
+    bind $SHARED4:15201
+    default_backend iperf
+backend iperf
+    server a [$A6]:5201
+EOF
+netns_start_bg "$NS_GW" haproxy haproxy -db -f "$D/haproxy.cfg"
+
+if ((HAVE_SNIPROXY)); then
+    cat >"$D/sniproxy.conf" <<EOF
+user root
+pidfile $D/sniproxy.pid
+error_log {
+    filename $D/sniproxy-error.log
+    priority notice
+}
+listener $SHARED4:2443 {
+    protocol tls
+    table site
+}
+table site {
+    site-a.example [$A6]:443 proxy_protocol
+}
+EOF
+    netns_start_bg "$NS_GW" sniproxy sniproxy -f -c "$D/sniproxy.conf"
+fi
+
+gcc -O2 -pthread -o "$D/splice_relay" "$REPO_ROOT/Benchmarks/SpliceRelay/splice_relay.c"
+netns_start_bg "$NS_GW" splice "$D/splice_relay" "$SHARED4" 25201 "$A6" 5201
+
+ready() { ip netns exec "$NS_CLIENT" curl -ksS --max-time 2 -o /dev/null --resolve "site-a.example:$1:$SHARED4" "https://site-a.example:$1/"; }
+for port in 443 1443 $( ((HAVE_SNIPROXY)) && echo 2443); do
+    netns_wait_until 20 ready "$port" || { log "proxy on port $port not answering"; netns_show_log nat64d 20; exit 1; }
+done
+
+wrk_rate() { # PORT -> requests/s
+    ip netns exec "$NS_CLIENT" timeout $((TIME + 15)) wrk -t1 -c32 -d"${TIME}s" -H "Connection: close" \
+        "https://site-a.example:$1/" 2>&1 | awk '/Requests\/sec/ { print $2 }'
+}
+iperf_gbit() { # NS ADDR PORT -> Gbit/s (one retry: iperf3 -s takes one test at a time and may still be busy)
+    local g
+    sleep 1
+    g=$(iperf_once "$@")
+    if [[ $g == 0 ]]; then
+        sleep 2
+        g=$(iperf_once "$@")
+    fi
+    echo "$g"
+}
+iperf_once() {
+    ip netns exec "$1" timeout $((TIME + 15)) iperf3 -J -c "$2" -p "$3" -t "$TIME" -O 1 2>/dev/null |
+        python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' ||
+        echo 0
+}
+
+declare -A RESULTS
+TLS_NAMES=(nat64d haproxy)
+TLS_PORTS=(443 1443)
+if ((HAVE_SNIPROXY)); then TLS_NAMES+=(sniproxy); TLS_PORTS+=(2443); fi
+BULK_NAMES=(nat64d haproxy splice direct)
+BULK_TARGETS=("$NS_CLIENT $SHARED4 5201" "$NS_CLIENT $SHARED4 15201" "$NS_CLIENT $SHARED4 25201" "$NS_GW $A6 5201")
+for ((round = 1; round <= ROUNDS; round++)); do
+    for i in "${!TLS_NAMES[@]}"; do
+        r=$(wrk_rate "${TLS_PORTS[i]}")
+        RESULTS[tls-${TLS_NAMES[i]}]+="${r:-0} "
+        log "round $round: new HTTPS connections/s via ${TLS_NAMES[i]}: ${r:-0}"
+    done
+    for i in "${!BULK_NAMES[@]}"; do
+        read -r ns addr port <<<"${BULK_TARGETS[i]}"
+        g=$(iperf_gbit "$ns" "$addr" "$port")
+        RESULTS[bulk-${BULK_NAMES[i]}]+="$g "
+        log "round $round: bulk Gbit/s via ${BULK_NAMES[i]}: $g"
+    done
+done
+LOAD_AFTER=$(uptime)
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+{
+    echo "### Run $(date -u '+%Y-%m-%d %H:%M:%S UTC'): inbound proxy (nat64d $(cd "$REPO_ROOT" && git rev-parse --short HEAD))"
+    echo
+    echo "Command: \`$COMMAND_LINE\` (NAT64D: a release build). $ROUNDS alternating rounds of ${TIME} s each; medians."
+    echo "Load before: \`${LOAD_BEFORE## }\`; after: \`${LOAD_AFTER## }\`."
+    echo
+    echo "| new HTTPS connections/s (wrk -c32, Connection: close) | median | each round | vs HAProxy |"
+    echo "| --- | --- | --- | --- |"
+    h=$(median <<<"${RESULTS[tls-haproxy]}")
+    for n in "${TLS_NAMES[@]}"; do
+        m=$(median <<<"${RESULTS[tls-$n]}")
+        echo "| $n | $m | ${RESULTS[tls-$n]% } | $(awk -v a="$m" -v b="$h" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') |"
+    done
+    echo
+    echo "| bulk, one TCP stream (iperf3) | Gbit/s median | each round | vs HAProxy | vs direct |"
+    echo "| --- | --- | --- | --- | --- |"
+    h=$(median <<<"${RESULTS[bulk-haproxy]}")
+    dd=$(median <<<"${RESULTS[bulk-direct]}")
+    for n in "${BULK_NAMES[@]}"; do
+        m=$(median <<<"${RESULTS[bulk-$n]}")
+        echo "| $n | $m | ${RESULTS[bulk-$n]% } | $(awk -v a="$m" -v b="$h" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') | $(awk -v a="$m" -v b="$dd" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') |"
+    done
+} | tee "$D/result.md"
+if [[ -n $MARKDOWN ]]; then
+    { echo; cat "$D/result.md"; } >>"$MARKDOWN"
+fi

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Hostile input and faults against a running nat64d, in the namespace topology of scripts/netns-lib.sh:
+#   - malformed packets (scapy, from the client and the server side), each dropped and counted under its reason
+#     (`ctl stats --json`), with the gateway still translating;
+#   - a burst of spoofed SYNs that fills a small session table: a real client's new connection still succeeds
+#     at once (half-open sessions are evicted, oldest first, and counted);
+#   - 2,000 idle connections to /metrics: `curl /metrics` and `ctl stats` still answer, and the idle ones are
+#     cut off at the request deadline (counted);
+#   - the TUN deleted under the daemon (`ip link del`): nat64d logs it and exits with status 1 within 2 s,
+#     so systemd's Restart=on-failure brings the gateway back; no CPU spin.
+# Bounded in time: every command has a timeout; the whole suite takes well under a minute.
+# Prints one line per check, then `N passed, N failed`. Must run as root.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+# shellcheck source=scripts/netns-lib.sh
+source "$SCRIPT_DIR/netns-lib.sh"
+# shellcheck source=scripts/netns-checks.sh
+source "$SCRIPT_DIR/netns-checks.sh"
+
+METRICS_PORT=9164
+MAX_SESSIONS=256
+export NAT64D_MAX_SESSIONS=$MAX_SESSIONS
+SILENT_SYNTH6=2001:db8:64::c633:6463 # 2001:db8:64::198.51.100.99: nobody there, SYNs stay half-open
+CONTROL_SOCKET=
+NETNS_CHECKS_NO_ALIVE_NOTE=tun-deleted-exit-status
+
+PY=/usr/bin/python3 # Debian's, with python3-scapy
+ctl() { timeout -k 2 "$CMD_TIMEOUT" "$NAT64D" ctl --socket "$CONTROL_SOCKET" "$@"; }
+client() { in_ns "$NS_CLIENT" "$@"; }
+
+# json_field JSON EXPR: evaluates EXPR on the parsed JSON `j`.
+json_field() { "$PY" -c 'import json, sys; j = json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
+
+drops_json() { ctl stats --json; }
+
+start_nat64d() {
+    netns_write_nat64d_config "${NAT64D_LOG_LEVEL:-info}"
+    printf '\n[control]\nsocket = "%s"\n\n[metrics]\nlisten = "[::1]:%s"\n' \
+        "$CONTROL_SOCKET" "$METRICS_PORT" >>"$NETNS_WORKDIR/nat64d.toml"
+    netns_start_translator nat64d "$NAT64D" run --config "$NETNS_WORKDIR/nat64d.toml"
+    NAT64D_PID=$NETNS_TRANSLATOR_PID
+}
+
+# Malformed IPv6 and IPv4 packets sent into the translator (scapy, raw sockets in the client and server
+# namespaces). Each class must raise its own drop counter; then a normal flow still works.
+check_malformed() {
+    local before after out
+    before=$(drops_json) || { DETAIL="ctl stats --json: $(oneline "$before")"; return 1; }
+    out=$(client timeout 20 "$PY" - "$SERVER_SYNTH6" "$CLIENT_ADDR6" 2>&1 <<'PY'
+import sys
+from scapy.all import IPv6, IPv6ExtHdrRouting, IPv6ExtHdrFragment, IPv6ExtHdrDestOpt, UDP, TCP, Raw, send, conf
+conf.verb = 0
+dst, src = sys.argv[1], sys.argv[2]
+# hop limit 2 (1 after the gateway's kernel forwarded it: T6.2), a routing header with segments left (T6.3),
+# an extension header after the Fragment header (T6.4 / F10), a truncated TCP header (T6.1)
+send(IPv6(src=src, dst=dst, hlim=2) / UDP(sport=1, dport=2) / Raw(b"x"))
+send(IPv6(src=src, dst=dst) / IPv6ExtHdrRouting(type=0, segleft=1, addresses=["2001:db8::1"]) / UDP(sport=1, dport=2))
+send(IPv6(src=src, dst=dst) / IPv6ExtHdrFragment(id=7, m=0, offset=0) / IPv6ExtHdrDestOpt() / UDP(sport=1, dport=2))
+send(IPv6(src=src, dst=dst, nh=6, plen=8) / Raw(b"\x00\x01\x00\x02\x00\x00\x00\x00"))
+PY
+    ) || { DETAIL="scapy (client): $(oneline "$out")"; return 1; }
+    out=$(in_ns "$NS_SERVER" timeout 20 "$PY" - "$POOL4_ADDR" "$SERVER_ADDR4" 2>&1 <<'PY'
+import sys
+from scapy.all import IP, UDP, TCP, Raw, send, conf
+conf.verb = 0
+dst, src = sys.argv[1], sys.argv[2]
+# no state for these pool4 ports (S1/S6). (Bad header checksums and source routes never get past the gateway's
+# own kernel, which drops them before forwarding; the unit tests cover those rules.)
+send(IP(src=src, dst=dst) / UDP(sport=53, dport=61234) / Raw(b"x"))
+send(IP(src=src, dst=dst) / TCP(sport=53, dport=61235, flags="A"))
+PY
+    ) || { DETAIL="scapy (server): $(oneline "$out")"; return 1; }
+    sleep 0.5
+    after=$(drops_json) || { DETAIL="ctl stats --json: $(oneline "$after")"; return 1; }
+    out=$(python3 - "$before" "$after" <<'PY' 2>&1
+import json, sys
+b, a = (json.loads(x)["drops"] for x in sys.argv[1:3])
+want = ["hop-limit-exceeded", "segments-left", "extension-after-fragment", "truncated", "no-state"]
+missing = [r for r in want if a.get(r, 0) <= b.get(r, 0)]
+if missing:
+    sys.exit("counters not raised: %s" % missing)
+PY
+    ) || { DETAIL=$(oneline "$out"); return 1; }
+    out=$(client curl -sS --max-time 10 "http://[$SERVER_SYNTH6]/" 2>&1) || { DETAIL="curl after: $(oneline "$out")"; return 1; }
+    [[ $out == *"$PAGE_MARKER"* ]] || { DETAIL="page missing after the malformed packets"; return 1; }
+}
+
+# A burst of SYNs from 600 spoofed client addresses to a silent IPv4 host fills the (small) session table with
+# half-open sessions; a real client's new connection then gets in at once by evicting the oldest of them.
+check_syn_flood() {
+    local out
+    out=$(client timeout 60 "$PY" - "$SILENT_SYNTH6" <<'PY' 2>&1
+import sys
+from scapy.all import IPv6, TCP, send, conf
+conf.verb = 0
+dst = sys.argv[1]
+send([IPv6(src="2001:db8:1::%x" % (0x1000 + i), dst=dst) / TCP(sport=40000 + i, dport=80, flags="S")
+      for i in range(600)], inter=0)
+PY
+    ) || { DETAIL="scapy: $(oneline "$out")"; return 1; }
+    sleep 0.5
+    out=$(ctl stats --json 2>&1) || { DETAIL="ctl stats --json: $(oneline "$out")"; return 1; }
+    out=$("$PY" -c 'import json,sys; j=json.loads(sys.stdin.read()); print(j["sessions"], j["drops"]["session-limit"], j["sessions-evicted-transitory"])' <<<"$out") ||
+        { DETAIL="stats: $(oneline "$out")"; return 1; }
+    read -r sessions limit evicted <<<"$out"
+    ((sessions >= MAX_SESSIONS - 2)) || { DETAIL="the burst did not fill the table: $sessions of $MAX_SESSIONS sessions"; return 1; }
+    out=$(client curl -sS --max-time 3 "http://[$SERVER_SYNTH6]/" 2>&1) || { DETAIL="curl during the flood: $(oneline "$out")"; return 1; }
+    [[ $out == *"$PAGE_MARKER"* ]] || { DETAIL="page missing"; return 1; }
+    out=$(ctl stats --json 2>&1)
+    evicted=$("$PY" -c 'import json,sys; print(json.loads(sys.stdin.read())["sessions-evicted-transitory"])' <<<"$out")
+    ((evicted > 0)) || { DETAIL="no transitory session evicted"; return 1; }
+}
+
+# 2,000 idle TCP connections to the metrics port (from a python process in the gateway namespace), then a scrape
+# and a ctl request while they are held open; the listener caps them and cuts the rest at the deadline.
+check_metrics_idle_flood() {
+    local holder out pid
+    holder=$NETNS_WORKDIR/idle-holder.log
+    in_ns "$NS_GW" timeout 30 python3 - "$METRICS_PORT" >"$holder" 2>&1 <<'PY' &
+import socket, sys, time
+port = int(sys.argv[1]); socks = []
+for _ in range(2000):
+    try:
+        s = socket.socket(socket.AF_INET6); s.setblocking(False)
+        s.connect_ex(("::1", port)); socks.append(s)
+    except OSError as e:
+        print("stopped at", len(socks), e); break
+print("open", len(socks), flush=True)
+time.sleep(8)
+PY
+    pid=$!
+    for _ in $(seq 50); do grep -q open "$holder" 2>/dev/null && break; sleep 0.1; done
+    out=$(in_ns "$NS_GW" curl -sS --max-time 5 "http://[::1]:$METRICS_PORT/metrics" 2>&1) ||
+        { DETAIL="curl /metrics during the flood: $(oneline "$out")"; kill "$pid" 2>/dev/null; return 1; }
+    grep -q '^nat64d_metrics_connections_refused_total [1-9]' <<<"$out" ||
+        { DETAIL="no refused connections counted: $(grep nat64d_metrics_ <<<"$out" | tr '\n' ' ')"; kill "$pid" 2>/dev/null; return 1; }
+    out=$(ctl stats --json 2>&1) || { DETAIL="ctl stats during the flood: $(oneline "$out")"; kill "$pid" 2>/dev/null; return 1; }
+    wait "$pid" 2>/dev/null || true
+}
+
+# `ip link del` of the TUN: the packet threads see the device fail, the daemon logs it and exits 1 within 2 s.
+check_tun_deleted() {
+    local status i
+    ip -n "$NS_GW" link del "$NAT64D_TUN" || { DETAIL="ip link del $NAT64D_TUN failed"; return 1; }
+    for ((i = 0; i < 20; i++)); do
+        netns_pid_alive "$NAT64D_PID" || break
+        sleep 0.1
+    done
+    if netns_pid_alive "$NAT64D_PID"; then
+        DETAIL="nat64d still running 2 s after its TUN was deleted ($(ps -o %cpu= -p "$NAT64D_PID" | tr -d ' ')% CPU)"
+        return 1
+    fi
+    if wait "$NAT64D_PID" 2>/dev/null; then status=0; else status=$?; fi
+    ((status == 1)) || { DETAIL="exit status $status, expected 1"; return 1; }
+    grep -q "TUN device failed" "$NETNS_WORKDIR/nat64d.log" ||
+        { DETAIL="no log line naming the failure: $(tail -n 3 "$NETNS_WORKDIR/nat64d.log" | tr '\n' ' ')"; return 1; }
+    NAT64D_PID=
+}
+
+if ((EUID != 0)); then
+    echo "netns-hostile-test: must run as root" >&2
+    exit 1
+fi
+if [[ -z ${NAT64D:-} ]]; then
+    (cd "$REPO_ROOT" && swift build) >&2
+    NAT64D="$(cd "$REPO_ROOT" && swift build --show-bin-path)/nat64d"
+fi
+
+netns_setup
+netns_start_servers
+CONTROL_SOCKET=$NETNS_WORKDIR/control.sock
+start_nat64d
+netns_wait_nat64d 20 || SKIP_REASON="nat64d did not start: $(tail -n 5 "$NETNS_WORKDIR/nat64d.log" | tr '\n' ' ')"
+
+check malformed-packets-counted check_malformed
+check syn-flood-new-flow-gets-in check_syn_flood
+check metrics-2000-idle-connections check_metrics_idle_flood
+check tun-deleted-exit-status check_tun_deleted
+netns_checks_done
