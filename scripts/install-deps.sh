@@ -14,6 +14,7 @@ PACKAGES=(
     traceroute iputils-ping python3-scapy procps tayga tshark util-linux systemd
     ndisc6 openssh-server openssl haproxy sniproxy wrk
     jq
+    binutils
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }

@@ -27,6 +27,8 @@ NETNS_SUITES=(
     scripts/netns-proxy-test.sh
     scripts/netns-ra-test.sh
     scripts/netns-abuse-test.sh
+    scripts/netns-ops-test.sh
+    scripts/package-test.sh
 )
 
 step() { printf '\n=== %s\n' "$*"; }

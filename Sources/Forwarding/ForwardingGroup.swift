@@ -103,20 +103,19 @@ public final class ForwardingGroup<Device: PacketDevice & ~Copyable>: Sendable {
         return replies
     }
 
-    /// Every mapping of every queue, walked in slices of `slice` table slots per request so no packet thread
-    /// stops for longer than one slice; `limit` bounds what is collected.
+    /// Every mapping, walked in slices of `slice` table slots per request so the packet thread never stops for
+    /// longer than one slice; `limit` bounds what is collected. Every queue's translator shares one state table,
+    /// so the first thread answers for all (asking each would list every mapping once per queue).
     /// - Returns: the mappings with the clock of the thread that reported them, or nil on a timeout.
     public func bindings(slice: Int = 16_384, limit: Int = .max) -> (bindings: [Binding], now: Nanoseconds)? {
         var out: [Binding] = []
         var now: Nanoseconds = 0
-        for thread in threads {
-            var from: Int? = 0
-            while let start = from, out.count < limit {
-                guard let r = thread.ask(.bindings(from: start, limit: slice)) else { return nil }
-                out += r.bindings.prefix(limit - out.count)
-                now = max(now, r.now)
-                from = r.next
-            }
+        var from: Int? = 0
+        while let start = from, out.count < limit {
+            guard let r = threads[0].ask(.bindings(from: start, limit: slice)) else { return nil }
+            out += r.bindings.prefix(limit - out.count)
+            now = max(now, r.now)
+            from = r.next
         }
         return (out, now)
     }
@@ -125,5 +124,14 @@ public final class ForwardingGroup<Device: PacketDevice & ~Copyable>: Sendable {
     /// - Returns: nil when the packet thread did not answer in time.
     public func who(_ address: IPv4Address, port: UInt16) -> [PortHolder]? {
         threads[0].ask(.who(address, port)).map(\.holders)
+    }
+
+    /// Hands the live-changeable settings of `configuration` to every packet thread (between two batches);
+    /// the shared state table, its sessions and their ports stay.
+    /// - Returns: false if a thread did not answer in time (its request was withdrawn, or answered too late).
+    public func reconfigure(_ configuration: TranslatorConfiguration, timeoutSeconds: Double = 2) -> Bool {
+        threads.reduce(true) { ok, thread in
+            thread.ask(.reconfigure(configuration), timeoutSeconds: timeoutSeconds) != nil && ok
+        }
     }
 }

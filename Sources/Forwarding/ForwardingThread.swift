@@ -87,6 +87,8 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         case stopCapture
         /// Who holds this pool4 address and port now (`ctl who`, issue 13).
         case who(IPv4Address, UInt16)
+        /// Take the live-changeable settings of this configuration (a reload: `Translator.reconfigure`).
+        case reconfigure(TranslatorConfiguration)
     }
 
     /// The packet thread's answer.
@@ -228,7 +230,7 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
                 return
             }
             if requestPending.load(ordering: .acquiring) {
-                answer(&capture, parts: p)
+                answer(&capture, parts: &p)
             }
             let now = monotonicNanoseconds()
             let ran = if let capture {
@@ -271,7 +273,7 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
     }
 
     /// Answers the pending control request (packet thread only).
-    private func answer(_ capture: inout QueueCaptureTap?, parts p: borrowing Parts) {
+    private func answer(_ capture: inout QueueCaptureTap?, parts p: inout Parts) {
         requestPending.store(false, ordering: .relaxed)
         guard let (id, request) = mailbox.withLock({ m -> (UInt64, Request)? in
             defer { m.request = nil }
@@ -301,6 +303,8 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         case .who(let address, let port):
             let table = p.engine.translator.table
             reply.holders = table.lock.withLock { table.holders(of: address, port: port) }
+        case .reconfigure(let configuration):
+            p.engine.translator.reconfigure(configuration)
         }
         mailbox.withLock { $0.reply = (id, reply) }
         answered.signal()

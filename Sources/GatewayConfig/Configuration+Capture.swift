@@ -27,8 +27,11 @@ extension GatewayConfiguration {
     /// `[control]`: the Unix stream socket `nat64d ctl` talks to.
     public struct Control: Sendable, Equatable {
         /// Absolute path of the socket (created mode 0600; at most 107 bytes, the `sun_path` limit).
-        /// Default `/run/nat64d/control.sock`.
+        /// Default `/run/nat64d/<tun.name>.sock`, so instances with their own TUN have their own socket.
         public var socket: String
+
+        /// The default socket of the instance whose TUN device is `tunName`.
+        public static func defaultSocket(tunName: String) -> String { "/run/nat64d/\(tunName).sock" }
     }
 }
 
@@ -36,7 +39,6 @@ extension Defaults {
     static let captureDirectory = "/var/lib/nat64d/capture"
     static let captureMaxSizeMB = 64
     static let captureMaxFiles = 10
-    static let controlSocket = "/run/nat64d/control.sock"
 }
 
 extension ConfigReader {
@@ -70,9 +72,10 @@ extension ConfigReader {
 
     // MARK: [control]
 
-    mutating func readControl(_ s: Section) -> GatewayConfiguration.Control? {
-        guard let text = string(s, "socket", example: "\"\(Defaults.controlSocket)\"") else {
-            return s["socket"] == nil ? .init(socket: Defaults.controlSocket) : nil
+    mutating func readControl(_ s: Section, tunName: String) -> GatewayConfiguration.Control? {
+        let fallback = GatewayConfiguration.Control.defaultSocket(tunName: tunName)
+        guard let text = string(s, "socket", example: "\"\(fallback)\"") else {
+            return s["socket"] == nil ? .init(socket: fallback) : nil
         }
         // sun_path holds 108 bytes, the terminating NUL included.
         return convert(text, label: s.path("socket")) { Self.absolutePath($0, maxBytes: 107) }.map { .init(socket: $0) }

@@ -36,7 +36,7 @@ extension ConfigReader {
         ("translator", ["prefix", "pool4", "udp-timeout", "tcp-established-timeout", "tcp-transitory-timeout",
                         "icmp-timeout", "max-sessions", "mode", "filtering", "map", "eam", "eam-allow-overlap",
                         "max-sessions-per-host", "max-held-syns", "state-dir", "traffic-class", "udp-zero-checksum",
-                        "rfc6791-pool4", "rfc6791-pool6", "clat"] + portBlockKeys),
+                        "rfc6791-pool4", "rfc6791-pool6", "clat", "enabled"] + portBlockKeys),
         ("gateway", ["ipv4", "ipv6"]),
         ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms", "exclude", "mapped",
                    "break-dnssec", "synthesize-on-error", "cache-size", "cache-min-ttl", "cache-max-ttl",
@@ -68,14 +68,20 @@ extension ConfigReader {
         checkTopLevel(sections: Self.schema + [("ra", [])])  // [ra.IFNAME] sections: Configuration+RA.swift
         func keys(_ name: String) -> [String] { Self.schema.first { $0.name == name }?.keys ?? [] }
         let tun = readTun(section("tun", keys: keys("tun")))
-        let translator = readTranslator(section("translator", keys: keys("translator")))
-        let gateway = readGateway(section("gateway", keys: keys("gateway")))
+        // translator.enabled = false: the DNS64 alone (Configuration+Roles.swift).
+        let translatorSection = section("translator", keys: keys("translator"))
+        let translatorEnabled = boolean(translatorSection, "enabled", default: true)
+        let translator = translatorEnabled == false
+            ? readDisabledTranslator(translatorSection) : readTranslator(translatorSection)
+        let gateway = translatorEnabled == false
+            ? readDisabledGateway(section("gateway", keys: keys("gateway")))
+            : readGateway(section("gateway", keys: keys("gateway")))
         let dns64 = readDNS64AndResolution(section("dns64", keys: keys("dns64") + Self.dns64Subsections),
                               translatorPrefix: translator?.config.prefix)
         let log = readLog(section("log", keys: keys("log")))
         let translation = readTranslation(section("translation", keys: keys("translation")))
         let capture = readCapture(section("capture", keys: keys("capture")))
-        let control = readControl(section("control", keys: keys("control")))
+        let control = readControl(section("control", keys: keys("control")), tunName: tun?.name ?? Defaults.tunName)
         let metrics = readMetrics(section("metrics", keys: keys("metrics")))
         let proxy = readProxy(section("proxy", keys: keys("proxy") + Self.proxySubsections), dns64: dns64, metrics: metrics)
         let ra = readRA(tunName: tun?.name, translatorPrefix: translator?.config.prefix)
@@ -85,7 +91,11 @@ extension ConfigReader {
         let mappingLog = readMappingLog(section("mapping-log", keys: keys("mapping-log")))
         let ipfix = readIPFIX(section("ipfix", keys: keys("ipfix")))
         let policy = readPolicy(section("policy", keys: keys("policy")))
-        if let translator, let gateway { crossCheck(translator, gateway) }
+        if let translator, let gateway, translatorEnabled != false { crossCheck(translator, gateway) }
+        if translatorEnabled == false, let dns64, !dns64.enabled {
+            fail(translatorSection["enabled"]?.line ?? 1, .conflict, "translator.enabled = false and the DNS64 is off: "
+                + "nothing would run; add a [dns64] section with upstream = [...], or set translator.enabled = true")
+        }
         guard let tun, let translator, let gateway, let dns64, let log, let translation, let capture, let control,
               let metrics, let ra, errors.isEmpty
         else { return nil }
@@ -145,8 +155,8 @@ extension ConfigReader {
 
     // MARK: [translator]
 
-    private mutating func readTranslator(
-        _ s: Section
+    mutating func readTranslator(
+        _ s: Section, requirePool4: Bool = true
     ) -> (config: GatewayConfiguration.Translator, prefixLine: Int, pool4: [Located<IPv4Prefix>])? {
         var prefix: Located<NAT64Prefix>?
         if require(s, "prefix", example: "prefix = \"64:ff9b::/96\""),
@@ -156,7 +166,7 @@ extension ConfigReader {
             prefix = Located(value: value, line: text.line)
         }
         let state = readStateKeys(s)
-        let pool4 = state?.mode == .siit ? readSIITPool4(s) : readPool4(s)
+        let pool4 = state?.mode == .siit ? readSIITPool4(s) : (!requirePool4 && s["pool4"] == nil ? [] : readPool4(s))
         let stateless = readStatelessKeys(s, mode: state?.mode)
         let clat = readCLAT(s, mode: state?.mode)
         let seconds = { (minimum: Int, reason: String) in
@@ -377,7 +387,7 @@ extension ConfigReader {
 
     // MARK: [gateway]
 
-    private mutating func readGateway(
+    mutating func readGateway(
         _ s: Section
     ) -> (config: GatewayConfiguration.Gateway, ipv4Line: Int, ipv6Line: Int)? {
         var ipv4: Located<IPv4Address>?

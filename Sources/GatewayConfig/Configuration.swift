@@ -65,6 +65,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var portBlocks = PortBlockSettings()
         /// `[policy] rules` (Configuration+Abuse.swift).
         public var outboundRules: [OutboundRule] = []
+        /// `enabled`: false runs the DNS64 alone, with no TUN device (Configuration+Roles.swift). Default true.
+        public var enabled = true
 
         /// The core's view of these keys.
         public var stateConfiguration: StateConfiguration {

@@ -1,7 +1,7 @@
 // "Did you mean …?" for unknown keys, sections and log levels.
 
 /// Finds the known name a mistyped one was probably meant to be.
-enum Suggestion {
+public enum Suggestion {
     /// The candidate closest to `name`, if it is close enough to be a likely typo.
     ///
     /// Names are compared in lower case with `_` read as `-` (so `udp_timeout` finds `udp-timeout`). A candidate
@@ -12,7 +12,7 @@ enum Suggestion {
     ///   - name: what the file says.
     ///   - candidates: the valid names.
     /// - Returns: the best candidate, or nil when none is close.
-    static func closest(to name: String, among candidates: [String]) -> String? {
+    public static func closest(to name: String, among candidates: [String]) -> String? {
         let wanted = normalized(name)
         let allowed = wanted.count <= 4 ? 1 : wanted.count <= 8 ? 2 : 3
         var best: (name: String, distance: Int)?

@@ -7,7 +7,8 @@
 /// between threads); the daemon reads `counters` snapshots from the owning thread.
 public struct Translator: ~Copyable, @unchecked Sendable {
     // @unchecked: `arena` is a reference to scratch memory owned by this translator alone.
-    public let configuration: TranslatorConfiguration
+    /// What it translates with; a reload changes the live parts (`reconfigure`, Translator+Reconfigure.swift).
+    public internal(set) var configuration: TranslatorConfiguration
     public var table: BindingTable
     public var counters = TranslatorCounters()
     @usableFromInline var random: SplitMix64

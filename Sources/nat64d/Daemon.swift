@@ -1,5 +1,6 @@
 // Lifecycle: configure the TUN device, start the packet path, the DNS64, the control socket and the metrics
-// endpoint, wait for SIGTERM or SIGINT (swift-service-lifecycle's graceful shutdown), tear down.
+// endpoint, wait for SIGTERM or SIGINT (swift-service-lifecycle's graceful shutdown), tear down. SIGHUP
+// reloads the configuration file (Reload.swift); systemd hears READY, RELOADING and STOPPING (SystemdNotify.swift).
 import DNS64
 import Forwarding
 import GatewayConfig
@@ -11,6 +12,7 @@ import NIOPosix
 import PacketCapture
 import ServiceLifecycle
 import TunDevice
+import UnixSignals
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,12 +20,20 @@ import Glibc
 struct Daemon {
     let configuration: GatewayConfiguration
     let configPath: String
+    /// What `check-config` would warn about; logged at start-up.
+    var warnings: [ConfigWarning] = []
 
     /// Runs the gateway until SIGTERM or SIGINT, then tears it down (exit 0). A signal that arrives during
     /// start-up is kept: the gateway stops as soon as it is up.
     func run() async throws {
-        let logger = makeLogger(level: configuration.log.level)
-        let gateway = GatewayService(configuration: configuration, configPath: configPath, logger: logger)
+        // SIGHUP is trapped first of all: from here on it reloads and never kills the daemon.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let logLevel = LiveLogLevel(Logger.Level(rawValue: configuration.log.level) ?? .info)
+        let logger = makeLogger(live: logLevel)
+        var gateway = GatewayService(configuration: configuration, configPath: configPath, logger: logger)
+        gateway.hangups = hangups
+        gateway.logLevel = logLevel
+        for w in warnings { logger.warning("\(w.key): \(w.message)") }
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -36,6 +46,12 @@ struct GatewayService: Service {
     let configuration: GatewayConfiguration
     let configPath: String
     let logger: Logger
+    /// SIGHUP, trapped before the service group starts; each one reloads.
+    var hangups: UnixSignalsSequence? = nil
+    /// The level every logger of the daemon uses; a reload sets it.
+    var logLevel = LiveLogLevel(.info)
+    /// systemd's notify socket ($NOTIFY_SOCKET), if started with Type=notify.
+    var notifier = SystemdNotifier.fromEnvironment()
 
     /// `tun.queues`, with 0 meaning one per online CPU (at most the kernel's 256).
     static func queueCount(configured: Int) -> Int {
@@ -44,6 +60,8 @@ struct GatewayService: Service {
     }
 
     func run() async throws {
+        // translator.enabled = false: the DNS64 alone (DNS64OnlyService.swift).
+        if !configuration.translator.enabled { return try await runDNS64Only() }
         // 1. The TUN device and its kernel configuration (through libnl, never `ip`). The first queue creates
         //    the device; the others (tun.queues, one packet thread each) attach to it.
         let queueCount = Self.queueCount(configured: configuration.tun.queues)
@@ -126,36 +144,7 @@ struct GatewayService: Service {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.dns64.udpSockets))
         var dns: DNS64Server?
         do {
-            if configuration.dns64.enabled {
-                let d = configuration.dns64
-                var dnsConfiguration = DNS64Configuration(
-                    listen: try d.listen.map(socketAddress), upstreams: try d.upstreams.map(socketAddress),
-                    prefixes: d.prefixes, allowedClients: d.allow.map(clientNetwork))
-                dnsConfiguration.upstreamTimeout = .milliseconds(d.timeoutMilliseconds)
-                dnsConfiguration.excludeAAAA = d.exclude
-                dnsConfiguration.mappedIPv4 = d.mapped
-                dnsConfiguration.breakDNSSEC = d.breakDNSSEC
-                dnsConfiguration.synthesizeOnUpstreamErrors = d.synthesizeOnError
-                dnsConfiguration.cache = CacheLimits(
-                    maxEntries: d.cacheSize, minTTL: UInt32(d.cacheMinTTL), maxTTL: UInt32(d.cacheMaxTTL),
-                    maxNegativeTTL: UInt32(d.cacheMaxNegativeTTL))
-                dnsConfiguration.tcpIdleTimeout = .milliseconds(d.tcpIdleTimeoutMilliseconds)
-                dnsConfiguration.maxTCPConnectionsPerClient = d.tcpConnectionsPerClient
-                dnsConfiguration.udpSocketsPerAddress = d.udpSockets
-                dnsConfiguration.upstreamPortsPerLoop = d.upstreamPorts
-                dnsConfiguration.recurseWithoutRD = d.rd0 == .recurse
-                dnsConfiguration.clientDeadline = .milliseconds(d.deadlineMilliseconds)
-                let base = dnsConfiguration.policy
-                dnsConfiguration.groups = d.groups.map { g in
-                    var policy = base
-                    policy.prefixes = g.synthesis ? g.prefixes : []
-                    return ClientGroup(name: g.name, clients: g.clients.map(clientNetwork), policy: policy)
-                }
-                let server = DNS64Server(configuration: dnsConfiguration, group: group, logger: logger)
-                try await server.start()
-                dns = server
-                logger.info("DNS64 listening", metadata: ["listen": "\(d.listen.map(describe))"])
-            }
+            dns = try await startDNS64(configuration.dns64, group: group, logger: logger)
         } catch {
             forwarder.stop()
             try? await group.shutdownGracefully()
@@ -189,12 +178,17 @@ struct GatewayService: Service {
             }
         }
 
-        // 4. The control server, off the packet path.
-        var commands = ControlCommands(forwarder: forwarder, dns: dns, captureDefaults: configuration.capture.settings)
+        // 4. The control server, off the packet path; `reload` there and SIGHUP go through one reloader.
+        let state = GatewayState(dns: dns, captureDefaults: configuration.capture.settings, configuration: configuration)
+        let reloader = GatewayReloader(
+            configPath: configPath, running: configuration, forwarder: forwarder, state: state, dnsGroup: group, ra: ra,
+            logLevel: logLevel, logger: logger, notifier: notifier, seed: seed)
+        var commands = ControlCommands(forwarder: forwarder, state: state)
         commands.ra = ra?.advertiser
         commands.mappingLog = configuration.mappingLog
         commands.mappingLogWriter = mappingLog
         commands.policyRules = configuration.policy.ruleTexts
+        commands.reload = { blockingReload(reloader, trigger: "ctl reload") }
         commands.proxy = proxy?.server
         do {
             try control.start { [commands] in commands.handle($0) }
@@ -215,7 +209,8 @@ struct GatewayService: Service {
             do {
                 metrics = try await MetricsServer(
                     address: try socketAddress(listen), group: group, exporter: MetricsExporter()
-                ) { [forwarder, dns, ra, proxy] in
+                ) { [forwarder, state, ra, proxy] in
+                    let dns = state.dns
                     var snapshot = MetricsSnapshot(forwarder: forwarder.stats, queues: forwarder.perQueue,
                                                    dns: dns?.counters, dnsCacheEntries: dns?.cachedAnswers)
                     snapshot.ra = ra?.advertiser.status() ?? []
@@ -226,7 +221,7 @@ struct GatewayService: Service {
                 await proxy?.stop()
                 ra?.stop()
                 control.stop()
-                if let dns { await dns.stop() }
+                if let dns = state.dns { await dns.stop() }
                 forwarder.stop()
                 try? await group.shutdownGracefully()
                 throw MetricsListenError(address: describe(listen), reason: "\(error)")
@@ -234,16 +229,13 @@ struct GatewayService: Service {
             logger.info("metrics ready", metadata: ["listen": "http://\(describe(listen))/metrics"])
         }
 
-        logger.notice("nat64d running", metadata: ["config": "\(configPath)"])
+        logger.notice("nat64d running", metadata: StartupSummary.metadata(
+            configuration, configPath: configPath, queues: queueCount, offload: offload, udpOffload: udpOffload,
+            controlSocket: control.path))
+        notifier.send(SystemdNotifier.ready(status: GatewayReloader.runningStatus(configuration)))
         // Waits for SIGTERM/SIGINT (the graceful shutdown) or for a packet thread's device failure, whichever
-        // comes first; a cancelled task tears down the same way.
-        let deviceFailed = await withTaskGroup(of: Bool.self) { waiters in
-            waiters.addTask { try? await gracefulShutdown(); return false }
-            waiters.addTask { await failed.wait() }
-            let first = await waiters.next() ?? false
-            waiters.cancelAll()
-            return first
-        }
+        // comes first, reloading on each SIGHUP meanwhile; a cancelled task tears down the same way.
+        let deviceFailed = await waitForShutdown(reloader: reloader, failed: failed)
         logger.notice("stopping")
         ra?.stop()  // final advertisements: hosts drop the default route, RDNSS and PREF64 at once
 
@@ -252,7 +244,7 @@ struct GatewayService: Service {
         await metrics?.stop()
         control.stop()
         await proxy?.stop()
-        if let dns { await dns.stop() }
+        if let dns = state.dns { await dns.stop() }
         forwarder.stop()
         journal?.stop()
         mappingLog?.stop()
@@ -315,14 +307,41 @@ func privilegeHint(for error: any Error) -> String {
 /// Opens the first TUN queue, with offload when configured; falls back to plain packets if the kernel refuses
 /// it.
 func openTun(_ tun: GatewayConfiguration.Tun, multiQueue: Bool, logger: Logger) throws -> TunQueue {
+    // nat64d creates its TUN and it goes when nat64d stops: an interface of that name belongs to someone else.
+    // (A multi-queue TUN would even let a second process attach to it and take half of its packets.)
+    if if_nametoindex(tun.name) != 0 {
+        throw TunInUse(name: tun.name, error: SystemError(code: EBUSY, call: "TUNSETIFF(\(tun.name))",
+                                                          detail: "an interface of that name exists"))
+    }
     if tun.offload {
-        do {
-            return try TunQueue(name: tun.name, multiQueue: multiQueue, offload: true)
-        } catch {
+        let first = Result { () throws(SystemError) -> TunQueue in
+            try TunQueue(name: tun.name, multiQueue: multiQueue, offload: true)
+        }
+        switch consume first {
+        case .success(let queue): return queue
+        case .failure(let error):
+            if error.code == EBUSY { throw TunInUse(name: tun.name, error: error) }
             logger.warning("TUN offload refused; running without it", metadata: ["error": "\(error)"])
         }
     }
-    return try TunQueue(name: tun.name, multiQueue: multiQueue, offload: false)
+    let plain = Result { () throws(SystemError) -> TunQueue in
+        try TunQueue(name: tun.name, multiQueue: multiQueue, offload: false)
+    }
+    switch consume plain {
+    case .success(let queue): return queue
+    case .failure(let error):
+        throw error.code == EBUSY ? TunInUse(name: tun.name, error: error) as any Error : error
+    }
+}
+
+/// The TUN name is taken: another nat64d (or another program) holds the device.
+struct TunInUse: Error, CustomStringConvertible {
+    var name: String
+    var error: SystemError
+    var description: String {
+        "tun.name \(name) is in use: another nat64d? (\(error)); stop it, or give this instance its own "
+            + "[tun] name (its control socket follows the name)"
+    }
 }
 
 func socketAddress(_ e: GatewayConfiguration.Endpoint) throws -> SocketAddress {
@@ -347,10 +366,11 @@ func clientNetwork(_ c: GatewayConfiguration.ClientNetwork) -> ClientNetwork {
 }
 
 func makeLogger(level: String) -> Logger {
-    LoggingSystem.bootstrap { label in
-        var h = StreamLogHandler.standardError(label: label)
-        h.logLevel = Logger.Level(rawValue: level) ?? .info
-        return h
-    }
+    makeLogger(live: LiveLogLevel(Logger.Level(rawValue: level) ?? .info))
+}
+
+/// The daemon's logger: standard error, at a level a reload can change (LiveLogLevel.swift).
+func makeLogger(live: LiveLogLevel) -> Logger {
+    LoggingSystem.bootstrap { label in LiveLevelLogHandler(label: label, live: live) }
     return Logger(label: "nat64d")
 }

@@ -8,7 +8,7 @@ import Testing
         let config = try GatewayConfiguration.parse(minimalConfig, file: "test.toml")
         #expect(config.capture == .init(enabled: false, directory: "/var/lib/nat64d/capture", filter: "",
                                         maxSizeMB: 64, maxFiles: 10))
-        #expect(config.control.socket == "/run/nat64d/control.sock")
+        #expect(config.control.socket == "/run/nat64d/nat64.sock")  // derived from tun.name
         #expect(config.capture.settings.maxFileBytes == 64 << 20)
     }
 

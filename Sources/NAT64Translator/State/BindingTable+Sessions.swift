@@ -156,7 +156,7 @@ extension BindingTable {
             case .success(let h): host = h
             case .failure(let reason): return .refused(reason)
             }
-            if hosts[Int(host)].sessionCount >= UInt32(configuration.limits.sessionsPerHost) {
+            if hosts[Int(host)].sessionCount >= UInt32(meta.pointee.sessionsPerHost) {
                 // S9: room among the host's own closing or half-open sessions; the eviction may release the
                 // host entry itself, so start over (once: the host is below its limit now).
                 guard evictTransitorySession(now: now, host: host) else { return .refused(.hostSessionLimit) }
@@ -172,7 +172,7 @@ extension BindingTable {
                 return .refused(.poolExhausted)
             }
             bib = made
-        } else if hosts[Int(bibs[Int(bib!)].host)].sessionCount >= UInt32(configuration.limits.sessionsPerHost) {
+        } else if hosts[Int(bibs[Int(bib!)].host)].sessionCount >= UInt32(meta.pointee.sessionsPerHost) {
             let host = bibs[Int(bib!)].host
             guard evictTransitorySession(now: now, host: host) else { return .refused(.hostSessionLimit) }
             // The eviction may have taken this BIB entry's last session, and the entry with it: start over.
@@ -221,7 +221,7 @@ extension BindingTable {
         }
         let host = Int(bibs[Int(b)].host)
         if meta.pointee.sessionCount >= capacity && !isTCP { _ = evictTransitorySession(now: now) }
-        if meta.pointee.sessionCount >= capacity || hosts[host].sessionCount >= UInt32(configuration.limits.sessionsPerHost) {
+        if meta.pointee.sessionCount >= capacity || hosts[host].sessionCount >= UInt32(meta.pointee.sessionsPerHost) {
             let reason: DropReason = meta.pointee.sessionCount >= capacity ? .sessionLimit : .hostSessionLimit
             if bibs[Int(b)].sessionCount == 0 { removeBIB(b, reason: .refused, now: now) }
             return .refused(reason)

@@ -190,6 +190,9 @@ struct TableMeta: Sendable {
     /// Next wheel tick to process; `Int64.min` until the first `expire`.
     var wheelTick: Int64 = .min
     var random: SplitMix64
+    /// Session lifetimes and the per-host limit: changed by a reload (`reconfigure`, BindingTable+Reconfigure.swift).
+    @usableFromInline var timeouts: SessionTimeouts
+    @usableFromInline var sessionsPerHost: Int
     /// Transitory TCP sessions evicted to make room for a new flow in a full table (S9 early drop).
     var transitoryEvictions = 0
 }
@@ -208,7 +211,8 @@ public final class BindingTable: @unchecked Sendable {
     public let bibCapacity: Int
     /// Maximum IPv6 hosts tracked (S9, S10).
     public let hostCapacity: Int
-    public let timeouts: SessionTimeouts
+    /// Session lifetimes (S4); a reload may change them (`reconfigure`).
+    @inlinable public var timeouts: SessionTimeouts { meta.pointee.timeouts }
     public let configuration: StateConfiguration
     /// pool4 with the port range of each address (S3).
     public let pool: [Pool4Entry]
@@ -263,7 +267,6 @@ public final class BindingTable: @unchecked Sendable {
                 configuration: StateConfiguration = StateConfiguration()) {
         precondition(capacity > 0 && capacity < Int(UInt32.max / 4))
         self.capacity = capacity
-        self.timeouts = timeouts
         self.configuration = configuration
         self.pool = pool.map { address in
             configuration.portRanges.first { $0.address == address } ?? Pool4Entry(address: address)
@@ -290,7 +293,8 @@ public final class BindingTable: @unchecked Sendable {
         ownedIPv4Range = (owned.min() ?? .max)...(owned.max() ?? .max)
         heldSYNs = HeldSYNStore(capacity: configuration.limits.heldSYNs, holdTime: timeouts.incomingSYN)
         meta = .allocate(capacity: 1)
-        meta.initialize(to: TableMeta(random: SplitMix64(seed: seed)))
+        meta.initialize(to: TableMeta(
+            random: SplitMix64(seed: seed), timeouts: timeouts, sessionsPerHost: configuration.limits.sessionsPerHost))
         portBlocks = configuration.portBlocks.size > 0 && configuration.mode == .napt
             ? PortBlockTable(settings: configuration.portBlocks, pool: self.pool, hostCapacity: hostCapacity) : nil
         policy = configuration.outboundRules.isEmpty

@@ -11,9 +11,12 @@ import RouterAdvertisement
 /// The control commands of a running daemon.
 struct ControlCommands: Sendable {
     let forwarder: ForwardingGroup<TunPacketDevice>
-    let dns: DNS64Server?
+    /// The DNS64 server and the capture defaults as of the last reload (GatewayState.swift).
+    let state: GatewayState
+    /// The DNS64 server answering now, if any.
+    var dns: DNS64Server? { state.dns }
     /// The `[capture]` settings `capture start` options override.
-    let captureDefaults: CaptureSettings
+    var captureDefaults: CaptureSettings { state.captureDefaults }
     /// The router advertisement sender, when `[ra.IFNAME]` sections exist (ControlCommands+RA.swift).
     var ra: RouterAdvertiser? = nil
     /// `[mapping-log]` settings, for `who` to read the files (ControlCommands+Who.swift).
@@ -24,9 +27,24 @@ struct ControlCommands: Sendable {
     /// The inbound proxy, when `[proxy]` runs it (`proxy [--json]`, ProxyStatus.swift).
     var proxy: ProxyServer? = nil
 
+    /// Re-reads the configuration file (`reload`, ControlCommands+Reload.swift); nil where there is no file.
+    var reload: (@Sendable () -> Result<ReloadOutcome, ControlError>)? = nil
+
+    init(forwarder: ForwardingGroup<TunPacketDevice>, state: GatewayState) {
+        self.forwarder = forwarder
+        self.state = state
+    }
+
+    init(forwarder: ForwardingGroup<TunPacketDevice>, dns: DNS64Server?, captureDefaults: CaptureSettings) {
+        self.init(forwarder: forwarder, state: GatewayState(dns: dns, captureDefaults: captureDefaults))
+    }
+
     static let usage = "commands: stats [--json], sessions, capture start [--dir D] [--filter EXPR] [--max-size MB] "
-        + "[--max-files N], capture stop, capture status, ra [--json], proxy [--json], "
-        + "who ADDR:PORT [--at TIME] [--json], help"
+        + "[--max-files N], capture stop, capture status, ra [--json], proxy [--json], reload [--json], pool4 [--json], "
+        + "bib [--json] [--limit N], who ADDR:PORT [--at TIME] [--json], help"
+
+    /// The first words of the commands, for "did you mean" on a typo.
+    static let commandNames = ["stats", "sessions", "capture", "ra", "proxy", "reload", "pool4", "bib", "who", "help"]
 
     /// Runs one request.
     ///
@@ -39,8 +57,13 @@ struct ControlCommands: Sendable {
             return expectNoMore(words, 1).flatMap { _ in stats() }
         case "ra"?: return routerAdvertisements(Array(words.dropFirst()))
         case "who"?: return who(Array(words.dropFirst()))
-        case "sessions"?: return expectNoMore(words, 1).flatMap { _ in sessions() }
+        case "sessions"?:
+            if words.count > 1 { return sessions(Array(words.dropFirst())) }  // SessionsReport.swift
+            return sessions()
         case "help"?: return .success([Self.usage])
+        case "reload"?: return reloadConfiguration(Array(words.dropFirst()))
+        case "pool4"?: return pool4(Array(words.dropFirst()))  // Pool4Report.swift
+        case "bib"?: return bib(Array(words.dropFirst()))
         case "proxy"?: return proxyStatus(Array(words.dropFirst()))
         case "capture"?:
             switch words.dropFirst().first {
@@ -50,7 +73,9 @@ struct ControlCommands: Sendable {
             default: return .failure(ControlError("capture needs start, stop or status; " + Self.usage))
             }
         case nil: return .failure(ControlError("empty request; " + Self.usage))
-        case let other?: return .failure(ControlError("unknown command \"\(other)\"; " + Self.usage))
+        case let other?:
+            let hint = Suggestion.closest(to: other, among: Self.commandNames).map { "did you mean \"\($0)\"? " } ?? ""
+            return .failure(ControlError("unknown command \"\(other)\"; \(hint)" + Self.usage))
         }
     }
 
@@ -196,7 +221,8 @@ struct ControlCommands: Sendable {
     static func describe(_ status: CaptureStatus) -> [String] {
         let s = status.settings
         var lines = ["directory \(s.directory)", "filter \"\(s.filter)\"", "max-size-mb \(s.maxFileBytes >> 20)",
-                     "max-files \(s.maxFiles)", "started \(status.started)", "filtered-out \(status.filteredOut)"]
+                     "max-files \(s.maxFiles)", "started \(utcText(status.started.seconds))",
+                     "filtered-out \(status.filteredOut)"]
         for stream in status.streams {
             var line = "file \(stream.path) packets=\(stream.packets) bytes=\(stream.bytes) errors=\(stream.errors) "
                 + "rotations=\(stream.rotations)"

@@ -1,0 +1,120 @@
+// `translator.enabled = false`: the DNS64 alone, with its control socket, metrics and reload, and no TUN
+// device, routes or packet threads (so no CAP_NET_ADMIN; binding port 53 needs CAP_NET_BIND_SERVICE).
+// `ctl stats` and `reload` work; the translator's commands say the translator is off.
+import DNS64
+import GatewayConfig
+import Logging
+import NIOPosix
+import ServiceLifecycle
+
+extension GatewayService {
+    func runDNS64Only() async throws {
+        let control = try ControlServer(path: configuration.control.socket)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.dns64.udpSockets))
+        let dns: DNS64Server?
+        do {
+            dns = try await startDNS64(configuration.dns64, group: group, logger: logger)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let state = GatewayState(dns: dns, captureDefaults: configuration.capture.settings, configuration: configuration)
+        let reloader = GatewayReloader(
+            configPath: configPath, running: configuration, forwarder: nil, state: state, dnsGroup: group, ra: nil,
+            logLevel: logLevel, logger: logger, notifier: notifier, seed: 0)
+        do {
+            try control.start { words in DNS64OnlyCommands(state: state, reloader: reloader).handle(words) }
+        } catch {
+            if let dns = state.dns { await dns.stop() }
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        var metrics: MetricsServer?
+        if configuration.metrics.enabled {
+            do {
+                metrics = try await MetricsServer(
+                    address: try socketAddress(configuration.metrics.listen), group: group, exporter: MetricsExporter()
+                ) { [state] in
+                    let dns = state.dns
+                    return MetricsSnapshot(forwarder: .init(), queues: [], dns: dns?.counters,
+                                           dnsCacheEntries: dns?.cachedAnswers)
+                }
+            } catch {
+                control.stop()
+                if let dns = state.dns { await dns.stop() }
+                try? await group.shutdownGracefully()
+                throw MetricsListenError(address: describe(configuration.metrics.listen), reason: "\(error)")
+            }
+        }
+        logger.notice("nat64d running: DNS64 only (translator.enabled = false)", metadata: StartupSummary.metadata(
+            configuration, configPath: configPath, queues: 0, offload: false, udpOffload: false,
+            controlSocket: control.path))
+        notifier.send(SystemdNotifier.ready(status: GatewayReloader.runningStatus(configuration)))
+        _ = await waitForShutdown(reloader: reloader, failed: DeviceFailureSignal())
+        logger.notice("stopping")
+        await metrics?.stop()
+        control.stop()
+        if let dns = state.dns { await dns.stop() }
+        try? await group.shutdownGracefully()
+        logger.notice("stopped")
+    }
+
+    /// Waits for SIGTERM/SIGINT (the graceful shutdown) or a packet thread's device failure, whichever comes
+    /// first, reloading on each SIGHUP meanwhile; a cancelled task ends the wait the same way. Tells systemd
+    /// STOPPING=1.
+    /// - Returns: true when a device failure ended it.
+    func waitForShutdown(reloader: GatewayReloader, failed: DeviceFailureSignal) async -> Bool {
+        let deviceFailed = await withTaskGroup(of: Bool?.self) { waiters in
+            waiters.addTask { try? await gracefulShutdown(); return false }
+            waiters.addTask { await failed.wait() }
+            if let hangups {
+                waiters.addTask {
+                    for await _ in hangups { _ = await reloader.reload(trigger: "SIGHUP") }
+                    return nil  // the signal stream ended (cancelled): not a reason to stop
+                }
+            }
+            var first = false
+            while let next = await waiters.next() {
+                if let next {
+                    first = next
+                    break
+                }
+            }
+            waiters.cancelAll()
+            return first
+        }
+        notifier.send(SystemdNotifier.message([("STOPPING", "1"), ("STATUS", "stopping")]))
+        return deviceFailed
+    }
+}
+
+/// The control commands of a DNS64-only daemon.
+struct DNS64OnlyCommands: Sendable {
+    let state: GatewayState
+    let reloader: GatewayReloader
+
+    func handle(_ words: [String]) -> Result<[String], ControlError> {
+        switch words.first {
+        case "stats"?:
+            let report = StatsReport(total: .init(), queues: [], capture: false, dns: state.dns)
+            if words.dropFirst() == ["--json"] { return .success([report.json]) }
+            guard words.count == 1 else { return .failure(ControlError("stats takes only --json")) }
+            let dns = state.dns
+            return .success((dns?.counters.fields.map { "dns64.\($0.name) \($0.value)" } ?? [])
+                + ["dns64.cache-entries \(dns?.cachedAnswers ?? 0)"])
+        case "reload"?:
+            let options = Array(words.dropFirst())
+            guard options.isEmpty || options == ["--json"] else {
+                return .failure(ControlError("reload takes only --json"))
+            }
+            return blockingReload(reloader, trigger: "ctl reload").map { outcome in
+                options == ["--json"] ? [ControlCommands.encode(outcome)] : outcome.lines
+            }
+        case "help"?: return .success(["commands (DNS64 only): stats [--json], reload [--json], help"])
+        case let other?:
+            return .failure(ControlError("\"\(other)\" needs the translator, which is off (translator.enabled = "
+                + "false); this nat64d runs only the DNS64: stats, reload, help"))
+        case nil: return .failure(ControlError("empty request"))
+        }
+    }
+}

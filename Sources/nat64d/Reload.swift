@@ -1,0 +1,207 @@
+// Reload (SIGHUP, `nat64d ctl reload`, systemd's ExecReload): the file is read and checked first; a file with
+// errors is refused whole, its FILE:LINE errors logged, and the running configuration stays. A valid file is
+// compared with what runs (GatewayConfiguration.reloadPlan): what can change live changes now, what cannot
+// (the TUN, the prefix, pool4, the table's size, the listeners of control and metrics) is named in one log
+// line and keeps its running value until a restart. The state table lives on: established sessions keep their
+// pool4 ports, and take new lifetimes the next time a packet refreshes them.
+import DNS64
+import Dispatch
+import Forwarding
+import GatewayConfig
+import Logging
+import NAT64Translator
+import NIOCore
+import PacketCapture
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a reload changed: the keys applied now, and those that wait for a restart (`ctl reload --json`).
+struct ReloadOutcome: Codable, Equatable, Sendable {
+    var changed: [String]
+    var kept: [String]
+
+    /// The text form of `ctl reload`.
+    var lines: [String] {
+        if changed.isEmpty && kept.isEmpty { return ["no change"] }
+        return ["changed " + (changed.isEmpty ? "-" : changed.joined(separator: " ")),
+                "kept-until-restart " + (kept.isEmpty ? "-" : kept.joined(separator: " "))]
+    }
+}
+
+/// Applies reloads one at a time to the running gateway.
+actor GatewayReloader {
+    let configPath: String
+    private(set) var running: GatewayConfiguration
+    /// The packet threads; nil when the translator is off (translator.enabled = false).
+    private let forwarder: ForwardingGroup<TunPacketDevice>?
+    private let state: GatewayState
+    private let dnsGroup: any EventLoopGroup
+    private let ra: RouterAdvertisementRunner?
+    private let logLevel: LiveLogLevel
+    private let logger: Logger
+    private let notifier: SystemdNotifier
+    private let seed: UInt64
+
+    init(configPath: String, running: GatewayConfiguration, forwarder: ForwardingGroup<TunPacketDevice>?,
+         state: GatewayState, dnsGroup: any EventLoopGroup, ra: RouterAdvertisementRunner?, logLevel: LiveLogLevel,
+         logger: Logger, notifier: SystemdNotifier, seed: UInt64) {
+        self.configPath = configPath
+        self.running = running
+        self.forwarder = forwarder
+        self.state = state
+        self.dnsGroup = dnsGroup
+        self.ra = ra
+        self.logLevel = logLevel
+        self.logger = logger
+        self.notifier = notifier
+        self.seed = seed
+    }
+
+    /// Re-reads the file and applies it.
+    ///
+    /// - Parameter trigger: what asked (`SIGHUP`, `ctl reload`), for the log.
+    /// - Returns: lines saying what changed, or the refusal with the file's errors.
+    func reload(trigger: String) async -> Result<ReloadOutcome, ControlError> {
+        notifier.send(SystemdNotifier.reloading(
+            monotonicMicroseconds: SystemdNotifier.monotonicMicroseconds(), status: "reloading \(configPath)"))
+        let result = await apply(trigger: trigger)
+        let status: String
+        switch result {
+        case .success: status = Self.runningStatus(running)
+        case .failure: status = Self.runningStatus(running) + "; last reload refused, see the log"
+        }
+        notifier.send(SystemdNotifier.ready(status: status))
+        return result
+    }
+
+    /// The `STATUS=` line while running.
+    static func runningStatus(_ c: GatewayConfiguration) -> String {
+        if !c.translator.enabled { return "DNS64 only, on \(c.dns64.listen.map(describe).joined(separator: ","))" }
+        return "translating \(c.translator.prefix) via \(c.translator.pool4.map(\.description).joined(separator: ","))"
+            + (c.dns64.enabled ? ", DNS64 on \(c.dns64.listen.map(describe).joined(separator: ","))" : "")
+    }
+
+    private func apply(trigger: String) async -> Result<ReloadOutcome, ControlError> {
+        logger.notice("reloading the configuration", metadata: ["config": "\(configPath)", "trigger": "\(trigger)"])
+        let checked = GatewayConfiguration.check(path: configPath, forwarding: ForwardingSysctls.current())
+        let file: GatewayConfiguration
+        switch checked {
+        case .failure(let failure):
+            for error in failure.errors { logger.error("\(error)") }
+            logger.error("reload refused: the running configuration stays",
+                         metadata: ["config": "\(configPath)", "errors": "\(failure.errors.count)"])
+            return .failure(ControlError("reload refused, the running configuration stays: "
+                + failure.errors.map(\.description).joined(separator: " | ")))
+        case .success(let (configuration, warnings)):
+            for w in warnings { logger.warning("\(w.key): \(w.message)") }
+            file = configuration
+        }
+        var plan = GatewayConfiguration.reloadPlan(running: running, file: file)
+        guard plan.changed else {
+            logger.notice("configuration reloaded: no change")
+            return .success(ReloadOutcome(changed: [], kept: []))
+        }
+        var problems: [String] = []
+        if plan.live.contains(where: { $0.hasPrefix("translator.") || $0.hasPrefix("translation.") }) {
+            if let forwarder, !forwarder.reconfigure(TranslatorConfiguration(plan.effective, seed: seed)) {
+                problems.append("a packet thread did not take the new translator settings in time; run reload again")
+            }
+        }
+        if plan.live.contains("log.level"), let level = Logger.Level(rawValue: plan.effective.log.level) {
+            logLevel.level = level
+        }
+        if plan.live.contains(where: { $0.hasPrefix("capture.") }) {
+            state.captureDefaults = plan.effective.capture.settings
+            if let problem = applyCaptureSwitch(from: running.capture.enabled, to: plan.effective.capture) {
+                problems.append(problem)
+            }
+        }
+        if plan.live.contains(where: { $0.hasPrefix("dns64.") }) {
+            if let problem = await replaceDNS64(with: plan.effective.dns64) {
+                problems.append(problem)
+                plan.effective.dns64 = running.dns64
+            }
+        }
+        if plan.live.contains("ra") {
+            if let ra, !plan.effective.ra.isEmpty {
+                do { try ra.apply(plan.effective, logger: logger) } catch {
+                    problems.append("router advertisements: \(error)")
+                    plan.effective.ra = running.ra
+                }
+            } else {
+                // No sender runs (or every section went): starting or stopping one waits for a restart.
+                plan.live.removeAll { $0 == "ra" }
+                plan.kept.append("ra")
+                plan.effective.ra = running.ra
+            }
+        }
+        running = plan.effective
+        state.configuration = running
+        logger.notice("configuration reloaded", metadata: ["changed": "\(plan.live.joined(separator: ","))"])
+        if !plan.kept.isEmpty {
+            logger.warning("these keys changed but need a restart; their running values stay: \(plan.kept.joined(separator: ", "))")
+        }
+        for p in problems { logger.error("reload: \(p)") }
+        if !problems.isEmpty {
+            return .failure(ControlError("reload partly applied: " + problems.joined(separator: "; ")))
+        }
+        return .success(ReloadOutcome(changed: plan.live, kept: plan.kept))
+    }
+
+    /// `[capture] enabled` switched: start recording with the new settings, or stop the running capture.
+    private func applyCaptureSwitch(from wasEnabled: Bool, to capture: GatewayConfiguration.Capture) -> String? {
+        guard wasEnabled != capture.enabled, let forwarder else { return nil }
+        if !capture.enabled {
+            _ = forwarder.stopCapture()
+            return nil
+        }
+        do {
+            let recorder = try CaptureRecorder(settings: capture.settings)
+            if case .failure(let refusal) = forwarder.startCapture(SharedCapture(recorder: recorder)) {
+                return "capture not started: \(refusal)"
+            }
+            return nil
+        } catch {
+            return "capture not started: \(error)"
+        }
+    }
+
+    /// Stops the DNS64 and starts one with the new settings (same event loops); if that fails, the old
+    /// settings come back. Answers cached so far are dropped with the old server.
+    private func replaceDNS64(with new: GatewayConfiguration.DNS64) async -> String? {
+        let old = state.dns
+        if let old { await old.stop() }
+        state.dns = nil
+        do {
+            state.dns = try await startDNS64(new, group: dnsGroup, logger: logger)
+            return nil
+        } catch {
+            let problem = "DNS64 not changed: \(error)"
+            do {
+                state.dns = try await startDNS64(running.dns64, group: dnsGroup, logger: logger)
+            } catch {
+                logger.critical("DNS64 stopped: its old settings could not be restored either",
+                                metadata: ["error": "\(error)"])
+            }
+            return problem
+        }
+    }
+}
+
+/// Runs `reload` from a thread that may block (the control server's): waits for the async reload to finish.
+func blockingReload(_ reloader: GatewayReloader, trigger: String) -> Result<ReloadOutcome, ControlError> {
+    let done = Mutex<Result<ReloadOutcome, ControlError>?>(nil)
+    let semaphore = DispatchSemaphore(value: 0)
+    Task {
+        let result = await reloader.reload(trigger: trigger)
+        done.withLock { $0 = result }
+        semaphore.signal()
+    }
+    guard semaphore.wait(timeout: .now() + 30) == .success, let result = done.withLock({ $0 }) else {
+        return .failure(ControlError("the reload did not finish within 30 seconds; see the log"))
+    }
+    return result
+}
