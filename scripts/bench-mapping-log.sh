@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What the mapping log costs (issue 13): nat64d with [mapping-log] off, then on with detail "session" (one
+# What the mapping log costs: nat64d with [mapping-log] off, then on with detail "session" (one
 # line per session made, the most expensive setting), alternating in one run, on a load made only of new
 # sessions: the IPv6 client sends one UDP datagram to each of COUNT distinct destination ports, so every
 # datagram makes a session (and, logged, two lines: ses-add and later nothing, since nothing expires during the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end checks of the abuse trail (issue 13) in network namespaces: the mapping log, `nat64d ctl who`,
+# End-to-end checks of the abuse trail in network namespaces: the mapping log, `nat64d ctl who`,
 # port blocks (RFC 7422), IPFIX export (RFC 7011 / RFC 8158) and the per-tenant outbound policy. Must run as
 # root.
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Operating nat64d like a daemon, end to end in network namespaces (issue 14): a reload while an iperf3
+# Operating nat64d like a daemon, end to end in network namespaces: a reload while an iperf3
 # transfer and 50 idle TCP sessions run (the transfer completes, the sessions keep their pool4 ports, a changed
 # UDP timeout takes effect, a key that needs a restart is named and kept), a broken file on reload (refused,
 # its FILE:LINE error in the log, `ctl reload` exits non-zero, the running configuration stays), SIGHUP

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end checks of stateless translation (translator.mode = "siit", issue 10) in network namespaces, with
+# End-to-end checks of stateless translation (translator.mode = "siit") in network namespaces, with
 # real tools. Must run as root.
 #
 #   NAT64D=/path/to/nat64d scripts/netns-siit-test.sh

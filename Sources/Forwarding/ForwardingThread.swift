@@ -38,9 +38,9 @@ public struct ForwarderStats: Sendable, Equatable {
     public var tableLockContended: UInt64 = 0
     /// Half-open or closing TCP sessions evicted to admit new flows into a full table (early drop).
     public var transitoryEvictions = 0
-    /// Port block counters of the shared table (issue 13).
+    /// Port block counters of the shared table.
     public var portBlocks = PortBlockCounters()
-    /// Refusals per outbound policy rule of the shared table (issue 13).
+    /// Refusals per outbound policy rule of the shared table.
     public var policyRefusals: [UInt64] = []
 
     public init() {}
@@ -85,7 +85,7 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         case startCapture(SharedCapture)
         /// Close the running recorder; the reply carries its final status.
         case stopCapture
-        /// Who holds this pool4 address and port now (`ctl who`, issue 13).
+        /// Who holds this pool4 address and port now (`ctl who`).
         case who(IPv4Address, UInt16)
         /// Take the live-changeable settings of this configuration (a reload: `Translator.reconfigure`).
         case reconfigure(TranslatorConfiguration)

@@ -1,4 +1,4 @@
-// Issue 13, shared IPv4 without the abuse pain: `[mapping-log]` (who held which pool4 port when), `[ipfix]`
+// Shared IPv4 without the abuse pain: `[mapping-log]` (who held which pool4 port when), `[ipfix]`
 // (NAT events to collectors, RFC 7011 / RFC 8158), `[policy]` (per-tenant outbound rules), and the port-block
 // keys of `[translator]` (RFC 7422).
 

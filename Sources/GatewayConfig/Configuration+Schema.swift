@@ -85,7 +85,7 @@ extension ConfigReader {
         let metrics = readMetrics(section("metrics", keys: keys("metrics")))
         let proxy = readProxy(section("proxy", keys: keys("proxy") + Self.proxySubsections), dns64: dns64, metrics: metrics)
         let ra = readRA(tunName: tun?.name, translatorPrefix: translator?.config.prefix)
-        // Issue 13 (Configuration+Abuse.swift): port blocks, mapping log, IPFIX, outbound policy.
+        // Configuration+Abuse.swift: port blocks, mapping log, IPFIX, outbound policy.
         let portBlocks = readPortBlocks(Section(name: "translator", table: root["translator"].flatMap {
             if case .table(let t) = $0.value.kind { t } else { nil } }))
         let mappingLog = readMappingLog(section("mapping-log", keys: keys("mapping-log")))

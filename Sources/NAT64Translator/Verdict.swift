@@ -81,9 +81,9 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case fragmentHeld
     /// Overlapping or inconsistent fragments: the datagram was discarded (RFC 5722).
     case fragmentOverlap
-    /// A new flow refused by an outbound policy `deny` rule (issue 13); answered with ICMPv6 1/1.
+    /// A new flow refused by an outbound policy `deny` rule; answered with ICMPv6 1/1.
     case policyDenied
-    /// A new flow over an outbound policy `limit` rule's per-host budget (issue 13).
+    /// A new flow over an outbound policy `limit` rule's per-host budget.
     case policyRateLimited
 
     public var description: String {

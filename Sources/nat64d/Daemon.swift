@@ -107,7 +107,7 @@ struct GatewayService: Service {
             logger.info("pool assignments restored", metadata: ["count": "\(restored)", "state-dir": "\(directory)"])
             journal = try PoolJournalWriter(persistence: persistence, logger: logger)
         }
-        let mappingLog = try AbuseSetup.start(configuration, table: table, logger: logger)  // issue 13
+        let mappingLog = try AbuseSetup.start(configuration, table: table, logger: logger)
         let capture = try configuration.capture.enabled
             ? SharedCapture(recorder: CaptureRecorder(settings: configuration.capture.settings)) : nil
         if capture != nil {

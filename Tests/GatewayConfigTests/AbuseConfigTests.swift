@@ -1,4 +1,4 @@
-// Issue 13 keys: translator port blocks, [mapping-log], [ipfix], [policy]: defaults, values, errors with lines.
+// Abuse-trail keys: translator port blocks, [mapping-log], [ipfix], [policy]: defaults, values, errors with lines.
 import NAT64Translator
 import Testing
 

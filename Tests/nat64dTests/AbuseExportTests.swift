@@ -1,4 +1,4 @@
-// Issue 13: the IPFIX encoder's byte layout (RFC 7011 §3, NAT events per RFC 8158) and the mapping log's line
+// the IPFIX encoder's byte layout (RFC 7011 §3, NAT events per RFC 8158) and the mapping log's line
 // format as `ctl who` reads it back.
 import Foundation
 import GatewayConfig

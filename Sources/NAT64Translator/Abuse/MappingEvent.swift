@@ -1,4 +1,4 @@
-// Mapping events for the abuse trail (issue 13; RFC 6888 §4 and RFC 7422 logging): the state table reports
+// Mapping events for the abuse trail (RFC 6888 §4 and RFC 7422 logging): the state table reports
 // each BIB entry, session and port block it creates or deletes through `BindingTable.onMappingEvent`. The
 // core only fills in a value and calls the hook on the packet thread; the daemon pushes it into an event ring
 // and a writer thread formats and writes it (the mapping log, IPFIX). Nothing here does I/O.

@@ -1,4 +1,4 @@
-// Per-tenant outbound policy (issue 13): rules matched on the IPv6 source prefix that deny or rate-limit new
+// Per-tenant outbound policy: rules matched on the IPv6 source prefix that deny or rate-limit new
 // flows, so one tenant cannot get the shared pool4 addresses blocklisted for everyone (the usual case: mail
 // sent straight to TCP port 25). Checked only where a new session is made (RFC 6146 §3.5.1/§3.5.2 state
 // creation), never for established flows; time comes from the caller; every bucket is preallocated.

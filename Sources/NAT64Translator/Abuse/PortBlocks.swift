@@ -1,4 +1,4 @@
-// Port blocks (RFC 7422 bulk port allocation; issue 13): with `PortBlockSettings.size` > 0 an IPv6 host in
+// Port blocks (RFC 7422 bulk port allocation): with `PortBlockSettings.size` > 0 an IPv6 host in
 // NAPT mode gets its pool4 ports in blocks of `size` consecutive ports on one pool4 address, up to `perHost`
 // blocks, so the mapping log needs one line per block rather than one per session. Inside a block the port is
 // still chosen at random (RFC 6056 §3.3.1, Algorithm 1: random start, then a linear search) and the block is

@@ -38,7 +38,7 @@ extension Translator {
             return .stop(generateICMPv6Error(for: packet, into: &reply, type: 1, code: 3, parameter: 0,
                                              reason: .poolExhausted, now: now))
         case .refused(.policyDenied):
-            // Issue 13: an outbound policy deny rule — ICMPv6 Destination Unreachable, administratively
+            // An outbound policy deny rule — ICMPv6 Destination Unreachable, administratively
             // prohibited (RFC 4443 §3.1 code 1), so the host's application fails at once.
             return .stop(generateICMPv6Error(for: packet, into: &reply, type: 1, code: 1, parameter: 0,
                                              reason: .policyDenied, now: now))

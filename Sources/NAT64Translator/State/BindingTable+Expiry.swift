@@ -140,7 +140,7 @@ extension BindingTable {
             tick += 1
         }
         meta.pointee.wheelTick = tick
-        releaseIdleBlocks(now: now)  // issue 13: port blocks whose hold time has passed
+        releaseIdleBlocks(now: now)  // port blocks whose hold time has passed
         return removed
     }
 }

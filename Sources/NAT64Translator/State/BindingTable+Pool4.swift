@@ -145,7 +145,7 @@ extension BindingTable {
         let kind = hosts[Int(h)].kind
         guard hosts[Int(h)].sessionCount == 0,
               kind == HostKind.napt.rawValue || kind == HostKind.eam.rawValue,
-              !hostHoldsBlocks(h)  // issue 13: a host keeps its port blocks through their hold time
+              !hostHoldsBlocks(h)  // a host keeps its port blocks through their hold time
         else { return }
         // A BIB entry without sessions exists only between `makeBIB` and `makeSession`, so a host without
         // sessions has no BIB entries left.

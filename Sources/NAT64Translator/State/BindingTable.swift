@@ -249,7 +249,7 @@ public final class BindingTable: @unchecked Sendable {
     public var onPoolAssignment: (@Sendable (PoolAssignment) -> Void)?
 
     /// Called (on the packet thread, under `lock`) for each BIB entry, session and port block made or deleted,
-    /// for the mapping log and IPFIX (issue 13; Abuse/MappingEvent.swift). The core itself does no I/O.
+    /// for the mapping log and IPFIX (Abuse/MappingEvent.swift). The core itself does no I/O.
     public var onMappingEvent: (@Sendable (MappingEvent) -> Void)?
 
     /// Port blocks (RFC 7422), when `configuration.portBlocks.size` > 0 in NAPT mode.

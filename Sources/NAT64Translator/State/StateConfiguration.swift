@@ -105,9 +105,9 @@ public struct StateConfiguration: Sendable, Equatable {
     public var staticMappings: [StaticMapping]
     public var eam: [EAMEntry]
     public var limits: StateLimits
-    /// Port blocks per host (RFC 7422; issue 13); size 0 = off.
+    /// Port blocks per host (RFC 7422); size 0 = off.
     public var portBlocks = PortBlockSettings()
-    /// Per-tenant outbound policy rules (issue 13), checked when a new session is made.
+    /// Per-tenant outbound policy rules, checked when a new session is made.
     public var outboundRules: [OutboundRule] = []
 
     public init(mode: TranslationMode = .napt, filtering: FilteringPolicy = .endpointIndependent,

@@ -1,4 +1,4 @@
-// Starts the issue 13 writer (mapping log and IPFIX) and hooks it to the state table, when either is on.
+// Starts the abuse-trail writer (mapping log and IPFIX) and hooks it to the state table, when either is on.
 import GatewayConfig
 import Logging
 import NAT64Translator

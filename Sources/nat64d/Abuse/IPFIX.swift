@@ -1,4 +1,4 @@
-// IPFIX export of NAT events (issue 13): messages per RFC 7011 carrying the NAT64 events of RFC 8158, built by
+// IPFIX export of NAT events: messages per RFC 7011 carrying the NAT64 events of RFC 8158, built by
 // a pure encoder (`IPFIXEncoder`, unit-tested byte by byte) and sent over UDP by `IPFIXExporter` on the mapping
 // log's writer thread. Over UDP the templates go in the first message and again every `template-interval`
 // seconds (RFC 7011 §8.4).

@@ -1,4 +1,4 @@
-// The mapping log's line format (issue 13), one event per line, fields separated by one space, so grep, awk
+// The mapping log's line format, one event per line, fields separated by one space, so grep, awk
 // and `nat64d ctl who` read it alike:
 //
 //   TIME EVENT PROTO [IPV6]:PORT IPV4:PORT[-LAST] PEER REASON

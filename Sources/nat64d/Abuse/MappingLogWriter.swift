@@ -1,4 +1,4 @@
-// The mapping log's writer thread (issue 13). The packet threads report mapping events through
+// The mapping log's writer thread. The packet threads report mapping events through
 // `BindingTable.onMappingEvent` into a bounded event ring (the translators share one table and only touch it
 // under `table.lock`, which orders the producers, so one ring keeps its single-producer contract); this thread
 // drains it every 100 ms, writes the lines (MappingLogFormat.swift) to the file, rotates it by size, and hands

@@ -1,4 +1,4 @@
-// `nat64d ctl who ADDR:PORT [--at TIME] [--json]` (issue 13): which IPv6 host held pool4 address ADDR and port
+// `nat64d ctl who ADDR:PORT [--at TIME] [--json]`: which IPv6 host held pool4 address ADDR and port
 // PORT, answered from the live table (through the packet threads' mailbox) and from the mapping log files,
 // current and rotated. TIME is UTC as the log writes it, or a prefix of it ("2026-12-01T14:03:22").
 import Forwarding
@@ -133,7 +133,7 @@ struct AbuseReport: Codable, Equatable {
 }
 
 extension MetricsExporter {
-    /// Port block and outbound policy metrics (issue 13); none while both are off.
+    /// Port block and outbound policy metrics; none while both are off.
     static func abuseSamples(_ f: ForwarderStats) -> [Sample] {
         let b = f.portBlocks
         var list: [Sample] = []

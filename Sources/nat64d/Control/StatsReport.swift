@@ -49,7 +49,7 @@ struct StatsReport: Codable, Equatable {
     var dns64: [String: Int]?
     /// Router advertisement counters per interface (`[ra.IFNAME]`).
     var ra: [String: [String: Int]]?
-    /// Port blocks, policy and mapping log counters (issue 13; ControlCommands+Who.swift).
+    /// Port blocks, policy and mapping log counters (ControlCommands+Who.swift).
     var abuse: AbuseReport?
 
     enum CodingKeys: String, CodingKey {

@@ -120,7 +120,7 @@ final class MetricsExporter: Sendable {
                                 [("reason", "\(reason)")]))
         }
         list += raSamples(s.ra)
-        list += abuseSamples(s.forwarder)  // issue 13 (ControlCommands+Who.swift)
+        list += abuseSamples(s.forwarder)  // ControlCommands+Who.swift
         if let p = s.proxy { list += proxySamples(p) }
         guard let d = s.dns else { return list }
         // (name, value, help) of each DNS64 counter.

@@ -1,4 +1,4 @@
-// Issue 13: port blocks (RFC 7422 bulk allocation with RFC 6056 randomness inside a block), the mapping events
+// port blocks (RFC 7422 bulk allocation with RFC 6056 randomness inside a block), the mapping events
 // the table reports, and the per-tenant outbound policy. Time is injected; nothing here reads a clock.
 import NAT64Translator
 import PacketTestSupport
