@@ -84,14 +84,9 @@ port-block-hold = 0
 [gateway]
 ipv4 = "$GW_ADDR4"
 ipv6 = "$GW_ADDR6"
-
-[dns64]
-listen = ["[$GW_ADDR6]:53"]
-upstream = ["$SERVER_ADDR4:53"]
-allow = ["2001:db8:1::/64", "::1/128"]
-
-[log]
-level = "${NAT64D_LOG_LEVEL:-info}"
+EOF
+    netns_nat64d_config_services >>"$f"
+    cat >>"$f" <<EOF
 
 [control]
 socket = "$NETNS_WORKDIR/abuse.sock"
