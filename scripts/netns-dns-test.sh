@@ -11,7 +11,7 @@
 # with tcpdump on the server's interface. Phases: (A) upstreams = [dead 198.51.100.99, knotd]; (B) the scripted
 # upstream with synthesize-on-error = true; (C) the same with synthesize-on-error = false; (D) knotd again with
 # break-dnssec = true; (E) two dead upstreams and a 1 s client deadline (D16). Counters are read back with
-# `nat64d ctl stats` (N6). Signed answers (D12) are validated with delv against signed.test's own key.
+# `nat64d ctl stats --json` (N6). Signed answers (D12) are validated with delv against signed.test's own key.
 #
 # Prints `PASS name` / `FAIL name: detail` per check, then `N passed, N failed` as the last line; exits
 # non-zero if anything failed. Everything is torn down on any exit.
@@ -373,9 +373,12 @@ for kind in "A v4only.dns64.test" "MX dns64.test" "AAAA dual.dns64.test"; do
     expect_eq "D15-flags-${kind// /-}" "$got" "ra/no-aa/rd" "flags:$flags"
 done
 
-# N6: the counters of everything above, as `nat64d ctl stats` prints them (dns64.NAME VALUE lines).
-stats=$(timeout -k 2 "$CMD_TIMEOUT" "$NAT64D" ctl --socket "$CONTROL_SOCKET" stats 2>&1 || true)
-stat() { awk -v n="dns64.$1" '$1 == n { print $2 }' <<<"$stats"; }
+# N6: the counters of everything above, from `nat64d ctl stats --json` (its "dns64" object).
+stats=$(timeout -k 2 "$CMD_TIMEOUT" "$NAT64D" ctl --socket "$CONTROL_SOCKET" stats --json 2>&1 || true)
+stat() {
+    python3 -c 'import json, sys; print(json.loads(sys.argv[1]).get("dns64", {}).get(sys.argv[2], ""))' \
+        "$stats" "$1" 2>/dev/null
+}
 at_least() { # NAME MIN
     local v
     v=$(stat "$1")
@@ -388,7 +391,7 @@ if at_least queries 20 && at_least synthesized 10 && at_least refused 1 && at_le
     [[ $(stat upstream-mismatches) == 0 ]]; then
     pass N6-ctl-stats-counters
 else
-    fail N6-ctl-stats-counters "$(oneline "$(grep '^dns64\.' <<<"$stats")")"
+    fail N6-ctl-stats-counters "$(oneline "$stats")"
 fi
 
 # ------------------------------------------------------------------ phase B/C: the scripted upstream
@@ -428,8 +431,8 @@ if [[ $(status_of "$out") == SERVFAIL && -n $ms ]] && ((ms >= 900 && ms <= 1400)
 else
     fail D16-silent-upstreams-servfail-at-deadline "status $(status_of "$out") after ${ms:-?} ms (want SERVFAIL after 900..1400 ms)"
 fi
-stats=$(timeout -k 2 "$CMD_TIMEOUT" "$NAT64D" ctl --socket "$CONTROL_SOCKET" stats 2>&1 || true)
-expect_eq D16-deadline-counted "$(stat deadline-expired)" 1 "$(oneline "$(grep '^dns64\.' <<<"$stats")")"
+stats=$(timeout -k 2 "$CMD_TIMEOUT" "$NAT64D" ctl --socket "$CONTROL_SOCKET" stats --json 2>&1 || true)
+expect_eq D16-deadline-counted "$(stat deadline-expired)" 1 "$(oneline "$stats")"
 
 netns_stop_pid "$NAT64D_PID" 10
 if ((NETNS_LAST_STATUS == 0)); then pass nat64d-clean-exit; else fail nat64d-clean-exit "status $NETNS_LAST_STATUS"; fi

@@ -294,7 +294,7 @@ check_ctl_counts() {
     n=$(route_json site-a "['connections']")
     up=$(route_json site-a "['backends'][0]['up']")
     [[ $n -ge 1 && $up == True ]] || { DETAIL="site-a connections=$n up=$up"; return 1; }
-    ctl stats | grep -q '^proxy.relayed [1-9]' || { DETAIL="ctl stats has no proxy.relayed count"; return 1; }
+    (($(json "p['counters']['relayed']") >= 1)) || { DETAIL="ctl proxy --json counts nothing relayed"; return 1; }
 }
 
 check_balancing() {

@@ -75,9 +75,13 @@ NAT64D_LOGS=()   # log names of every nat64d started, for failure reports
 
 ctl() { timeout -k 2 "$CMD_TIMEOUT" "$NAT64D" ctl --socket "$CONTROL_SOCKET" "$@"; }
 
-# stat_value NAME: one counter from `nat64d ctl stats` (empty if unavailable).
+# stat_value NAME: one counter from `nat64d ctl stats --json` (empty if unavailable); drops.REASON is
+# the "drops" object's REASON.
 stat_value() {
-    ctl stats 2>/dev/null | awk -v n="$1" '$1 == n { print $2 }'
+    ctl stats --json 2>/dev/null | "$PY" -c '
+import json, sys
+j = json.loads(sys.stdin.read()); n = sys.argv[1]
+print(j["drops"].get(n[6:], "") if n.startswith("drops.") else j.get(n, ""))' "$1" 2>/dev/null
 }
 
 # Seconds (with fractions) since the epoch.
@@ -135,14 +139,9 @@ EOF
 [gateway]
 ipv4 = "$GW_ADDR4"
 ipv6 = "$GW_ADDR6"
-
-[dns64]
-listen = ["[$GW_ADDR6]:53"]
-upstream = ["$SERVER_ADDR4:53"]
-allow = ["2001:db8:1::/64", "::1/128"]
-
-[log]
-level = "${NAT64D_LOG_LEVEL:-info}"
+EOF
+    netns_nat64d_config_services >>"$f"
+    cat >>"$f" <<EOF
 
 [capture]
 directory = "$NETNS_WORKDIR/capture-$name"
@@ -192,12 +191,15 @@ start_udp_echo() {
     fi
 }
 
-# The mapping of a UDP/TCP endpoint in `ctl sessions`: prints "ADDR4 PORT IDLE"
-# of the first line for PROTO [ADDR6]:PORT (nothing if there is none).
+# The mapping of a UDP/TCP endpoint in `ctl sessions --json`: prints "ADDR4 PORT IDLE" of the first session
+# of PROTO [ADDR6]:PORT (nothing if there is none).
 session_of() {
     local proto=$1 addr6=$2 port=$3
-    ctl sessions 2>/dev/null | awk -v p="$proto" -v k="[$addr6]:$port" '
-        $1 == p && $2 == k { n = split($3, o, ":"); sub(/^idle=/, "", $4); sub(/s$/, "", $4); print o[1], o[2], $4; exit }'
+    ctl sessions --json --proto "$proto" --ipv6 "$addr6" --port "$port" 2>/dev/null | "$PY" -c '
+import json, sys
+for s in json.loads(sys.stdin.read())["sessions"]:
+    if s["ipv6-port"] == int(sys.argv[1]):
+        print(s["ipv4"], s["ipv4-port"], s["idle-s"]); break' "$port" 2>/dev/null
 }
 
 # Where the server's UDP echo saw datagrams from: "ADDR:PORT" lines.

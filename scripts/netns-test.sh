@@ -191,16 +191,22 @@ check_control_socket() {
     local mode out
     mode=$(stat -c %a "$CONTROL_SOCKET" 2>&1) || { DETAIL="no control socket: $mode"; return 1; }
     [[ $mode == 600 ]] || { DETAIL="control socket mode $mode, expected 600"; return 1; }
-    out=$(ctl stats 2>&1) || { DETAIL="ctl stats: $(oneline "$out")"; return 1; }
-    if ! grep -Eq '^translated-6to4 [1-9]' <<<"$out" || ! grep -q '^drops.no-state ' <<<"$out" ||
-        ! grep -q '^capture off$' <<<"$out"; then
-        DETAIL="ctl stats lacks translated-6to4 > 0, drops.no-state or 'capture off': $(oneline "$out")"
+    out=$(ctl stats --json 2>&1) || { DETAIL="ctl stats --json: $(oneline "$out")"; return 1; }
+    if ! python3 -c '
+import json, sys
+j = json.loads(sys.stdin.read())
+sys.exit(0 if j["translated-6to4"] > 0 and "no-state" in j["drops"] and j["capture"] is False else 1)' <<<"$out"; then
+        DETAIL="ctl stats --json lacks translated-6to4 > 0, drops.no-state or capture false: $(oneline "$out")"
         return 1
     fi
-    out=$(client curl -sS --max-time 10 -o /dev/null "http://[$SERVER_SYNTH6]/" 2>&1 && ctl sessions 2>&1) ||
-        { DETAIL="curl + ctl sessions: $(oneline "$out")"; return 1; }
-    if ! grep -Eq "^tcp \[$CLIENT_ADDR6_RE\]:[0-9]+ $POOL4_ADDR:[0-9]+ idle=[0-9]+s$" <<<"$out"; then
-        DETAIL="ctl sessions lacks the client's tcp mapping: $(oneline "$out")"
+    out=$(client curl -sS --max-time 10 -o /dev/null "http://[$SERVER_SYNTH6]/" 2>&1 && ctl sessions --json --proto tcp 2>&1) ||
+        { DETAIL="curl + ctl sessions --json: $(oneline "$out")"; return 1; }
+    if ! python3 -c '
+import json, re, sys
+ok = any(re.fullmatch(sys.argv[1], s["ipv6"]) and s["ipv4"] == sys.argv[2] and s["idle-s"] >= 0
+         for s in json.loads(sys.stdin.read())["sessions"])
+sys.exit(0 if ok else 1)' "$CLIENT_ADDR6_RE" "$POOL4_ADDR" <<<"$out"; then
+        DETAIL="ctl sessions --json lacks the client's tcp mapping: $(oneline "$out")"
         return 1
     fi
     out=$(ctl capture bogus 2>&1) && { DETAIL="'ctl capture bogus' succeeded: $(oneline "$out")"; return 1; }

@@ -78,10 +78,12 @@ check_fetch_by_name() {
 
 check_control_and_metrics() {
     local out
-    out=$(timeout -k 2 "$CMD_TIMEOUT" "$NAT64D" ctl --socket "$CONTROL_SOCKET" stats 2>&1) ||
-        { DETAIL="ctl stats as root: $(oneline "$out")"; return 1; }
-    grep -Eq '^translated-6to4 [1-9]' <<<"$out" || { DETAIL="ctl stats: $(oneline "$out")"; return 1; }
-    grep -Eq "^ra\.$IF_GW_CLIENT\.sent [1-9]" <<<"$out" || { DETAIL="no router advertisement sent: $(oneline "$out")"; return 1; }
+    out=$(timeout -k 2 "$CMD_TIMEOUT" "$NAT64D" ctl --socket "$CONTROL_SOCKET" stats --json 2>&1) ||
+        { DETAIL="ctl stats --json as root: $(oneline "$out")"; return 1; }
+    python3 -c 'import json, sys; j = json.loads(sys.stdin.read()); sys.exit(0 if j["translated-6to4"] > 0 else 1)' \
+        <<<"$out" || { DETAIL="ctl stats --json: $(oneline "$out")"; return 1; }
+    python3 -c 'import json, sys; j = json.loads(sys.stdin.read()); sys.exit(0 if j["ra"][sys.argv[1]]["sent"] > 0 else 1)' \
+        "$IF_GW_CLIENT" <<<"$out" || { DETAIL="no router advertisement sent: $(oneline "$out")"; return 1; }
     out=$(in_ns "$NS_GW" curl -sS --max-time 5 "http://[::1]:$METRICS_PORT/metrics" 2>&1) ||
         { DETAIL="curl /metrics: $(oneline "$out")"; return 1; }
     grep -Eq '^nat64d_dns64_synthesized_total [1-9]' <<<"$out" || { DETAIL="/metrics: $(oneline "$out")"; return 1; }
