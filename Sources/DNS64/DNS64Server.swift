@@ -150,6 +150,13 @@ public final class DNS64Server: Sendable {
     /// Entries in the answer cache (expired ones included until looked up or evicted).
     public var cachedAnswers: Int { cache.entries }
 
+    /// Entries in each shard of the answer cache (`ctl dns64 cache`).
+    public var cachedAnswersPerShard: [Int] { cache.entriesPerShard }
+
+    /// Empties the answer cache; queries in flight still complete and store their answers.
+    /// - Returns: how many entries went.
+    public func flushCache() -> Int { cache.removeAll() }
+
     /// One message from `client`: intake, then the cache (answered at once), else join or start the upstream
     /// resolution of the same question (N4).
     /// - Returns: the reply when it is ready at once (intake errors, cache hits); otherwise nil, and `send` is

@@ -25,12 +25,14 @@ extension GatewayConfiguration {
         var differs: (GatewayConfiguration, GatewayConfiguration) -> Bool
         /// Copies the running value into the effective configuration.
         var keep: (inout GatewayConfiguration, GatewayConfiguration) -> Void
+        /// The key's value (`nat64d ctl config`, Configuration+Show.swift).
+        var value: (GatewayConfiguration) -> Any = { _ in () }
 
         static func field<T: Equatable>(
             _ key: String, _ path: WritableKeyPath<GatewayConfiguration, T>, live: Bool
         ) -> ReloadField {
             ReloadField(key: key, live: live, differs: { $0[keyPath: path] != $1[keyPath: path] },
-                        keep: { $0[keyPath: path] = $1[keyPath: path] })
+                        keep: { $0[keyPath: path] = $1[keyPath: path] }, value: { $0[keyPath: path] })
         }
     }
 

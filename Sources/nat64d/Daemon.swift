@@ -190,16 +190,8 @@ struct GatewayService: Service {
         commands.policyRules = configuration.policy.ruleTexts
         commands.reload = { blockingReload(reloader, trigger: "ctl reload") }
         commands.proxy = proxy?.server
-        do {
-            try control.start { [commands] in commands.handle($0) }
-        } catch {
-            await proxy?.stop()
-            ra?.stop()
-            if let dns { await dns.stop() }
-            forwarder.stop()
-            try? await group.shutdownGracefully()
-            throw error
-        }
+        state.controlCounters = control.counters
+        control.start { [commands] in commands.handle($0) }
         logger.info("control socket ready", metadata: ["socket": "\(control.path)"])
 
         // 5. The Prometheus endpoint ([metrics]), reading the same snapshots as `ctl stats`.
@@ -210,13 +202,10 @@ struct GatewayService: Service {
                 metrics = try await MetricsServer(
                     address: try socketAddress(listen), group: group, exporter: MetricsExporter()
                 ) { [forwarder, state, ra, proxy] in
-                    let dns = state.dns
-                    var snapshot = MetricsSnapshot(forwarder: forwarder.stats, queues: forwarder.perQueue,
-                                                   dns: dns?.counters, dnsCacheEntries: dns?.cachedAnswers)
-                    snapshot.ra = ra?.advertiser.status() ?? []
-                    snapshot.proxy = proxy?.server.status()
-                    return snapshot
+                    MetricsSnapshot.current(total: forwarder.stats, queues: forwarder.perQueue, state: state,
+                                            ra: ra?.advertiser, proxy: proxy?.server)
                 }
+                state.metricsCounters = metrics?.counters
             } catch {
                 await proxy?.stop()
                 ra?.stop()

@@ -65,13 +65,13 @@ import Testing
     }
 
     @Test func parsesEveryOptionAndRefusesBadValues() throws {
-        let f = try SessionFilter.parse(["--json", "--proto", "tcp", "--ipv6", "2001:db8:1::/64", "--ipv4",
-                                         "198.51.100.10", "--port", "80", "--limit", "5"]).get()
-        #expect(f.json && f.proto == IPProtocolNumber.tcp && f.port == 80 && f.limit == 5)
+        let f = try SessionFilter.parse(.init(proto: "tcp", ipv6: "2001:db8:1::/64", ipv4: "198.51.100.10", port: 80,
+                                              limit: 5)).get()
+        #expect(f.proto == IPProtocolNumber.tcp && f.port == 80 && f.limit == 5)
         #expect(f.ipv6 == IPv6Prefix("2001:db8:1::/64"))
-        #expect(try SessionFilter.parse(["--ipv6", "2001:db8::2"]).get().ipv6 == IPv6Prefix("2001:db8::2/128"))
-        for bad in [["--proto", "sctp"], ["--port", "70000"], ["--limit", "0"], ["--ipv4", "1.2.3"], ["--bogus", "1"],
-                    ["--port"]] {
+        #expect(try SessionFilter.parse(.init(ipv6: "2001:db8::2")).get().ipv6 == IPv6Prefix("2001:db8::2/128"))
+        for bad: ControlRequest.Sessions in [.init(proto: "sctp"), .init(port: 70000), .init(limit: 0),
+                                             .init(ipv4: "1.2.3"), .init(ipv6: "2001:db8::/129")] {
             #expect(throws: ControlError.self) { try SessionFilter.parse(bad).get() }
         }
     }
@@ -106,17 +106,17 @@ import Testing
 
 @Suite struct CtlTextTests {
     @Test func aMistypedCommandGetsASuggestion() {
-        #expect(Suggestion.closest(to: "stat", among: ControlCommands.commandNames) == "stats")
-        #expect(Suggestion.closest(to: "relaod", among: ControlCommands.commandNames) == "reload")
+        let names = CtlCommand.configuration.subcommands.compactMap { $0.configuration.commandName }
+        #expect(Suggestion.closest(to: "stat", among: names) == "stats")
+        #expect(Suggestion.closest(to: "relaod", among: names) == "reload")
     }
 
     @Test func helpForOneCommand() {
-        let stats = CtlCommand.help(for: "stats")
-        #expect(stats.contains("translator counters"))
-        #expect(stats.contains("stats --json"))
+        let stats = CtlCommand.helpMessage(for: CtlStats.self)
+        #expect(stats.contains("Translator counters"))
+        #expect(stats.contains("--json"))
         #expect(!stats.contains("capture stop"))
-        #expect(CtlCommand.help(for: "reload").contains("re-read the configuration file"))
-        #expect(CtlCommand.help(for: "nonsense").contains("unknown command"))
+        #expect(CtlCommand.helpMessage(for: CtlReload.self).contains("Re-read the configuration file"))
     }
 
     @Test func pool4PortCounts() throws {

@@ -23,6 +23,8 @@ struct MetricsSnapshot: Sendable {
     var ra: [RouterAdvertiser.Status] = []
     /// The inbound proxy's status, when it runs (`proxySamples`, ProxyMetrics.swift).
     var proxy: ProxyStatus? = nil
+    /// The control socket server's counters (`controlSamples`, StatsSamples.swift).
+    var control: ControlCounts? = nil
 }
 
 /// Mirrors snapshots into a `PrometheusCollectorRegistry` and renders it.
@@ -56,7 +58,7 @@ final class MetricsExporter: Sendable {
         return registry.emitToBuffer()
     }
 
-    struct Sample {
+    struct Sample: Sendable {
         enum Kind { case counter, gauge }
         var kind: Kind
         var name: String
@@ -122,6 +124,7 @@ final class MetricsExporter: Sendable {
         list += raSamples(s.ra)
         list += abuseSamples(s.forwarder)  // ControlCommands+Who.swift
         if let p = s.proxy { list += proxySamples(p) }
+        if let control = s.control { list += controlSamples(control) }
         guard let d = s.dns else { return list }
         // (name, value, help) of each DNS64 counter.
         let dnsCounters: [(String, Int, String)] = [

@@ -268,4 +268,25 @@ struct ShardedAnswerCacheTests {
         }
         #expect(small.entries == 100)
     }
+
+    @Test func flushEmptiesEveryShardAndCountsWhatWent() throws {
+        let cache = ShardedAnswerCache(limits: CacheLimits(maxEntries: 16_000, maxBytes: 16 << 20))
+        for i in 0..<300 {
+            let (key, answer) = try entry(i)
+            cache.insert(key, answer, now: 0)
+        }
+        #expect(cache.entriesPerShard.reduce(0, +) == 300 && cache.entriesPerShard.count == ShardedAnswerCache.shardCount)
+        #expect(cache.removeAll() == 300)
+        #expect(cache.entries == 0 && cache.entriesPerShard.allSatisfy { $0 == 0 })
+        let (key, answer) = try entry(7)
+        #expect(cache.lookup(key, now: 0) == nil, "a flushed answer is gone")
+        // The cache works on after a flush, eviction queue included.
+        cache.insert(key, answer, now: 0)
+        #expect(cache.lookup(key, now: 1)?.answer.bytes == answer.bytes)
+        let small = ShardedAnswerCache(limits: CacheLimits(maxEntries: 3))
+        for i in 0..<3 { let (k, a) = try entry(i); small.insert(k, a, now: 0) }
+        #expect(small.removeAll() == 3)
+        for i in 10..<15 { let (k, a) = try entry(i); small.insert(k, a, now: 0) }
+        #expect(small.entries == 3, "the limit still holds after a flush")
+    }
 }

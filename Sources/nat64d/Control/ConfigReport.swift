@@ -1,0 +1,104 @@
+// `ctl config [--json]`: the configuration the daemon holds now (the file as last loaded or reloaded, defaults
+// filled in, keys that wait for a restart at their running value). JSON: {"settings": {"tun.name": "nat64",
+// "translator.udp-timeout": 300, ...}}; text: TOML-like sections, `[tun]` then `name = "nat64"`.
+import GatewayConfig
+
+enum ConfigReport {
+    static func reply(_ configuration: GatewayConfiguration?, json: Bool) -> ControlReply {
+        guard let configuration else { return .failure(ControlError("the configuration is not known to this control server")) }
+        var settings: [(key: String, value: JSONValue)] = []
+        for (key, value) in configuration.effectiveValues {
+            let v = jsonValue(value)
+            if let i = settings.firstIndex(where: { $0.key == key }) {
+                // One key read from two fields (translator.pool4: prefixes, then port ranges).
+                if case .array(let a) = settings[i].value { settings[i].value = .array(a + [v]) } else {
+                    settings[i].value = .array([settings[i].value, v])
+                }
+            } else {
+                settings.append((key, v))
+            }
+        }
+        if json {
+            return ControlReply(result: .object(["settings": .object(Dictionary(settings.map { ($0.key, $0.value) },
+                                                                               uniquingKeysWith: { a, _ in a }))]))
+        }
+        return .text(text(settings))
+    }
+
+    /// `[section]` headers in first-seen order, then `key = value` lines.
+    static func text(_ settings: [(key: String, value: JSONValue)]) -> [String] {
+        var lines: [String] = []
+        var section: String?
+        for (key, value) in settings {
+            let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+            let (head, name) = parts.count == 2 ? (parts[0], parts[1]) : (parts[0], "")
+            if head != section {
+                if !lines.isEmpty { lines.append("") }
+                lines.append("[\(head)]")
+                section = head
+            }
+            lines.append(name.isEmpty ? "# \(tomlText(value))" : "\(name) = \(tomlText(value))")
+        }
+        return lines
+    }
+
+    /// A configuration value as JSON: numbers, booleans and strings as such, collections as arrays and objects,
+    /// absent optionals as null, addresses and other described types as their text, structures by field.
+    static func jsonValue(_ value: Any) -> JSONValue {
+        let mirror = Mirror(reflecting: value)
+        switch value {
+        case let b as Bool: return .bool(b)
+        case let i as any BinaryInteger: return .int(Int64(clamping: i))
+        case let d as Double: return .double(d)
+        case let s as String: return .string(s)
+        case let r as ClosedRange<UInt16>: return .string("\(r.lowerBound)-\(r.upperBound)")
+        default: break
+        }
+        switch mirror.displayStyle {
+        case .optional: return mirror.children.first.map { jsonValue($0.value) } ?? .null
+        case .collection, .set, .tuple: return .array(mirror.children.map { jsonValue($0.value) })
+        case .dictionary:
+            var object: [String: JSONValue] = [:]
+            for pair in mirror.children {
+                let kv = Array(Mirror(reflecting: pair.value).children)
+                if kv.count == 2 { object["\(kv[0].value)"] = jsonValue(kv[1].value) }
+            }
+            return .object(object)
+        default: break
+        }
+        if let raw = value as? any RawRepresentable, let text = raw.rawValue as? String { return .string(text) }
+        if let described = value as? any CustomStringConvertible { return .string(described.description) }
+        if mirror.displayStyle == .struct || mirror.displayStyle == .class {
+            var object: [String: JSONValue] = [:]
+            for child in mirror.children { if let label = child.label { object[label] = jsonValue(child.value) } }
+            return .object(object)
+        }
+        return .string(String(describing: value))
+    }
+
+    /// TOML-like text of a value (objects as inline tables).
+    static func tomlText(_ value: JSONValue) -> String {
+        switch value {
+        case .null: "(none)"
+        case .bool(let b): "\(b)"
+        case .int(let i): "\(i)"
+        case .uint(let u): "\(u)"
+        case .double(let d): "\(d)"
+        case .string(let s): "\"" + s.replacingQuotes + "\""
+        case .array(let a): "[" + a.map(tomlText).joined(separator: ", ") + "]"
+        case .object(let o): "{ " + o.sorted { $0.key < $1.key }.map { "\($0.key) = \(tomlText($0.value))" }
+            .joined(separator: ", ") + " }"
+        }
+    }
+}
+
+private extension String {
+    var replacingQuotes: String {
+        var out = ""
+        for c in self {
+            if c == "\"" || c == "\\" { out.append("\\") }
+            out.append(c)
+        }
+        return out
+    }
+}
