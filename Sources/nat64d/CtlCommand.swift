@@ -285,13 +285,17 @@ enum CtlClient {
                 + "[control] socket this path? use --config FILE or --socket PATH)"))
         }
         connection.setTimeouts(seconds: 35)
-        guard let line = try? ControlProtocol.line(request),
-              connection.writeAll(String(decoding: line, as: UTF8.self))
-        else {
-            return .failure(ControlError("cannot send the request to \(path)"))
+        guard let line = try? ControlProtocol.line(request) else {
+            return .failure(ControlError("cannot encode the request"))
         }
+        // A server that refuses the connection (too many open) answers and closes at once, maybe before the
+        // request is written: its answer is still there to read.
+        let sent = connection.writeAll(String(decoding: line, as: UTF8.self))
         let answer = connection.readAll(limit: 256 << 20)
-        guard !answer.isEmpty else { return .failure(ControlError("nat64d closed the connection without answering")) }
+        guard !answer.isEmpty else {
+            return .failure(ControlError(sent ? "nat64d closed the connection without answering"
+                : "cannot send the request to \(path)"))
+        }
         do {
             return .success(try ControlProtocol.decode(ControlReply.self, from: Array(answer.utf8)))
         } catch {

@@ -169,13 +169,18 @@ final class SocketDirectory {
             [gateway]
             ipv4 = "198.51.100.1"
             ipv6 = "2001:db8:1::1"
+            [dns64]
+            listen = ["[2001:db8:1::1]:53"]
+            upstream = ["198.51.100.10:53"]
             """, file: "t.toml")
         let reply = ConfigReport.reply(c, json: true)
         let settings = try #require(reply.result?["settings"])
         #expect(settings["translator.udp-timeout"] == .int(120))
         #expect(settings["translator.prefix"] == .string("2001:db8:64::/96"))
         #expect(settings["tun.name"] == .string(c.tun.name), "a default is filled in")
-        #expect(settings["dns64.prefix"] != nil)
+        #expect(settings["dns64.prefix"] == .array([.string("2001:db8:64::/96")]))
+        #expect(settings["dns64.upstream"] == .array([.string("198.51.100.10:53")]))
+        #expect(settings["dns64.listen"] == .array([.string("[2001:db8:1::1]:53")]))
         for (key, _) in c.effectiveValues { #expect(settings[key] != nil, "\(key)") }
         let text = try #require(ConfigReport.reply(c, json: false).lines)
         #expect(text.first == "[tun]")

@@ -8,7 +8,7 @@ enum ConfigReport {
         guard let configuration else { return .failure(ControlError("the configuration is not known to this control server")) }
         var settings: [(key: String, value: JSONValue)] = []
         for (key, value) in configuration.effectiveValues {
-            let v = jsonValue(value)
+            let v = member(of: jsonValue(value), for: key)
             if let i = settings.firstIndex(where: { $0.key == key }) {
                 // One key read from two fields (translator.pool4: prefixes, then port ranges).
                 if case .array(let a) = settings[i].value { settings[i].value = .array(a + [v]) } else {
@@ -25,8 +25,25 @@ enum ConfigReport {
         return .text(text(settings))
     }
 
+    /// Where several keys are read from one structure (`translator.port-block-size`, `-per-host`, `-hold`), the
+    /// structure's member the key names: the same name in camelCase, or the member its name ends with.
+    static func member(of value: JSONValue, for key: String) -> JSONValue {
+        guard case .object(let members) = value, let last = key.split(separator: ".").last else { return value }
+        let words = last.split(separator: "-").map(String.init)
+        let camel = (words.first ?? "") + words.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+        if let exact = members[camel] { return exact }
+        let matches = members.filter { camel.lowercased().hasSuffix($0.key.lowercased()) }
+        return matches.count == 1 ? matches.first!.value : value
+    }
+
     /// `[section]` headers in first-seen order, then `key = value` lines.
-    static func text(_ settings: [(key: String, value: JSONValue)]) -> [String] {
+    static func text(_ unordered: [(key: String, value: JSONValue)]) -> [String] {
+        var sections: [String] = []
+        for (key, _) in unordered {
+            let head = String(key.split(separator: ".", maxSplits: 1)[0])
+            if !sections.contains(head) { sections.append(head) }
+        }
+        let settings = sections.flatMap { head in unordered.filter { $0.key.split(separator: ".", maxSplits: 1)[0] == head } }
         var lines: [String] = []
         var section: String?
         for (key, value) in settings {
@@ -52,6 +69,12 @@ enum ConfigReport {
         case let d as Double: return .double(d)
         case let s as String: return .string(s)
         case let r as ClosedRange<UInt16>: return .string("\(r.lowerBound)-\(r.upperBound)")
+        case let e as GatewayConfiguration.Endpoint: return .string(describe(e))  // as the file writes it
+        case let h as GatewayConfiguration.Endpoint.Host:
+            switch h {
+            case .v4(let a): return .string("\(a)")
+            case .v6(let a): return .string("\(a)")
+            }
         default: break
         }
         switch mirror.displayStyle {
@@ -68,6 +91,9 @@ enum ConfigReport {
         }
         if let raw = value as? any RawRepresentable, let text = raw.rawValue as? String { return .string(text) }
         if let described = value as? any CustomStringConvertible { return .string(described.description) }
+        if mirror.displayStyle == .enum, mirror.children.count == 1, let payload = mirror.children.first {
+            return jsonValue(payload.value)  // `.v6(prefix)`: the prefix
+        }
         if mirror.displayStyle == .struct || mirror.displayStyle == .class {
             var object: [String: JSONValue] = [:]
             for child in mirror.children { if let label = child.label { object[label] = jsonValue(child.value) } }
