@@ -24,12 +24,17 @@ let package = Package(
         // For the allocation benchmarks (Benchmarks/Allocations, a package of its own): packets built by test code.
         .library(name: "PacketTestSupport", targets: ["PacketTestSupport"]),
     ],
+    // Exact versions: a minor release may change behaviour the daemon and its tests rely on (NIO's channel
+    // semantics, argument-parser's help and errors, the Prometheus text); an upgrade is a change of its own, with
+    // the tests run. Package.resolved stays out of git (its ids are machine-local); the transitive packages
+    // (atomics, collections, system, async-algorithms, metrics) follow the ranges these versions declare
+    // (`swift package show-dependencies` shows what resolved).
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
-        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
         // C shims
