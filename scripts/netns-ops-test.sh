@@ -296,6 +296,33 @@ check_dns64_cache() {
 }
 check "ctl dns64 cache --json counts entries; --flush empties the cache" check_dns64_cache
 
+# A reload that changes only how the DNS64 waits (timeout-ms) keeps its cached answers; one that changes what it
+# answers (synthesize-on-error) flushes them and says so in the log.
+check_reload_dns64_cache() {
+    local out n
+    client dig +time=2 +tries=2 "@$GW_ADDR6" +short "v4only.$DEMO_ZONE" AAAA >/dev/null 2>&1
+    n=$(ctl dns64 cache --json | json "d['entries']") || { DETAIL="ctl dns64 cache --json failed"; return 1; }
+    ((n >= 1)) || { DETAIL="nothing cached before the reload"; return 1; }
+    write_config 900 1400
+    sed -i '/^\[dns64\]$/a timeout-ms = 2500' "$CONFIG"
+    out=$(ctl reload --json 2>&1) || { DETAIL="ctl reload: $(oneline "$out")"; return 1; }
+    out=$(ctl dns64 cache --json | json "d['entries'] >= $n") || { DETAIL="ctl dns64 cache --json failed"; return 1; }
+    [[ $out == True ]] || { DETAIL="a timeout-ms reload dropped cached answers"; return 1; }
+    grep -q "DNS64 restarted with the new settings; cache kept" "$NETNS_WORKDIR/nat64d.log" ||
+        { DETAIL="no 'cache kept' log line"; return 1; }
+    sed -i '/^\[dns64\]$/a synthesize-on-error = false' "$CONFIG"
+    out=$(ctl reload --json 2>&1) || { DETAIL="ctl reload: $(oneline "$out")"; return 1; }
+    out=$(ctl dns64 cache --json | json "d['entries']") || { DETAIL="ctl dns64 cache --json failed"; return 1; }
+    ((out == 0)) || { DETAIL="a synthesize-on-error reload kept $out cached answers"; return 1; }
+    grep -q "changed=dns64.synthesize-on-error .*cache flushed: answers would differ" "$NETNS_WORKDIR/nat64d.log" ||
+        { DETAIL="no 'cache flushed' log line naming dns64.synthesize-on-error"; return 1; }
+    write_config 900 1400
+    out=$(ctl reload --json 2>&1) || { DETAIL="ctl reload back: $(oneline "$out")"; return 1; }
+    out=$(client dig +time=2 +tries=2 "@$GW_ADDR6" +short "v4only.$DEMO_ZONE" AAAA 2>&1)
+    [[ $out == "$SERVER_SYNTH6" ]] || { DETAIL="after the reloads AAAA v4only.$DEMO_ZONE: '$(oneline "$out")'"; return 1; }
+}
+check "a DNS64 reload keeps the cache when answers stay the same, flushes it (logged) when they would differ" check_reload_dns64_cache
+
 # Every command's --json answer is one JSON object python parses (proxy: not configured here, so a one-line
 # error and exit 1); a mistyped command gets a suggestion.
 check_every_ctl_json() {

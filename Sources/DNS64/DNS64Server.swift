@@ -48,7 +48,10 @@ public final class DNS64Server: Sendable {
     ///   - configuration: listeners, upstreams, prefixes, allow list, cache limits.
     ///   - group: event loops for all sockets (listeners and upstream queries).
     ///   - logger: where to log; per-query events are at debug level.
-    public init(configuration: DNS64Configuration, group: any EventLoopGroup, logger: Logger) {
+    ///   - previous: a server this one replaces (a reload) whose cached answers stay valid: its cache is taken
+    ///     over when the limits are the same.
+    public init(configuration: DNS64Configuration, group: any EventLoopGroup, logger: Logger,
+                keepingCacheOf previous: DNS64Server? = nil) {
         self.configuration = configuration
         self.group = group
         self.logger = logger
@@ -60,7 +63,8 @@ public final class DNS64Server: Sendable {
             upstreams: configuration.upstreams, timeout: configuration.upstreamTimeout, group: group, logger: logger,
             counters: store, socketsPerUpstream: configuration.upstreamPortsPerLoop,
             queriesPerSocket: configuration.upstreamQueriesPerPort)
-        cache = ShardedAnswerCache(limits: configuration.cache)
+        cache = previous.flatMap { $0.configuration.cache == configuration.cache ? $0.cache : nil }
+            ?? ShardedAnswerCache(limits: configuration.cache)
         connections = ConnectionLimiter(
             perClient: configuration.maxTCPConnectionsPerClient, total: configuration.maxTCPConnections)
     }
@@ -156,6 +160,9 @@ public final class DNS64Server: Sendable {
     /// Empties the answer cache; queries in flight still complete and store their answers.
     /// - Returns: how many entries went.
     public func flushCache() -> Int { cache.removeAll() }
+
+    /// True when this server answers from `other`'s cache (it was started keeping it).
+    public func sharesCache(with other: DNS64Server) -> Bool { cache === other.cache }
 
     /// One message from `client`: intake, then the cache (answered at once), else join or start the upstream
     /// resolution of the same question (N4).

@@ -170,13 +170,28 @@ actor GatewayReloader {
     }
 
     /// Stops the DNS64 and starts one with the new settings (same event loops); if that fails, the old
-    /// settings come back. Answers cached so far are dropped with the old server.
+    /// settings come back. The cached answers stay when the new settings would answer the same
+    /// (`cacheFlushReasons` is empty: e.g. only listeners, timeouts or the allow list changed) and are
+    /// dropped otherwise; the log line says which, and why.
     private func replaceDNS64(with new: GatewayConfiguration.DNS64) async -> String? {
         let old = state.dns
         if let old { await old.stop() }
         state.dns = nil
+        let flushReasons = Self.cacheFlushReasons(running.dns64, new)
         do {
-            state.dns = try await startDNS64(new, group: dnsGroup, logger: logger)
+            let started = try await startDNS64(new, group: dnsGroup, logger: logger,
+                                               keepingCacheOf: flushReasons.isEmpty ? old : nil)
+            state.dns = started
+            if let old, let started {
+                if started.sharesCache(with: old) {
+                    logger.notice("DNS64 restarted with the new settings; cache kept",
+                                  metadata: ["entries": "\(started.cachedAnswers)"])
+                } else {
+                    logger.notice("DNS64 restarted with the new settings; cache flushed: answers would differ",
+                                  metadata: ["entries-dropped": "\(old.cachedAnswers)",
+                                             "changed": "\(flushReasons.joined(separator: ","))"])
+                }
+            }
             return nil
         } catch {
             let problem = "DNS64 not changed: \(error)"
@@ -188,6 +203,28 @@ actor GatewayReloader {
             }
             return problem
         }
+    }
+}
+
+extension GatewayReloader {
+    /// The changed `[dns64]` keys that change what a query is answered with (so cached answers are stale):
+    /// upstreams, prefixes, exclusions, mapped ranges, DNSSEC and error policy, client groups, and the cache's
+    /// own limits and TTL bounds. Empty when only listeners, the allow list, timeouts or limits on clients changed.
+    static func cacheFlushReasons(_ old: GatewayConfiguration.DNS64, _ new: GatewayConfiguration.DNS64) -> [String] {
+        var reasons: [String] = []
+        func check(_ key: String, _ differs: Bool) { if differs { reasons.append("dns64." + key) } }
+        check("upstream", old.upstreams != new.upstreams)
+        check("prefix", old.prefixes != new.prefixes)
+        check("exclude", old.exclude != new.exclude)
+        check("mapped", old.mapped != new.mapped)
+        check("break-dnssec", old.breakDNSSEC != new.breakDNSSEC)
+        check("synthesize-on-error", old.synthesizeOnError != new.synthesizeOnError)
+        check("groups", old.groups != new.groups)
+        check("cache-size", old.cacheSize != new.cacheSize)
+        check("cache-min-ttl", old.cacheMinTTL != new.cacheMinTTL)
+        check("cache-max-ttl", old.cacheMaxTTL != new.cacheMaxTTL)
+        check("cache-max-negative-ttl", old.cacheMaxNegativeTTL != new.cacheMaxNegativeTTL)
+        return reasons
     }
 }
 

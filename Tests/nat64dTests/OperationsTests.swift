@@ -182,3 +182,44 @@ import Testing
         #expect(e.description.contains("pick another address in dns64.listen"))
     }
 }
+
+/// A reload keeps the DNS64's cached answers unless the change alters what a query is answered with.
+@Suite struct ReloadDNS64CacheTests {
+    func dns64() throws -> GatewayConfiguration.DNS64 {
+        try GatewayConfiguration.parse("""
+            [translator]
+            prefix = "2001:db8:64::/96"
+            pool4 = ["192.0.2.1"]
+            [gateway]
+            ipv4 = "198.51.100.1"
+            ipv6 = "2001:db8:1::1"
+            [dns64]
+            listen = ["[2001:db8:1::1]:53"]
+            upstream = ["198.51.100.10:53"]
+            """, file: "t.toml").dns64
+    }
+
+    @Test func listenersTimeoutsAndTheAllowListKeepTheCache() throws {
+        let old = try dns64()
+        var new = old
+        new.timeoutMilliseconds += 500
+        new.tcpIdleTimeoutMilliseconds += 1000
+        new.allow = []
+        new.listen = []
+        new.deadlineMilliseconds += 1
+        #expect(GatewayReloader.cacheFlushReasons(old, new) == [])
+    }
+
+    @Test func whatChangesAnswersFlushesTheCacheAndIsNamed() throws {
+        let old = try dns64()
+        var new = old
+        new.upstreams = []
+        new.synthesizeOnError.toggle()
+        new.cacheMaxTTL = 60
+        #expect(GatewayReloader.cacheFlushReasons(old, new)
+            == ["dns64.upstream", "dns64.synthesize-on-error", "dns64.cache-max-ttl"])
+        new = old
+        new.prefixes = [NAT64Prefix("64:ff9b::/96")!]
+        #expect(GatewayReloader.cacheFlushReasons(old, new) == ["dns64.prefix"])
+    }
+}

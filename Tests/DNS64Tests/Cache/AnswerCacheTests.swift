@@ -1,5 +1,7 @@
 import NAT64Translator
+import Logging
 import NIOCore
+import NIOPosix
 import Testing
 @testable import DNS64
 
@@ -288,5 +290,24 @@ struct ShardedAnswerCacheTests {
         #expect(small.removeAll() == 3)
         for i in 10..<15 { let (k, a) = try entry(i); small.insert(k, a, now: 0) }
         #expect(small.entries == 3, "the limit still holds after a flush")
+    }
+
+    @Test func aReplacingServerTakesOverTheCacheOnlyWithTheSameLimits() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let address = try SocketAddress(ipAddress: "127.0.0.1", port: 0)
+        var configuration = DNS64Configuration(
+            listen: [address], upstreams: [address], prefixes: [NAT64Prefix("2001:db8:64::/96")!],
+            allowedClients: ClientNetwork.loopback)
+        let old = DNS64Server(configuration: configuration, group: group, logger: Logger(label: "test"))
+        configuration.upstreamTimeout = .seconds(3)
+        let kept = DNS64Server(configuration: configuration, group: group, logger: Logger(label: "test"),
+                               keepingCacheOf: old)
+        #expect(kept.sharesCache(with: old))
+        configuration.cache.maxEntries = 5
+        let resized = DNS64Server(configuration: configuration, group: group, logger: Logger(label: "test"),
+                                  keepingCacheOf: old)
+        #expect(!resized.sharesCache(with: old), "other limits: a cache of its own")
+        #expect(!DNS64Server(configuration: configuration, group: group, logger: Logger(label: "test")).sharesCache(with: old))
     }
 }
