@@ -159,20 +159,25 @@ final class SocketDirectory {
     }
 }
 
+/// A small configuration with a translator and a DNS64 (udp-timeout 120).
+func sampleConfiguration() throws -> GatewayConfiguration {
+    try GatewayConfiguration.parse("""
+        [translator]
+        prefix = "2001:db8:64::/96"
+        pool4 = ["192.0.2.0/30"]
+        udp-timeout = 120
+        [gateway]
+        ipv4 = "198.51.100.1"
+        ipv6 = "2001:db8:1::1"
+        [dns64]
+        listen = ["[2001:db8:1::1]:53"]
+        upstream = ["198.51.100.10:53"]
+        """, file: "t.toml")
+}
+
 @Suite struct ConfigReportTests {
     @Test func everyKeyWithItsEffectiveValue() throws {
-        let c = try GatewayConfiguration.parse("""
-            [translator]
-            prefix = "2001:db8:64::/96"
-            pool4 = ["192.0.2.0/30"]
-            udp-timeout = 120
-            [gateway]
-            ipv4 = "198.51.100.1"
-            ipv6 = "2001:db8:1::1"
-            [dns64]
-            listen = ["[2001:db8:1::1]:53"]
-            upstream = ["198.51.100.10:53"]
-            """, file: "t.toml")
+        let c = try sampleConfiguration()
         let reply = ConfigReport.reply(c, json: true)
         let settings = try #require(reply.result?["settings"])
         #expect(settings["translator.udp-timeout"] == .int(120))

@@ -185,19 +185,7 @@ import Testing
 
 /// A reload keeps the DNS64's cached answers unless the change alters what a query is answered with.
 @Suite struct ReloadDNS64CacheTests {
-    func dns64() throws -> GatewayConfiguration.DNS64 {
-        try GatewayConfiguration.parse("""
-            [translator]
-            prefix = "2001:db8:64::/96"
-            pool4 = ["192.0.2.1"]
-            [gateway]
-            ipv4 = "198.51.100.1"
-            ipv6 = "2001:db8:1::1"
-            [dns64]
-            listen = ["[2001:db8:1::1]:53"]
-            upstream = ["198.51.100.10:53"]
-            """, file: "t.toml").dns64
-    }
+    func dns64() throws -> GatewayConfiguration.DNS64 { try sampleConfiguration().dns64 }
 
     @Test func listenersTimeoutsAndTheAllowListKeepTheCache() throws {
         let old = try dns64()
