@@ -7,7 +7,8 @@
 # derived from the TUN name, found by `ctl --config FILE`; a third with a TUN name in use is refused; and
 # `translator.enabled = false` runs the DNS64 alone, with no TUN. The control socket: two idle clients do not
 # block a third and are cut at the read timeout; `ctl config`, `ctl dns64 cache [--flush]` and every command's
-# `--json` answer parsed.
+# `--json` answer parsed; a reload keeps or flushes the DNS64 cache as the change requires, and adds and removes
+# [ra.IFNAME] sections.
 # Every figure comes from `nat64d ctl ... --json`, parsed with python3. Must run as root.
 #
 #   NAT64D=/path/to/nat64d scripts/netns-ops-test.sh
@@ -37,7 +38,7 @@ IPERF_SECONDS=8
 SECOND_TUN="ops$$" # the second instance's TUN; its control socket is /run/nat64d/$SECOND_TUN.sock
 SECOND_TUN=${SECOND_TUN:0:15}
 
-netns_preflight netns-ops-test iperf3 dig "$PY"
+netns_preflight netns-ops-test iperf3 dig rdisc6 "$PY"
 netns_resolve_nat64d netns-ops-test
 
 CONTROL_SOCKET=
@@ -322,6 +323,31 @@ check_reload_dns64_cache() {
     [[ $out == "$SERVER_SYNTH6" ]] || { DETAIL="after the reloads AAAA v4only.$DEMO_ZONE: '$(oneline "$out")'"; return 1; }
 }
 check "a DNS64 reload keeps the cache when answers stay the same, flushes it (logged) when they would differ" check_reload_dns64_cache
+
+# [ra.IFNAME] sections added and removed by a reload, without a restart: the first section starts advertising
+# on the client's link (rdisc6 gets an answer from the gateway), removing it stops (a final advertisement, then
+# rdisc6 gets none) and `ctl ra --json` follows both.
+check_reload_ra_sections() {
+    local out
+    write_config 900 1400
+    printf '\n[ra.%s]\nrouter-lifetime = 0\n' "$IF_GW_CLIENT" >>"$CONFIG"
+    out=$(ctl reload --json 2>&1) || { DETAIL="ctl reload adding [ra.$IF_GW_CLIENT]: $(oneline "$out")"; return 1; }
+    out=$(ctl ra --json | json "[i['name'] for i in d['interfaces']]") || { DETAIL="ctl ra --json failed"; return 1; }
+    [[ $out == "['$IF_GW_CLIENT']" ]] || { DETAIL="ctl ra --json after adding the section: $out"; return 1; }
+    out=$(client rdisc6 -1 -w 1500 -r 3 "$IF_CLIENT" 2>&1) || { DETAIL="rdisc6 got no advertisement: $(oneline "$out")"; return 1; }
+    grep -Eq "^ *Router lifetime *: *0 " <<<"$out" || { DETAIL="rdisc6: $(oneline "$out")"; return 1; }
+    write_config 900 1400
+    out=$(ctl reload --json 2>&1) || { DETAIL="ctl reload removing [ra.$IF_GW_CLIENT]: $(oneline "$out")"; return 1; }
+    out=$(ctl ra --json | json "d['interfaces']") || { DETAIL="ctl ra --json failed"; return 1; }
+    [[ $out == "[]" ]] || { DETAIL="ctl ra --json after removing the section: $(oneline "$out")"; return 1; }
+    if out=$(client rdisc6 -1 -w 500 -r 2 "$IF_CLIENT" 2>&1); then
+        DETAIL="rdisc6 still got an advertisement after the section went: $(oneline "$out")"
+        return 1
+    fi
+    grep -q "router advertisements now on: no interface" "$NETNS_WORKDIR/nat64d.log" ||
+        { DETAIL="no log line for the removed section"; return 1; }
+}
+check "a reload adds and removes [ra.IFNAME] sections without a restart" check_reload_ra_sections
 
 # Every command's --json answer is one JSON object python parses (proxy: not configured here, so a one-line
 # error and exit 1); a mistyped command gets a suggestion.

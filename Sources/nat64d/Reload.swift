@@ -126,13 +126,22 @@ actor GatewayReloader {
             }
         }
         if plan.live.contains("ra") {
-            if let ra, !plan.effective.ra.isEmpty {
+            // Sections added, changed or removed (the last one too): the sender opens sockets for new interfaces
+            // and sends a final advertisement (every lifetime 0) on those that went.
+            if let ra {
                 do { try ra.apply(plan.effective, logger: logger) } catch {
                     problems.append("router advertisements: \(error)")
                     plan.effective.ra = running.ra
                 }
+                let before = Set(running.ra.map(\.name))
+                let after = Set(plan.effective.ra.map(\.name))
+                if before != after {
+                    let now = after.isEmpty ? "no interface" : plan.effective.ra.map(\.name).joined(separator: ", ")
+                    logger.notice("router advertisements now on: \(now)",
+                        metadata: ["added": "\(after.subtracting(before).sorted().joined(separator: ","))",
+                                   "removed": "\(before.subtracting(after).sorted().joined(separator: ","))"])
+                }
             } else {
-                // No sender runs (or every section went): starting or stopping one waits for a restart.
                 plan.live.removeAll { $0 == "ra" }
                 plan.kept.append("ra")
                 plan.effective.ra = running.ra
