@@ -211,7 +211,9 @@ struct ControlCommands: Sendable {
     /// `proxy`: listeners, routes, backends and counters; `proxy --json`: the same as one JSON object.
     private func proxyStatus(json: Bool) -> ControlReply {
         guard let proxy else { return .failure(ControlError("the proxy is not running ([proxy] is absent or enabled = false)")) }
-        return json ? ControlReply(result: Self.parsed(proxy.status().json)) : .text(proxy.status().lines)
+        guard json else { return .text(proxy.status().lines) }
+        guard let result = Self.parsed(proxy.status().json) else { return .failure(ControlError("cannot encode the answer")) }
+        return ControlReply(result: result)
     }
 
     /// A JSON text made elsewhere, as a value (nil when it does not parse).
