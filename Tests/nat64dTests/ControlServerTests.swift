@@ -102,6 +102,15 @@ final class SocketDirectory {
         #expect(try CtlClient.exchange(ControlRequest(.stats), socket: dir.socket).get().lines == ["json false"])
     }
 
+    @Test func aServerDroppedWithoutStopRemovesItsSocketFile() throws {
+        let dir = SocketDirectory()
+        do {
+            let dropped = try server(dir)
+            withExtendedLifetime(dropped) { #expect(fileExists(dir.socket)) }
+        }
+        #expect(!fileExists(dir.socket), "a start-up that fails after binding leaves no socket behind")
+    }
+
     @Test func twoIdleClientsDoNotBlockAThird() throws {
         let dir = SocketDirectory()
         let server = try server(dir)

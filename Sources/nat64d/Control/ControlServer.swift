@@ -62,8 +62,11 @@ final class ControlServer: Sendable {
         channel = Mutex(nil)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
-            .childChannelInitializer { [self] child in
-                child.eventLoop.makeCompletedFuture { try self.initialize(child) }
+            .childChannelInitializer { [weak self] child in
+                child.eventLoop.makeCompletedFuture {
+                    guard let self else { throw ChannelError.ioOnClosedChannel }
+                    try self.initialize(child)
+                }
             }
         do {
             let bound = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).wait()
@@ -78,6 +81,16 @@ final class ControlServer: Sendable {
             stop()
             throw e
         }
+    }
+
+    /// A server dropped without `stop()` (start-up failed after it was bound): closes the socket and removes its
+    /// file without waiting, since this may run on any thread.
+    deinit {
+        guard let bound = channel.withLock({ $0 }) else { return }
+        bound.close(promise: nil)
+        unlink(path)
+        pool.shutdownGracefully { _ in }
+        group.shutdownGracefully { _ in }
     }
 
     /// Starts answering with `handler` (run on the worker pool, one call per request).
