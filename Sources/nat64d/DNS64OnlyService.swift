@@ -91,10 +91,7 @@ struct DNS64OnlyCommands: Sendable {
         switch request.command {
         case .stats:
             let snapshot = MetricsSnapshot.current(total: .init(), queues: [], state: state, ra: nil, proxy: nil)
-            if request.json { return .json(StatsReport(snapshot, capture: false)) }
-            let dns = state.dns
-            return .text((dns?.counters.fields.map { "dns64.\($0.name) \($0.value)" } ?? [])
-                + ["dns64.cache-entries \(dns?.cachedAnswers ?? 0)"])
+            return request.json ? .json(StatsReport(snapshot, capture: false)) : .text(MetricsExporter.textLines(snapshot))
         case .reload:
             return ControlCommands.reloadReply(blockingReload(reloader, trigger: "ctl reload"), json: request.json)
         case .config: return ConfigReport.reply(state.configuration, json: request.json)

@@ -184,6 +184,13 @@ struct MetricsTests {
             seen += 1
         }
         #expect(seen == report.metrics.count, "and nothing in ctl stats' metrics that /metrics lacks")
+        // The text form lists the same samples, one a line, without the nat64d_ prefix.
+        let lines = MetricsExporter.textLines(snapshot)
+        #expect(lines.count == report.metrics.count)
+        for line in lines {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            #expect(parts.count == 2 && report.metrics["nat64d_" + parts[0]] == Int64(parts[1]), "\(line)")
+        }
         #expect(report.metrics["nat64d_icmp_errors_rate_limited_total"] == 49)
         #expect(report.metrics["nat64d_control_connections_refused_total"] == 1)
         // The named keys the scripts read agree with the samples.

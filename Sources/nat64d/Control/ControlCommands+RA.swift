@@ -1,14 +1,9 @@
 // `ctl ra [--json]`: what each [ra.IFNAME] interface announces and its counters; the RA counters in `ctl stats`
-// (`ra.IFNAME.COUNTER` lines, and `"ra": {IFNAME: {COUNTER: N}}` in `ctl stats --json`).
+// (`ra_*{interface="IFNAME"}` lines, and `"ra": {IFNAME: {COUNTER: N}}` in `ctl stats --json`).
 import FoundationEssentials
 import RouterAdvertisement
 
 extension ControlCommands {
-    /// The `ra.IFNAME.COUNTER N` lines of `ctl stats`.
-    func raStatsLines() -> [String] {
-        (ra?.status() ?? []).flatMap { s in s.counters.fields.map { "ra.\(s.name).\($0.name) \($0.value)" } }
-    }
-
     func routerAdvertisements(json: Bool) -> ControlReply {
         let status = (ra?.status() ?? []).map(RAStatusReport.init)
         if json { return .json(["interfaces": status]) }

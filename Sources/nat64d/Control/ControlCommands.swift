@@ -89,27 +89,13 @@ struct ControlCommands: Sendable {
 
     // MARK: stats, sessions
 
+    /// `ctl stats` for people: every /metrics sample, one per line (StatsSamples.swift), and the capture.
     private func stats() -> Result<[String], ControlError> {
         snapshot().map { reply in
-            let c = reply.stats.counters
-            var lines = ["translated-6to4 \(c.translated6to4)", "translated-4to6 \(c.translated4to6)",
-                         "icmp-errors-sent \(c.icmpErrorsSent)", "drops \(c.drops.reduce(0, &+))"]
-            lines += DropReason.allCases.map { "drops.\($0) \(c.drops($0))" }
-            lines += ["sessions \(reply.stats.sessions)", "tun-read-errors \(reply.stats.readErrors)",
-                      "tun-write-errors \(reply.stats.writeErrors)",
-                      "icmp-errors-rate-limited \(c.icmpErrorsRateLimited)",
-                      "table-lock-contended \(reply.stats.tableLockContended)", "queues \(reply.queues.count)"]
-            for (i, q) in reply.queues.enumerated() {
-                lines.append("queue.\(i).packets \(q.engine.packets)")
-            }
-            lines.append(reply.capture.map { "capture on \($0.settings.directory)" } ?? "capture off")
-            if let dns {
-                lines += dns.counters.fields.map { "dns64.\($0.name) \($0.value)" }
-                lines.append("dns64.cache-entries \(dns.cachedAnswers)")
-            }
-            lines += raStatsLines()
-            if let proxy { lines += proxy.counters.fields.map { "proxy.\($0.name) \($0.value)" } }
-            return lines
+            let snapshot = MetricsSnapshot.current(total: reply.stats, queues: reply.queues, state: state, ra: ra,
+                                                   proxy: proxy)
+            return MetricsExporter.textLines(snapshot)
+                + [reply.capture.map { "capture on \($0.settings.directory)" } ?? "capture off"]
         }
     }
 

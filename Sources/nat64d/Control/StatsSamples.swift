@@ -51,6 +51,13 @@ extension MetricsExporter {
         s.labels.isEmpty ? s.name : s.name + "{" + s.labels.map { "\($0.0)=\"\($0.1)\"" }.joined(separator: ",") + "}"
     }
 
+    /// `ctl stats` as text: each sample's series without the `nat64d_` prefix, then its value, in columns.
+    static func textLines(_ snapshot: MetricsSnapshot) -> [String] {
+        let rows = samples(snapshot).map { (String(series($0).dropFirst("nat64d_".count)), "\($0.value)") }
+        let width = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0 + String(repeating: " ", count: width - $0.0.count + 2) + $0.1 }
+    }
+
     /// Every sample of `snapshot` by series: what `ctl stats --json` shows under "metrics".
     static func seriesValues(_ snapshot: MetricsSnapshot) -> [String: Int64] {
         Dictionary(samples(snapshot).map { (series($0), $0.value) }, uniquingKeysWith: { a, _ in a })
