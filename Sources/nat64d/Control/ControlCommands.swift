@@ -1,5 +1,6 @@
-// What each control command does: parse its words, ask the packet threads (through their mailboxes, via the
-// ForwardingGroup) or the DNS64 server, and format the answer as lines. Runs on the control server's thread.
+// What each control command does: take its typed request (ControlProtocol.swift), ask the packet threads
+// (through their mailboxes, via the ForwardingGroup) or the DNS64 server, and answer with a JSON result or text
+// lines for people. Runs on the control server's worker pool, never on its event loop.
 import DNS64
 import Forwarding
 import GatewayConfig
@@ -17,7 +18,7 @@ struct ControlCommands: Sendable {
     var dns: DNS64Server? { state.dns }
     /// The `[capture]` settings `capture start` options override.
     var captureDefaults: CaptureSettings { state.captureDefaults }
-    /// The router advertisement sender, when `[ra.IFNAME]` sections exist (ControlCommands+RA.swift).
+    /// The router advertisement sender (idle without `[ra.IFNAME]` sections; ControlCommands+RA.swift).
     var ra: RouterAdvertiser? = nil
     /// `[mapping-log]` settings, for `who` to read the files (ControlCommands+Who.swift).
     var mappingLog: GatewayConfiguration.MappingLog? = nil
@@ -46,7 +47,7 @@ struct ControlCommands: Sendable {
     func handle(_ request: ControlRequest) -> ControlReply {
         let json = request.json
         switch request.command {
-        case .stats: return json ? statsJSON() : ControlReply(stats())
+        case .stats: return stats(json: json)
         case .ra: return routerAdvertisements(json: json)  // ControlCommands+RA.swift
         case .who: return who(request.who, json: json)  // ControlCommands+Who.swift
         case .sessions: return sessions(request.sessions ?? .init(), json: json)  // SessionsReport.swift
@@ -74,29 +75,25 @@ struct ControlCommands: Sendable {
         return .success((total, replies.map(\.stats), forwarder.captureStatus))
     }
 
-    private func statsJSON() -> ControlReply {
-        switch snapshot().map({ reply -> StatsReport in
-            let snapshot = MetricsSnapshot.current(total: reply.stats, queues: reply.queues, state: state, ra: ra,
-                                                   proxy: proxy)
-            var report = StatsReport(snapshot, capture: reply.capture != nil)
-            report.abuse = AbuseReport(stats: reply.stats, ruleTexts: policyRules, mappingLog: mappingLogWriter?.counters)
-            return report
-        }) {
-        case .success(let report): return .json(report)
-        case .failure(let error): return .failure(error)
-        }
-    }
-
     // MARK: stats, sessions
 
-    /// `ctl stats` for people: every /metrics sample, one per line (StatsSamples.swift), and the capture.
-    private func stats() -> Result<[String], ControlError> {
-        snapshot().map { reply in
-            let snapshot = MetricsSnapshot.current(total: reply.stats, queues: reply.queues, state: state, ra: ra,
-                                                   proxy: proxy)
-            return MetricsExporter.textLines(snapshot)
-                + [reply.capture.map { "capture on \($0.settings.directory)" } ?? "capture off"]
+    /// `ctl stats`: every /metrics sample (StatsSamples.swift) and the capture state; with `--json` also the
+    /// named counters the scripts read, per queue, DNS64, RA and abuse.
+    private func stats(json: Bool) -> ControlReply {
+        let reply: (stats: ForwarderStats, queues: [ForwarderStats], capture: CaptureStatus?)
+        switch snapshot() {
+        case .success(let r): reply = r
+        case .failure(let error): return .failure(error)
         }
+        let snapshot = MetricsSnapshot.current(total: reply.stats, queues: reply.queues, state: state, ra: ra,
+                                               proxy: proxy)
+        guard json else {
+            return .text(MetricsExporter.textLines(snapshot)
+                + [reply.capture.map { "capture on \($0.settings.directory)" } ?? "capture off"])
+        }
+        var report = StatsReport(snapshot, capture: reply.capture != nil)
+        report.abuse = AbuseReport(stats: reply.stats, ruleTexts: policyRules, mappingLog: mappingLogWriter?.counters)
+        return .json(report)
     }
 
     /// `PROTO [IPV6]:PORT IPV4:PORT idle=Ns` (for ICMP the port is the echo identifier).
