@@ -17,7 +17,7 @@ final class RouterAdvertisementRunner: Sendable {
     /// last) without a restart.
     ///
     /// - Throws: `RASocketError` (it names CAP_NET_RAW when the socket is refused), or `SystemError` for the thread.
-    static func start(_ configuration: GatewayConfiguration, logger: Logger) throws -> RouterAdvertisementRunner? {
+    static func start(_ configuration: GatewayConfiguration, logger: Logger) throws -> RouterAdvertisementRunner {
         let interfaces = Self.interfaces(configuration, logger: logger)
         let advertiser = try RouterAdvertiser(
             interfaces: interfaces, clock: { monotonicNanoseconds() }, open: { try RawICMPv6Socket(interface: $0) })
