@@ -202,6 +202,14 @@ for s in json.loads(sys.stdin.read())["sessions"]:
         print(s["ipv4"], s["ipv4-port"], s["idle-s"]); break' "$port" 2>/dev/null
 }
 
+# Every session from `ctl sessions --json` as "PROTO [ADDR6]:PORT ADDR4:PORT" lines (PROTO given: only those).
+session_lines() {
+    ctl sessions --json --limit 1000000 ${1:+--proto "$1"} 2>/dev/null | "$PY" -c '
+import json, sys
+for s in json.loads(sys.stdin.read())["sessions"]:
+    print("%s [%s]:%d %s:%d" % (s["proto"], s["ipv6"], s["ipv6-port"], s["ipv4"], s["ipv4-port"]))'
+}
+
 # Where the server's UDP echo saw datagrams from: "ADDR:PORT" lines.
 echo_peers() { sed -n 's/^got [0-9]* \([0-9.]*:[0-9]*\)$/\1/p' "$NETNS_WORKDIR/udp-echo.log" 2>/dev/null; }
 
@@ -221,7 +229,7 @@ check_udp_session_created() {
     EXPIRY_T0=$(now_s)
     m=$(session_of udp "$CLIENT_ADDR6" "$EXPIRY_PORT")
     if [[ -z $m ]]; then
-        DETAIL="ctl sessions lacks udp [$CLIENT_ADDR6]:$EXPIRY_PORT: $(oneline "$(ctl sessions 2>&1)")"
+        DETAIL="ctl sessions lacks udp [$CLIENT_ADDR6]:$EXPIRY_PORT: $(oneline "$(session_lines)")"
         return 1
     fi
     read -r addr port _ <<<"$m"
@@ -262,7 +270,7 @@ check_many_tcp_connect() {
 # 192.0.2.1, each on its own pool4 port.
 check_many_tcp_sessions() {
     local sessions conn src port m problems=() outside_ports=()
-    sessions=$(ctl sessions 2>&1) || { DETAIL="ctl sessions: $(oneline "$sessions")"; return 1; }
+    sessions=$(session_lines tcp) || { DETAIL="ctl sessions --json: $(oneline "$sessions")"; return 1; }
     if ((${#MANY_OK[@]} == 0)); then DETAIL="no connection to look for"; return 1; fi
     for conn in "${MANY_OK[@]}"; do
         read -r src port <<<"$conn"
@@ -295,7 +303,7 @@ SYN_STATS_BEFORE=()
 SYN_DPORT=
 check_syn_icmp() {
     local used p out
-    used=$(ctl sessions 2>/dev/null | awk '{ n = split($3, o, ":"); print o[2] }')
+    used=$(session_lines | awk '{ n = split($3, o, ":"); print o[2] }')
     SYN_DPORT=
     for p in 47011 47012 47013 47014 47015; do
         if ! grep -qx "$p" <<<"$used"; then SYN_DPORT=$p; break; fi
@@ -345,7 +353,7 @@ check_hairpin_mapping() {
     read -r addr A_MAPPED_PORT _ <<<"$m"
     if [[ $addr == "$POOL4_ADDR" && $A_MAPPED_PORT =~ ^[0-9]+$ ]]; then return 0; fi
     A_MAPPED_PORT=
-    DETAIL="ctl sessions lacks udp [$HOST_A]:$HOST_A_PORT on $POOL4_ADDR: $(oneline "$(ctl sessions 2>&1 | grep '^udp' || true)")"
+    DETAIL="ctl sessions lacks udp [$HOST_A]:$HOST_A_PORT on $POOL4_ADDR: $(oneline "$(session_lines udp)")"
     return 1
 }
 
