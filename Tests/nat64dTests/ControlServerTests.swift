@@ -196,6 +196,10 @@ func sampleConfiguration() throws -> GatewayConfiguration {
         #expect(settings["dns64.upstream"] == .array([.string("198.51.100.10:53")]))
         #expect(settings["dns64.listen"] == .array([.string("[2001:db8:1::1]:53")]))
         for (key, _) in c.effectiveValues { #expect(settings[key] != nil, "\(key)") }
+        #expect(settings["translator.udp-zero-checksum"] == .string("compute"), "one member of a grouped key")
+        #expect(settings["translator.port-blocks-per-host"] == .int(Int64(c.translator.portBlocks.perHost)))
+        #expect(settings["mapping-log"]?["max-size-mb"] != nil, "members spelled as the file spells keys")
+        #expect(ConfigReport.kebab("maxSizeMB") == "max-size-mb" && ConfigReport.kebab("rfc6791Pool4") == "rfc6791-pool4")
         let text = try #require(ConfigReport.reply(c, json: false).lines)
         #expect(text.first == "[tun]")
         #expect(text.contains("udp-timeout = 120"))

@@ -29,10 +29,9 @@ enum ConfigReport {
     /// structure's member the key names: the same name in camelCase, or the member its name ends with.
     static func member(of value: JSONValue, for key: String) -> JSONValue {
         guard case .object(let members) = value, let last = key.split(separator: ".").last else { return value }
-        let words = last.split(separator: "-").map(String.init)
-        let camel = (words.first ?? "") + words.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
-        if let exact = members[camel] { return exact }
-        let matches = members.filter { camel.lowercased().hasSuffix($0.key.lowercased()) }
+        if let exact = members[String(last)] { return exact }
+        let bare = last.filter { $0 != "-" }
+        let matches = members.filter { bare.hasSuffix($0.key.filter { $0 != "-" }) }
         return matches.count == 1 ? matches.first!.value : value
     }
 
@@ -96,10 +95,25 @@ enum ConfigReport {
         }
         if mirror.displayStyle == .struct || mirror.displayStyle == .class {
             var object: [String: JSONValue] = [:]
-            for child in mirror.children { if let label = child.label { object[label] = jsonValue(child.value) } }
+            for child in mirror.children { if let label = child.label { object[kebab(label)] = jsonValue(child.value) } }
             return .object(object)
         }
         return .string(String(describing: value))
+    }
+
+    /// A field's name as the file spells keys: `maxSizeMB` → `max-size-mb`, `rfc6791Pool4` → `rfc6791-pool4`.
+    static func kebab(_ name: String) -> String {
+        let chars = Array(name)
+        var out = ""
+        for (i, c) in chars.enumerated() {
+            if c.isUppercase, i > 0 {
+                let previous = chars[i - 1]
+                let nextIsLower = i + 1 < chars.count && chars[i + 1].isLowercase
+                if previous.isLowercase || previous.isNumber || (previous.isUppercase && nextIsLower) { out.append("-") }
+            }
+            out.append(Character(c.lowercased()))
+        }
+        return out
     }
 
     /// TOML-like text of a value (objects as inline tables).
