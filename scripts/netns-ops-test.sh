@@ -14,7 +14,7 @@
 #   NAT64D=/path/to/nat64d scripts/netns-ops-test.sh
 #   scripts/netns-ops-test.sh        # swift build (debug) first
 #
-# Knobs: NAT64D_LOG_LEVEL=debug, NETNS_KEEP_WORKDIR=1. About 20 seconds.
+# Knobs: NAT64D_LOG_LEVEL=debug, NETNS_KEEP_WORKDIR=1. About 35 seconds.
 #
 # Topology: scripts/netns-lib.sh (client, gateway with nat64d, server). The server runs nginx, knotd, an
 # iperf3 server and a TCP holder on port 7000 (accepts and keeps connections open); the client opens 50
