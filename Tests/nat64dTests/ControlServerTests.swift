@@ -5,6 +5,7 @@ import Foundation
 import GatewayConfig
 import Glibc
 import NIOCore
+import Synchronization
 import Testing
 
 @testable import nat64d
@@ -122,6 +123,34 @@ final class SocketDirectory {
         let reply = try CtlClient.exchange(ControlRequest(.stats), socket: dir.socket).get()
         #expect(reply.lines == ["json false"])
         #expect(idle2.fd >= 0 && server.counters.open.load(ordering: .relaxed) >= 2, "the idle two are still open")
+    }
+
+    @Test func aCommandThatWaitsDoesNotHoldTheEventLoop() throws {
+        let dir = SocketDirectory()
+        let server = try ControlServer(path: dir.socket)
+        defer { server.stop() }
+        let entered = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        server.start { request in
+            guard request.command == .reload else { return .text(["quick"]) }
+            entered.signal()
+            release.wait()  // a command waiting on a packet thread's mailbox or the reloader
+            return .text(["slow"])
+        }
+        let slow = Mutex<ControlReply?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let path = dir.socket
+        Thread.detachNewThread {
+            let reply = try? CtlClient.exchange(ControlRequest(.reload), socket: path).get()
+            slow.withLock { $0 = reply }
+            done.signal()
+        }
+        #expect(entered.wait(timeout: .now() + 60) == .success, "the slow command started")
+        // While it waits, the event loop still accepts and answers.
+        #expect(try CtlClient.exchange(ControlRequest(.stats), socket: dir.socket).get().lines == ["quick"])
+        release.signal()
+        #expect(done.wait(timeout: .now() + 60) == .success)
+        #expect(slow.withLock { $0 }?.lines == ["slow"])
     }
 
     @Test func anIdleConnectionIsClosedAndCounted() throws {
