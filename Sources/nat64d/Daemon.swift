@@ -103,7 +103,9 @@ struct GatewayService: Service {
         var journal: PoolJournalWriter?
         if t.mode == .pool, let directory = t.stateDirectory {  // S10 persistence (StatePersistence.swift)
             let persistence = StatePersistence(directory: directory)
-            let restored = try persistence.restore(into: table, now: monotonicNanoseconds())
+            let poolSize = t.pool4.reduce(0) { $0 + (1 << (32 - $1.length)) }
+            let restored = try persistence.restore(
+                into: table, now: monotonicNanoseconds(), poolSize: poolSize, logger: logger)
             logger.info("pool assignments restored", metadata: ["count": "\(restored)", "state-dir": "\(directory)"])
             journal = try PoolJournalWriter(persistence: persistence, logger: logger)
         }
