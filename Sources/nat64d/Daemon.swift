@@ -34,6 +34,7 @@ struct Daemon {
         gateway.hangups = hangups
         gateway.logLevel = logLevel
         for w in warnings { logger.warning("\(w.key): \(w.message)") }
+        FileLimit.raise(logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
