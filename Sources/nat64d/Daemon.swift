@@ -238,7 +238,9 @@ struct GatewayService: Service {
         notifier.send(SystemdNotifier.ready(status: GatewayReloader.runningStatus(configuration)))
         // Waits for SIGTERM/SIGINT (the graceful shutdown) or for a packet thread's device failure, whichever
         // comes first, reloading on each SIGHUP meanwhile; a cancelled task tears down the same way.
-        let deviceFailed = await waitForShutdown(reloader: reloader, failed: failed)
+        let deviceFailed = await waitForShutdown(reloader: reloader, failed: failed) { [forwarder, logger] in
+            await IOErrorWatch.run(errors: { let s = forwarder.stats; return (s.readErrors, s.writeErrors) }, logger: logger)
+        }
         logger.notice("stopping")
         ra?.stop()  // final advertisements: hosts drop the default route, RDNSS and PREF64 at once
 
