@@ -10,6 +10,7 @@ import PackageDescription
 //   Forwarding       the packet loop as a library: devices (TUN, capture file, memory), the engine, packet
 //                    threads with their control mailbox, offline replay. Used by `run` and `replay` alike.
 //   RouterAdvertisement  router advertisements (RFC 4861, 8106, 8781): option encoders, timing, the sender.
+//   Listening        what every TCP listener carries: accept back-off and logging when descriptors run out.
 //   nat64d           the daemon: CLI, lifecycle, wiring.
 //   C*               small C shims / system libraries (TUN ioctl numbers, libnl, libpcap).
 let package = Package(
@@ -48,10 +49,19 @@ let package = Package(
 
         // Libraries
         .target(name: "NAT64Translator"),
+        // What every TCP listener puts on its server channel: accept back-off and once-a-minute error logging
+        // when file descriptors run out (DNS over TCP, the inbound proxy, /metrics).
+        .target(
+            name: "Listening",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .target(
             name: "DNS64",
             dependencies: [
-                "NAT64Translator",
+                "NAT64Translator", "Listening",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -66,7 +76,7 @@ let package = Package(
         .target(
             name: "InboundProxy",
             dependencies: [
-                "NAT64Translator",
+                "NAT64Translator", "Listening",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -77,7 +87,7 @@ let package = Package(
             name: "nat64d",
             dependencies: [
                 "NAT64Translator", "DNS64", "TunDevice", "GatewayConfig", "PacketCapture", "Forwarding",
-                "RouterAdvertisement", "InboundProxy",
+                "RouterAdvertisement", "InboundProxy", "Listening",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -110,7 +120,7 @@ let package = Package(
         .testTarget(
             name: "DNS64Tests",
             dependencies: [
-                "DNS64", "NAT64Translator",
+                "DNS64", "NAT64Translator", "Listening",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),

@@ -547,6 +547,42 @@ check_pool_survives_restart() {
     return 1
 }
 
+# A 99 MB garbage state file (the saved lines at its end): nat64d reads only the newest 16 MiB, in bounded
+# time and memory, skips the garbage, keeps the assignments and rewrites the file compacted.
+check_pool_garbage_state_file() {
+    local f=$POOL_STATE_DIR/pool-assignments saved t0 t1 hwm size x y
+    saved=$(cat "$f") || { DETAIL="cannot read $f"; return 1; }
+    stop_nat64d
+    head -c 99000000 /dev/urandom | tr -d '\n' | fold -w 200 >"$f.new"
+    printf '\n%s\n' "$saved" >>"$f.new"
+    mv "$f.new" "$f"
+    t0=$(date +%s%N)
+    start_nat64d nat64d-pool-3 pool || { DETAIL=$SKIP_REASON; return 1; }
+    t1=$(date +%s%N)
+    hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$NAT64D_PID/status")
+    size=$(stat -c %s "$f")
+    netns_log "garbage state file: ready in $(((t1 - t0) / 1000000)) ms, peak RSS ${hwm} kB, file now $size bytes"
+    ((size < 4096)) || { DETAIL="the state file was not rewritten compacted: $size bytes"; return 1; }
+    ((hwm < 200000)) || { DETAIL="peak RSS $hwm kB loading a 99 MB state file"; return 1; }
+    pool_mapping "$HOST_Y" "$HOST_Y_PORT" || return 1
+    y=$POOL_MAPPED
+    pool_mapping "$HOST_X" "$HOST_X_PORT" || return 1
+    x=$POOL_MAPPED
+    [[ $x == "$POOL_X" && $y == "$POOL_Y" ]] ||
+        { DETAIL="assignments lost: before X $POOL_X, Y $POOL_Y; after X $x, Y $y"; return 1; }
+}
+
+# check-config refuses a state-dir that is not a writable directory, naming the key's line.
+check_config_unwritable_state_dir() {
+    local conf=$NETNS_WORKDIR/bad-state.toml out status line
+    write_config bad-state pool "$POOL_MODE_NET" "$NETNS_WORKDIR/bad-state.toml"
+    line=$(grep -n '^state-dir' "$conf" | cut -d: -f1)
+    if out=$("$NAT64D" check-config "$conf" 2>&1); then status=0; else status=$?; fi
+    ((status == 2)) || { DETAIL="check-config exit status $status, expected 2: $(oneline "$out")"; return 1; }
+    grep -q "^$conf:$line: translator.state-dir .* exists and is not a directory" <<<"$out" ||
+        { DETAIL="no error on line $line: $(oneline "$out")"; return 1; }
+}
+
 # -------------------------------------------------------------------- main
 
 netns_preflight netns-state-test nginx knotd tcpdump "$PY"
@@ -596,6 +632,8 @@ check pool-mode-distinct-addresses check_pool_distinct
 check pool-mode-state-file check_pool_state_file
 check pool-mode-restart check_pool_restart
 check pool-mode-mapping-survives-restart check_pool_survives_restart
+check pool-mode-garbage-state-file-bounded check_pool_garbage_state_file
+check check-config-unwritable-state-dir check_config_unwritable_state_dir
 
 # nat64d's logs (with their drop counters, logged on SIGTERM) when something
 # failed; tear down before the summary so the summary is the last line.

@@ -57,10 +57,14 @@ extension GatewayService {
     /// first, reloading on each SIGHUP meanwhile; a cancelled task ends the wait the same way. Tells systemd
     /// STOPPING=1.
     /// - Returns: true when a device failure ended it.
-    func waitForShutdown(reloader: GatewayReloader, failed: DeviceFailureSignal) async -> Bool {
+    /// - Parameter watch: runs beside the waiters until they end (the TUN error watch), when given.
+    func waitForShutdown(
+        reloader: GatewayReloader, failed: DeviceFailureSignal, watch: (@Sendable () async -> Void)? = nil
+    ) async -> Bool {
         let deviceFailed = await withTaskGroup(of: Bool?.self) { waiters in
             waiters.addTask { try? await gracefulShutdown(); return false }
             waiters.addTask { await failed.wait() }
+            if let watch { waiters.addTask { await watch(); return nil } }
             if let hangups {
                 waiters.addTask {
                     for await _ in hangups { _ = await reloader.reload(trigger: "SIGHUP") }

@@ -34,6 +34,7 @@ struct Daemon {
         gateway.hangups = hangups
         gateway.logLevel = logLevel
         for w in warnings { logger.warning("\(w.key): \(w.message)") }
+        FileLimit.raise(logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -103,7 +104,9 @@ struct GatewayService: Service {
         var journal: PoolJournalWriter?
         if t.mode == .pool, let directory = t.stateDirectory {  // S10 persistence (StatePersistence.swift)
             let persistence = StatePersistence(directory: directory)
-            let restored = try persistence.restore(into: table, now: monotonicNanoseconds())
+            let poolSize = t.pool4.reduce(0) { $0 + (1 << (32 - $1.length)) }
+            let restored = try persistence.restore(
+                into: table, now: monotonicNanoseconds(), poolSize: poolSize, logger: logger)
             logger.info("pool assignments restored", metadata: ["count": "\(restored)", "state-dir": "\(directory)"])
             journal = try PoolJournalWriter(persistence: persistence, logger: logger)
         }
@@ -224,7 +227,9 @@ struct GatewayService: Service {
         notifier.send(SystemdNotifier.ready(status: GatewayReloader.runningStatus(configuration)))
         // Waits for SIGTERM/SIGINT (the graceful shutdown) or for a packet thread's device failure, whichever
         // comes first, reloading on each SIGHUP meanwhile; a cancelled task tears down the same way.
-        let deviceFailed = await waitForShutdown(reloader: reloader, failed: failed)
+        let deviceFailed = await waitForShutdown(reloader: reloader, failed: failed) { [forwarder, logger] in
+            await IOErrorWatch.run(errors: { let s = forwarder.stats; return (s.readErrors, s.writeErrors) }, logger: logger)
+        }
         logger.notice("stopping")
         ra?.stop()  // final advertisements: hosts drop the default route, RDNSS and PREF64 at once
 
