@@ -9,7 +9,7 @@ import ServiceLifecycle
 
 extension GatewayService {
     func runDNS64Only() async throws {
-        let control = try ControlServer(path: configuration.control.socket)
+        let control = try ControlServer(path: configuration.control.socket, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.dns64.udpSockets))
         let dns: DNS64Server?
         do {

@@ -95,7 +95,7 @@ struct GatewayService: Service {
 
         // 2. The control socket (bound now, so a bad path fails before anything runs) and the packet path,
         //    capturing from the start when [capture] enabled = true.
-        let control = try ControlServer(path: configuration.control.socket)
+        let control = try ControlServer(path: configuration.control.socket, logger: logger)
         let seed = UInt64(truncatingIfNeeded: monotonicNanoseconds())
         let translatorConfiguration = TranslatorConfiguration(configuration, seed: seed)
         let translator = Translator(configuration: translatorConfiguration)

@@ -5,10 +5,13 @@
 //   - at most `maxConnections` open at once; one more is answered with an error and closed (counted);
 //   - a connection that has not sent its whole request within `idleTimeout` is closed (counted), so idle
 //     clients cannot hold places forever;
-//   - a request line longer than `maxRequestLength` is refused (counted) without reading further.
+//   - a request line longer than `maxRequestLength` is refused (counted) without reading further;
+//   - out of file descriptors, accepting pauses a second at a time and is logged once a minute (Listening).
 // The commands run on a small thread pool, never on the event loop: most wait on the packet threads'
 // mailboxes (ForwardingGroup), and a reload waits for the reloader. The pool's queue is bounded by the
 // connection cap. Nothing here touches the translator directly.
+import Listening
+import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -23,6 +26,8 @@ final class ControlServerCounters: Sendable {
     let timedOut = Atomic<Int>(0)
     let oversized = Atomic<Int>(0)
     let malformed = Atomic<Int>(0)
+    /// Failed accepts (file descriptors exhausted).
+    let acceptErrors = AcceptErrors()
     /// Connections open now.
     let open = Atomic<Int>(0)
 }
@@ -52,7 +57,9 @@ final class ControlServer: Sendable {
     /// a bad path fails startup before anything else runs. Requests are answered "starting" until `start`.
     ///
     /// - Parameter path: the socket path from `[control] socket`.
-    init(path: String, limits: Limits = Limits()) throws(SocketError) {
+    init(path: String, limits: Limits = Limits(), logger: Logger = Logger(label: "nat64d.control"))
+        throws(SocketError)
+    {
         self.path = path
         self.limits = limits
         try UnixSocketPath.prepare(path)
@@ -62,6 +69,7 @@ final class ControlServer: Sendable {
         channel = Mutex(nil)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
+            .guardingAccept(listener: "control \(path)", errors: counters.acceptErrors, logger: logger)
             .childChannelInitializer { [weak self] child in
                 child.eventLoop.makeCompletedFuture {
                     guard let self else { throw ChannelError.ioOnClosedChannel }

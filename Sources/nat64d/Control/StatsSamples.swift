@@ -14,6 +14,7 @@ struct ControlCounts: Sendable, Equatable {
     var timedOut: Int
     var oversized: Int
     var malformed: Int
+    var acceptErrors = 0
 
     init(accepted: Int = 0, refused: Int = 0, timedOut: Int = 0, oversized: Int = 0, malformed: Int = 0) {
         self.accepted = accepted
@@ -27,6 +28,7 @@ struct ControlCounts: Sendable, Equatable {
         self.init(accepted: c.accepted.load(ordering: .relaxed), refused: c.refused.load(ordering: .relaxed),
                   timedOut: c.timedOut.load(ordering: .relaxed), oversized: c.oversized.load(ordering: .relaxed),
                   malformed: c.malformed.load(ordering: .relaxed))
+        acceptErrors = c.acceptErrors.count
     }
 }
 
@@ -43,6 +45,8 @@ extension MetricsExporter {
                     "Control socket connections closed before a whole request arrived."),
             counter("nat64d_control_requests_oversized_total", c.oversized, "Control requests over the size limit."),
             counter("nat64d_control_requests_malformed_total", c.malformed, "Control requests that were not JSON requests."),
+            counter("nat64d_control_accept_errors_total", c.acceptErrors,
+                    "Failed accepts on the control socket (file descriptors exhausted)."),
         ]
     }
 
