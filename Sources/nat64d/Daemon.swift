@@ -183,9 +183,10 @@ struct GatewayService: Service {
 
         // 4. The control server, off the packet path; `reload` there and SIGHUP go through one reloader.
         let state = GatewayState(dns: dns, captureDefaults: configuration.capture.settings, configuration: configuration)
+        state.journal = journal
         let reloader = GatewayReloader(
             configPath: configPath, running: configuration, forwarder: forwarder, state: state, dnsGroup: group, ra: ra,
-            logLevel: logLevel, logger: logger, notifier: notifier, seed: seed)
+            logLevel: logLevel, logger: logger, notifier: notifier, seed: seed, proxy: proxy)
         var commands = ControlCommands(forwarder: forwarder, state: state)
         commands.ra = ra?.advertiser
         commands.mappingLog = configuration.mappingLog

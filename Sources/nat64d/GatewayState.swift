@@ -14,6 +14,7 @@ final class GatewayState: Sendable {
         var configuration: GatewayConfiguration?
         var controlCounters: ControlServerCounters?
         var metricsCounters: MetricsServerCounters?
+        var journal: PoolJournalWriter?
     }
 
     private let parts: Mutex<Parts>
@@ -43,6 +44,12 @@ final class GatewayState: Sendable {
     var metricsCounters: MetricsServerCounters? {
         get { parts.withLock { $0.metricsCounters } }
         set { parts.withLock { $0.metricsCounters = newValue } }
+    }
+
+    /// The pool-assignment journal's writer (mode pool with a state-dir), for its write failures.
+    var journal: PoolJournalWriter? {
+        get { parts.withLock { $0.journal } }
+        set { parts.withLock { $0.journal = newValue } }
     }
 
     /// The configuration that runs.

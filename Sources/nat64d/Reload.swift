@@ -40,6 +40,8 @@ actor GatewayReloader {
     private let state: GatewayState
     private let dnsGroup: any EventLoopGroup
     private let ra: RouterAdvertisementRunner?
+    /// The inbound proxy, when `[proxy]` runs: a reload swaps its routes.
+    private let proxy: ProxyRunner?
     private let logLevel: LiveLogLevel
     private let logger: Logger
     private let notifier: SystemdNotifier
@@ -47,7 +49,8 @@ actor GatewayReloader {
 
     init(configPath: String, running: GatewayConfiguration, forwarder: ForwardingGroup<TunPacketDevice>?,
          state: GatewayState, dnsGroup: any EventLoopGroup, ra: RouterAdvertisementRunner?, logLevel: LiveLogLevel,
-         logger: Logger, notifier: SystemdNotifier, seed: UInt64) {
+         logger: Logger, notifier: SystemdNotifier, seed: UInt64, proxy: ProxyRunner? = nil) {
+        self.proxy = proxy
         self.configPath = configPath
         self.running = running
         self.forwarder = forwarder
@@ -145,6 +148,23 @@ actor GatewayReloader {
                 plan.live.removeAll { $0 == "ra" }
                 plan.kept.append("ra")
                 plan.effective.ra = running.ra
+            }
+        }
+        if plan.live.contains("proxy.routes") {
+            // Routes added, changed or removed: new connections use the new table; established connections keep
+            // the backend they have. With no proxy running (it was off), starting one waits for a restart.
+            if let proxy, running.proxy.enabled {
+                do {
+                    try proxy.apply(plan.effective.proxy)
+                    logger.notice("proxy routes replaced", metadata: ["routes": "\(plan.effective.proxy.routes.count)"])
+                } catch {
+                    problems.append("proxy routes: \(error)")
+                    plan.effective.proxy.routes = running.proxy.routes
+                }
+            } else {
+                plan.live.removeAll { $0 == "proxy.routes" }
+                if !plan.kept.contains("proxy") { plan.kept.append("proxy") }
+                plan.effective.proxy.routes = running.proxy.routes
             }
         }
         running = plan.effective

@@ -170,7 +170,8 @@ struct MetricsTests {
         snapshot.forwarder.transitoryEvictions = 3
         snapshot.queues = [snapshot.forwarder, snapshot.forwarder]
         snapshot.ra = [RouterAdvertisementControlTests.status()]
-        snapshot.listener = (1, 2, 3)
+        snapshot.listener = (1, 2, 3, 5)
+        snapshot.journalWriteFailures = 6
         snapshot.control = ControlCounts(accepted: 9, refused: 1, timedOut: 2, oversized: 3, malformed: 4)
         let text = String(decoding: MetricsExporter().render(snapshot), as: UTF8.self)
         let report = StatsReport(snapshot, capture: false)

@@ -80,7 +80,10 @@ extension MetricsSnapshot {
         s.control = state.controlCounters.map(ControlCounts.init)
         if let l = state.metricsCounters {
             s.listener = (l.refused.load(ordering: .relaxed), l.timedOut.load(ordering: .relaxed),
-                          l.oversized.load(ordering: .relaxed))
+                          l.oversized.load(ordering: .relaxed), l.acceptErrors.count)
+        }
+        if let journal = state.journal {
+            s.journalWriteFailures = journal.writeFailures.load(ordering: .relaxed)
         }
         return s
     }

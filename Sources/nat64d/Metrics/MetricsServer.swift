@@ -133,7 +133,7 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
                 var current = snapshot()
                 current.listener = (counters.refused.load(ordering: .relaxed),
                                     counters.timedOut.load(ordering: .relaxed),
-                                    counters.oversized.load(ordering: .relaxed))
+                                    counters.oversized.load(ordering: .relaxed), counters.acceptErrors.count)
                 let body = exporter.render(current)
                 respond(context, .ok, body, head: head,
                         extra: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")])
