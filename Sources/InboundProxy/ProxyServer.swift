@@ -237,10 +237,12 @@ final class ConnectionSlot {
     /// The same release for another thread (the splice relay); this slot then releases nothing itself.
     func detach() -> @Sendable () -> Void {
         released = true
-        let (server, client, route, backend) = (server, client, route, backend)
+        // Not the server itself: a relay thread must never drop the last reference to it (its deinit stops
+        // the relay threads).
+        let (admission, counters, client, route, backend) = (server.admission, server.counters, client, route, backend)
         return {
-            server.admission.release(client)
-            server.counters.active.subtract(1, ordering: .relaxed)
+            admission.release(client)
+            counters.active.subtract(1, ordering: .relaxed)
             route?.release()
             backend?.active.subtract(1, ordering: .relaxed)
         }

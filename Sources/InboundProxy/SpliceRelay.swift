@@ -90,8 +90,10 @@ final class SplicedConnection: @unchecked Sendable {
 
 /// The relay threads and the pool of empty pipes.
 public final class SpliceRelay: Sendable {
-    /// At most this many empty pipes are kept for reuse.
-    static let poolLimit = 256
+    /// At most this many empty pipes are kept for reuse. Kept pipes count against the user's pipe pages
+    /// (fs.pipe-user-pages-soft, 16384 pages by default for users without CAP_SYS_RESOURCE): 64 pipes of
+    /// 256 KiB are a quarter of that.
+    static let poolLimit = 64
     let pipeSize: Int
     private let workers: [SpliceWorker]
     private let turn = Atomic<Int>(0)
@@ -142,14 +144,19 @@ public final class SpliceRelay: Sendable {
     /// the channel's local and remote ports.
     static func duplicateDescriptor(of channel: any Channel) -> Int32? {
         guard let local = channel.localAddress?.port, let remote = channel.remoteAddress?.port else { return nil }
-        let text = String(describing: channel).utf8
-        guard let at = text.firstRange(of: "fd=".utf8) else { return nil }
+        // A plain byte scan: "fd=" sits in the first few dozen bytes ("SocketChannel { BaseSocket { fd=12 }").
+        var text = String(describing: channel)
         var fd: Int32 = 0
         var digits = 0
-        for byte in text[at.upperBound...] {
-            guard byte >= 0x30, byte <= 0x39, digits < 9 else { break }
-            fd = fd * 10 + Int32(byte - 0x30)
-            digits += 1
+        text.withUTF8 { bytes in
+            var i = 0
+            while i + 3 < bytes.count && !(bytes[i] == 0x66 && bytes[i + 1] == 0x64 && bytes[i + 2] == 0x3D) { i += 1 }
+            i += 3
+            while i < bytes.count, bytes[i] >= 0x30, bytes[i] <= 0x39, digits < 9 {
+                fd = fd * 10 + Int32(bytes[i] - 0x30)
+                digits += 1
+                i += 1
+            }
         }
         guard digits > 0, CSplice_is_socket_with_ports(fd, Int32(local), Int32(remote)) == 1 else { return nil }
         let copy = CSplice_dup(fd)
