@@ -14,7 +14,7 @@
 # `listen ... proxy_protocol`, a 13-byte answer) and iperf3 -s. Each round measures, in turn:
 #   new HTTPS connections/s: wrk -t1 -c32 -H "Connection: close" to https://site-a.example/ through each proxy
 #     (SNI passthrough; every proxy sends a PROXY header: nat64d v2, HAProxy v2, sniproxy v1);
-#   bulk Gbit/s, one TCP stream: iperf3 -t S through each TCP forward (nat64d's NIO relay, HAProxy, a small C
+#   bulk Gbit/s, one TCP stream: iperf3 -t S through each TCP forward (nat64d's relay, spliced, HAProxy, a small C
 #     relay with splice(2) through a pipe, Benchmarks/SpliceRelay), and directly from the gateway to the
 #     backend over IPv6 (the ceiling: the same path without a proxy hop).
 # Medians over the rounds are reported with ratios to HAProxy (and to direct for bulk). `uptime` is recorded
