@@ -40,6 +40,7 @@ let package = Package(
     targets: [
         // C shims
         .target(name: "CTunLinux", path: "Sources/CTunLinux"),
+        .target(name: "CSpliceLinux", path: "Sources/CSpliceLinux"),
         .systemLibrary(
             name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0",
             providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
@@ -76,7 +77,7 @@ let package = Package(
         .target(
             name: "InboundProxy",
             dependencies: [
-                "NAT64Translator", "Listening",
+                "NAT64Translator", "Listening", "CSpliceLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -3,13 +3,18 @@
 # one alternating run, in network namespaces. Not part of the test suite. Must run as root.
 #
 #   NAT64D=/path/to/release/nat64d scripts/bench-proxy.sh [--rounds N] [--time S] [--markdown FILE]
+#       [--only tls|bulk] [--profile FILE]
+#
+# --only runs one of the two workloads. --profile FILE samples nat64d with `perf record -e cpu-clock -g`
+# (a software clock: this machine's VM exposes no hardware counters) during its first HTTPS round and writes
+# FILE (read it with `perf report -i FILE --no-children`).
 #
 # Topology: an IPv4-only client namespace (198.51.100.2), the gateway (198.51.100.1, where every proxy
 # listens on its own ports) and one IPv6-only backend (2001:db8:a::10) running nginx (TLS, ECDSA P-256,
 # `listen ... proxy_protocol`, a 13-byte answer) and iperf3 -s. Each round measures, in turn:
 #   new HTTPS connections/s: wrk -t1 -c32 -H "Connection: close" to https://site-a.example/ through each proxy
 #     (SNI passthrough; every proxy sends a PROXY header: nat64d v2, HAProxy v2, sniproxy v1);
-#   bulk Gbit/s, one TCP stream: iperf3 -t S through each TCP forward (nat64d's NIO relay, HAProxy, a small C
+#   bulk Gbit/s, one TCP stream: iperf3 -t S through each TCP forward (nat64d's relay, spliced, HAProxy, a small C
 #     relay with splice(2) through a pipe, Benchmarks/SpliceRelay), and directly from the gateway to the
 #     backend over IPv6 (the ceiling: the same path without a proxy hop).
 # Medians over the rounds are reported with ratios to HAProxy (and to direct for bulk). `uptime` is recorded
@@ -24,12 +29,16 @@ source "$SCRIPT_DIR/netns-lib.sh"
 ROUNDS=3
 TIME=5
 MARKDOWN=
+ONLY=
+PROFILE=
 COMMAND_LINE="$0 $*"
 while (($#)); do
     case $1 in
     --rounds) ROUNDS=$2; shift 2 ;;
     --time) TIME=$2; shift 2 ;;
     --markdown) MARKDOWN=$2; shift 2 ;;
+    --only) ONLY=$2; shift 2 ;;
+    --profile) PROFILE=$2; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "bench-proxy: unknown option $1" >&2; exit 2 ;;
     esac
@@ -130,6 +139,7 @@ proxy-protocol = "v2"
 backends = ["[$A6]:5201"]
 EOF
 netns_start_bg "$NS_GW" nat64d "$NAT64D" run --config "$D/nat64d.toml"
+NAT64D_PID=$NETNS_LAST_PID
 
 cat >"$D/haproxy.cfg" <<EOF
 global
@@ -207,9 +217,17 @@ TLS_PORTS=(443 1443)
 if ((HAVE_SNIPROXY)); then TLS_NAMES+=(sniproxy); TLS_PORTS+=(2443); fi
 BULK_NAMES=(nat64d haproxy splice direct)
 BULK_TARGETS=("$NS_CLIENT $SHARED4 5201" "$NS_CLIENT $SHARED4 15201" "$NS_CLIENT $SHARED4 25201" "$NS_GW $A6 5201")
+[[ $ONLY == bulk ]] && TLS_NAMES=()
+[[ $ONLY == tls ]] && BULK_NAMES=()
 for ((round = 1; round <= ROUNDS; round++)); do
     for i in "${!TLS_NAMES[@]}"; do
+        PERF_PID=
+        if [[ -n $PROFILE && $round == 1 && ${TLS_NAMES[i]} == nat64d ]]; then
+            perf record -q -e cpu-clock -g -p "$NAT64D_PID" -o "$PROFILE" -- sleep "$TIME" >/dev/null 2>&1 &
+            PERF_PID=$!
+        fi
         r=$(wrk_rate "${TLS_PORTS[i]}")
+        [[ -n $PERF_PID ]] && wait "$PERF_PID"
         RESULTS[tls-${TLS_NAMES[i]}]+="${r:-0} "
         log "round $round: new HTTPS connections/s via ${TLS_NAMES[i]}: ${r:-0}"
     done
@@ -229,22 +247,26 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { prin
     echo "Command: \`$COMMAND_LINE\` (NAT64D: a release build). $ROUNDS alternating rounds of ${TIME} s each; medians."
     echo "Load before: \`${LOAD_BEFORE## }\`; after: \`${LOAD_AFTER## }\`."
     echo
-    echo "| new HTTPS connections/s (wrk -c32, Connection: close) | median | each round | vs HAProxy |"
-    echo "| --- | --- | --- | --- |"
-    h=$(median <<<"${RESULTS[tls-haproxy]}")
-    for n in "${TLS_NAMES[@]}"; do
-        m=$(median <<<"${RESULTS[tls-$n]}")
-        echo "| $n | $m | ${RESULTS[tls-$n]% } | $(awk -v a="$m" -v b="$h" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') |"
-    done
-    echo
-    echo "| bulk, one TCP stream (iperf3) | Gbit/s median | each round | vs HAProxy | vs direct |"
-    echo "| --- | --- | --- | --- | --- |"
-    h=$(median <<<"${RESULTS[bulk-haproxy]}")
-    dd=$(median <<<"${RESULTS[bulk-direct]}")
-    for n in "${BULK_NAMES[@]}"; do
-        m=$(median <<<"${RESULTS[bulk-$n]}")
-        echo "| $n | $m | ${RESULTS[bulk-$n]% } | $(awk -v a="$m" -v b="$h" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') | $(awk -v a="$m" -v b="$dd" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') |"
-    done
+    if ((${#TLS_NAMES[@]})); then
+        echo "| new HTTPS connections/s (wrk -c32, Connection: close) | median | each round | vs HAProxy |"
+        echo "| --- | --- | --- | --- |"
+        h=$(median <<<"${RESULTS[tls-haproxy]}")
+        for n in "${TLS_NAMES[@]}"; do
+            m=$(median <<<"${RESULTS[tls-$n]}")
+            echo "| $n | $m | ${RESULTS[tls-$n]% } | $(awk -v a="$m" -v b="$h" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') |"
+        done
+        echo
+    fi
+    if ((${#BULK_NAMES[@]})); then
+        echo "| bulk, one TCP stream (iperf3) | Gbit/s median | each round | vs HAProxy | vs direct |"
+        echo "| --- | --- | --- | --- | --- |"
+        h=$(median <<<"${RESULTS[bulk-haproxy]}")
+        dd=$(median <<<"${RESULTS[bulk-direct]}")
+        for n in "${BULK_NAMES[@]}"; do
+            m=$(median <<<"${RESULTS[bulk-$n]}")
+            echo "| $n | $m | ${RESULTS[bulk-$n]% } | $(awk -v a="$m" -v b="$h" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') | $(awk -v a="$m" -v b="$dd" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') |"
+        done
+    fi
 } | tee "$D/result.md"
 if [[ -n $MARKDOWN ]]; then
     { echo; cat "$D/result.md"; } >>"$MARKDOWN"

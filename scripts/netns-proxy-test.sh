@@ -15,7 +15,8 @@
 # nginx serves TLS with certificates this script makes with openssl, behind `listen ... proxy_protocol`, and
 # logs `$proxy_protocol_addr`. Checks: HTTPS by SNI to site-a (PROXY v2) and site-b (v1, wildcard too) on the
 # one IPv4 address, with the client's IPv4 address in each access log; plain HTTP by Host (X-Forwarded-For,
-# PROXY v1); an unknown name refused and counted; ssh through a port forward to sshd on backend A; backend A
+# PROXY v1); an unknown name refused and counted; ssh through a port forward to sshd on backend A, and 16 MiB
+# each way through it with equal SHA-256 hashes, spliced (splice(2), counted in ctl); backend A
 # killed and its traffic on the shared route moved to B within the health interval; 2,000 clients that never
 # finish a ClientHello do not stop a normal request, and are cut at the handshake timeout. Counters come from
 # `nat64d ctl proxy --json` and `ctl stats`.
@@ -289,6 +290,29 @@ check_ssh_forward() {
     [[ $(route_json ssh-a "['connections']") -ge 1 ]] || { DETAIL="route ssh-a counted no connection"; return 1; }
 }
 
+# 16 MiB each way through the SSH forward (ssh streams them inside its encrypted channel, so a lost,
+# duplicated or reordered byte breaks the session or the hash): the proxy moves them with splice(2).
+check_spliced_bulk() {
+    local want down up before after spliced0 spliced1
+    head -c 16777216 /dev/urandom >"$D/bulk.bin"
+    want=$(sha256sum <"$D/bulk.bin" | cut -d' ' -f1)
+    before=$(route_json ssh-a "['bytes-to-client']")
+    spliced0=$(json "p['counters']['spliced']")
+    ssh_a() {
+        client ssh -i "$D/ssh/client_key" -p 2201 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+            -o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR "root@$SHARED4" "$@"
+    }
+    down=$(ssh_a cat "$D/bulk.bin" | sha256sum | cut -d' ' -f1)
+    up=$(ssh_a sha256sum <"$D/bulk.bin" | cut -d' ' -f1)
+    [[ $down == "$want" ]] || { DETAIL="download hash $down, want $want"; return 1; }
+    [[ $up == "$want" ]] || { DETAIL="upload hash $up, want $want"; return 1; }
+    after=$(route_json ssh-a "['bytes-to-client']")
+    spliced1=$(json "p['counters']['spliced']")
+    ((after - before >= 16777216)) || { DETAIL="bytes-to-client grew by $((after - before))"; return 1; }
+    ((spliced1 >= spliced0 + 2)) || { DETAIL="spliced went from $spliced0 to $spliced1"; return 1; }
+    [[ $(json "p['counters']['splice-fallbacks']") == 0 ]] || { DETAIL="splice fallbacks counted"; return 1; }
+}
+
 check_ctl_counts() {
     local n up
     n=$(route_json site-a "['connections']")
@@ -416,6 +440,7 @@ check "unknown name refused and counted" check_unknown_name_refused
 check "ssh through a port forward" check_ssh_forward
 check "ctl proxy --json and ctl stats count connections" check_ctl_counts
 check "reload: a new name routed at once, an ssh session across it undisturbed" check_reload_routes
+check "16 MiB each way through the SSH forward, spliced, hashes equal" check_spliced_bulk
 check "round-robin over two backends" check_balancing
 check "backend killed: traffic moves to the other within the health interval" check_failover
 check "$SLOW_CLIENTS slow ClientHellos do not stop a normal request, and are cut" check_slow_clients

@@ -38,6 +38,10 @@ public final class ProxyCounters: Sendable {
     public let connectFailures = Atomic<Int>(0)
     public let healthChecks = Atomic<Int>(0)
     public let healthCheckFailures = Atomic<Int>(0)
+    /// Connections handed to the splice relay threads (IP-S8).
+    public let spliced = Atomic<Int>(0)
+    /// Connections left on NIO's relay although splicing was on (descriptors or pipes not available).
+    public let spliceFallbacks = Atomic<Int>(0)
     /// Failed accepts (file descriptors exhausted); the listener pauses a second each time.
     public let acceptErrors = AcceptErrors()
     /// One counter per `RefusalReason`, in `allCases` order.
@@ -56,7 +60,8 @@ public final class ProxyCounters: Sendable {
          ("connect-failures", connectFailures.load(ordering: .relaxed)),
          ("health-checks", healthChecks.load(ordering: .relaxed)),
          ("health-check-failures", healthCheckFailures.load(ordering: .relaxed)),
-         ("accept-errors", acceptErrors.count)]
+         ("accept-errors", acceptErrors.count),
+         ("spliced", spliced.load(ordering: .relaxed)), ("splice-fallbacks", spliceFallbacks.load(ordering: .relaxed))]
             + RefusalReason.allCases.map { ("refused.\($0.rawValue)", refused($0)) }
     }
 }

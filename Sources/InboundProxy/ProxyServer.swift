@@ -13,7 +13,10 @@
 //          both directions are closed or either side closes fully or fails.
 //   IP-S6  a relayed connection idle (no byte either way) for `idleTimeout` is closed (counted idle-closed).
 //   IP-S7  route changes (`apply`) affect new connections only (IP-R5).
+//   IP-S8–IP-S12: once routed and the first bytes are written, a connection is spliced on the relay threads
+//          (SpliceRelay.swift), or stays on NIO's relay (GlueHandler) when splicing is off or not possible.
 
+import CSpliceLinux
 import Listening
 import Logging
 import NIOCore
@@ -35,6 +38,12 @@ public struct ProxySettings: Sendable {
     public var downTime: TimeAmount = .seconds(10)
     /// Active TCP checks of every backend at this interval; nil: passive health only.
     public var healthCheckInterval: TimeAmount? = nil
+    /// How established connections move their bytes (SpliceRelay.swift).
+    public var byteMover = ByteMover.splice
+    /// Capacity asked for each splice pipe (F_SETPIPE_SZ; the kernel rounds it to pages and caps it).
+    public var pipeSize = 256 * 1024
+    /// Relay threads for spliced connections.
+    public var relayThreads = System.coreCount
 
     public init(listeners: [ListenerConfiguration], routes: [RouteConfiguration]) {
         self.listeners = listeners
@@ -54,6 +63,8 @@ public final class ProxyServer: Sendable {
     private let current: Mutex<RouteTable>
     private let channels = Mutex<[any Channel]>([])
     private let checks = Mutex<RepeatedTask?>(nil)
+    /// The splice relay threads (nil: `byteMover` is `.nio`, or epoll could not be set up).
+    let splice: SpliceRelay?
 
     /// Checks the routes and prepares the proxy; `start` binds the listeners.
     public init(settings: ProxySettings, group: any EventLoopGroup, logger: Logger,
@@ -65,6 +76,10 @@ public final class ProxyServer: Sendable {
         self.admission = Admission(maxConnections: settings.maxConnections,
                                    maxConnectionsPerClient: settings.maxConnectionsPerClient)
         current = Mutex(try RouteTable(routes: settings.routes, listeners: settings.listeners, previous: nil))
+        splice = settings.byteMover == .splice
+            ? SpliceRelay(threads: settings.relayThreads, pipeSize: settings.pipeSize,
+                          idleTimeout: UInt64(settings.idleTimeout.nanoseconds), clock: clock, counters: counters)
+            : nil
     }
 
     /// The routes in force.
@@ -77,27 +92,46 @@ public final class ProxyServer: Sendable {
         current.withLock { $0 = new }
     }
 
-    /// The addresses the listeners are bound to (with the ports the kernel chose for port 0).
-    public var boundAddresses: [SocketAddress] { channels.withLock { $0.compactMap(\.localAddress) } }
+    /// The addresses the listeners are bound to (with the ports the kernel chose for port 0), each once.
+    public var boundAddresses: [SocketAddress] {
+        channels.withLock { list in
+            var seen: [SocketAddress] = []
+            for case let a? in list.map(\.localAddress) where !seen.contains(a) { seen.append(a) }
+            return seen
+        }
+    }
 
     /// Binds every listener address and starts the health checks.
+    ///
+    /// Each address is bound once per event loop with SO_REUSEPORT: the kernel spreads new connections over
+    /// the loops, and a connection lives on the loop that accepted it (its backend connect too, through that
+    /// loop's own ClientBootstrap), so no connection crosses threads before it is relayed. Port 0 is bound on
+    /// the first loop and the others join the port the kernel chose.
     public func start() async throws {
+        splice?.start()
+        let loops = Array(group.makeIterator())
         for listener in settings.listeners {
             for endpoint in listener.addresses {
-                let address = try endpoint.socketAddress
-                let channel = try await ServerBootstrap(group: group)
-                    .serverChannelOption(.backlog, value: 1024)
-                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .guardingAccept(listener: "proxy \(address)", errors: counters.acceptErrors, logger: logger)
-                    .childChannelOption(.allowRemoteHalfClosure, value: true)
-                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                    .childChannelInitializer { [self] channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(FrontHandler(server: self, listener: listener))
+                var address = try endpoint.socketAddress
+                for loop in loops {
+                    let connector = LoopConnector(bootstrap: makeConnector(loop))
+                    let channel = try await ServerBootstrap(group: loop)
+                        .serverChannelOption(.backlog, value: 1024)
+                        .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                        .serverChannelOption(.socket(SocketOptionLevel(SOL_SOCKET), SO_REUSEPORT), value: loops.count > 1 ? 1 : 0)
+                        .guardingAccept(listener: "proxy \(address)", errors: counters.acceptErrors, logger: logger)
+                        .childChannelOption(.allowRemoteHalfClosure, value: true)
+                        .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                        .childChannelInitializer { [self] channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(
+                                    FrontHandler(server: self, listener: listener, connector: connector.bootstrap))
+                            }
                         }
-                    }
-                    .bind(to: address).get()
-                channels.withLock { $0.append(channel) }
+                        .bind(to: address).get()
+                    channels.withLock { $0.append(channel) }
+                    if let bound = channel.localAddress { address = bound }
+                }
             }
         }
         if let interval = settings.healthCheckInterval {
@@ -113,6 +147,16 @@ public final class ProxyServer: Sendable {
         checks.withLock { $0?.cancel(); $0 = nil }
         let all = channels.withLock { list in defer { list = [] }; return list }
         for channel in all { try? await channel.close() }
+        splice?.stop()
+    }
+
+    /// How backends are connected from `loop` (IP-S2: not read until the relay is in place).
+    func makeConnector(_ loop: any EventLoop) -> ClientBootstrap {
+        ClientBootstrap(group: loop)
+            .connectTimeout(settings.connectTimeout)
+            .channelOption(.autoRead, value: false)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
     }
 
     /// One round of active checks: a TCP connect to every backend (IP-R3).
@@ -144,17 +188,28 @@ extension IPEndpoint {
         get throws { try SocketAddress(ipAddress: address.description, port: Int(port)) }
     }
 
-    /// The endpoint of a NIO address (nil for Unix sockets).
+    /// The endpoint of a NIO address (nil for Unix sockets), read from the socket address itself (no text).
     public init?(_ address: SocketAddress?) {
-        guard let address, let port = address.port, let text = address.ipAddress else { return nil }
-        if let v4 = IPv4Address(text) {
-            self.init(.v4(v4), UInt16(port))
-        } else if let v6 = IPv6Address(text) {
-            self.init(.v6(v6), UInt16(port))
-        } else {
+        switch address {
+        case .v4(let a)?:
+            let sa = a.address
+            self.init(.v4(IPv4Address(UInt32(bigEndian: sa.sin_addr.s_addr))), UInt16(bigEndian: sa.sin_port))
+        case .v6(let a)?:
+            let sa = a.address
+            let (high, low) = withUnsafeBytes(of: sa.sin6_addr) { raw in
+                (UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                 UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+            }
+            self.init(.v6(IPv6Address(high: high, low: low)), UInt16(bigEndian: sa.sin6_port))
+        default:
             return nil
         }
     }
+}
+
+/// A ClientBootstrap made for one event loop and used only by the handlers on that loop.
+struct LoopConnector: @unchecked Sendable {
+    let bootstrap: ClientBootstrap
 }
 
 /// What one client connection holds (admission place, route place, backend), released once.
@@ -178,6 +233,20 @@ final class ConnectionSlot {
         route?.release()
         backend?.active.subtract(1, ordering: .relaxed)
     }
+
+    /// The same release for another thread (the splice relay); this slot then releases nothing itself.
+    func detach() -> @Sendable () -> Void {
+        released = true
+        // Not the server itself: a relay thread must never drop the last reference to it (its deinit stops
+        // the relay threads).
+        let (admission, counters, client, route, backend) = (server.admission, server.counters, client, route, backend)
+        return {
+            admission.release(client)
+            counters.active.subtract(1, ordering: .relaxed)
+            route?.release()
+            backend?.active.subtract(1, ordering: .relaxed)
+        }
+    }
 }
 
 /// The client side until the relay starts: admission, first bytes, routing, connecting (IP-S1–IP-S3).
@@ -185,10 +254,12 @@ final class FrontHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    private enum State { case reading, connecting, relaying, closed }
+    private enum State { case reading, connecting, handingOff, relaying, spliced, closed }
 
     let server: ProxyServer
     let listener: ListenerConfiguration
+    /// Connects backends on this handler's event loop (nil: made for each connection).
+    let connector: ClientBootstrap?
     private var state = State.reading
     private var buffer = ByteBuffer()
     private var slot: ConnectionSlot?
@@ -200,12 +271,15 @@ final class FrontHandler: ChannelInboundHandler {
     private var tried = Set<Int>()
     /// The client half-closed while the backend was being connected: passed on once the relay is in place.
     private var clientEOF = false
+    /// The backend while the first bytes are written before splicing.
+    private var backendChannel: (any Channel)?
     /// TLS: no parse before the buffer holds this many bytes (IP-T6). HTTP: bytes already searched for a LF.
     private var wanted = 0
 
-    init(server: ProxyServer, listener: ListenerConfiguration) {
+    init(server: ProxyServer, listener: ListenerConfiguration, connector: ClientBootstrap? = nil) {
         self.server = server
         self.listener = listener
+        self.connector = connector
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -241,7 +315,7 @@ final class FrontHandler: ChannelInboundHandler {
             context.fireChannelRead(data)
         case .closed:
             return
-        case .connecting:
+        case .connecting, .handingOff, .spliced:
             buffer.writeBuffer(&bytes)
         case .reading:
             let before = buffer.readableBytes
@@ -332,12 +406,7 @@ final class FrontHandler: ChannelInboundHandler {
             connectNext(context: context, route: route)
             return
         }
-        ClientBootstrap(group: context.eventLoop)
-            .connectTimeout(server.settings.connectTimeout)
-            .channelOption(.autoRead, value: false)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connect(to: address)
+        (connector ?? server.makeConnector(context.eventLoop)).connect(to: address)
             .hop(to: context.eventLoop).assumeIsolated()
             .whenComplete { result in
                 switch result {
@@ -375,6 +444,59 @@ final class FrontHandler: ChannelInboundHandler {
         }
         first.writeBuffer(&buffer)
         route.counters.bytesToBackend.add(first.readableBytes, ordering: .relaxed)
+        guard let splice = server.splice, splice.isRunning else {
+            startGlue(context: context, route: route, channel: channel, first: first)
+            return
+        }
+        // IP-S8: the first bytes go through NIO; once they are written the sockets leave NIO.
+        state = .handingOff
+        backendChannel = channel
+        channel.writeAndFlush(first).assumeIsolated().whenComplete { result in
+            guard self.state == .handingOff else { return }
+            self.backendChannel = nil
+            guard case .success = result else {
+                self.state = .closed
+                slot.release()
+                channel.close(promise: nil)
+                context.close(promise: nil)
+                return
+            }
+            if !self.handOff(context: context, route: route, channel: channel, splice: splice) {
+                self.server.counters.spliceFallbacks.add(1, ordering: .relaxed)
+                self.state = .relaying
+                self.startGlue(context: context, route: route, channel: channel, first: nil)
+            }
+        }
+    }
+
+    /// Gives both sockets to the splice relay; false (nothing changed) when that is not possible.
+    private func handOff(context: ChannelHandlerContext, route: RouteState, channel: any Channel, splice: SpliceRelay) -> Bool {
+        guard let slot, let pipes = splice.takePipes() else { return false }
+        guard let client = SpliceRelay.duplicateDescriptor(of: context.channel) else {
+            splice.giveBack(pipes.0)
+            splice.giveBack(pipes.1)
+            return false
+        }
+        guard let backend = SpliceRelay.duplicateDescriptor(of: channel) else {
+            _ = CSplice_close(client)
+            splice.giveBack(pipes.0)
+            splice.giveBack(pipes.1)
+            return false
+        }
+        state = .spliced
+        let connection = SplicedConnection(client: client, backend: backend, pipes: pipes, counters: route.counters,
+                                           release: slot.detach())
+        // NIO's descriptors close; the sockets stay open through the duplicates.
+        channel.close(promise: nil)
+        context.close(promise: nil)
+        server.counters.spliced.add(1, ordering: .relaxed)
+        splice.adopt(connection, clientEOF: clientEOF)
+        return true
+    }
+
+    /// NIO's relay (GlueHandler) for this connection; `first`, when given, is written to the backend first.
+    private func startGlue(context: ChannelHandlerContext, route: RouteState, channel: any Channel, first: ByteBuffer?) {
+        guard let slot else { return }
         let relay = Relay(slot: slot, route: route)
         let front = GlueHandler(relay: relay, toBackend: true)
         let back = GlueHandler(relay: relay, toBackend: false)
@@ -390,7 +512,7 @@ final class FrontHandler: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
-        channel.writeAndFlush(first, promise: nil)
+        if let first { channel.writeAndFlush(first, promise: nil) }
         if clientEOF { front.inputWasClosed() }  // IP-S5: the EOF that came while connecting
         try? channel.syncOptions?.setOption(.autoRead, value: true)
         try? context.channel.syncOptions?.setOption(.autoRead, value: true)
@@ -413,9 +535,9 @@ final class FrontHandler: ChannelInboundHandler {
         case .reading:
             // IP-S5: EOF before the route is known; a request that is complete was routed already.
             refuse(context: context, .closedEarly)
-        case .connecting:
+        case .connecting, .handingOff:
             clientEOF = true
-        case .relaying, .closed:
+        case .relaying, .spliced, .closed:
             break
         }
     }
@@ -427,7 +549,13 @@ final class FrontHandler: ChannelInboundHandler {
             state = .closed
             server.counters.countRefusal(.closedEarly)
             slot?.release()
-        case .relaying, .closed:
+        case .handingOff:
+            // The client went away while its first bytes were being written.
+            state = .closed
+            slot?.release()
+            backendChannel?.close(promise: nil)
+            backendChannel = nil
+        case .relaying, .spliced, .closed:
             break
         }
         context.fireChannelInactive()

@@ -43,8 +43,10 @@ final class EchoBackend: ChannelInboundHandler, Sendable {
     typealias OutboundOut = ByteBuffer
     let received = Mutex<[UInt8]>([])
     let greeting: [UInt8]
+    /// Written after the client's EOF, before the backend's own.
+    let farewell: [UInt8]
 
-    init(greeting: [UInt8] = []) { self.greeting = greeting }
+    init(greeting: [UInt8] = [], farewell: [UInt8] = []) { (self.greeting, self.farewell) = (greeting, farewell) }
 
     func channelActive(context: ChannelHandlerContext) {
         if !greeting.isEmpty { context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: greeting)), promise: nil) }
@@ -57,7 +59,11 @@ final class EchoBackend: ChannelInboundHandler, Sendable {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let e = event as? ChannelEvent, e == .inputClosed { context.close(mode: .output, promise: nil) }
+        guard let e = event as? ChannelEvent, e == .inputClosed else { return }
+        // Closing output once the input is closed is a full close in NIO, which drops unwritten bytes: close
+        // once everything queued (the echo, the farewell) has been written.
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: farewell)))
+            .assumeIsolated().whenComplete { _ in context.close(mode: .output, promise: nil) }
     }
 }
 
@@ -71,10 +77,11 @@ struct Harness {
     var proxyAddress: SocketAddress { proxy.boundAddresses[0] }
 
     /// An echo backend on [::1] and a proxy listener on 127.0.0.1 whose routes `makeRoutes` builds.
-    static func start(mode: ListenerMode, greeting: [UInt8] = [], listenerDefault: String? = nil,
+    static func start(mode: ListenerMode, greeting: [UInt8] = [], farewell: [UInt8] = [], listenerDefault: String? = nil,
+                      clock: (@Sendable () -> UInt64)? = nil, configure: (inout ProxySettings) -> Void = { _ in },
                       makeRoutes: (IPEndpoint) -> [RouteConfiguration]) async throws -> Harness {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let backend = EchoBackend(greeting: greeting)
+        let backend = EchoBackend(greeting: greeting, farewell: farewell)
         let backendChannel = try await ServerBootstrap(group: group)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { $0.pipeline.addHandler(backend) }
@@ -83,8 +90,16 @@ struct Harness {
         let listener = ListenerConfiguration(
             name: "l", addresses: [IPEndpoint(.v4(IPv4Address(127, 0, 0, 1)), 0)], mode: mode,
             routes: mode == .tcp ? [] : routes.map(\.name), defaultRoute: mode == .tcp ? routes[0].name : listenerDefault)
-        let proxy = try ProxyServer(settings: ProxySettings(listeners: [listener], routes: routes), group: group,
-                                    logger: Logger(label: "test"))
+        var settings = ProxySettings(listeners: [listener], routes: routes)
+        // Tests run in parallel on a shared machine: a client whose task waits for a busy thread must not be cut
+        // by the handshake timeout (that rule is tested on a clock the test drives, in FrontHandlerTests).
+        settings.handshakeTimeout = .seconds(120)
+        configure(&settings)
+        let proxy = if let clock {
+            try ProxyServer(settings: settings, group: group, logger: Logger(label: "test"), clock: clock)
+        } else {
+            try ProxyServer(settings: settings, group: group, logger: Logger(label: "test"))
+        }
         try await proxy.start()
         return Harness(group: group, backendChannel: backendChannel, backend: backend, proxy: proxy)
     }

@@ -1,0 +1,45 @@
+// CSpliceLinux: the Linux calls the inbound proxy's splice relay needs (SpliceRelay.swift).
+//
+// Why this shim exists: splice(2), pipe2(2), F_SETPIPE_SZ, epoll and eventfd are GNU/Linux declarations that
+// Swift's Glibc module does not import, and struct epoll_event is packed on x86_64. Each call is wrapped in a
+// small function prefixed CSplice_ that returns the result or -errno (never reads errno from Swift).
+#ifndef CSPLICELINUX_H
+#define CSPLICELINUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/// An epoll instance (close-on-exec), or -errno.
+int CSplice_epoll_create(void);
+/// Adds `fd` edge-triggered for input, output, peer half-close and errors, with `data` as its tag.
+int CSplice_epoll_add(int epfd, int fd, uint64_t data);
+/// Adds `fd` level-triggered for input (the wake-up eventfd).
+int CSplice_epoll_add_level(int epfd, int fd, uint64_t data);
+/// Waits up to `timeout_ms` for at most `max` (<= 64) events; fills `tags`. Returns the count or -errno.
+int CSplice_epoll_wait(int epfd, uint64_t *tags, int max, int timeout_ms);
+
+/// A non-blocking eventfd, or -errno.
+int CSplice_eventfd(void);
+/// Wakes the thread waiting on `fd`.
+void CSplice_eventfd_signal(int fd);
+/// Clears `fd`'s counter.
+void CSplice_eventfd_drain(int fd);
+
+/// A non-blocking pipe whose capacity is set to `size` bytes when the kernel allows it: fills `fds` (read end,
+/// write end) and returns the capacity in force, or -errno.
+int CSplice_pipe(int fds[2], int size);
+/// Moves up to `len` bytes from `in` to `out` (one of them a pipe) without blocking: bytes moved, 0 at end of
+/// input, or -errno (-EAGAIN: nothing can move now).
+ssize_t CSplice_move(int in, int out, size_t len);
+/// A close-on-exec duplicate of `fd`, or -errno.
+int CSplice_dup(int fd);
+/// 1 when `fd` is a TCP socket (IPv4 or IPv6) whose local port is `local_port` and whose peer's port is
+/// `remote_port`, 0 otherwise.
+int CSplice_is_socket_with_ports(int fd, int local_port, int remote_port);
+/// shutdown(fd, SHUT_WR): 0 or -errno.
+int CSplice_shutdown_write(int fd);
+/// close(fd): 0 or -errno.
+int CSplice_close(int fd);
+
+#endif

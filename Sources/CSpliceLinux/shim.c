@@ -1,0 +1,95 @@
+// See include/CSpliceLinux.h.
+#define _GNU_SOURCE
+#include "CSpliceLinux.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int CSplice_epoll_create(void) {
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+static int add(int epfd, int fd, uint64_t data, uint32_t events) {
+    struct epoll_event ev = {.events = events, .data.u64 = data};
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int CSplice_epoll_add(int epfd, int fd, uint64_t data) {
+    return add(epfd, fd, data, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+}
+
+int CSplice_epoll_add_level(int epfd, int fd, uint64_t data) { return add(epfd, fd, data, EPOLLIN); }
+
+int CSplice_epoll_wait(int epfd, uint64_t *tags, int max, int timeout_ms) {
+    struct epoll_event events[64];
+    if (max > 64) max = 64;
+    int n = epoll_wait(epfd, events, max, timeout_ms);
+    if (n < 0) return -errno;
+    for (int i = 0; i < n; i++) tags[i] = events[i].data.u64;
+    return n;
+}
+
+int CSplice_eventfd(void) {
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+void CSplice_eventfd_signal(int fd) {
+    uint64_t one = 1;
+    (void)!write(fd, &one, sizeof one);
+}
+
+void CSplice_eventfd_drain(int fd) {
+    uint64_t value;
+    (void)!read(fd, &value, sizeof value);
+}
+
+int CSplice_pipe(int fds[2], int size) {
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return -errno;
+    if (size > 0) (void)fcntl(fds[1], F_SETPIPE_SZ, size);
+    int capacity = fcntl(fds[1], F_GETPIPE_SZ);
+    if (capacity < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return -e;
+    }
+    return capacity;
+}
+
+ssize_t CSplice_move(int in, int out, size_t len) {
+    ssize_t n = splice(in, NULL, out, NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    return n < 0 ? -errno : n;
+}
+
+int CSplice_dup(int fd) {
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    return d < 0 ? -errno : d;
+}
+
+static int port_of(const struct sockaddr_storage *s) {
+    if (s->ss_family == AF_INET) return ntohs(((const struct sockaddr_in *)s)->sin_port);
+    if (s->ss_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)s)->sin6_port);
+    return -1;
+}
+
+int CSplice_is_socket_with_ports(int fd, int local_port, int remote_port) {
+    int type = 0;
+    socklen_t tlen = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_STREAM) return 0;
+    struct sockaddr_storage local, remote;
+    socklen_t llen = sizeof local, rlen = sizeof remote;
+    if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0) return 0;
+    if (getpeername(fd, (struct sockaddr *)&remote, &rlen) < 0) return 0;
+    return port_of(&local) == local_port && port_of(&remote) == remote_port;
+}
+
+int CSplice_shutdown_write(int fd) { return shutdown(fd, SHUT_WR) < 0 ? -errno : 0; }
+
+int CSplice_close(int fd) { return close(fd) < 0 ? -errno : 0; }

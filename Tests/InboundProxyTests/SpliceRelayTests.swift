@@ -1,0 +1,107 @@
+// IP-S8–IP-S12: the splice relay over loopback sockets (a client, the proxy, an echo backend), against NIO's
+// relay where the two must agree. No timing is asserted; each test waits for the connection it made to end.
+import NAT64Translator
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+@testable import InboundProxy
+
+/// FNV-1a, 64 bits: a hash of what was sent against what came back.
+private func fnv1a(_ bytes: [UInt8]) -> UInt64 {
+    bytes.withUnsafeBufferPointer { buffer in
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in buffer { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+}
+
+/// Deterministic bytes (xorshift) so a reordering or a lost chunk changes the hash.
+private func pattern(count: Int, seed: UInt64) -> [UInt8] {
+    var x = seed
+    return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+        for i in 0..<count {
+            x ^= x << 13
+            x ^= x >> 7
+            x ^= x << 17
+            buffer[i] = UInt8(truncatingIfNeeded: x)
+        }
+        initialized = count
+    }
+}
+
+private func tcpRoute(_ backend: IPEndpoint) -> [RouteConfiguration] {
+    [RouteConfiguration(name: "fwd", hostnames: [], backends: [backend])]
+}
+
+@Suite struct SpliceRelayTests {
+    @Test(arguments: [ByteMover.splice, .nio])
+    func ipS8_ipS11_largeTransferArrivesWholeAndInOrder(mover: ByteMover) async throws {
+        // Small pipes so the 2 MiB pass through them hundreds of times over (backpressure, IP-S8).
+        let h = try await Harness.start(mode: .tcp, configure: { $0.byteMover = mover; $0.pipeSize = 4096 }, makeRoutes: tcpRoute)
+        let sent = pattern(count: 2 << 20, seed: 0x9E37_79B9_7F4A_7C15)
+        let chunks = stride(from: 0, to: sent.count, by: 128 << 10).map { Array(sent[$0..<min($0 + (128 << 10), sent.count)]) }
+        let (received, _) = try await h.exchange(chunks)
+        #expect(received.count == sent.count)
+        #expect(fnv1a(received) == fnv1a(sent))
+        #expect(fnv1a(h.backend.received.withLock { $0 }) == fnv1a(sent))
+        let route = h.proxy.table.routes["fwd"]!.counters
+        #expect(route.bytesToBackend.load(ordering: .relaxed) == sent.count)  // IP-S11
+        #expect(route.bytesToClient.load(ordering: .relaxed) == sent.count)
+        #expect(h.proxy.counters.spliced.load(ordering: .relaxed) == (mover == .splice ? 1 : 0))
+        #expect(h.proxy.counters.spliceFallbacks.load(ordering: .relaxed) == 0)
+        try await h.stop()
+    }
+
+    @Test(arguments: [ByteMover.splice, .nio])
+    func ipS9_halfCloseIsPassedOnAndTheOtherDirectionStaysOpen(mover: ByteMover) async throws {
+        // The backend answers after the client's EOF: that answer must still reach the client.
+        let farewell = Array("written after your EOF".utf8)
+        let h = try await Harness.start(mode: .tcp, farewell: farewell, configure: { $0.byteMover = mover }, makeRoutes: tcpRoute)
+        let (received, _) = try await h.exchange([Array("request".utf8)])
+        #expect(received == Array("request".utf8) + farewell)
+        #expect(h.backend.received.withLock { $0 } == Array("request".utf8))
+        // Both directions ended: the connection's places are given back.
+        while h.proxy.admission.usage.connections != 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(h.proxy.counters.active.load(ordering: .relaxed) == 0)
+        #expect(h.proxy.table.routes["fwd"]!.counters.active.load(ordering: .relaxed) == 0)
+        try await h.stop()
+    }
+
+    @Test func ipS10_idleSplicedConnectionIsClosedOnTheProxyClock() async throws {
+        let now = Atomic<UInt64>(1_000_000_000)
+        let h = try await Harness.start(mode: .tcp, clock: { now.load(ordering: .relaxed) },
+                                        configure: { $0.idleTimeout = .seconds(30) }, makeRoutes: tcpRoute)
+        let promise = h.group.next().makePromise(of: [UInt8].self)
+        let channel = try await ClientBootstrap(group: h.group)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelInitializer { $0.pipeline.addHandler(Collector(done: promise)) }
+            .connect(to: h.proxyAddress).get()
+        try await channel.writeAndFlush(ByteBuffer(string: "ping")).get()
+        while h.proxy.counters.spliced.load(ordering: .relaxed) == 0 || h.backend.received.withLock({ $0.count }) < 4 {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(h.proxy.counters.idleClosed.load(ordering: .relaxed) == 0)
+        now.add(31_000_000_000, ordering: .relaxed)  // past the idle timeout on the proxy's clock
+        let received = try await promise.futureResult.get()  // the proxy closed the connection
+        #expect(received == Array("ping".utf8))
+        #expect(h.proxy.counters.idleClosed.load(ordering: .relaxed) == 1)
+        try? await channel.close().get()
+        try await h.stop()
+    }
+
+    @Test func descriptorOfAChannelIsFoundAndChecked() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server = try await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
+        let client = try await ClientBootstrap(group: group).connect(to: server.localAddress!).get()
+        let copy = try #require(SpliceRelay.duplicateDescriptor(of: client))
+        #expect(copy >= 0)
+        #expect(close(copy) == 0)
+        // A listening socket has no peer: refused.
+        #expect(SpliceRelay.duplicateDescriptor(of: server) == nil)
+        try await client.close().get()
+        try await server.close().get()
+        try await group.shutdownGracefully()
+    }
+}
