@@ -321,6 +321,7 @@ name = "$NAT64D_TUN"
 mtu = 1500
 offload = ${NAT64D_TUN_OFFLOAD:-true}
 queues = ${NAT64D_TUN_QUEUES:-2}
+${NAT64D_TUN_IO:+io = "$NAT64D_TUN_IO"}
 
 [translator]
 prefix = "$NAT64_PREFIX"
