@@ -47,6 +47,10 @@ let package = Package(
         .systemLibrary(
             name: "CPcap", path: "Sources/CPcap", pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"])]),
+        // io_uring for the TUN device's batched reads and writes (`tun.io = "uring"`).
+        .systemLibrary(
+            name: "CURing", path: "Sources/CURing", pkgConfig: "liburing",
+            providers: [.apt(["liburing-dev"])]),
 
         // Libraries
         .target(name: "NAT64Translator"),
@@ -70,7 +74,7 @@ let package = Package(
         .target(name: "TunDevice", dependencies: ["CTunLinux", "CNetlink", "NAT64Translator"]),
         .target(name: "GatewayConfig", dependencies: ["NAT64Translator", "PacketCapture", "RouterAdvertisement"]),
         .target(name: "PacketCapture", dependencies: ["CPcap", "NAT64Translator"]),
-        .target(name: "Forwarding", dependencies: ["NAT64Translator", "TunDevice", "PacketCapture"]),
+        .target(name: "Forwarding", dependencies: ["NAT64Translator", "TunDevice", "PacketCapture", "CURing"]),
         .target(name: "RouterAdvertisement", dependencies: ["NAT64Translator"]),
         // Inbound proxy: IPv4 clients to IPv6-only hosts by TLS SNI, HTTP Host or port (README "Reaching
         // IPv6-only hosts from IPv4").

@@ -10,7 +10,9 @@
 #
 # Options:
 #   --variants "V ..."  among: native, nat64d (TUN offload, --queues queues), nat64d-1q (offload, one queue),
-#                       nat64d-nooffload (one queue, no offload), tayga. Default: native nat64d nat64d-1q tayga
+#                       nat64d-nooffload (one queue, no offload), tayga, and nat64d-uring / nat64d-1q-uring
+#                       (as nat64d / nat64d-1q with tun.io = "uring"; the others run tun.io = "syscalls").
+#                       Default: native nat64d nat64d-1q tayga
 #   --rounds N          alternating rounds (default 1); each figure is the median over the rounds
 #   --time S            length of each throughput test (default 8)
 #   --queues N          tun.queues for the nat64d variant (default: the number of CPUs)
@@ -70,7 +72,8 @@ while (($#)); do
     case $1 in
     --variants)
         for v in ${2:-}; do
-            [[ $v =~ ^(native|nat64d|nat64d-1q|nat64d-nooffload|tayga)$ ]] || die "unknown variant '$v'"
+            [[ $v =~ ^(native|nat64d|nat64d-1q|nat64d-nooffload|nat64d-uring|nat64d-1q-uring|tayga)$ ]] ||
+                die "unknown variant '$v'"
         done
         [[ -n ${2:-} ]] || die "--variants needs a list"
         VARIANTS=$2
@@ -162,12 +165,14 @@ start_variant() {
         netns_start_tayga || return 1
         TRANSLATOR_PID=$TAYGA_PID
         ;;
-    nat64d | nat64d-1q | nat64d-nooffload)
+    nat64d | nat64d-1q | nat64d-nooffload | nat64d-uring | nat64d-1q-uring)
         NAT64D_TUN_OFFLOAD=true
         NAT64D_TUN_QUEUES=$QUEUES
-        [[ $v == nat64d-1q ]] && NAT64D_TUN_QUEUES=1
+        NAT64D_TUN_IO=syscalls
+        [[ $v == nat64d-1q* ]] && NAT64D_TUN_QUEUES=1
         [[ $v == nat64d-nooffload ]] && { NAT64D_TUN_OFFLOAD=false; NAT64D_TUN_QUEUES=1; }
-        export NAT64D_TUN_OFFLOAD NAT64D_TUN_QUEUES
+        [[ $v == *-uring ]] && NAT64D_TUN_IO=uring
+        export NAT64D_TUN_OFFLOAD NAT64D_TUN_QUEUES NAT64D_TUN_IO
         netns_start_nat64d "$NAT64D_BIN"
         netns_wait_nat64d "$STARTUP_TIMEOUT" || { netns_show_log nat64d 40; return 1; }
         TRANSLATOR_PID=$NAT64D_PID
@@ -326,7 +331,9 @@ def cell(x):
 
 cols = ["variant"] + [m[1] for m in metrics]
 rows = [[v] + [cell(table[v][m[0]]) for m in metrics] for v in variants]
-for a, b in [("nat64d", "native"), ("nat64d", "tayga"), ("nat64d-1q", "native"), ("nat64d", "nat64d-1q")]:
+for a, b in [("nat64d", "native"), ("nat64d", "tayga"), ("nat64d-1q", "native"), ("nat64d", "nat64d-1q"),
+             ("nat64d-uring", "native"), ("nat64d-uring", "tayga"), ("nat64d-uring", "nat64d"),
+             ("nat64d-1q-uring", "nat64d-1q")]:
     if a in table and b in table:
         r = []
         for key, _, _, _ in metrics:

@@ -15,6 +15,7 @@ PACKAGES=(
     ndisc6 openssh-server openssl haproxy sniproxy wrk
     jq
     binutils
+    liburing-dev
 )
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }

@@ -315,12 +315,15 @@ netns_start_translator() {
 # The [tun], [translator] and [gateway] sections of a nat64d config for this topology (to standard output);
 # every suite's config starts with them.
 netns_nat64d_config_head() {
+    local io=  # tun.io when NAT64D_TUN_IO is set ("uring" or "syscalls"), else the default
+    [[ -n ${NAT64D_TUN_IO:-} ]] && io="io = \"$NAT64D_TUN_IO\""
     cat <<EOF
 [tun]
 name = "$NAT64D_TUN"
 mtu = 1500
 offload = ${NAT64D_TUN_OFFLOAD:-true}
 queues = ${NAT64D_TUN_QUEUES:-2}
+$io
 
 [translator]
 prefix = "$NAT64_PREFIX"

@@ -235,6 +235,16 @@ print(" ".join(str(x["packets"]) for x in q))' "${NAT64D_TUN_QUEUES:-2}" <<<"$ou
         { DETAIL=$(oneline "$out"); return 1; }
 }
 
+# tun.io (NAT64D_TUN_IO): with "uring" every packet thread that has carried packets holds one io_uring (the
+# kernel's anon inode in /proc/PID/fd); with system calls none does. Run after packets-on-every-queue.
+check_tun_io() {
+    local rings want=0
+    [[ ${NAT64D_TUN_IO:-} == uring ]] && want=${NAT64D_TUN_QUEUES:-2}
+    rings=$(find "/proc/$NAT64D_PID/fd" -lname 'anon_inode:*io_uring*' 2>/dev/null | wc -l)
+    DETAIL="$rings io_uring rings for tun.io = \"${NAT64D_TUN_IO:-default}\", expected $want"
+    ((rings == want))
+}
+
 # Capture an HTTP exchange and read it back with tcpdump: both sides, both directions.
 check_capture_http() {
     local dir=$NETNS_WORKDIR/capture-http out problems=() f
@@ -368,6 +378,7 @@ else
     check dns64-acl-refused check_acl_refused
     check control-socket-stats-sessions check_control_socket
     check packets-on-every-queue check_queues
+    check tun-io-rings check_tun_io
     check udp-gso-transfer-hash check_udp_gso
     check prometheus-metrics check_metrics
     check capture-http-both-sides check_capture_http

@@ -75,6 +75,8 @@ public struct DeviceCounters: Equatable, Sendable {
     public var udpSuperPackets: UInt64 = 0
     /// Whether the device takes and hands over UDP super-packets (TUN_F_USO4/USO6 granted).
     public var udpOffload = false
+    /// Whether reads and writes go through io_uring (`tun.io = "uring"` and the kernel allowed it).
+    public var uring = false
 
     public init() {}
 
@@ -86,6 +88,7 @@ public struct DeviceCounters: Equatable, Sendable {
         tcpSuperPackets &+= other.tcpSuperPackets
         udpSuperPackets &+= other.udpSuperPackets
         udpOffload = udpOffload || other.udpOffload
+        uring = uring || other.uring
     }
 }
 

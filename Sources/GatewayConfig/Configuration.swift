@@ -19,6 +19,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var offload: Bool = true
         /// TUN queues (IFF_MULTI_QUEUE), one packet thread each; 0 = one per CPU. Default 0.
         public var queues: Int = 0
+        /// How the queues are read and written (`TunIOMode`). Default `defaultIO`.
+        public var io: TunIOMode = defaultIO
+        public static let defaultIO = TunIOMode.syscalls
     }
 
     /// `[translator]`: the stateful NAT64 (RFC 6146) and its address mapping (RFC 6052).

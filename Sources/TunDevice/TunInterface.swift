@@ -120,22 +120,33 @@ extension TunQueue {
     /// Reads one packet into `packet` (at its headroom), with its offload metadata when the queue has
     /// IFF_VNET_HDR. Non-blocking: `.empty` when nothing is queued.
     public func receive(into packet: inout PacketBuffer) throws(SystemError) -> Reception {
-        if !offload {
-            let area = packet.readArea
-            guard let n = try readNonBlocking(into: area.pointer, capacity: area.count) else { return .empty }
-            packet.received(length: n)
+        let area = Self.receiveArea(of: packet, offload: offload)
+        guard let n = try readNonBlocking(into: area.pointer, capacity: area.count) else { return .empty }
+        return Self.received(n, into: &packet, offload: offload)
+    }
+
+    /// Where a read into `packet` goes: at its headroom mark, or with IFF_VNET_HDR the 12 bytes before it
+    /// for the header and the IP packet right at it. (Reads issued elsewhere, e.g. through io_uring, use it.)
+    public static func receiveArea(of packet: borrowing PacketBuffer, offload: Bool)
+        -> (pointer: UnsafeMutableRawPointer, count: Int) {
+        let area = packet.readArea
+        guard offload else { return area }
+        return (area.pointer - VirtioNetHeader.size, area.count + VirtioNetHeader.size)
+    }
+
+    /// Finishes a read of `length` bytes into `receiveArea(of: packet)`: sets the packet's length and, with
+    /// IFF_VNET_HDR, its offload metadata from the header (checked, not trusted).
+    public static func received(_ length: Int, into packet: inout PacketBuffer, offload: Bool) -> Reception {
+        guard offload else {
+            packet.received(length: length)
             return .packet
         }
-        // The header lands in the 12 bytes just before the headroom mark, the IP packet right at it.
+        guard length >= VirtioNetHeader.size else { return .badOffloadHeader }
         let area = packet.readArea
-        guard let n = try readNonBlocking(into: area.pointer - VirtioNetHeader.size,
-                                          capacity: area.count + VirtioNetHeader.size)
-        else { return .empty }
-        guard n >= VirtioNetHeader.size else { return .badOffloadHeader }
         switch VirtioNetHeader.decode(UnsafeRawPointer(area.pointer - VirtioNetHeader.size),
-                                      packetLength: n - VirtioNetHeader.size) {
+                                      packetLength: length - VirtioNetHeader.size) {
         case .success(let info):
-            packet.received(length: n - VirtioNetHeader.size, offload: info)
+            packet.received(length: length - VirtioNetHeader.size, offload: info)
             return .packet
         case .failure:
             return .badOffloadHeader

@@ -88,9 +88,10 @@ struct GatewayService: Service {
                 try nl.addRoute(p, interfaceIndex: index)
             }
         }
+        let io = Self.tunIO(configuration.tun.io, logger: logger)
         logger.info("TUN ready", metadata: ["device": "\(name)", "mtu": "\(configuration.tun.mtu)",
                                             "offload": "\(offload)", "udp-offload": "\(udpOffload)",
-                                            "queues": "\(queueCount)",
+                                            "queues": "\(queueCount)", "io": "\(io.rawValue)",
                                             "prefix": "\(configuration.translator.prefix)"])
 
         // 2. The control socket (bound now, so a bad path fails before anything runs) and the packet path,
@@ -127,7 +128,7 @@ struct GatewayService: Service {
         // One packet thread per queue, each with its own translator (buffers, counters, rate limits) over the
         // one shared state table, so both directions of a flow meet whichever queue the kernel picks.
         var threads = [ForwardingThread(
-            index: 0, engine: ForwardingEngine(translator: translator), device: TunPacketDevice(queue: queue),
+            index: 0, engine: ForwardingEngine(translator: translator), device: TunPacketDevice(queue: queue, io: io),
             capture: capture, events: journal?.events, onFailure: onFailure)]
         for i in 1..<queueCount {
             let more = try TunQueue(name: name, multiQueue: true, offload: offload)
@@ -136,7 +137,7 @@ struct GatewayService: Service {
             c.seed = seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15
             threads.append(ForwardingThread(
                 index: i, engine: ForwardingEngine(translator: Translator(configuration: c, sharing: table)),
-                device: TunPacketDevice(queue: more), capture: capture, events: journal?.events,
+                device: TunPacketDevice(queue: more, io: io), capture: capture, events: journal?.events,
                 onFailure: onFailure))
         }
         let forwarder = ForwardingGroup(threads: threads, capture: capture)
