@@ -228,27 +228,28 @@ for i in range(1, 41):
         s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM); s.setblocking(False)
         s.bind(("2001:db8:1::f%02x" % i, 0)); s.connect_ex((gw, 53)); socks.append(s)
 print("open", len(socks), flush=True)
-for _ in range(16):  # keep them past the 2 s message deadline: one whole query each every 0.5 s
+for _ in range(6):  # keep them past the 2 s message deadline: one whole query each every 1.5 s
     q = b"\x00\x22\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x06v4only\x04demo\x04test\x00\x00\x01\x00\x01"
     for s in socks:
         try: s.send(q)
         except OSError: pass
-    time.sleep(0.5)
+    time.sleep(1.5)
 PY
     pid=$!
     for _ in $(seq 50); do grep -q open "$holder" 2>/dev/null && break; sleep 0.1; done
     sleep 1
     cpu0=$(awk '{print $14 + $15}' "/proc/$NAT64D_PID/stat")
+    sleep 2
+    cpu1=$(awk '{print $14 + $15}' "/proc/$NAT64D_PID/stat")
     out=$(client dig -b "$CLIENT_ADDR6" +tries=1 +time=2 @"$GW_ADDR6" v4only.demo.test AAAA 2>&1) ||
         { DETAIL="UDP dig with descriptors exhausted: $(oneline "$out")"; kill "$pid" 2>/dev/null; return 1; }
     grep -q "status: NOERROR" <<<"$out" || { DETAIL="UDP dig: $(oneline "$out")"; kill "$pid" 2>/dev/null; return 1; }
     out=$(client curl -sS --interface "$CLIENT_ADDR6" --max-time 3 "http://[$SERVER_SYNTH6]/" 2>&1) ||
         { DETAIL="curl through the translator with descriptors exhausted: $(oneline "$out")"; kill "$pid" 2>/dev/null; return 1; }
-    sleep 1
-    cpu1=$(awk '{print $14 + $15}' "/proc/$NAT64D_PID/stat")
     wait "$pid" 2>/dev/null || true
-    # clock ticks (100/s): a spinning listener would burn ~200 in these ~2 s
-    ((cpu1 - cpu0 < 60)) || { DETAIL="nat64d used $((cpu1 - cpu0)) ticks of CPU in ~2 s with descriptors exhausted"; return 1; }
+    # clock ticks (100/s) in those 2 s: a spinning listener burns 100 a second (200 here); the held
+    # connections' queries (about 400 a second) cost a debug build well under half a core
+    ((cpu1 - cpu0 < 120)) || { DETAIL="nat64d used $((cpu1 - cpu0)) ticks of CPU in 2 s with descriptors exhausted"; return 1; }
     out=$(client dig -b "$CLIENT_ADDR6" +tcp +tries=1 +time=3 @"$GW_ADDR6" v4only.demo.test AAAA 2>&1) ||
         { DETAIL="dig +tcp after the connections closed: $(oneline "$out")"; return 1; }
     grep -q "status: NOERROR" <<<"$out" || { DETAIL="dig +tcp after: $(oneline "$out")"; return 1; }
