@@ -48,9 +48,8 @@ let package = Package(
             name: "CPcap", path: "Sources/CPcap", pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"])]),
         // io_uring for the TUN device's batched reads and writes (`tun.io = "uring"`).
-        .systemLibrary(
-            name: "CURing", path: "Sources/CURing", pkgConfig: "liburing",
-            providers: [.apt(["liburing-dev"])]),
+        // A C target (not a system module): liburing stays inside its .c file (see shim.c).
+        .target(name: "CURing", path: "Sources/CURing", linkerSettings: [.linkedLibrary("uring")]),
 
         // Libraries
         .target(name: "NAT64Translator"),

@@ -28,7 +28,7 @@ import Glibc
 /// One ring over one TUN queue's fd, owned by the device of one packet thread (created on that thread: the
 /// ring is single-issuer).
 final class UringPacketIO {
-    private let ring: UnsafeMutablePointer<io_uring>
+    private let ring: OpaquePointer
     let fd: Int32
     /// Packets carry a virtio-net header (IFF_VNET_HDR).
     let vnetHeader: Bool

@@ -1,12 +1,13 @@
 // CURing: the few io_uring calls the TUN device needs, over liburing (Debian liburing-dev).
 //
-// Why this shim exists: most of liburing's API is static inline functions working on the shared rings with
-// C11 atomics. Each call the device needs is wrapped here in one small static inline function, prefixed
-// CURing_, so Swift imports plain signatures while clang compiles liburing's own bodies.
-#ifndef CURING_SHIM_H
-#define CURING_SHIM_H
+// Why a C file and not a header-only system module: most of liburing's API is static inline functions on the
+// shared rings with C11 atomics, and liburing.h defines _GNU_SOURCE and _XOPEN_SOURCE before including the
+// C library's headers. Imported into Swift as a module, those headers would define structures such as fd_set
+// differently from every other C module of the package (clang refuses the mix). Here liburing stays inside
+// this file; Swift sees only include/curing.h, which needs no system header beyond stdint.
+#include <liburing.h>  // first: it sets the feature macros the C library headers need for it
 
-#include <liburing.h>
+#include "curing.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
 /// A ring of `entries` submission slots, or NULL with errno set. Tries IORING_SETUP_SINGLE_ISSUER |
 /// IORING_SETUP_DEFER_TASKRUN first (Linux 6.1: completions are posted when this thread asks, with no
 /// interrupting task work), then plain flags. The thread that creates the ring must be the one that submits.
-static inline struct io_uring *CURing_create(unsigned entries) {
+struct io_uring *CURing_create(unsigned entries) {
     struct io_uring *ring = calloc(1, sizeof(*ring));
     if (!ring) { errno = ENOMEM; return NULL; }
     int r = io_uring_queue_init(entries, ring, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
@@ -24,7 +25,7 @@ static inline struct io_uring *CURing_create(unsigned entries) {
     return ring;
 }
 
-static inline void CURing_destroy(struct io_uring *ring) {
+void CURing_destroy(struct io_uring *ring) {
     io_uring_queue_exit(ring);
     free(ring);
 }
@@ -33,7 +34,7 @@ static inline void CURing_destroy(struct io_uring *ring) {
 /// with -EAGAIN (RWF_NOWAIT; io_uring does not go by O_NONBLOCK on pollable files, it would keep the read in
 /// flight until a packet comes). `drain`: start only after every earlier request completed
 /// (IOSQE_IO_DRAIN). Returns 0, or -1 when the submission queue is full.
-static inline int CURing_prepRead(struct io_uring *ring, int fd, void *buf, unsigned len, uint64_t userData,
+int CURing_prepRead(struct io_uring *ring, int fd, void *buf, unsigned len, uint64_t userData,
                                   int drain) {
     struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
     if (!sqe) return -1;
@@ -45,7 +46,7 @@ static inline int CURing_prepRead(struct io_uring *ring, int fd, void *buf, unsi
 }
 
 /// Queues a vectored write of `count` iovecs (which must stay valid until it completes). 0, or -1 when full.
-static inline int CURing_prepWritev(struct io_uring *ring, int fd, const struct iovec *iov, unsigned count,
+int CURing_prepWritev(struct io_uring *ring, int fd, const void *iov, unsigned count,
                                     uint64_t userData) {
     struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
     if (!sqe) return -1;
@@ -56,12 +57,12 @@ static inline int CURing_prepWritev(struct io_uring *ring, int fd, const struct 
 
 /// Submits what is queued and waits until `waitNr` completions are ready: one io_uring_enter.
 /// Returns the number submitted or -errno.
-static inline int CURing_submitAndWait(struct io_uring *ring, unsigned waitNr) {
+int CURing_submitAndWait(struct io_uring *ring, unsigned waitNr) {
     return io_uring_submit_and_wait(ring, waitNr);
 }
 
 /// Copies up to `max` ready completions (user data and result) and marks them seen. Returns how many.
-static inline unsigned CURing_reap(struct io_uring *ring, uint64_t *userData, int32_t *results, unsigned max) {
+unsigned CURing_reap(struct io_uring *ring, uint64_t *userData, int32_t *results, unsigned max) {
     struct io_uring_cqe *cqes[64];
     unsigned total = 0;
     while (total < max) {
@@ -78,4 +79,3 @@ static inline unsigned CURing_reap(struct io_uring *ring, uint64_t *userData, in
     return total;
 }
 
-#endif
