@@ -41,6 +41,8 @@ public struct Translator: ~Copyable, @unchecked Sendable {
         fragments4 = FragmentTracker()
         arena = OutputArena()
         reassembly = ICMPReassembly()
+        let shared = self.table
+        shared.lock.withLock { shared.setGeneratedErrorCap(perSecond: configuration.icmpErrorsTotalPerSecond) }
     }
 
     /// Translates the packet in `packet` in place.

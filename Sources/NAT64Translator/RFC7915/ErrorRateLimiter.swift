@@ -35,3 +35,37 @@ public struct ErrorRateLimiter: Sendable {
         return true
     }
 }
+
+/// E4: one token bucket for every ICMP error the translator generates, whatever the destination. The
+/// per-destination buckets alone let a flood from many (spoofed) sources draw one error per packet; this caps
+/// the total. It lives in the shared state table (`BindingTable.allowGeneratedError`), so the cap holds for
+/// all packet threads together.
+public struct TotalErrorBucket: Sendable, Equatable {
+    public var perSecond: Int
+    @usableFromInline var tokens: Int64
+    @usableFromInline var refilled: Nanoseconds = .min
+
+    public init(perSecond: Int) {
+        self.perSecond = perSecond
+        tokens = Int64(max(0, perSecond))
+    }
+
+    /// Takes one token; false when the bucket is empty (or the cap is 0: no generated errors).
+    @inlinable
+    public mutating func allow(now: Nanoseconds) -> Bool {
+        if perSecond <= 0 { return false }
+        if refilled == .min { refilled = now }
+        let elapsed = now - refilled
+        if elapsed > 0 {
+            let add = elapsed * Int64(perSecond) / 1_000_000_000
+            if add > 0 {
+                tokens = min(tokens + add, Int64(perSecond))
+                // Keep the remainder: the refill time advances by exactly what the tokens paid for.
+                refilled = tokens == Int64(perSecond) ? now : refilled + add * 1_000_000_000 / Int64(perSecond)
+            }
+        }
+        guard tokens > 0 else { return false }
+        tokens -= 1
+        return true
+    }
+}

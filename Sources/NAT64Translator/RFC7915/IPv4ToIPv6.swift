@@ -31,6 +31,11 @@ extension Translator {
         let fragmentOffset = Int(flagsOffset & IPv4Field.offsetMask) * 8
         let isFragment = moreFragments || fragmentOffset != 0
         let dontFragment = flagsOffset & IPv4Field.dontFragment != 0
+        // F17: a fragment ending past the largest IPv4 Total Length (65,535) is never forwarded.
+        if isFragment && !MalformedInput.fragmentFits(unfragmentable: headerLength, offset: fragmentOffset,
+                                                      length: totalLength - headerLength) {
+            return .drop(.fragmentTooFar)
+        }
 
         if isStateless {
             if destination4 == configuration.gatewayIPv4 { return answerEcho4(&packet, headerLength: headerLength) }
@@ -89,10 +94,19 @@ extension Translator {
         }
         switch proto {
         case IPProtocolNumber.tcp:
-            if isFirst { guard l4Length >= L4Field.tcpMinimumHeaderLength else { return .drop(.truncated) } }
+            if isFirst {
+                guard l4Length >= L4Field.tcpMinimumHeaderLength else { return .drop(.truncated) }
+                // F16: Data Offset < 5 (or a header longer than the packet).
+                guard MalformedInput.tcpDataOffsetValid(l4, l4Length: l4Length, fragmented: moreFragments)
+                else { return .drop(.tcpDataOffset) }
+            }
         case IPProtocolNumber.udp:
             if isFirst {
                 guard l4Length >= L4Field.udpHeaderLength else { return .drop(.truncated) }
+                // F15: the Length field agrees with the packet (super-packets and first fragments: its range).
+                guard MalformedInput.udpLengthMatches(l4, l4Length: l4Length, fragmented: moreFragments,
+                                                      offload: packet.offload)
+                else { return .drop(.udpLengthMismatch) }
                 // T4.13 / F14: a fragmented datagram without checksum cannot get one computed here, and an
                 // unfragmented one may be configured out: both are answered with ICMPv4 3/13 (§4.4).
                 if l4.be16(L4Field.udpChecksum) == 0 && (isFragment || configuration.stateless.udpZeroChecksum == .drop) {

@@ -27,6 +27,10 @@ extension Translator {
         if destination.high >> 56 == 0xFF || source.high >> 54 == 0x3FA || source == .unspecified {
             return .drop(.localTraffic)
         }
+        // F18: an IPv4-mapped address is never on the wire; no ICMP error goes back to a spoofed one.
+        if MalformedInput.isIPv4Mapped(source) || MalformedInput.isIPv4Mapped(destination) {
+            return .drop(.mappedAddress)
+        }
 
         // T6.3 / T6.4: the extension header chain.
         let layout: IPv6Layout
@@ -40,6 +44,12 @@ extension Translator {
         case .parameterProblem(let pointer, let reason):
             return generateICMPv6Error(for: packet, into: &reply, type: 4, code: 0, parameter: pointer,
                                        reason: reason, now: now)
+        }
+        // F17: a fragment ending past the largest reassembled Payload Length (65,535) is never forwarded.
+        if let f = layout.fragment,
+           !MalformedInput.fragmentFits(unfragmentable: layout.upperOffset - IPv6Field.headerLength - 8,
+                                        offset: f.offset, length: packet.count - layout.upperOffset) {
+            return .drop(.fragmentTooFar)
         }
         if isStateless && destination == configuration.gatewayIPv6 {
             return answerEcho6(&packet, layout: layout)
@@ -97,11 +107,20 @@ extension Translator {
         var oneToOne = stateless4
         switch layout.proto {
         case IPProtocolNumber.tcp:
-            if isFirst { guard l4Length >= L4Field.tcpMinimumHeaderLength else { return .drop(.truncated) } }
+            if isFirst {
+                guard l4Length >= L4Field.tcpMinimumHeaderLength else { return .drop(.truncated) }
+                // F16: Data Offset < 5 (or a header longer than the packet).
+                guard MalformedInput.tcpDataOffsetValid(l4, l4Length: l4Length, fragmented: layout.fragment?.more ?? false)
+                else { return .drop(.tcpDataOffset) }
+            }
             proto = IPProtocolNumber.tcp
         case IPProtocolNumber.udp:
             if isFirst {
                 guard l4Length >= L4Field.udpHeaderLength else { return .drop(.truncated) }
+                // F15: the Length field agrees with the packet (super-packets and first fragments: its range).
+                guard MalformedInput.udpLengthMatches(l4, l4Length: l4Length, fragmented: layout.fragment?.more ?? false,
+                                                      offload: packet.offload)
+                else { return .drop(.udpLengthMismatch) }
                 if l4.be16(L4Field.udpChecksum) == 0, case .complete = packet.offload.checksum {
                     return .drop(.zeroUDPChecksum)  // RFC 8200 §8.1: mandatory in IPv6
                 }

@@ -176,6 +176,8 @@ struct HostEntry: Sendable {
     /// Free-list link while unused.
     var nextFree: UInt32
     var kind: UInt8
+    /// BIB entries (pool4 ports) of a NAPT host, for the per-host port cap (S11); fits the padding.
+    var bibCount: UInt16 = 0
 }
 
 /// Mutable scalars of a table, kept behind a pointer (see the file header).
@@ -195,6 +197,12 @@ struct TableMeta: Sendable {
     @usableFromInline var sessionsPerHost: Int
     /// Transitory TCP sessions evicted to make room for a new flow in a full table (S9 early drop).
     var transitoryEvictions = 0
+    /// UDP/ICMP sessions evicted for their pool4 port (S11 early drop; BindingTable+IdleEviction.swift).
+    var sessionEvictions = SessionEvictionCounts()
+    /// Pool4 ports one NAPT host may hold (S11); a reload may change it.
+    @usableFromInline var portsPerHost: Int = 65_535
+    /// E4: the cap on all generated ICMP errors together (RFC7915/ErrorRateLimiter.swift).
+    @usableFromInline var generatedErrors = TotalErrorBucket(perSecond: 1000)
 }
 
 /// The RFC 6146 state tables (see the file header). Reference semantics; single-threaded by contract.
@@ -294,7 +302,8 @@ public final class BindingTable: @unchecked Sendable {
         heldSYNs = HeldSYNStore(capacity: configuration.limits.heldSYNs, holdTime: timeouts.incomingSYN)
         meta = .allocate(capacity: 1)
         meta.initialize(to: TableMeta(
-            random: SplitMix64(seed: seed), timeouts: timeouts, sessionsPerHost: configuration.limits.sessionsPerHost))
+            random: SplitMix64(seed: seed), timeouts: timeouts, sessionsPerHost: configuration.limits.sessionsPerHost,
+            portsPerHost: max(1, configuration.limits.portsPerHost)))
         portBlocks = configuration.portBlocks.size > 0 && configuration.mode == .napt
             ? PortBlockTable(settings: configuration.portBlocks, pool: self.pool, hostCapacity: hostCapacity) : nil
         policy = configuration.outboundRules.isEmpty

@@ -115,6 +115,10 @@ final class MetricsExporter: Sendable {
             list.append(counter("nat64d_queue_packets_total", q.engine.packets,
                                 "Packets read from the TUN, by queue (packet thread).", [("queue", "\(i)")]))
         }
+        for reason in SessionEvictionReason.allCases {
+            list.append(counter("nat64d_sessions_evicted_total", s.forwarder.sessionEvictions[reason],
+                                "UDP/ICMP sessions evicted for their pool4 port, by reason.", [("reason", "\(reason)")]))
+        }
         for reason in DropReason.allCases {
             list.append(counter("nat64d_dropped_packets_total", c.drops(reason), "Packets dropped, by reason.",
                                 [("reason", "\(reason)")]))

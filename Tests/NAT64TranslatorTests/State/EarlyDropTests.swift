@@ -1,0 +1,86 @@
+// S11: pool4 port early drop (idle UDP/ICMP sessions give up their port to a new flow when an address's ports
+// are exhausted) and the per-host port cap. Time is injected; packets come from PacketTestSupport.
+import NAT64Translator
+import PacketTestSupport
+import Testing
+
+/// The IPv6 host number `n` under 2001:db8:1::/64.
+func hostNumber(_ n: Int) -> IPv6Address { IPv6Address(high: 0x2001_0db8_0001_0000, low: UInt64(0x1000 + n)) }
+
+@Suite struct EarlyDropTests {
+    let fourPorts = StateConfiguration(portRanges: [Pool4Entry(address: pool, ports: 2000...2003)])
+
+    func udp(_ t: inout Translator, from host: IPv6Address, port: UInt16 = 5000, at now: Nanoseconds) -> (Verdict, Parsed) {
+        let (v, out) = run(&t, buildIPv6(src: host, dst: server6, l4: .udp(src: port, dst: 53, payload: [1])), now: now)
+        return (v, Parsed(bytes: out))
+    }
+
+    @Test("S11: with every port taken, a new UDP flow takes the port of the longest-idle UDP session past the minimum age")
+    func S11_idleUDPGivesUpPort() {
+        var t = stateTranslator(state: fourPorts)
+        var ports: [UInt16] = []
+        for i in 0..<4 { ports.append(udp(&t, from: hostNumber(i), at: 0).1.srcPort) }
+        #expect(Set(ports).count == 4)
+        // Idle for one second only: below the minimum age, so the pool is exhausted (S3 answer).
+        #expect(udp(&t, from: hostNumber(9), at: second).0 == .icmpError(.poolExhausted))
+        #expect(t.table.sessionEvictions[.idleUDP] == 0)
+        // Host 0 stays active; hosts 1–3 go idle. At 3 s the newcomer takes the port of one of 1–3.
+        _ = udp(&t, from: hostNumber(0), at: 2_900_000_000)
+        let (v, out) = udp(&t, from: hostNumber(9), at: 3 * second)
+        #expect(v == .translated)
+        #expect(ports[1...].contains(out.srcPort))
+        #expect(t.table.sessionEvictions[.idleUDP] == 1)
+        #expect(t.table.sessionCount == 4)
+        #expect(t.table.bibOutside(for: Endpoint6(address: hostNumber(0), port: 5000, proto: 17))?.port == ports[0])
+        // Replies reach the newcomer, not the evicted host.
+        let reply = run(&t, buildIPv4(src: server4, dst: pool, l4: .udp(src: 53, dst: out.srcPort, payload: [2])), now: 3 * second)
+        #expect(reply.0 == .translated && Parsed(bytes: reply.1).dst6 == hostNumber(9))
+    }
+
+    @Test("S11: ICMP identifiers are reclaimed the same way; TCP ports never are")
+    func S11_icmpAndNotTCP() {
+        var t = stateTranslator(state: StateConfiguration(portRanges: [Pool4Entry(address: pool, ports: 2000...2001)]))
+        for i in 0..<2 {
+            let ping = buildIPv6(src: hostNumber(i), dst: server6, l4: .echo(request: true, id: 7, seq: 1, payload: []))
+            #expect(run(&t, ping, now: 0).0 == .translated)
+        }
+        let late = buildIPv6(src: hostNumber(5), dst: server6, l4: .echo(request: true, id: 7, seq: 1, payload: []))
+        #expect(run(&t, late, now: 5 * second).0 == .translated)
+        #expect(t.table.sessionEvictions[.idleICMP] == 1)
+        for i in 0..<2 {
+            #expect(tcp6(&t, from: hostNumber(i), sport: 6000, flags: SYN, at: 0).0 == .translated)
+        }
+        #expect(tcp6(&t, from: hostNumber(5), sport: 6000, flags: SYN, at: 100 * second).0 == .icmpError(.poolExhausted))
+        #expect(t.table.sessionEvictions[.idleUDP] == 0)
+    }
+
+    @Test("S11: a host's own idle session makes room for its new flow while it keeps another session")
+    func S11_ownIdleSession() {
+        var t = stateTranslator(state: fourPorts)
+        for p in 0..<4 { #expect(udp(&t, from: client, port: UInt16(7000 + p), at: 0).0 == .translated) }
+        #expect(udp(&t, from: client, port: 8000, at: 10 * second).0 == .translated)
+        #expect(t.table.sessionEvictions[.idleUDP] == 1 && t.table.sessionCount == 4)
+    }
+
+    @Test("S11: the per-host port cap refuses a host's next pool4 port, counted; other hosts and existing mappings go on")
+    func S11_portsPerHost() {
+        var limits = StateLimits()
+        limits.portsPerHost = 3
+        var t = stateTranslator(state: StateConfiguration(limits: limits))
+        for p in 0..<3 { #expect(udp(&t, from: client, port: UInt16(7000 + p), at: 0).0 == .translated) }
+        #expect(udp(&t, from: client, port: 7003, at: 0).0 == .drop(.hostPortLimit))
+        let ping = buildIPv6(src: client, dst: server6, l4: .echo(request: true, id: 1, seq: 1, payload: []))
+        #expect(run(&t, ping, now: 0).0 == .drop(.hostPortLimit))
+        // A new peer on an existing mapping needs no new port.
+        let other = prefix.embed(IPv4Address("203.0.113.7")!)
+        #expect(run(&t, buildIPv6(src: client, dst: other, l4: .udp(src: 7000, dst: 53, payload: [])), now: 0).0 == .translated)
+        #expect(udp(&t, from: hostNumber(1), at: 0).0 == .translated)
+        #expect(t.counters.drops(.hostPortLimit) == 2)
+        // A reload lowers or raises the cap for the running table.
+        t.table.reconfigure(timeouts: t.table.timeouts, sessionsPerHost: 4096, portsPerHost: 4)
+        #expect(udp(&t, from: client, port: 7003, at: 0).0 == .translated)
+        // Ports come back when mappings expire.
+        _ = t.expire(now: 400 * second)
+        #expect(udp(&t, from: client, port: 7100, at: 401 * second).0 == .translated)
+    }
+}
