@@ -97,6 +97,9 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     case mappedAddress
     /// The IPv6 host holds its maximum number of pool4 ports (S11 per-host port cap).
     case hostPortLimit
+    /// A held fragment (or a datagram under reassembly) of the source holding the most was dropped to make
+    /// room for another source's (S12); counted once per fragment or datagram lost.
+    case fragmentEvicted
 
     public var description: String {
         switch self {
@@ -139,6 +142,7 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .fragmentTooFar: "fragment-past-65535"
         case .mappedAddress: "ipv4-mapped-address"
         case .hostPortLimit: "host-port-limit"
+        case .fragmentEvicted: "fragment-evicted"
         }
     }
 }

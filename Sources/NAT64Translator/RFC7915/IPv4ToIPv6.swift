@@ -125,6 +125,9 @@ extension Translator {
                 switch reassembly.add(&packet, key: key, headerLength: headerLength, payloadOffset: headerLength,
                                       offset: fragmentOffset, more: moreFragments, upperProtocol: proto, now: now) {
                 case .held: return .drop(.fragmentHeld)
+                case .heldEvicting:
+                    counters.count(.fragmentEvicted)  // S12: another source's older datagram made room
+                    return .drop(.fragmentHeld)
                 case .refused(let reason): return .drop(reason)
                 case .complete: return translate4to6(&packet, reply: &reply, now: now)
                 }
@@ -175,6 +178,9 @@ extension Translator {
                 switch arena.heldFragments.hold(UnsafeRawBufferPointer(packet.packet), key: fragmentKey,
                                                 source: IPv6Address(high: 0, low: UInt64(source4.value)), now: now) {
                 case .held, .duplicate: return .drop(.fragmentHeld)
+                case .evicted:
+                    counters.count(.fragmentEvicted)  // S12: another source's oldest fragment made room
+                    return .drop(.fragmentHeld)
                 case .full, .sourceLimit, .tooLarge: return .drop(.heldPacketLimit)
                 }
             }

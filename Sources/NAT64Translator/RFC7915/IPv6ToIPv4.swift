@@ -137,6 +137,9 @@ extension Translator {
                                       payloadOffset: layout.upperOffset, offset: f.offset, more: f.more,
                                       upperProtocol: IPProtocolNumber.icmpv6, now: now) {
                 case .held: return .drop(.fragmentHeld)
+                case .heldEvicting:
+                    counters.count(.fragmentEvicted)  // S12: another source's older datagram made room
+                    return .drop(.fragmentHeld)
                 case .refused(let reason): return .drop(reason)
                 case .complete: return translate6to4(&packet, reply: &reply, now: now)
                 }
