@@ -82,6 +82,24 @@ public struct Translator: ~Copyable, @unchecked Sendable {
         arena.fragment(at: index)
     }
 
+    /// Returns the translator to its state just after `init`: no sessions, held packets, fragments or
+    /// reassembly, full rate-limit buckets, zero counters, the same random sequences. Allocation-free; the
+    /// fuzz target calls it between inputs instead of building a translator (and its buffers) for each.
+    /// Not for translators with port blocks or outbound rules (`BindingTable.reset`).
+    public mutating func reset() {
+        table.lock.withLock { table.reset() }
+        counters = TranslatorCounters()
+        random = SplitMix64(seed: configuration.seed ^ 0x5151_5151_5151_5151)
+        rateLimiter.reset()
+        fragments4.reset()
+        arena.count = 0
+        arena.used = 0
+        arena.appending = false
+        arena.heldFragments.removeAll()
+        reassembly.removeAll()
+        eamHairpin = false
+    }
+
     /// Expires idle mappings; call from a timer, not per packet.
     public mutating func expire(now: Nanoseconds, budget: Int = 4096) -> Int {
         arena.heldFragments.expire(now: now)  // S8: held fragments whose first fragment never came
@@ -163,6 +181,11 @@ struct FragmentTracker: Sendable {
 
     @usableFromInline mutating func remember(_ key: UInt64, proto: UInt8, inside: Endpoint6, now: Nanoseconds) {
         entries[slot(key, proto)] = Entry(key: key, proto: proto, inside: inside, seen: now)
+    }
+
+    /// Forgets every entry (a reset; no allocation).
+    mutating func reset() {
+        for i in entries.indices { entries[i] = Entry() }
     }
 
     @usableFromInline func find(_ key: UInt64, proto: UInt8, now: Nanoseconds) -> Endpoint6? {

@@ -17,6 +17,14 @@ public struct ErrorRateLimiter: Sendable {
         refilled = Array(repeating: 0, count: ErrorRateLimiter.slots)
     }
 
+    /// Fills every bucket again (a reset; no allocation).
+    public mutating func reset() {
+        for i in 0..<ErrorRateLimiter.slots {
+            tokens[i] = Int32(clamping: perSecond)
+            refilled[i] = 0
+        }
+    }
+
     /// Takes one token for `key` (a hash of the destination); false when the bucket is empty.
     @inlinable
     public mutating func allow(key: UInt64, now: Nanoseconds) -> Bool {

@@ -200,6 +200,11 @@ final class ICMPReassembly {
         return (victim, true)
     }
 
+    /// Forgets every datagram under reassembly (a reset; no allocation).
+    func removeAll() {
+        for i in 0..<ICMPReassembly.slots { release(i) }
+    }
+
     private func release(_ i: Int) {
         table[i] = Slot()
         (bitmaps + i * ICMPReassembly.bitmapWords).update(repeating: 0, count: ICMPReassembly.bitmapWords)

@@ -241,6 +241,8 @@ public final class BindingTable: @unchecked Sendable {
     /// In `pool` mode: the host slot holding each pool address, or `none`.
     @usableFromInline let poolOwner: UnsafeMutablePointer<UInt32>
     @usableFromInline let hasher: FlowHasher
+    /// The seed of port randomisation (`reset` starts the sequence over).
+    let seed: UInt64
 
     /// Smallest and largest IPv4 address the table owns (pool4, static maps, EAM): a cheap first test.
     public let ownedIPv4Range: ClosedRange<UInt32>
@@ -297,6 +299,7 @@ public final class BindingTable: @unchecked Sendable {
         poolOwner = .allocate(capacity: max(1, pool.count))
         poolOwner.initialize(repeating: BindingTable.none, count: max(1, pool.count))
         hasher = FlowHasher(seed: seed)
+        self.seed = seed
         let owned = pool.map(\.value) + configuration.oneToOneIPv4Addresses.map(\.value)
         ownedIPv4Range = (owned.min() ?? .max)...(owned.max() ?? .max)
         heldSYNs = HeldSYNStore(capacity: configuration.limits.heldSYNs, holdTime: timeouts.incomingSYN)
@@ -311,24 +314,52 @@ public final class BindingTable: @unchecked Sendable {
 
         // Free lists thread every slot in order. Touching each entry now also faults the memory in, so the
         // first packets do not pay for page faults.
+        threadFreeLists()
+    }
+
+    /// Empties the slabs onto their free lists (in order) and makes the static mappings' hosts. The entries are
+    /// plain values (trivial types), so assigning over uninitialised slab memory is initialising it.
+    private func threadFreeLists() {
         for i in 0..<capacity {
             var e = SessionEntry.empty
             e.bibNext = i + 1 < capacity ? UInt32(i + 1) : BindingTable.none
-            (sessions + i).initialize(to: e)
+            sessions[i] = e
         }
         for i in 0..<bibCapacity {
             var e = BIBEntry.empty
             e.sessionHead = i + 1 < bibCapacity ? UInt32(i + 1) : BindingTable.none
-            (bibs + i).initialize(to: e)
+            bibs[i] = e
         }
         for i in 0..<hostCapacity {
             var e = HostEntry.empty
             e.nextFree = i + 1 < hostCapacity ? UInt32(i + 1) : BindingTable.none
-            (hosts + i).initialize(to: e)
+            hosts[i] = e
         }
         for m in configuration.staticMappings {
             _ = makeHost(m.inside, outside4: m.outside.value, kind: .staticMap, now: 0)
         }
+    }
+
+    /// Forgets every session, BIB entry, host, 1:1 assignment and held SYN, and starts port randomisation over:
+    /// the table is as new, without allocating (the fuzz target reuses one table for every input). Settings
+    /// (lifetimes, limits, the E4 cap) stay; eviction counts start at zero. Not for tables with port blocks or
+    /// outbound rules, whose budgets it does not track. Call with `lock` held when shared.
+    public func reset() {
+        precondition(!hasAbuseCounters, "reset() does not reset port blocks or policy budgets")
+        sessionsByInside.removeAll()
+        sessionsByOutside.removeAll()
+        bibByInside.removeAll()
+        bibByOutside.removeAll()
+        hostsByAddress.removeAll()
+        hostsByOutside.removeAll()
+        wheel.update(repeating: BindingTable.none, count: BindingTable.wheelSize)
+        poolOwner.update(repeating: BindingTable.none, count: max(1, pool.count))
+        let m = meta.pointee
+        meta.pointee = TableMeta(random: SplitMix64(seed: seed), timeouts: m.timeouts, sessionsPerHost: m.sessionsPerHost,
+                                 portsPerHost: m.portsPerHost,
+                                 generatedErrors: TotalErrorBucket(perSecond: m.generatedErrors.perSecond))
+        heldSYNs.removeAll()
+        threadFreeLists()
     }
 
     deinit {

@@ -115,6 +115,17 @@ public final class HeldPacketStore<Key: Equatable & Sendable>: @unchecked Sendab
     /// Packets held now.
     public var count: Int { list.pointee.count }
 
+    /// Forgets every entry (a reset; no allocation).
+    public func removeAll() {
+        let n = max(1, capacity)
+        for i in 0..<n {
+            keys[i] = nil
+            next[i] = i + 1 < capacity ? UInt32(i + 1) : Self.none
+            prev[i] = Self.none
+        }
+        list.pointee = (Self.none, Self.none, capacity > 0 ? 0 : Self.none, 0)
+    }
+
     /// Copies `packet` in under `key` until `now + holdTime`.
     ///
     /// - Parameters:

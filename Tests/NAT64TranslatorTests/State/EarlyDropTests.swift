@@ -84,3 +84,33 @@ func hostNumber(_ n: Int) -> IPv6Address { IPv6Address(high: 0x2001_0db8_0001_00
         #expect(udp(&t, from: client, port: 7100, at: 401 * second).0 == .translated)
     }
 }
+
+@Suite struct ResetTests {
+    @Test("reset: a translator reset after traffic translates the same packets exactly as a new one")
+    func resetIsLikeNew() {
+        func traffic(_ t: inout Translator) -> [[UInt8]] {
+            var out: [[UInt8]] = []
+            for i in 0..<20 {
+                let p = buildIPv6(src: hostNumber(i % 3), dst: server6, l4: .udp(src: UInt16(4000 + i), dst: 53, payload: [UInt8(i)]))
+                out.append(run(&t, p, now: Nanoseconds(i) * second).1)
+            }
+            out.append(run(&t, buildIPv6(src: client, dst: server6, hopLimit: 1, l4: .udp(src: 1, dst: 2, payload: [])), now: 0).1)
+            return out
+        }
+        var fresh = stateTranslator()
+        let expected = traffic(&fresh)
+        var reused = stateTranslator()
+        _ = traffic(&reused)
+        _ = run(&reused, fragmentedIPv4First(), now: 0)
+        reused.reset()
+        #expect(reused.table.sessionCount == 0 && reused.table.count == 0 && reused.table.hostCount == 0)
+        #expect(reused.counters == TranslatorCounters())
+        #expect(traffic(&reused) == expected)
+        #expect(reused.counters == fresh.counters)
+    }
+
+    /// The second fragment of an IPv4 datagram whose first never came (held, S8).
+    func fragmentedIPv4First() -> [UInt8] {
+        buildIPv4Raw(src: server4, dst: pool, flags: 100, proto: 17, payload: Array(repeating: 1, count: 64))
+    }
+}
