@@ -1,6 +1,6 @@
 // Early drop for pool4 ports (S11): when a pool4 address has no free port (or ICMP identifier) for a new UDP or
 // ICMP flow, the flow may take the port of the longest-idle UDP/ICMP session that has been idle for at least
-// `idleEvictionMinimum`, the way the kernel's conntrack early drop makes room. Without it spoofed UDP from
+// `idleEvictionMinimum` (1 s: a DNS client retries after that), the way the kernel's conntrack early drop makes room. Without it spoofed UDP from
 // many sources uses up every port of an address, and every new UDP flow (DNS included) fails for the 5-minute
 // UDP lifetime (RFC 6146 §3.5.1.1 says only that exhaustion may drop the packet; RFC 6888 REQ-4 asks
 // that one subscriber not exhaust ports for the others, hence also the per-host port cap).
@@ -51,7 +51,7 @@ public struct SessionEvictionCounts: Sendable, Equatable {
 
 extension BindingTable {
     /// A UDP or ICMP session idle at least this long may lose its port to a new flow when ports run out.
-    public static let idleEvictionMinimum: Nanoseconds = 2_000_000_000
+    public static let idleEvictionMinimum: Nanoseconds = 1_000_000_000
     /// Sessions looked at in one search for an idle session.
     static let idleEvictionEntryScan = 128
 
