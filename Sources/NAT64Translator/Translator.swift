@@ -167,6 +167,8 @@ struct FragmentTracker: Sendable {
         var seen: Nanoseconds = .min
     }
     @usableFromInline var entries = [Entry](repeating: Entry(), count: 1024)
+    /// Set by `remember`: a reset of an untouched tracker has nothing to do.
+    @usableFromInline var touched = false
     /// Fragments of one datagram arrive within this time (S4: fragments 2 s).
     static let lifetime: Nanoseconds = 2_000_000_000
 
@@ -181,10 +183,13 @@ struct FragmentTracker: Sendable {
 
     @usableFromInline mutating func remember(_ key: UInt64, proto: UInt8, inside: Endpoint6, now: Nanoseconds) {
         entries[slot(key, proto)] = Entry(key: key, proto: proto, inside: inside, seen: now)
+        touched = true
     }
 
     /// Forgets every entry (a reset; no allocation).
     mutating func reset() {
+        guard touched else { return }
+        touched = false
         for i in entries.indices { entries[i] = Entry() }
     }
 

@@ -100,6 +100,8 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     /// A held fragment (or a datagram under reassembly) of the source holding the most was dropped to make
     /// room for another source's (S12); counted once per fragment or datagram lost.
     case fragmentEvicted
+    /// ICMPv4 (protocol 1) carried in IPv6, or ICMPv6 (58) in IPv4 (F19).
+    case wrongFamilyICMP
 
     public var description: String {
         switch self {
@@ -143,6 +145,7 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .mappedAddress: "ipv4-mapped-address"
         case .hostPortLimit: "host-port-limit"
         case .fragmentEvicted: "fragment-evicted"
+        case .wrongFamilyICMP: "wrong-family-icmp"
         }
     }
 }

@@ -115,4 +115,23 @@ func patched16(_ bytes: [UInt8], _ offset: Int, _ value: UInt16) -> [UInt8] {
         #expect(t.counters.icmpErrorsSent == 0)
         #expect(t.table.sessionCount == 0)
     }
+
+    /// A fuzz find (Fuzz/Regressions/translator/siit-icmpv4-in-ipv6): in siit mode an IPv6 packet with Next Header
+    /// 1 passed as "another protocol" (F2) and came back from IPv4 as ICMPv6, failing the round-trip oracle.
+    @Test("F19: ICMPv4 carried in IPv6, or ICMPv6 in IPv4, is dropped and counted, in every mode", arguments: conformanceModes)
+    func test_F19_icmpOfTheOtherFamily(mode: TranslationMode) {
+        var t = translator(mode)
+        let echo4 = icmp4(type: 8, code: 0, rest: 0x0001_0001, body: [1, 2, 3, 4])
+        #expect(run(&t, buildIPv6Raw(src: client, dst: server6, upperProto: 1, payload: echo4)).0 == .drop(.wrongFamilyICMP))
+        let later = buildIPv6Raw(src: client, dst: server6, chain: [(44, fragmentHeader(offset: 8, more: false, id: 3))],
+                                 upperProto: 1, payload: echo4)
+        #expect(run(&t, later).0 == .drop(.wrongFamilyICMP))
+        let echo6 = icmp6(src: server6, dst: client, type: 128, code: 0, rest: 0x0001_0001, body: [1, 2, 3, 4])
+        #expect(run(&t, buildIPv4Raw(src: server4, dst: pool, proto: 58, payload: echo6)).0 == .drop(.wrongFamilyICMP))
+        #expect(t.counters.drops(.wrongFamilyICMP) == 3 && t.counters.icmpErrorsSent == 0)
+        // Other protocols still pass where translation is 1:1 (F2).
+        if mode == .siit {
+            #expect(run(&t, buildIPv6Raw(src: client, dst: server6, upperProto: 47, payload: [0, 0, 8, 0])).0 == .translated)
+        }
+    }
 }

@@ -10,6 +10,8 @@ public struct ErrorRateLimiter: Sendable {
     @usableFromInline var refilled: [Nanoseconds]
     public let perSecond: Int
     public static let slots = 1024
+    /// Set by the first `allow`: a reset of an untouched limiter has nothing to do.
+    @usableFromInline var touched = false
 
     public init(perSecond: Int) {
         self.perSecond = perSecond
@@ -19,6 +21,8 @@ public struct ErrorRateLimiter: Sendable {
 
     /// Fills every bucket again (a reset; no allocation).
     public mutating func reset() {
+        guard touched else { return }
+        touched = false
         for i in 0..<ErrorRateLimiter.slots {
             tokens[i] = Int32(clamping: perSecond)
             refilled[i] = 0
@@ -29,6 +33,7 @@ public struct ErrorRateLimiter: Sendable {
     @inlinable
     public mutating func allow(key: UInt64, now: Nanoseconds) -> Bool {
         if perSecond <= 0 { return false }
+        touched = true
         let i = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 54) & (ErrorRateLimiter.slots - 1)
         let elapsed = now - refilled[i]
         if elapsed > 0 {

@@ -202,7 +202,7 @@ final class ICMPReassembly {
 
     /// Forgets every datagram under reassembly (a reset; no allocation).
     func removeAll() {
-        for i in 0..<ICMPReassembly.slots { release(i) }
+        for i in 0..<ICMPReassembly.slots where table[i].key != nil { release(i) }
     }
 
     private func release(_ i: Int) {

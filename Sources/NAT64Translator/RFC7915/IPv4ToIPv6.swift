@@ -3,7 +3,8 @@
 // Rules: T4.1 header, T4.2 TTL, T4.3 options / source routes, T4.4 Fragment header, T4.5 fragmentation to the
 // minimum IPv6 MTU, T4.6 Fragmentation Needed, T4.7 informational ICMP, T4.13 UDP zero checksum, T4.14
 // checksums, T4.15 default error; S2 endpoint-independent filtering, S6 no mapping; A2/A3; F1, F2 stateless;
-// F9 DF fragments; F14 options. ICMPv4 errors continue in ICMPErrors.swift.
+// F9 DF fragments; F14 options; F15–F19 malformed input (MalformedInput.swift). ICMPv4 errors continue in
+// ICMPErrors.swift.
 
 extension Translator {
     @usableFromInline
@@ -140,6 +141,9 @@ extension Translator {
                 return .drop(.unknownICMPType)
             }
             idOffset = L4Field.icmpIdentifier
+        case IPProtocolNumber.icmpv6:
+            // F19: ICMPv6 inside IPv4 would come out as a real ICMPv6 message that no rule of §4.2 checked.
+            return .drop(.wrongFamilyICMP)
         default:
             // F2: 1:1 translation passes every protocol, payload copied (§4.5). T4.15: NAPT cannot, and says
             // so: communication administratively prohibited.

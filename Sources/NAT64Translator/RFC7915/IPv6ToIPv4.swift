@@ -2,7 +2,8 @@
 // Stateless/ in `siit` mode and for 1:1 hosts.
 // Rules: T6.1 header, T6.2 hop limit, T6.3 routing header, T6.4 DF/ID/fragments, T6.5 Packet Too Big,
 // T6.6 informational ICMPv6, T6.11 fragmented ICMPv6, T6.12 default error, T6.13 other protocols;
-// A1–A3 address checks; F1, F2 stateless; F8 empty payload; F10 extension after fragment; F14 traffic class.
+// A1–A3 address checks; F1, F2 stateless; F8 empty payload; F10 extension after fragment; F14 traffic class;
+// F15–F19 malformed input (MalformedInput.swift).
 // ICMPv6 errors continue in ICMPErrors.swift.
 
 extension Translator {
@@ -154,6 +155,9 @@ extension Translator {
             }
             proto = IPProtocolNumber.icmp
             idOffset = L4Field.icmpIdentifier
+        case IPProtocolNumber.icmp:
+            // F19: ICMPv4 inside IPv6 would come out as a real ICMPv4 message that no rule of §5.2 checked.
+            return .drop(.wrongFamilyICMP)
         default:
             // F2: 1:1 translation passes every protocol, payload copied (§5.5). T6.13: NAPT cannot: Parameter
             // Problem pointing at the next header.

@@ -1,4 +1,5 @@
-// Malformed packets that a translator would otherwise pass on to the other side (conformance F15–F18).
+// Malformed packets that a translator would otherwise pass on to the other side (conformance F15–F19; F19, the
+// ICMP of the other family, is checked where the protocol is dispatched).
 // Each is dropped and counted under its own `DropReason`, so it shows in `ctl stats` drops and /metrics.
 // Both directions call these before any state is looked up or created: a lie in a header never makes a
 // session, a port allocation or an ICMP error.

@@ -352,7 +352,9 @@ public final class BindingTable: @unchecked Sendable {
         bibByOutside.removeAll()
         hostsByAddress.removeAll()
         hostsByOutside.removeAll()
-        wheel.update(repeating: BindingTable.none, count: BindingTable.wheelSize)
+        if meta.pointee.sessionCount > 0 {  // the wheel only ever lists sessions
+            wheel.update(repeating: BindingTable.none, count: BindingTable.wheelSize)
+        }
         poolOwner.update(repeating: BindingTable.none, count: max(1, pool.count))
         let m = meta.pointee
         meta.pointee = TableMeta(random: SplitMix64(seed: seed), timeouts: m.timeouts, sessionsPerHost: m.sessionsPerHost,

@@ -117,6 +117,7 @@ public final class HeldPacketStore<Key: Equatable & Sendable>: @unchecked Sendab
 
     /// Forgets every entry (a reset; no allocation).
     public func removeAll() {
+        guard list.pointee.count > 0 else { return }  // empty: the free list holds every slot already
         let n = max(1, capacity)
         for i in 0..<n {
             keys[i] = nil
