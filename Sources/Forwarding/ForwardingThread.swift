@@ -54,7 +54,7 @@ public struct ForwarderStats: Sendable, Equatable {
     /// Adds `other` (several queues into one total).
     public mutating func add(_ other: ForwarderStats) {
         counters.add(other.counters)
-        sessions += other.sessions
+        sessions = max(sessions, other.sessions)  // the shared table's count, reported by every queue
         device.add(other.device)
         engine.add(other.engine)
         // One ring and one table shared by every queue: the same figure, not a sum.

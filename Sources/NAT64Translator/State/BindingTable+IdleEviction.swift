@@ -1,9 +1,11 @@
 // Early drop for pool4 ports (S11): when a pool4 address has no free port (or ICMP identifier) for a new UDP or
 // ICMP flow, the flow may take the port of the longest-idle UDP/ICMP session that has been idle for at least
-// `idleEvictionMinimum` (1 s: a DNS client retries after that), the way the kernel's conntrack early drop makes room. Without it spoofed UDP from
-// many sources uses up every port of an address, and every new UDP flow (DNS included) fails for the 5-minute
-// UDP lifetime (RFC 6146 §3.5.1.1 says only that exhaustion may drop the packet; RFC 6888 REQ-4 asks
-// that one subscriber not exhaust ports for the others, hence also the per-host port cap).
+// `idleEvictionMinimum` (1 s: a DNS client retries after that), or 0.25 s for a session that never had an answer
+// from the IPv4 side (spoofed sources never get one), the way the kernel's conntrack early drop prefers
+// connections that were never replied to. Without it spoofed UDP from many sources uses up every port of an
+// address, and every new UDP flow (DNS included) fails for the 5-minute UDP lifetime (RFC 6146 §3.5.1.1 says
+// only that exhaustion may drop the packet; RFC 6888 REQ-4 asks that one subscriber not exhaust ports for the
+// others, hence also the per-host port cap).
 //
 // Bounded work: the same wheel walk as the transitory early drop (`evictionSlotScan` slots, nearest deadline
 // first, i.e. longest idle first for one protocol's lifetime), at most `idleEvictionEntryScan` sessions, and
@@ -52,6 +54,12 @@ public struct SessionEvictionCounts: Sendable, Equatable {
 extension BindingTable {
     /// A UDP or ICMP session idle at least this long may lose its port to a new flow when ports run out.
     public static let idleEvictionMinimum: Nanoseconds = 1_000_000_000
+    /// One that never had an answer from the IPv4 side (spoofed sources never do) already after this long.
+    public static let unrepliedEvictionMinimum: Nanoseconds = 250_000_000
+    /// `SessionEntry.state` of a UDP/ICMP session until its first packet from the IPv4 side, and after it (the
+    /// TCP values V6 INIT and ESTABLISHED, so the field needs no new meaning).
+    static let unreplied = TCPState.v6Init.rawValue
+    static let replied = TCPState.established.rawValue
     /// Sessions looked at in one search for an idle session.
     static let idleEvictionEntryScan = 128
 
@@ -83,7 +91,9 @@ extension BindingTable {
                 examined += 1
                 let e = sessions[Int(s)]
                 let b = Int(e.bib)
-                if e.proto == proto, now - (e.expiry - lifetime) >= BindingTable.idleEvictionMinimum,
+                let minimum = e.state == BindingTable.unreplied
+                    ? BindingTable.unrepliedEvictionMinimum : BindingTable.idleEvictionMinimum
+                if e.proto == proto, now - (e.expiry - lifetime) >= minimum,
                    e.outsidePort >= lowest, bibs[b].sessionCount == 1,
                    bibs[b].host != requester || hosts[Int(requester)].sessionCount > 1,
                    hosts[Int(bibs[b].host)].kind == HostKind.napt.rawValue {

@@ -126,6 +126,7 @@ extension BindingTable {
                     apply(step, to: i, now: now)
                 } else {
                     sessions[i].expiry = now &+ timeouts.timeout(for: proto)
+                    sessions[i].state = BindingTable.replied  // S11: answered from the IPv4 side
                 }
                 return .mapped(Endpoint6(address: sessions[i].inside, port: sessions[i].insidePort, proto: proto))
             }
@@ -188,7 +189,8 @@ extension BindingTable {
             return .refused(refusal)
         }
         let b = Int(bib!)
-        let state: TCPState = proto == IPProtocolNumber.tcp ? .v6Init : .established
+        // TCP: V6 INIT (RFC 6146 §3.5.2.2). UDP/ICMP: the same value marks "no reply yet" (S11 early drop).
+        let state = TCPState.v6Init
         let lifetime = proto == IPProtocolNumber.tcp ? timeouts.tcpTransitory : timeouts.timeout(for: proto)
         let o4 = bibs[b].outside4
         let oport = bibs[b].outsidePort

@@ -21,11 +21,11 @@ func hostNumber(_ n: Int) -> IPv6Address { IPv6Address(high: 0x2001_0db8_0001_00
         var ports: [UInt16] = []
         for i in 0..<4 { ports.append(udp(&t, from: hostNumber(i), at: 0).1.srcPort) }
         #expect(Set(ports).count == 4)
-        // Idle for half a second only: below the minimum age, so the pool is exhausted (S3 answer).
-        #expect(udp(&t, from: hostNumber(9), at: second / 2).0 == .icmpError(.poolExhausted))
+        // Idle for 0.2 s only: below even the unanswered minimum, so the pool is exhausted (S3 answer).
+        #expect(udp(&t, from: hostNumber(9), at: 200_000_000).0 == .icmpError(.poolExhausted))
         #expect(t.table.sessionEvictions[.idleUDP] == 0)
-        // Host 0 stays active; hosts 1–3 go idle. At 3 s the newcomer takes the port of one of 1–3.
-        _ = udp(&t, from: hostNumber(0), at: 2_500_000_000)
+        // Host 0 is answered and stays active; hosts 1–3 go idle. At 3 s the newcomer takes the port of one of 1–3.
+        _ = run(&t, buildIPv4(src: server4, dst: pool, l4: .udp(src: 53, dst: ports[0], payload: [2])), now: 2_500_000_000)
         let (v, out) = udp(&t, from: hostNumber(9), at: 3 * second)
         #expect(v == .translated)
         #expect(ports[1...].contains(out.srcPort))
@@ -112,5 +112,24 @@ func hostNumber(_ n: Int) -> IPv6Address { IPv6Address(high: 0x2001_0db8_0001_00
     /// The second fragment of an IPv4 datagram whose first never came (held, S8).
     func fragmentedIPv4First() -> [UInt8] {
         buildIPv4Raw(src: server4, dst: pool, flags: 100, proto: 17, payload: Array(repeating: 1, count: 64))
+    }
+}
+
+@Suite struct UnrepliedEvictionTests {
+    @Test("S11: a session never answered from the IPv4 side gives up its port after 0.25 s; an answered one after 1 s")
+    func S11_unrepliedFirst() {
+        var t = stateTranslator(state: StateConfiguration(portRanges: [Pool4Entry(address: pool, ports: 2000...2001)]))
+        let answered = Parsed(bytes: run(&t, buildIPv6(src: hostNumber(0), dst: server6, l4: .udp(src: 5000, dst: 53, payload: [1])), now: 0).1).srcPort
+        #expect(run(&t, buildIPv4(src: server4, dst: pool, l4: .udp(src: 53, dst: answered, payload: [2])), now: 0).0 == .translated)
+        #expect(run(&t, buildIPv6(src: hostNumber(1), dst: server6, l4: .udp(src: 5000, dst: 53, payload: [1])), now: 0).0 == .translated)
+        // At 0.3 s only host 1's unanswered session may go; at 0.5 s nothing (host 0 was answered 0.5 s ago, host 2
+        // started 0.2 s ago); at 1.1 s either.
+        #expect(run(&t, buildIPv6(src: hostNumber(2), dst: server6, l4: .udp(src: 5000, dst: 53, payload: [1])), now: 300_000_000).0 == .translated)
+        #expect(t.table.bibOutside(for: Endpoint6(address: hostNumber(1), port: 5000, proto: 17)) == nil)
+        #expect(t.table.bibOutside(for: Endpoint6(address: hostNumber(0), port: 5000, proto: 17))?.port == answered)
+        let late = buildIPv6(src: hostNumber(3), dst: server6, l4: .udp(src: 5000, dst: 53, payload: [1]))
+        #expect(run(&t, late, now: 500_000_000).0 == .icmpError(.poolExhausted))
+        #expect(run(&t, late, now: 1_100_000_000).0 == .translated)
+        #expect(t.table.sessionEvictions[.idleUDP] == 2)
     }
 }
