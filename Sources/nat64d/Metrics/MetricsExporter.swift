@@ -81,7 +81,7 @@ final class MetricsExporter: Sendable {
                     [("direction", "4to6")]),
             counter("nat64d_icmp_errors_sent_total", c.icmpErrorsSent, "ICMP errors the gateway generated."),
             counter("nat64d_icmp_errors_rate_limited_total", c.icmpErrorsRateLimited,
-                    "Generated ICMP errors suppressed by the per-destination rate limit."),
+                    "Generated ICMP errors suppressed by the per-destination or the total rate limit."),
             counter("nat64d_icmp_errors_translated_total", c.icmpErrorsTranslated,
                     "ICMP errors translated from one family to the other."),
             counter("nat64d_hairpinned_packets_total", c.hairpinned, "Packets between two IPv6 hosts through pool4."),
