@@ -100,8 +100,10 @@ func siitRoundTrip(_ bytes: UnsafeRawBufferPointer, now: Nanoseconds) {
     guard case .translated = siit.translate(&roundTrip, reply: &reply, now: now) else { return }
     let back = Array(roundTrip.packet)
     guard let before = upperLayer(Array(bytes)), let after = upperLayer(back) else { return }
-    precondition(before.proto == after.proto && before.data.count == after.data.count, "siit round trip changed the upper layer")
-    if before.proto == 58 && before.first && before.data.count >= 1 && before.data[0] < 128 { return }  // an error
+    precondition(before.proto == after.proto, "siit round trip changed the upper-layer protocol")
+    // An error: its quoted packet is cut to what its own header declares, and may be truncated or padded (F13).
+    if before.proto == 58 && before.first && before.data.count >= 1 && before.data[0] < 128 { return }
+    precondition(before.data.count == after.data.count, "siit round trip changed the upper-layer length")
     var checksumAt: Int?
     if before.first {
         switch before.proto {
