@@ -10,6 +10,7 @@ import PackageDescription
 //   Forwarding       the packet loop as a library: devices (TUN, capture file, memory), the engine, packet
 //                    threads with their control mailbox, offline replay. Used by `run` and `replay` alike.
 //   RouterAdvertisement  router advertisements (RFC 4861, 8106, 8781): option encoders, timing, the sender.
+//   Listening        what every TCP listener carries: accept back-off and logging when descriptors run out.
 //   nat64d           the daemon: CLI, lifecycle, wiring.
 //   C*               small C shims / system libraries (TUN ioctl numbers, libnl, libpcap).
 let package = Package(
@@ -24,12 +25,17 @@ let package = Package(
         // For the allocation benchmarks (Benchmarks/Allocations, a package of its own): packets built by test code.
         .library(name: "PacketTestSupport", targets: ["PacketTestSupport"]),
     ],
+    // Exact versions: a minor release may change behaviour the daemon and its tests rely on (NIO's channel
+    // semantics, argument-parser's help and errors, the Prometheus text); an upgrade is a change of its own, with
+    // the tests run. Package.resolved stays out of git (its ids are machine-local); the transitive packages
+    // (atomics, collections, system, async-algorithms, metrics) follow the ranges these versions declare
+    // (`swift package show-dependencies` shows what resolved).
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
-        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
         // C shims
@@ -43,10 +49,19 @@ let package = Package(
 
         // Libraries
         .target(name: "NAT64Translator"),
+        // What every TCP listener puts on its server channel: accept back-off and once-a-minute error logging
+        // when file descriptors run out (DNS over TCP, the inbound proxy, /metrics).
+        .target(
+            name: "Listening",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .target(
             name: "DNS64",
             dependencies: [
-                "NAT64Translator",
+                "NAT64Translator", "Listening",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -61,7 +76,7 @@ let package = Package(
         .target(
             name: "InboundProxy",
             dependencies: [
-                "NAT64Translator",
+                "NAT64Translator", "Listening",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -72,7 +87,7 @@ let package = Package(
             name: "nat64d",
             dependencies: [
                 "NAT64Translator", "DNS64", "TunDevice", "GatewayConfig", "PacketCapture", "Forwarding",
-                "RouterAdvertisement", "InboundProxy",
+                "RouterAdvertisement", "InboundProxy", "Listening",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -105,7 +120,7 @@ let package = Package(
         .testTarget(
             name: "DNS64Tests",
             dependencies: [
-                "DNS64", "NAT64Translator",
+                "DNS64", "NAT64Translator", "Listening",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),

@@ -6,6 +6,9 @@
 #     at once (half-open sessions are evicted, oldest first, and counted);
 #   - 2,000 idle connections to /metrics: `curl /metrics` and `ctl stats` still answer, and the idle ones are
 #     cut off at the request deadline (counted);
+#   - a slow-loris on DNS over TCP (outsiders and trickling allowed clients) while an allowed `dig +tcp` is
+#     answered at once; file descriptors exhausted (prlimit): no spin, one log line, UDP and translation go on,
+#     TCP recovers;
 #   - the TUN deleted under the daemon (`ip link del`): nat64d logs it and exits with status 1 within 2 s,
 #     so systemd's Restart=on-failure brings the gateway back; no CPU spin;
 #   - then, with a second daemon (256 pool4 ports, icmp-error-rate-total = 50): spoofed UDP from 400 sources
@@ -27,6 +30,8 @@ source "$SCRIPT_DIR/netns-checks.sh"
 METRICS_PORT=9164
 MAX_SESSIONS=256
 export NAT64D_MAX_SESSIONS=$MAX_SESSIONS
+FD_LIMIT=512
+SLOW_ALLOWED_ADDR6=2001:db8:1::77 # an allowed client that trickles
 SILENT_SYNTH6=2001:db8:64::c633:6463 # 2001:db8:64::198.51.100.99: nobody there, SYNs stay half-open
 CONTROL_SOCKET=
 NETNS_CHECKS_NO_ALIVE_NOTE=tun-deleted-exit-status
@@ -42,9 +47,13 @@ drops_json() { ctl stats --json; }
 
 start_nat64d() {
     netns_write_nat64d_config "${NAT64D_LOG_LEVEL:-info}"
+    # a short whole-message deadline for DNS over TCP (the slow-loris check)
+    sed -i 's/^\[dns64\]$/[dns64]\ntcp-idle-timeout-ms = 2000/' "$NETNS_WORKDIR/nat64d.toml"
     printf '\n[control]\nsocket = "%s"\n\n[metrics]\nlisten = "[::1]:%s"\n' \
         "$CONTROL_SOCKET" "$METRICS_PORT" >>"$NETNS_WORKDIR/nat64d.toml"
-    netns_start_translator nat64d "$NAT64D" run --config "$NETNS_WORKDIR/nat64d.toml"
+    # 512 descriptors at most (soft and hard), so the descriptor check can exhaust them; nat64d raises its soft
+    # limit to the hard one at start, so anything lower than the hard limit would not stick.
+    netns_start_translator nat64d prlimit --nofile="$FD_LIMIT:$FD_LIMIT" "$NAT64D" run --config "$NETNS_WORKDIR/nat64d.toml"
     NAT64D_PID=$NETNS_TRANSLATOR_PID
 }
 
@@ -339,6 +348,97 @@ PY
     printf '  note: %s\n' "$DETAIL" >&2
 }
 
+# DNS over TCP under a slow-loris: 1,200 connections from a source outside the allow list and 20 from a second
+# allowed address (4 over its per-client cap), each trickling one byte every half second. The outsiders are
+# closed before they take a connection slot, the allowed ones at the whole-message deadline (2 s here); an
+# allowed `dig +tcp` from another address is answered at once throughout.
+check_dns_tcp_slowloris() {
+    local holder pid out t0 t1 stats
+    holder=$NETNS_WORKDIR/slowloris.log
+    client ip addr add "$SLOW_ALLOWED_ADDR6/128" dev "$IF_CLIENT" nodad
+    client timeout 30 "$PY" - "$GW_ADDR6" "$CLIENT_OUTSIDE_ADDR6" "$SLOW_ALLOWED_ADDR6" >"$holder" 2>&1 <<'PY' &
+import socket, sys, time
+gw, outside, allowed = sys.argv[1:4]
+socks = []
+for src, n in ((allowed, 20), (outside, 1200)):  # the allowed ones first: outsiders fill the accept queue
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.bind((src, 0))
+        s.connect_ex((gw, 53))
+        socks.append(s)
+time.sleep(0.5)
+print("open", len(socks), flush=True)
+for _ in range(12):          # 6 s of trickling: a frame announcing 512 bytes, then one byte at a time
+    for s in socks:
+        try: s.send(b"\x02\x00" if _ == 0 else b"\x00")
+        except OSError: pass
+    time.sleep(0.5)
+PY
+    pid=$!
+    for _ in $(seq 50); do grep -q open "$holder" 2>/dev/null && break; sleep 0.1; done
+    t0=$(date +%s%N)
+    out=$(client dig -b "$CLIENT_ADDR6" +tcp +tries=1 +time=2 @"$GW_ADDR6" v4only.demo.test AAAA 2>&1) ||
+        { DETAIL="dig +tcp during the slow-loris: $(oneline "$out")"; kill "$pid" 2>/dev/null; return 1; }
+    t1=$(date +%s%N)
+    grep -q "status: NOERROR" <<<"$out" || { DETAIL="dig +tcp: $(oneline "$out")"; kill "$pid" 2>/dev/null; return 1; }
+    (((t1 - t0) / 1000000 < 1000)) || { DETAIL="dig +tcp took $(((t1 - t0) / 1000000)) ms"; kill "$pid" 2>/dev/null; return 1; }
+    wait "$pid" 2>/dev/null || true
+    stats=$(ctl stats --json 2>&1) || { DETAIL="ctl stats --json: $(oneline "$stats")"; return 1; }
+    out=$("$PY" -c 'import json,sys; d=json.loads(sys.stdin.read())["dns64"]; print(d["tcp-connections-not-allowed"], d["tcp-message-timeouts"], d["tcp-connections-refused"])' <<<"$stats") ||
+        { DETAIL="stats: $(oneline "$stats")"; return 1; }
+    read -r outsiders timeouts refused <<<"$out"
+    ((outsiders >= 1200)) || { DETAIL="outsiders closed: $outsiders of 1200"; return 1; }
+    ((timeouts >= 16)) || { DETAIL="trickling connections closed at the deadline: $timeouts, expected 16 ($(oneline "$(tail -n 3 "$holder")")) $("$PY" -c "import json,sys; d=json.loads(sys.stdin.read())[\"dns64\"]; print({k: v for k, v in d.items() if k.startswith(\"tcp\")})" <<<"$stats") $(grep -A2 "^.dns64" "$NETNS_WORKDIR/nat64d.toml" | tr "\n" " ")"; return 1; }
+    ((refused >= 4)) || { DETAIL="connections over the per-client cap refused: $refused, expected 4"; return 1; }
+}
+
+# File descriptors run out: the daemon runs with at most $FD_LIMIT (prlimit at start) and 640 DNS-over-TCP
+# connections from 40 allowed addresses are held open. Accepting pauses instead of spinning (CPU stays low), the failure is
+# logged once, UDP DNS and translation keep working, and once the connections close TCP is answered again.
+check_fd_exhaustion() {
+    local holder pid out i cpu0 cpu1 lines
+    holder=$NETNS_WORKDIR/fd-holder.log
+    for i in $(seq 1 40); do client ip addr add "2001:db8:1::f$(printf '%02x' "$i")/128" dev "$IF_CLIENT" nodad; done
+    client timeout 30 "$PY" - "$GW_ADDR6" >"$holder" 2>&1 <<'PY' &
+import socket, sys, time
+gw = sys.argv[1]; socks = []
+for i in range(1, 41):
+    for _ in range(16):
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM); s.setblocking(False)
+        s.bind(("2001:db8:1::f%02x" % i, 0)); s.connect_ex((gw, 53)); socks.append(s)
+print("open", len(socks), flush=True)
+for _ in range(16):  # keep them past the 2 s message deadline: one whole query each every 0.5 s
+    q = b"\x00\x22\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x06v4only\x04demo\x04test\x00\x00\x01\x00\x01"
+    for s in socks:
+        try: s.send(q)
+        except OSError: pass
+    time.sleep(0.5)
+PY
+    pid=$!
+    for _ in $(seq 50); do grep -q open "$holder" 2>/dev/null && break; sleep 0.1; done
+    sleep 1
+    cpu0=$(awk '{print $14 + $15}' "/proc/$NAT64D_PID/stat")
+    out=$(client dig -b "$CLIENT_ADDR6" +tries=1 +time=2 @"$GW_ADDR6" v4only.demo.test AAAA 2>&1) ||
+        { DETAIL="UDP dig with descriptors exhausted: $(oneline "$out")"; kill "$pid" 2>/dev/null; return 1; }
+    grep -q "status: NOERROR" <<<"$out" || { DETAIL="UDP dig: $(oneline "$out")"; kill "$pid" 2>/dev/null; return 1; }
+    out=$(client curl -sS --interface "$CLIENT_ADDR6" --max-time 3 "http://[$SERVER_SYNTH6]/" 2>&1) ||
+        { DETAIL="curl through the translator with descriptors exhausted: $(oneline "$out")"; kill "$pid" 2>/dev/null; return 1; }
+    sleep 1
+    cpu1=$(awk '{print $14 + $15}' "/proc/$NAT64D_PID/stat")
+    wait "$pid" 2>/dev/null || true
+    # clock ticks (100/s): a spinning listener would burn ~200 in these ~2 s
+    ((cpu1 - cpu0 < 60)) || { DETAIL="nat64d used $((cpu1 - cpu0)) ticks of CPU in ~2 s with descriptors exhausted"; return 1; }
+    out=$(client dig -b "$CLIENT_ADDR6" +tcp +tries=1 +time=3 @"$GW_ADDR6" v4only.demo.test AAAA 2>&1) ||
+        { DETAIL="dig +tcp after the connections closed: $(oneline "$out")"; return 1; }
+    grep -q "status: NOERROR" <<<"$out" || { DETAIL="dig +tcp after: $(oneline "$out")"; return 1; }
+    out=$(ctl stats --json 2>&1) || { DETAIL="ctl stats after: $(oneline "$out")"; return 1; }
+    out=$("$PY" -c 'import json,sys; print(json.loads(sys.stdin.read())["dns64"]["tcp-accept-errors"])' <<<"$out")
+    ((out > 0)) || { DETAIL="no failed accept counted: $(ctl stats --json | "$PY" -c 'import json,sys; d=json.loads(sys.stdin.read())["dns64"]; print({k: v for k, v in d.items() if k.startswith("tcp")})') $(cat "$holder") $(ls /proc/$NAT64D_PID/fd | wc -l) $(grep files /proc/$NAT64D_PID/limits)"; return 1; }
+    lines=$(grep -c "accepting connections failed" "$NETNS_WORKDIR/nat64d.log" || true)
+    ((lines >= 1 && lines <= 2)) || { DETAIL="$lines log lines for $out failed accepts, expected one per listener and minute"; return 1; }
+}
+
 if ((EUID != 0)); then
     echo "netns-hostile-test: must run as root" >&2
     exit 1
@@ -357,6 +457,8 @@ netns_wait_nat64d 20 || SKIP_REASON="nat64d did not start: $(tail -n 5 "$NETNS_W
 check malformed-packets-counted check_malformed
 check syn-flood-new-flow-gets-in check_syn_flood
 check metrics-2000-idle-connections check_metrics_idle_flood
+check dns-tcp-slowloris-allowed-dig-answers check_dns_tcp_slowloris
+check fd-exhaustion-no-spin-udp-works-recovers check_fd_exhaustion
 check tun-deleted-exit-status check_tun_deleted
 
 start_hardening_nat64d || SKIP_REASON="second nat64d did not start: $(tail -n 5 "$NETNS_WORKDIR/nat64d-hardened.log" | tr '\n' ' ')"

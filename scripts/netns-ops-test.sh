@@ -5,13 +5,16 @@
 # its FILE:LINE error in the log, `ctl reload` exits non-zero, the running configuration stays), SIGHUP
 # reloads and never kills, and two instances side by side, each with its own TUN and the control socket
 # derived from the TUN name, found by `ctl --config FILE`; a third with a TUN name in use is refused; and
-# `translator.enabled = false` runs the DNS64 alone, with no TUN.
+# `translator.enabled = false` runs the DNS64 alone, with no TUN. The control socket: two idle clients do not
+# block a third and are cut at the read timeout; `ctl config`, `ctl dns64 cache [--flush]` and every command's
+# `--json` answer parsed; a reload keeps or flushes the DNS64 cache as the change requires, and adds and removes
+# [ra.IFNAME] sections.
 # Every figure comes from `nat64d ctl ... --json`, parsed with python3. Must run as root.
 #
 #   NAT64D=/path/to/nat64d scripts/netns-ops-test.sh
 #   scripts/netns-ops-test.sh        # swift build (debug) first
 #
-# Knobs: NAT64D_LOG_LEVEL=debug, NETNS_KEEP_WORKDIR=1. About 20 seconds.
+# Knobs: NAT64D_LOG_LEVEL=debug, NETNS_KEEP_WORKDIR=1. About 35 seconds.
 #
 # Topology: scripts/netns-lib.sh (client, gateway with nat64d, server). The server runs nginx, knotd, an
 # iperf3 server and a TCP holder on port 7000 (accepts and keeps connections open); the client opens 50
@@ -35,7 +38,7 @@ IPERF_SECONDS=8
 SECOND_TUN="ops$$" # the second instance's TUN; its control socket is /run/nat64d/$SECOND_TUN.sock
 SECOND_TUN=${SECOND_TUN:0:15}
 
-netns_preflight netns-ops-test iperf3 dig "$PY"
+netns_preflight netns-ops-test iperf3 dig rdisc6 "$PY"
 netns_resolve_nat64d netns-ops-test
 
 CONTROL_SOCKET=
@@ -232,6 +235,141 @@ check_sighup_reloads() {
     netns_pid_alive "$NAT64D_PID" || { DETAIL="nat64d died on a second SIGHUP"; return 1; }
 }
 check "SIGHUP reloads and keeps the daemon alive" check_sighup_reloads
+
+# The control socket serves clients concurrently: two clients hold connections open (one sent half a request,
+# one nothing) while `ctl stats --json` answers; the server then cuts both at its read timeout (counted).
+check_idle_control_clients() {
+    local before out
+    before=$(ctl stats --json | json "d['metrics'].get('nat64d_control_connections_timed_out_total', 0)") ||
+        { DETAIL="ctl stats --json failed"; return 1; }
+    netns_start_bg "$NS_GW" control-idle "$PY" -c "
+import socket, time
+held = []
+for first in (b'{\"comm', b''):
+    c = socket.socket(socket.AF_UNIX); c.connect('$CONTROL_SOCKET'); c.sendall(first); held.append(c)
+print('held', len(held), flush=True)
+for c in held:
+    c.settimeout(20)
+    print('closed by server' if c.recv(100) == b'' else 'answered', flush=True)
+"
+    local holder=$NETNS_LAST_PID
+    netns_wait_until 5 grep -q "held 2" "$NETNS_WORKDIR/control-idle.log" ||
+        { DETAIL="the idle clients did not connect: $(oneline "$(cat "$NETNS_WORKDIR/control-idle.log")")"; return 1; }
+    out=$(ctl stats --json | json "(d['translated-6to4'] > 0, d['metrics']['nat64d_control_connections_total'] >= 3)") ||
+        { DETAIL="ctl stats --json did not answer while two clients held the socket"; return 1; }
+    [[ $out == "(True, True)" ]] || { DETAIL="ctl stats --json with two idle clients: $out"; return 1; }
+    netns_wait_until 15 bash -c "[[ \$(grep -c 'closed by server' '$NETNS_WORKDIR/control-idle.log') == 2 ]]" ||
+        { DETAIL="the idle clients were not cut: $(oneline "$(cat "$NETNS_WORKDIR/control-idle.log")")"; return 1; }
+    wait "$holder" 2>/dev/null || true
+    out=$(ctl stats --json | json "d['metrics']['nat64d_control_connections_timed_out_total'] - $before") ||
+        { DETAIL="ctl stats --json failed"; return 1; }
+    ((out == 2)) || { DETAIL="nat64d_control_connections_timed_out_total rose by $out, expected 2"; return 1; }
+}
+check "two idle control clients do not block ctl stats --json; both are cut and counted" check_idle_control_clients
+
+# ctl config: the configuration that runs, after the reloads above (udp-timeout 900 live, tun.mtu 1400 kept at
+# the running 1500); ctl dns64 cache: entries, and --flush empties the cache.
+check_ctl_config() {
+    local out
+    out=$(ctl config --json | json "(d['settings']['translator.udp-timeout'], d['settings']['tun.mtu'], d['settings']['control.socket'] == '$CONTROL_SOCKET', d['settings']['dns64.upstream'])") ||
+        { DETAIL="ctl config --json failed"; return 1; }
+    [[ $out == "(900, 1500, True, ['$SERVER_ADDR4:53'])" ]] ||
+        { DETAIL="ctl config --json: $out, expected (900, 1500, True, ['$SERVER_ADDR4:53'])"; return 1; }
+    out=$(ctl config 2>&1) || { DETAIL="ctl config: $(oneline "$out")"; return 1; }
+    grep -qx 'udp-timeout = 900' <<<"$out" && grep -qx '\[translator\]' <<<"$out" ||
+        { DETAIL="ctl config text lacks [translator] / udp-timeout = 900: $(oneline "$out")"; return 1; }
+}
+check "ctl config --json: the running configuration, kept keys at their running value" check_ctl_config
+
+check_dns64_cache() {
+    local out
+    out=$(client dig +time=2 +tries=2 "@$GW_ADDR6" +short "v4only.$DEMO_ZONE" AAAA 2>&1)
+    [[ $out == "$SERVER_SYNTH6" ]] || { DETAIL="AAAA v4only.$DEMO_ZONE: '$(oneline "$out")'"; return 1; }
+    out=$(ctl dns64 cache --json | json "(d['entries'] >= 1, d['entries'] == sum(d['shards']), 'flushed' in d)") ||
+        { DETAIL="ctl dns64 cache --json failed"; return 1; }
+    [[ $out == "(True, True, False)" ]] || { DETAIL="ctl dns64 cache --json: $out"; return 1; }
+    out=$(ctl dns64 cache --flush --json | json "(d['flushed'] >= 1, d['entries'])") ||
+        { DETAIL="ctl dns64 cache --flush --json failed"; return 1; }
+    [[ $out == "(True, 0)" ]] || { DETAIL="ctl dns64 cache --flush --json: $out, expected (True, 0)"; return 1; }
+    client dig +time=2 +tries=2 "@$GW_ADDR6" +short "v4only.$DEMO_ZONE" AAAA >/dev/null 2>&1
+    out=$(ctl dns64 cache --json | json "d['entries'] >= 1") || { DETAIL="ctl dns64 cache --json failed"; return 1; }
+    [[ $out == True ]] || { DETAIL="the cache does not fill again after a flush"; return 1; }
+}
+check "ctl dns64 cache --json counts entries; --flush empties the cache" check_dns64_cache
+
+# A reload that changes only how the DNS64 waits (timeout-ms) keeps its cached answers; one that changes what it
+# answers (synthesize-on-error) flushes them and says so in the log.
+check_reload_dns64_cache() {
+    local out n
+    client dig +time=2 +tries=2 "@$GW_ADDR6" +short "v4only.$DEMO_ZONE" AAAA >/dev/null 2>&1
+    n=$(ctl dns64 cache --json | json "d['entries']") || { DETAIL="ctl dns64 cache --json failed"; return 1; }
+    ((n >= 1)) || { DETAIL="nothing cached before the reload"; return 1; }
+    write_config 900 1400
+    sed -i '/^\[dns64\]$/a timeout-ms = 2500' "$CONFIG"
+    out=$(ctl reload --json 2>&1) || { DETAIL="ctl reload: $(oneline "$out")"; return 1; }
+    out=$(ctl dns64 cache --json | json "d['entries'] >= $n") || { DETAIL="ctl dns64 cache --json failed"; return 1; }
+    [[ $out == True ]] || { DETAIL="a timeout-ms reload dropped cached answers"; return 1; }
+    grep -q "DNS64 restarted with the new settings; cache kept" "$NETNS_WORKDIR/nat64d.log" ||
+        { DETAIL="no 'cache kept' log line"; return 1; }
+    sed -i '/^\[dns64\]$/a synthesize-on-error = false' "$CONFIG"
+    out=$(ctl reload --json 2>&1) || { DETAIL="ctl reload: $(oneline "$out")"; return 1; }
+    out=$(ctl dns64 cache --json | json "d['entries']") || { DETAIL="ctl dns64 cache --json failed"; return 1; }
+    ((out == 0)) || { DETAIL="a synthesize-on-error reload kept $out cached answers"; return 1; }
+    grep -q "changed=dns64.synthesize-on-error .*cache flushed: answers would differ" "$NETNS_WORKDIR/nat64d.log" ||
+        { DETAIL="no 'cache flushed' log line naming dns64.synthesize-on-error"; return 1; }
+    write_config 900 1400
+    out=$(ctl reload --json 2>&1) || { DETAIL="ctl reload back: $(oneline "$out")"; return 1; }
+    out=$(client dig +time=2 +tries=2 "@$GW_ADDR6" +short "v4only.$DEMO_ZONE" AAAA 2>&1)
+    [[ $out == "$SERVER_SYNTH6" ]] || { DETAIL="after the reloads AAAA v4only.$DEMO_ZONE: '$(oneline "$out")'"; return 1; }
+}
+check "a DNS64 reload keeps the cache when answers stay the same, flushes it (logged) when they would differ" check_reload_dns64_cache
+
+# [ra.IFNAME] sections added and removed by a reload, without a restart: the first section starts advertising
+# on the client's link (rdisc6 gets an answer from the gateway), removing it stops (a final advertisement, then
+# rdisc6 gets none) and `ctl ra --json` follows both.
+check_reload_ra_sections() {
+    local out
+    write_config 900 1400
+    printf '\n[ra.%s]\nrouter-lifetime = 0\n' "$IF_GW_CLIENT" >>"$CONFIG"
+    out=$(ctl reload --json 2>&1) || { DETAIL="ctl reload adding [ra.$IF_GW_CLIENT]: $(oneline "$out")"; return 1; }
+    out=$(ctl ra --json | json "[i['name'] for i in d['interfaces']]") || { DETAIL="ctl ra --json failed"; return 1; }
+    [[ $out == "['$IF_GW_CLIENT']" ]] || { DETAIL="ctl ra --json after adding the section: $out"; return 1; }
+    out=$(client rdisc6 -1 -w 1500 -r 3 "$IF_CLIENT" 2>&1) || { DETAIL="rdisc6 got no advertisement: $(oneline "$out")"; return 1; }
+    grep -Eq "^ *Router lifetime *: *0 " <<<"$out" || { DETAIL="rdisc6: $(oneline "$out")"; return 1; }
+    write_config 900 1400
+    out=$(ctl reload --json 2>&1) || { DETAIL="ctl reload removing [ra.$IF_GW_CLIENT]: $(oneline "$out")"; return 1; }
+    out=$(ctl ra --json | json "d['interfaces']") || { DETAIL="ctl ra --json failed"; return 1; }
+    [[ $out == "[]" ]] || { DETAIL="ctl ra --json after removing the section: $(oneline "$out")"; return 1; }
+    if out=$(client rdisc6 -1 -w 500 -r 2 "$IF_CLIENT" 2>&1); then
+        DETAIL="rdisc6 still got an advertisement after the section went: $(oneline "$out")"
+        return 1
+    fi
+    grep -q "router advertisements now on: no interface" "$NETNS_WORKDIR/nat64d.log" ||
+        { DETAIL="no log line for the removed section"; return 1; }
+}
+check "a reload adds and removes [ra.IFNAME] sections without a restart" check_reload_ra_sections
+
+# Every command's --json answer is one JSON object python parses (proxy: not configured here, so a one-line
+# error and exit 1); a mistyped command gets a suggestion.
+check_every_ctl_json() {
+    local dir=$NETNS_WORKDIR/ctl-capture cmd out bad=()
+    local -a cmds=("stats" "sessions" "sessions --proto tcp --limit 3" "pool4" "bib --limit 5" "ra"
+        "who $POOL4_ADDR:1" "config" "dns64 cache" "reload" "capture status"
+        "capture start --dir $dir --filter icmp6" "capture status" "capture stop")
+    mkdir -p "$dir"
+    for cmd in "${cmds[@]}"; do
+        # shellcheck disable=SC2086 # word splitting of the command is intended
+        out=$(ctl $cmd --json 2>&1) || { bad+=("$cmd: exit $? $(oneline "$out")"); continue; }
+        json "type(d).__name__" <<<"$out" | grep -qx dict || bad+=("$cmd: not a JSON object: $(oneline "$out")")
+    done
+    out=$(ctl capture status --json | json "d['capture']") && [[ $out == False ]] || bad+=("capture status after stop: $out")
+    out=$(ctl proxy --json 2>&1) && bad+=("proxy without [proxy] succeeded")
+    [[ $(wc -l <<<"$out") == 1 && $out == "nat64d ctl: the proxy is not running"* ]] || bad+=("proxy: $(oneline "$out")")
+    out=$(ctl stat 2>&1) && bad+=("ctl stat succeeded")
+    [[ $out == *'did you mean "stats"'* ]] || bad+=("ctl stat: $(oneline "$out")")
+    ((${#bad[@]} == 0)) || { DETAIL="${bad[*]}"; return 1; }
+}
+check "every ctl command's --json answer parses as a JSON object" check_every_ctl_json
 
 # A second instance beside the first: its own TUN, prefix and pool4, no [dns64], the default control socket
 # (derived from the TUN name), found through --config.

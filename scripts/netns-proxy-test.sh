@@ -388,12 +388,34 @@ check_slow_clients() {
     [[ $(json "p['counters']['active']") -le 5 ]] || { DETAIL="connections still open after the cut"; return 1; }
 }
 
+# A reload adds a name to a route while an ssh session runs through the proxy: the new name is routed at once,
+# the established session finishes undisturbed, and `ctl reload --json` lists proxy.routes as changed.
+check_reload_routes() {
+    local out pid status
+    if out=$(http extra.example 2>&1); then DETAIL="extra.example answered before the reload: $(oneline "$out")"; return 1; fi
+    client ssh -i "$D/ssh/client_key" -p 2201 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        -o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR "root@$SHARED4" "sleep 3; cat $D/ssh/marker" \
+        >"$D/ssh-during-reload.out" 2>&1 &
+    pid=$!
+    sleep 1
+    sed -i 's/^names = \["site-a.example"\]$/names = ["site-a.example", "extra.example"]/' "$D/nat64d.toml"
+    out=$(ctl reload --json 2>&1) || { DETAIL="ctl reload: $(oneline "$out")"; kill "$pid" 2>/dev/null; return 1; }
+    python3 -c 'import json,sys; o=json.loads(sys.argv[1]); sys.exit(0 if "proxy.routes" in o["changed"] and not o["kept"] else 1)' "$out" ||
+        { DETAIL="reload outcome: $(oneline "$out")"; kill "$pid" 2>/dev/null; return 1; }
+    out=$(http extra.example 2>&1) || { DETAIL="extra.example after the reload: $(oneline "$out")"; kill "$pid" 2>/dev/null; return 1; }
+    [[ $out == "backend-a http xff=$CLIENT4" ]] || { DETAIL="extra.example answer: $(oneline "$out")"; kill "$pid" 2>/dev/null; return 1; }
+    if wait "$pid"; then status=0; else status=$?; fi
+    ((status == 0)) && [[ $(cat "$D/ssh-during-reload.out") == "$SSH_MARKER" ]] ||
+        { DETAIL="the ssh session across the reload: status $status, $(oneline "$(cat "$D/ssh-during-reload.out")")"; return 1; }
+}
+
 check "tls: site-a by SNI, PROXY v2, client address in the access log" check_sni_site_a
 check "tls: site-b and *.site-b by SNI, PROXY v1" check_sni_site_b
 check "http: routed by Host (X-Forwarded-For, PROXY v1)" check_http_host
 check "unknown name refused and counted" check_unknown_name_refused
 check "ssh through a port forward" check_ssh_forward
 check "ctl proxy --json and ctl stats count connections" check_ctl_counts
+check "reload: a new name routed at once, an ssh session across it undisturbed" check_reload_routes
 check "round-robin over two backends" check_balancing
 check "backend killed: traffic moves to the other within the health interval" check_failover
 check "$SLOW_CLIENTS slow ClientHellos do not stop a normal request, and are cut" check_slow_clients

@@ -202,6 +202,14 @@ for s in json.loads(sys.stdin.read())["sessions"]:
         print(s["ipv4"], s["ipv4-port"], s["idle-s"]); break' "$port" 2>/dev/null
 }
 
+# Every session from `ctl sessions --json` as "PROTO [ADDR6]:PORT ADDR4:PORT" lines (PROTO given: only those).
+session_lines() {
+    ctl sessions --json --limit 1000000 ${1:+--proto "$1"} 2>/dev/null | "$PY" -c '
+import json, sys
+for s in json.loads(sys.stdin.read())["sessions"]:
+    print("%s [%s]:%d %s:%d" % (s["proto"], s["ipv6"], s["ipv6-port"], s["ipv4"], s["ipv4-port"]))'
+}
+
 # Where the server's UDP echo saw datagrams from: "ADDR:PORT" lines.
 echo_peers() { sed -n 's/^got [0-9]* \([0-9.]*:[0-9]*\)$/\1/p' "$NETNS_WORKDIR/udp-echo.log" 2>/dev/null; }
 
@@ -221,7 +229,7 @@ check_udp_session_created() {
     EXPIRY_T0=$(now_s)
     m=$(session_of udp "$CLIENT_ADDR6" "$EXPIRY_PORT")
     if [[ -z $m ]]; then
-        DETAIL="ctl sessions lacks udp [$CLIENT_ADDR6]:$EXPIRY_PORT: $(oneline "$(ctl sessions 2>&1)")"
+        DETAIL="ctl sessions lacks udp [$CLIENT_ADDR6]:$EXPIRY_PORT: $(oneline "$(session_lines)")"
         return 1
     fi
     read -r addr port _ <<<"$m"
@@ -262,7 +270,7 @@ check_many_tcp_connect() {
 # 192.0.2.1, each on its own pool4 port.
 check_many_tcp_sessions() {
     local sessions conn src port m problems=() outside_ports=()
-    sessions=$(ctl sessions 2>&1) || { DETAIL="ctl sessions: $(oneline "$sessions")"; return 1; }
+    sessions=$(session_lines tcp) || { DETAIL="ctl sessions --json: $(oneline "$sessions")"; return 1; }
     if ((${#MANY_OK[@]} == 0)); then DETAIL="no connection to look for"; return 1; fi
     for conn in "${MANY_OK[@]}"; do
         read -r src port <<<"$conn"
@@ -295,7 +303,7 @@ SYN_STATS_BEFORE=()
 SYN_DPORT=
 check_syn_icmp() {
     local used p out
-    used=$(ctl sessions 2>/dev/null | awk '{ n = split($3, o, ":"); print o[2] }')
+    used=$(session_lines | awk '{ n = split($3, o, ":"); print o[2] }')
     SYN_DPORT=
     for p in 47011 47012 47013 47014 47015; do
         if ! grep -qx "$p" <<<"$used"; then SYN_DPORT=$p; break; fi
@@ -345,7 +353,7 @@ check_hairpin_mapping() {
     read -r addr A_MAPPED_PORT _ <<<"$m"
     if [[ $addr == "$POOL4_ADDR" && $A_MAPPED_PORT =~ ^[0-9]+$ ]]; then return 0; fi
     A_MAPPED_PORT=
-    DETAIL="ctl sessions lacks udp [$HOST_A]:$HOST_A_PORT on $POOL4_ADDR: $(oneline "$(ctl sessions 2>&1 | grep '^udp' || true)")"
+    DETAIL="ctl sessions lacks udp [$HOST_A]:$HOST_A_PORT on $POOL4_ADDR: $(oneline "$(session_lines udp)")"
     return 1
 }
 
@@ -539,6 +547,42 @@ check_pool_survives_restart() {
     return 1
 }
 
+# A 99 MB garbage state file (the saved lines at its end): nat64d reads only the newest 16 MiB, in bounded
+# time and memory, skips the garbage, keeps the assignments and rewrites the file compacted.
+check_pool_garbage_state_file() {
+    local f=$POOL_STATE_DIR/pool-assignments saved t0 t1 hwm size x y
+    saved=$(cat "$f") || { DETAIL="cannot read $f"; return 1; }
+    stop_nat64d
+    head -c 99000000 /dev/urandom | tr -d '\n' | fold -w 200 >"$f.new"
+    printf '\n%s\n' "$saved" >>"$f.new"
+    mv "$f.new" "$f"
+    t0=$(date +%s%N)
+    start_nat64d nat64d-pool-3 pool || { DETAIL=$SKIP_REASON; return 1; }
+    t1=$(date +%s%N)
+    hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$NAT64D_PID/status")
+    size=$(stat -c %s "$f")
+    netns_log "garbage state file: ready in $(((t1 - t0) / 1000000)) ms, peak RSS ${hwm} kB, file now $size bytes"
+    ((size < 4096)) || { DETAIL="the state file was not rewritten compacted: $size bytes"; return 1; }
+    ((hwm < 200000)) || { DETAIL="peak RSS $hwm kB loading a 99 MB state file"; return 1; }
+    pool_mapping "$HOST_Y" "$HOST_Y_PORT" || return 1
+    y=$POOL_MAPPED
+    pool_mapping "$HOST_X" "$HOST_X_PORT" || return 1
+    x=$POOL_MAPPED
+    [[ $x == "$POOL_X" && $y == "$POOL_Y" ]] ||
+        { DETAIL="assignments lost: before X $POOL_X, Y $POOL_Y; after X $x, Y $y"; return 1; }
+}
+
+# check-config refuses a state-dir that is not a writable directory, naming the key's line.
+check_config_unwritable_state_dir() {
+    local conf=$NETNS_WORKDIR/bad-state.toml out status line
+    write_config bad-state pool "$POOL_MODE_NET" "$NETNS_WORKDIR/bad-state.toml"
+    line=$(grep -n '^state-dir' "$conf" | cut -d: -f1)
+    if out=$("$NAT64D" check-config "$conf" 2>&1); then status=0; else status=$?; fi
+    ((status == 2)) || { DETAIL="check-config exit status $status, expected 2: $(oneline "$out")"; return 1; }
+    grep -q "^$conf:$line: translator.state-dir .* exists and is not a directory" <<<"$out" ||
+        { DETAIL="no error on line $line: $(oneline "$out")"; return 1; }
+}
+
 # -------------------------------------------------------------------- main
 
 netns_preflight netns-state-test nginx knotd tcpdump "$PY"
@@ -588,6 +632,8 @@ check pool-mode-distinct-addresses check_pool_distinct
 check pool-mode-state-file check_pool_state_file
 check pool-mode-restart check_pool_restart
 check pool-mode-mapping-survives-restart check_pool_survives_restart
+check pool-mode-garbage-state-file-bounded check_pool_garbage_state_file
+check check-config-unwritable-state-dir check_config_unwritable_state_dir
 
 # nat64d's logs (with their drop counters, logged on SIGTERM) when something
 # failed; tear down before the summary so the summary is the last line.

@@ -273,8 +273,9 @@ check_capture_filter() {
         { DETAIL="capture start: $(oneline "$out")"; return 1; }
     client curl -sS --max-time 10 -o /dev/null "http://[$SERVER_SYNTH6]/" >/dev/null 2>&1
     client ping -6 -n -c 2 -i 0.2 -W 2 "$SERVER_SYNTH6" >/dev/null 2>&1
-    out=$(ctl capture status 2>&1) || { DETAIL="capture status: $(oneline "$out")"; return 1; }
-    grep -q '^filter "icmp or icmp6"$' <<<"$out" || { DETAIL="status lacks the filter: $(oneline "$out")"; return 1; }
+    out=$(ctl capture status --json 2>&1) || { DETAIL="capture status: $(oneline "$out")"; return 1; }
+    [[ $(python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["capture"], d["filter"])' <<<"$out") == "True icmp or icmp6" ]] ||
+        { DETAIL="capture status --json lacks the filter: $(oneline "$out")"; return 1; }
     out=$(ctl capture stop 2>&1) || { DETAIL="capture stop: $(oneline "$out")"; return 1; }
     all=$(for f in in6 out4 in4 out6 drops; do tcpdump_read "$dir/$f.pcap"; done)
     if ! grep -q 'ICMP6, echo request' <<<"$all" || ! grep -q 'ICMP echo request' <<<"$all"; then

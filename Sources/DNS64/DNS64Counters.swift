@@ -57,6 +57,12 @@ public struct DNS64Counters: Hashable, Sendable {
     public var deadlineExpired: Int = 0
     /// RD=0 queries answered from the cache only, which held nothing for them (D13).
     public var cacheOnlyMisses: Int = 0
+    /// TCP connections from clients outside the allow list, closed before taking a connection slot (D10).
+    public var tcpConnectionsNotAllowed: Int = 0
+    /// TCP connections closed because no whole message arrived in time (idle, or trickling bytes).
+    public var tcpMessageTimeouts: Int = 0
+    /// Failed accepts on the TCP listeners (file descriptors exhausted); accepting pauses a second each time.
+    public var tcpAcceptErrors: Int = 0
 }
 
 extension DNS64Counters {
@@ -74,6 +80,8 @@ extension DNS64Counters {
             ("badvers", badVersion), ("overload-drops", overloadDrops), ("tcp-connections", tcpConnections),
             ("tcp-connections-refused", tcpConnectionsRefused),
             ("deadline-expired", deadlineExpired), ("cache-only-misses", cacheOnlyMisses),
+            ("tcp-connections-not-allowed", tcpConnectionsNotAllowed), ("tcp-message-timeouts", tcpMessageTimeouts),
+            ("tcp-accept-errors", tcpAcceptErrors),
         ]
         list += queriesByType.sorted { $0.key < $1.key }.map { ("by-type.\(DNSRecordType(rawValue: $0.key))", $0.value) }
         list += repliesByRcode.sorted { $0.key < $1.key }.map { ("by-rcode.\(DNSRcode(rawValue: $0.key))", $0.value) }
@@ -121,6 +129,8 @@ final class CounterStore: Sendable {
     let upstreamSocketsOpened = Atomic<Int>(0)
     let deadlineExpired = Atomic<Int>(0)
     let cacheOnlyMisses = Atomic<Int>(0)
+    let tcpConnectionsNotAllowed = Atomic<Int>(0)
+    let tcpMessageTimeouts = Atomic<Int>(0)
     private let histogram = Mutex<[Int]>([0, 0, 0, 0, 0])
     /// Queries by QTYPE: 0…255 in their own slot, every larger type in slot 256 (counted exactly in `rareTypes`).
     private let byType: [257 of Atomic<Int>] = InlineArray { _ in Atomic(0) }
@@ -194,6 +204,8 @@ final class CounterStore: Sendable {
             upstreamMismatches: upstreamMismatches.load(ordering: .relaxed),
             upstreamSocketsOpened: upstreamSocketsOpened.load(ordering: .relaxed),
             deadlineExpired: deadlineExpired.load(ordering: .relaxed),
-            cacheOnlyMisses: cacheOnlyMisses.load(ordering: .relaxed))
+            cacheOnlyMisses: cacheOnlyMisses.load(ordering: .relaxed),
+            tcpConnectionsNotAllowed: tcpConnectionsNotAllowed.load(ordering: .relaxed),
+            tcpMessageTimeouts: tcpMessageTimeouts.load(ordering: .relaxed))
     }
 }

@@ -1,5 +1,6 @@
 // The DNS64 service: UDP and TCP listeners (N1), intake (D10, N5), the answer cache with shared in-flight
 // queries (N4), the query state machine (D1–D9, D11) and the upstream client (N2, N3), wired together.
+import Listening
 import Logging
 import NIOCore
 import NIOPosix
@@ -29,6 +30,8 @@ public final class DNS64Server: Sendable {
     private let upstream: UpstreamClient
     let store = CounterStore()
     let connections: ConnectionLimiter
+    /// Failed accepts on the TCP listeners (file descriptors exhausted; see `Listening`).
+    let acceptErrors = AcceptErrors()
     /// The answer cache, in shards with a lock each, so the event loops of several cores rarely wait (N4).
     private let cache: ShardedAnswerCache
     private let inFlight = Mutex<[CacheKey: [Waiter]]>([:])
@@ -48,7 +51,10 @@ public final class DNS64Server: Sendable {
     ///   - configuration: listeners, upstreams, prefixes, allow list, cache limits.
     ///   - group: event loops for all sockets (listeners and upstream queries).
     ///   - logger: where to log; per-query events are at debug level.
-    public init(configuration: DNS64Configuration, group: any EventLoopGroup, logger: Logger) {
+    ///   - previous: a server this one replaces (a reload) whose cached answers stay valid: its cache is taken
+    ///     over when the limits are the same.
+    public init(configuration: DNS64Configuration, group: any EventLoopGroup, logger: Logger,
+                keepingCacheOf previous: DNS64Server? = nil) {
         self.configuration = configuration
         self.group = group
         self.logger = logger
@@ -60,7 +66,8 @@ public final class DNS64Server: Sendable {
             upstreams: configuration.upstreams, timeout: configuration.upstreamTimeout, group: group, logger: logger,
             counters: store, socketsPerUpstream: configuration.upstreamPortsPerLoop,
             queriesPerSocket: configuration.upstreamQueriesPerPort)
-        cache = ShardedAnswerCache(limits: configuration.cache)
+        cache = previous.flatMap { $0.configuration.cache == configuration.cache ? $0.cache : nil }
+            ?? ShardedAnswerCache(limits: configuration.cache)
         connections = ConnectionLimiter(
             perClient: configuration.maxTCPConnectionsPerClient, total: configuration.maxTCPConnections)
     }
@@ -109,15 +116,16 @@ public final class DNS64Server: Sendable {
 
     private func bindTCP(_ address: SocketAddress) async throws -> any Channel {
         let idle = TimeAmount(configuration.tcpIdleTimeout)
+        let answerTime = TimeAmount.nanoseconds(Int64(clamping: clientDeadline))
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .guardingAccept(listener: "dns64 tcp \(address)", errors: acceptErrors, logger: logger)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(IdleStateHandler(allTimeout: idle))
                     try sync.addHandler(ByteToMessageHandler(DNSTCPFrameDecoder()))
-                    try sync.addHandler(TCPQueryHandler(server: self))
+                    try sync.addHandler(TCPQueryHandler(server: self, messageTimeout: idle, answerTime: answerTime))
                 }
             }
             .bind(to: address).get()
@@ -145,10 +153,24 @@ public final class DNS64Server: Sendable {
     }
 
     /// A snapshot of the counters.
-    public var counters: DNS64Counters { store.snapshot }
+    public var counters: DNS64Counters {
+        var c = store.snapshot
+        c.tcpAcceptErrors = acceptErrors.count
+        return c
+    }
 
     /// Entries in the answer cache (expired ones included until looked up or evicted).
     public var cachedAnswers: Int { cache.entries }
+
+    /// Entries in each shard of the answer cache (`ctl dns64 cache`).
+    public var cachedAnswersPerShard: [Int] { cache.entriesPerShard }
+
+    /// Empties the answer cache; queries in flight still complete and store their answers.
+    /// - Returns: how many entries went.
+    public func flushCache() -> Int { cache.removeAll() }
+
+    /// True when this server answers from `other`'s cache (it was started keeping it).
+    public func sharesCache(with other: DNS64Server) -> Bool { cache === other.cache }
 
     /// One message from `client`: intake, then the cache (answered at once), else join or start the upstream
     /// resolution of the same question (N4).
@@ -221,6 +243,11 @@ public final class DNS64Server: Sendable {
         }
     }
 
+    /// Whether `client` is on the allow list (D10).
+    func isAllowed(_ client: SocketAddress) -> Bool {
+        intake.allowedClients.contains(where: { $0.contains(client) })
+    }
+
     /// The N4 fast path: the cached reply to a plain query (see `PlainQuery`) from an allowed client, read
     /// straight from the datagram. nil for anything else (a miss, another shape, a client not on the allow list):
     /// then `handle` takes the message through intake.
@@ -228,7 +255,7 @@ public final class DNS64Server: Sendable {
     func cachedReply(_ raw: UnsafeRawBufferPointer, from client: SocketAddress, overTCP: Bool,
                      keyBuffer: inout [UInt8]) -> [UInt8]? {
         guard configuration.cache.maxEntries > 0, let query = PlainQuery(raw, keyBuffer: &keyBuffer),
-            intake.allowedClients.contains(where: { $0.contains(client) })
+            isAllowed(client)
         else { return nil }
         let bits: UInt8 = (query.dnssecOK == true ? 1 : 0) | (query.checkingDisabled ? 2 : 0)
         let key = CacheKey(

@@ -88,7 +88,7 @@ public enum Replay {
     ) throws(PcapError) -> ReplaySummary {
         var device = try CapturePacketDevice(input: input, output: output)
         let tap = ReplayTap(drops: try drops.map { path throws(PcapError) in
-            try CaptureFile(path: path, recordsReasons: true)
+            try CaptureFile(path: path, recordsReasons: true, reasonsNumbering: "input packet number")
         })
         // One record per batch: each packet is translated at its own timestamp.
         var engine = ForwardingEngine(translator: Translator(configuration: configuration), batchSize: 1)
@@ -104,7 +104,7 @@ public enum Replay {
             }
             let now = clock.settle(at: t)
             device.outputTime = timestamp
-            tap.begin(timestamp)
+            tap.begin(timestamp, number: summary.packets)
             // The capture device never throws DeviceError: its read errors surface from peekTimestamp.
             let read = (try? engine.forwardBatch(&device, tap: tap, now: now)) ?? 0
             let outcome: ReplayOutcome
@@ -136,18 +136,20 @@ public enum Replay {
 }
 
 /// The replay tap: remembers each record's verdict and writes dropped packets (as read, before translation)
-/// to the drops file with their reason.
+/// to the drops file with their reason, numbered in the sidecar as the input file (and `--report`) numbers them.
 final class ReplayTap: PacketTap {
     let drops: CaptureFile?
     private(set) var outcome: ReplayOutcome = .skipped("not read")
     private var timestamp = PcapTimestamp(seconds: 0)
+    private var number = 0
     private var input: [UInt8] = []
 
     init(drops: CaptureFile?) { self.drops = drops }
 
     /// Starts a new record.
-    func begin(_ timestamp: PcapTimestamp) {
+    func begin(_ timestamp: PcapTimestamp, number: Int) {
         self.timestamp = timestamp
+        self.number = number
         outcome = .skipped("not read")
     }
 
@@ -162,10 +164,10 @@ final class ReplayTap: PacketTap {
             outcome = .translated
         case .icmpError(let reason):
             outcome = .icmpError(reason)
-            input.withUnsafeBytes { drops?.write($0, timestamp: timestamp, reason: reason) }
+            input.withUnsafeBytes { drops?.write($0, timestamp: timestamp, reason: reason, number: number) }
         case .drop(let reason):
             outcome = .dropped(reason)
-            input.withUnsafeBytes { drops?.write($0, timestamp: timestamp, reason: reason) }
+            input.withUnsafeBytes { drops?.write($0, timestamp: timestamp, reason: reason, number: number) }
         }
     }
 

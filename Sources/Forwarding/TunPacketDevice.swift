@@ -12,6 +12,9 @@ public struct TunPacketDevice: PacketDevice, ~Copyable {
     /// The queue (its fd closes with this device).
     public let queue: TunQueue
     public private(set) var counters = DeviceCounters()
+    /// Reads that failed one after another (a read that succeeds, or finds nothing, resets it): the next wait
+    /// backs off (`IOBackoff`), so an error that repeats never spins the thread.
+    private var failedReadsInARow = 0
 
     /// Takes ownership of `queue`, which must be non-blocking (`TunQueue.setNonBlocking`).
     public init(queue: consuming TunQueue) {
@@ -33,6 +36,7 @@ public struct TunPacketDevice: PacketDevice, ~Copyable {
             }
             switch result {
             case .success(.packet):
+                failedReadsInARow = 0
                 switch batch.slots[n].offload.segmentation {
                 case .none: break
                 case .tcp4, .tcp6: counters.tcpSuperPackets &+= 1
@@ -40,6 +44,7 @@ public struct TunPacketDevice: PacketDevice, ~Copyable {
                 }
                 n += 1
             case .success(.empty):
+                failedReadsInARow = 0
                 batch.count = n
                 return n
             case .success(.badOffloadHeader): counters.badOffloadHeaders &+= 1
@@ -49,6 +54,7 @@ public struct TunPacketDevice: PacketDevice, ~Copyable {
                     throw DeviceError(code: error.code, message: "\(error)")
                 }
                 counters.readErrors &+= 1
+                failedReadsInARow += 1
                 batch.count = n
                 return n
             }
@@ -63,6 +69,7 @@ public struct TunPacketDevice: PacketDevice, ~Copyable {
     }
 
     public func waitReadable(timeoutMilliseconds: Int32, wakeDescriptor: Int32) -> DeviceWait {
+        if let pause = IOBackoff.pauseMicroseconds(afterFailures: failedReadsInARow) { usleep(pause) }
         var fds = (pollfd(fd: queue.fd, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0))
         let n = withUnsafeMutablePointer(to: &fds) { p in
@@ -82,5 +89,16 @@ public struct TunPacketDevice: PacketDevice, ~Copyable {
         }
         if revents & Int16(POLLIN) != 0 { return .readable }
         return .woken
+    }
+}
+
+/// How long a packet thread pauses before waiting again after I/O errors in a row: nothing after none, then
+/// 1 ms doubling to at most 100 ms. A persistent error (one the device does not report as fatal) then costs
+/// at most 10 wake-ups a second instead of a core; the errors are counted and the daemon logs them once a
+/// minute.
+public enum IOBackoff {
+    public static func pauseMicroseconds(afterFailures n: Int) -> UInt32? {
+        guard n > 0 else { return nil }
+        return min(100_000, 1000 << UInt32(min(n - 1, 7)))
     }
 }

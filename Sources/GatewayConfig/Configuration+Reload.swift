@@ -25,12 +25,14 @@ extension GatewayConfiguration {
         var differs: (GatewayConfiguration, GatewayConfiguration) -> Bool
         /// Copies the running value into the effective configuration.
         var keep: (inout GatewayConfiguration, GatewayConfiguration) -> Void
+        /// The key's value (`nat64d ctl config`, Configuration+Show.swift).
+        var value: (GatewayConfiguration) -> Any = { _ in () }
 
         static func field<T: Equatable>(
             _ key: String, _ path: WritableKeyPath<GatewayConfiguration, T>, live: Bool
         ) -> ReloadField {
             ReloadField(key: key, live: live, differs: { $0[keyPath: path] != $1[keyPath: path] },
-                        keep: { $0[keyPath: path] = $1[keyPath: path] })
+                        keep: { $0[keyPath: path] = $1[keyPath: path] }, value: { $0[keyPath: path] })
         }
     }
 
@@ -113,8 +115,27 @@ extension GatewayConfiguration {
         .field("metrics.enabled", \.metrics.enabled, live: false),
         .field("metrics.listen", \.metrics.listen, live: false),
         .field("ra", \.ra, live: true),
-        // The inbound proxy's listeners and routes are built once: a restart applies a changed [proxy].
-        .field("proxy", \.proxy, live: false),
+        // The inbound proxy's routes change live (new connections take them, established ones keep theirs);
+        // its listeners, limits and timeouts were built once, and a restart applies them.
+        .field("proxy.routes", \.proxy.routes, live: true),
+        ReloadField(
+            key: "proxy", live: false,
+            differs: { a, b in
+                var a = a.proxy, b = b.proxy
+                a.routes = []
+                b.routes = []
+                return a != b
+            },
+            keep: { effective, running in
+                let routes = effective.proxy.routes
+                effective.proxy = running.proxy
+                effective.proxy.routes = routes
+            },
+            value: { c in
+                var p = c.proxy
+                p.routes = []  // shown under proxy.routes
+                return p
+            }),
     ] }
 
     /// Compares the running configuration with a new, valid file.

@@ -109,13 +109,19 @@ extension GatewayConfiguration {
     /// - Parameters:
     ///   - path: the file.
     ///   - forwarding: the namespace's forwarding switches (`ForwardingSysctls.current()` in the daemon).
-    public static func check(path: String, forwarding: ForwardingSysctls)
+    ///   - directories: how the state directory is checked (Configuration+Environment.swift).
+    public static func check(path: String, forwarding: ForwardingSysctls, directories: DirectoryProbe = .system)
         -> Result<(configuration: GatewayConfiguration, warnings: [ConfigWarning]), CheckFailure>
     {
         let bytes: [UInt8]
         do { bytes = try ConfigFile.readAll(path: path) } catch { return .failure(CheckFailure(errors: [error])) }
         switch decode(bytes: bytes, file: path) {
-        case .valid(let c): return .success((c, c.warnings(forwarding: forwarding)))
+        case .valid(let c):
+            if let root = try? TOMLParser.parse(bytes) {
+                let errors = c.environmentErrors(root: root, file: path, probe: directories)
+                if !errors.isEmpty { return .failure(CheckFailure(errors: errors)) }
+            }
+            return .success((c, c.warnings(forwarding: forwarding)))
         case .invalid(let errors): return .failure(CheckFailure(errors: errors))
         }
     }

@@ -7,6 +7,7 @@
 //          clients holds only addresses with open connections, so it is bounded by IP-L1.
 //   IP-L3  at most the route's `maxConnections` through one route; counted as route-limit.
 
+import Listening
 import Synchronization
 
 /// Why a connection was refused or cut before relaying.
@@ -37,6 +38,8 @@ public final class ProxyCounters: Sendable {
     public let connectFailures = Atomic<Int>(0)
     public let healthChecks = Atomic<Int>(0)
     public let healthCheckFailures = Atomic<Int>(0)
+    /// Failed accepts (file descriptors exhausted); the listener pauses a second each time.
+    public let acceptErrors = AcceptErrors()
     /// One counter per `RefusalReason`, in `allCases` order.
     private let refusals: [9 of Atomic<Int>] = InlineArray { _ in Atomic(0) }
 
@@ -52,7 +55,8 @@ public final class ProxyCounters: Sendable {
          ("active", active.load(ordering: .relaxed)), ("idle-closed", idleClosed.load(ordering: .relaxed)),
          ("connect-failures", connectFailures.load(ordering: .relaxed)),
          ("health-checks", healthChecks.load(ordering: .relaxed)),
-         ("health-check-failures", healthCheckFailures.load(ordering: .relaxed))]
+         ("health-check-failures", healthCheckFailures.load(ordering: .relaxed)),
+         ("accept-errors", acceptErrors.count)]
             + RefusalReason.allCases.map { ("refused.\($0.rawValue)", refused($0)) }
     }
 }

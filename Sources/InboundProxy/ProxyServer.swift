@@ -14,6 +14,7 @@
 //   IP-S6  a relayed connection idle (no byte either way) for `idleTimeout` is closed (counted idle-closed).
 //   IP-S7  route changes (`apply`) affect new connections only (IP-R5).
 
+import Listening
 import Logging
 import NIOCore
 import NIOPosix
@@ -87,6 +88,7 @@ public final class ProxyServer: Sendable {
                 let channel = try await ServerBootstrap(group: group)
                     .serverChannelOption(.backlog, value: 1024)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .guardingAccept(listener: "proxy \(address)", errors: counters.acceptErrors, logger: logger)
                     .childChannelOption(.allowRemoteHalfClosure, value: true)
                     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                     .childChannelInitializer { [self] channel in

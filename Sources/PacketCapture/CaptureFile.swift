@@ -54,6 +54,9 @@ public final class CaptureFile {
     public let maxFiles: Int
     /// Whether records carry a drop reason, written to the `.reasons` sidecar.
     public let recordsReasons: Bool
+    /// What the sidecar's numbers count: "packet number" (the record in this file, by default) or, for replay,
+    /// "input packet number" (the record of the replayed file, as `replay --report` numbers it).
+    public let reasonsNumbering: String
     private let permissions: mode_t
     private let snapLength: Int
     private var writer: PcapWriter?
@@ -76,11 +79,14 @@ public final class CaptureFile {
     ///   - maxBytes: size at which to rotate; `Int.max` for none.
     ///   - maxFiles: files kept, the current one included.
     ///   - recordsReasons: write a `.reasons` sidecar.
+    ///   - reasonsNumbering: what the sidecar's numbers count (its header says so).
     ///   - permissions: mode of created files.
     ///   - snapLength: most bytes stored per packet.
     /// - Throws: `PcapError.openFailed` when the first file cannot be created.
     public init(path: String, maxBytes: Int = .max, maxFiles: Int = 1, recordsReasons: Bool = false,
-                permissions: mode_t = 0o644, snapLength: Int = 262_144) throws(PcapError) {
+                reasonsNumbering: String = "packet number", permissions: mode_t = 0o644,
+                snapLength: Int = 262_144) throws(PcapError) {
+        self.reasonsNumbering = reasonsNumbering
         self.path = path
         self.maxBytes = max(maxBytes, PcapWriter.fileHeaderSize + PcapWriter.recordHeaderSize + 1)
         self.maxFiles = max(1, maxFiles)
@@ -115,7 +121,7 @@ public final class CaptureFile {
         if recordsReasons {
             do {
                 var sidecar = try TextFile(path: Self.reasonsPath(for: path), permissions: permissions)
-                sidecar.write("# drop reasons for \(Self.basename(path)): <packet number> <reason>\n")
+                sidecar.write("# drop reasons for \(Self.basename(path)): <\(reasonsNumbering)> <reason>\n")
                 reasons = consume sidecar
             } catch {
                 writer = nil
@@ -134,7 +140,9 @@ public final class CaptureFile {
     ///   - packet: the raw IP packet.
     ///   - timestamp: its capture time.
     ///   - reason: the drop reason, recorded in the sidecar when `recordsReasons`.
-    public func write(_ packet: UnsafeRawBufferPointer, timestamp: PcapTimestamp, reason: DropReason? = nil) {
+    ///   - number: the number the sidecar gives the packet; nil: its number in this stream.
+    public func write(_ packet: UnsafeRawBufferPointer, timestamp: PcapTimestamp, reason: DropReason? = nil,
+                      number: Int? = nil) {
         guard let size = writer?.sizeAfter(packetOfLength: packet.count) else {
             errors &+= 1
             return
@@ -149,8 +157,8 @@ public final class CaptureFile {
         writer!.write(packet, timestamp: timestamp)
         bytes &+= UInt64(PcapWriter.recordHeaderSize + min(packet.count, snapLength))
         packets &+= 1
-        if recordsReasons, let number = writer?.packetsWritten {
-            reasons?.write("\(number) \(reason?.description ?? "-")\n")
+        if recordsReasons, let written = writer?.packetsWritten {
+            reasons?.write("\(number ?? written) \(reason?.description ?? "-")\n")
         }
     }
 

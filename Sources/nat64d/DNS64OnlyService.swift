@@ -9,7 +9,7 @@ import ServiceLifecycle
 
 extension GatewayService {
     func runDNS64Only() async throws {
-        let control = try ControlServer(path: configuration.control.socket)
+        let control = try ControlServer(path: configuration.control.socket, logger: logger)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.dns64.udpSockets))
         let dns: DNS64Server?
         do {
@@ -22,23 +22,17 @@ extension GatewayService {
         let reloader = GatewayReloader(
             configPath: configPath, running: configuration, forwarder: nil, state: state, dnsGroup: group, ra: nil,
             logLevel: logLevel, logger: logger, notifier: notifier, seed: 0)
-        do {
-            try control.start { words in DNS64OnlyCommands(state: state, reloader: reloader).handle(words) }
-        } catch {
-            if let dns = state.dns { await dns.stop() }
-            try? await group.shutdownGracefully()
-            throw error
-        }
+        state.controlCounters = control.counters
+        control.start { request in DNS64OnlyCommands(state: state, reloader: reloader).handle(request) }
         var metrics: MetricsServer?
         if configuration.metrics.enabled {
             do {
                 metrics = try await MetricsServer(
                     address: try socketAddress(configuration.metrics.listen), group: group, exporter: MetricsExporter()
                 ) { [state] in
-                    let dns = state.dns
-                    return MetricsSnapshot(forwarder: .init(), queues: [], dns: dns?.counters,
-                                           dnsCacheEntries: dns?.cachedAnswers)
+                    MetricsSnapshot.current(total: .init(), queues: [], state: state, ra: nil, proxy: nil)
                 }
+                state.metricsCounters = metrics?.counters
             } catch {
                 control.stop()
                 if let dns = state.dns { await dns.stop() }
@@ -63,10 +57,14 @@ extension GatewayService {
     /// first, reloading on each SIGHUP meanwhile; a cancelled task ends the wait the same way. Tells systemd
     /// STOPPING=1.
     /// - Returns: true when a device failure ended it.
-    func waitForShutdown(reloader: GatewayReloader, failed: DeviceFailureSignal) async -> Bool {
+    /// - Parameter watch: runs beside the waiters until they end (the TUN error watch), when given.
+    func waitForShutdown(
+        reloader: GatewayReloader, failed: DeviceFailureSignal, watch: (@Sendable () async -> Void)? = nil
+    ) async -> Bool {
         let deviceFailed = await withTaskGroup(of: Bool?.self) { waiters in
             waiters.addTask { try? await gracefulShutdown(); return false }
             waiters.addTask { await failed.wait() }
+            if let watch { waiters.addTask { await watch(); return nil } }
             if let hangups {
                 waiters.addTask {
                     for await _ in hangups { _ = await reloader.reload(trigger: "SIGHUP") }
@@ -93,28 +91,18 @@ struct DNS64OnlyCommands: Sendable {
     let state: GatewayState
     let reloader: GatewayReloader
 
-    func handle(_ words: [String]) -> Result<[String], ControlError> {
-        switch words.first {
-        case "stats"?:
-            let report = StatsReport(total: .init(), queues: [], capture: false, dns: state.dns)
-            if words.dropFirst() == ["--json"] { return .success([report.json]) }
-            guard words.count == 1 else { return .failure(ControlError("stats takes only --json")) }
-            let dns = state.dns
-            return .success((dns?.counters.fields.map { "dns64.\($0.name) \($0.value)" } ?? [])
-                + ["dns64.cache-entries \(dns?.cachedAnswers ?? 0)"])
-        case "reload"?:
-            let options = Array(words.dropFirst())
-            guard options.isEmpty || options == ["--json"] else {
-                return .failure(ControlError("reload takes only --json"))
-            }
-            return blockingReload(reloader, trigger: "ctl reload").map { outcome in
-                options == ["--json"] ? [ControlCommands.encode(outcome)] : outcome.lines
-            }
-        case "help"?: return .success(["commands (DNS64 only): stats [--json], reload [--json], help"])
-        case let other?:
-            return .failure(ControlError("\"\(other)\" needs the translator, which is off (translator.enabled = "
-                + "false); this nat64d runs only the DNS64: stats, reload, help"))
-        case nil: return .failure(ControlError("empty request"))
+    func handle(_ request: ControlRequest) -> ControlReply {
+        switch request.command {
+        case .stats:
+            let snapshot = MetricsSnapshot.current(total: .init(), queues: [], state: state, ra: nil, proxy: nil)
+            return request.json ? .json(StatsReport(snapshot, capture: false)) : .text(MetricsExporter.textLines(snapshot))
+        case .reload:
+            return ControlCommands.reloadReply(blockingReload(reloader, trigger: "ctl reload"), json: request.json)
+        case .config: return ConfigReport.reply(state.configuration, json: request.json)
+        case .dns64Cache: return DNS64CacheReport.reply(state.dns, flush: request.flush ?? false, json: request.json)
+        default:
+            return .failure(ControlError("\"\(request.command.rawValue)\" needs the translator, which is off "
+                + "(translator.enabled = false); this nat64d runs only the DNS64: stats, config, dns64 cache, reload"))
         }
     }
 }

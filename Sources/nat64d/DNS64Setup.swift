@@ -33,9 +33,11 @@ extension DNS64Configuration {
 }
 
 /// Starts the DNS64 of `d` on `group`; nil when `[dns64]` is not enabled.
-func startDNS64(_ d: GatewayConfiguration.DNS64, group: any EventLoopGroup, logger: Logger) async throws -> DNS64Server? {
+func startDNS64(_ d: GatewayConfiguration.DNS64, group: any EventLoopGroup, logger: Logger,
+                keepingCacheOf previous: DNS64Server? = nil) async throws -> DNS64Server? {
     guard d.enabled else { return nil }
-    let server = DNS64Server(configuration: try DNS64Configuration(d), group: group, logger: logger)
+    let server = DNS64Server(configuration: try DNS64Configuration(d), group: group, logger: logger,
+                             keepingCacheOf: previous)
     do {
         try await server.start()
     } catch let error as DNS64ServerError {

@@ -34,6 +34,7 @@ struct Daemon {
         gateway.hangups = hangups
         gateway.logLevel = logLevel
         for w in warnings { logger.warning("\(w.key): \(w.message)") }
+        FileLimit.raise(logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -94,7 +95,7 @@ struct GatewayService: Service {
 
         // 2. The control socket (bound now, so a bad path fails before anything runs) and the packet path,
         //    capturing from the start when [capture] enabled = true.
-        let control = try ControlServer(path: configuration.control.socket)
+        let control = try ControlServer(path: configuration.control.socket, logger: logger)
         let seed = UInt64(truncatingIfNeeded: monotonicNanoseconds())
         let translatorConfiguration = TranslatorConfiguration(configuration, seed: seed)
         let translator = Translator(configuration: translatorConfiguration)
@@ -103,7 +104,9 @@ struct GatewayService: Service {
         var journal: PoolJournalWriter?
         if t.mode == .pool, let directory = t.stateDirectory {  // S10 persistence (StatePersistence.swift)
             let persistence = StatePersistence(directory: directory)
-            let restored = try persistence.restore(into: table, now: monotonicNanoseconds())
+            let poolSize = t.pool4.reduce(0) { $0 + (1 << (32 - $1.length)) }
+            let restored = try persistence.restore(
+                into: table, now: monotonicNanoseconds(), poolSize: poolSize, logger: logger)
             logger.info("pool assignments restored", metadata: ["count": "\(restored)", "state-dir": "\(directory)"])
             journal = try PoolJournalWriter(persistence: persistence, logger: logger)
         }
@@ -180,9 +183,10 @@ struct GatewayService: Service {
 
         // 4. The control server, off the packet path; `reload` there and SIGHUP go through one reloader.
         let state = GatewayState(dns: dns, captureDefaults: configuration.capture.settings, configuration: configuration)
+        state.journal = journal
         let reloader = GatewayReloader(
             configPath: configPath, running: configuration, forwarder: forwarder, state: state, dnsGroup: group, ra: ra,
-            logLevel: logLevel, logger: logger, notifier: notifier, seed: seed)
+            logLevel: logLevel, logger: logger, notifier: notifier, seed: seed, proxy: proxy)
         var commands = ControlCommands(forwarder: forwarder, state: state)
         commands.ra = ra?.advertiser
         commands.mappingLog = configuration.mappingLog
@@ -190,16 +194,8 @@ struct GatewayService: Service {
         commands.policyRules = configuration.policy.ruleTexts
         commands.reload = { blockingReload(reloader, trigger: "ctl reload") }
         commands.proxy = proxy?.server
-        do {
-            try control.start { [commands] in commands.handle($0) }
-        } catch {
-            await proxy?.stop()
-            ra?.stop()
-            if let dns { await dns.stop() }
-            forwarder.stop()
-            try? await group.shutdownGracefully()
-            throw error
-        }
+        state.controlCounters = control.counters
+        control.start { [commands] in commands.handle($0) }
         logger.info("control socket ready", metadata: ["socket": "\(control.path)"])
 
         // 5. The Prometheus endpoint ([metrics]), reading the same snapshots as `ctl stats`.
@@ -210,13 +206,10 @@ struct GatewayService: Service {
                 metrics = try await MetricsServer(
                     address: try socketAddress(listen), group: group, exporter: MetricsExporter()
                 ) { [forwarder, state, ra, proxy] in
-                    let dns = state.dns
-                    var snapshot = MetricsSnapshot(forwarder: forwarder.stats, queues: forwarder.perQueue,
-                                                   dns: dns?.counters, dnsCacheEntries: dns?.cachedAnswers)
-                    snapshot.ra = ra?.advertiser.status() ?? []
-                    snapshot.proxy = proxy?.server.status()
-                    return snapshot
+                    MetricsSnapshot.current(total: forwarder.stats, queues: forwarder.perQueue, state: state,
+                                            ra: ra?.advertiser, proxy: proxy?.server)
                 }
+                state.metricsCounters = metrics?.counters
             } catch {
                 await proxy?.stop()
                 ra?.stop()
@@ -235,7 +228,9 @@ struct GatewayService: Service {
         notifier.send(SystemdNotifier.ready(status: GatewayReloader.runningStatus(configuration)))
         // Waits for SIGTERM/SIGINT (the graceful shutdown) or for a packet thread's device failure, whichever
         // comes first, reloading on each SIGHUP meanwhile; a cancelled task tears down the same way.
-        let deviceFailed = await waitForShutdown(reloader: reloader, failed: failed)
+        let deviceFailed = await waitForShutdown(reloader: reloader, failed: failed) { [forwarder, logger] in
+            await IOErrorWatch.run(errors: { let s = forwarder.stats; return (s.readErrors, s.writeErrors) }, logger: logger)
+        }
         logger.notice("stopping")
         ra?.stop()  // final advertisements: hosts drop the default route, RDNSS and PREF64 at once
 

@@ -12,6 +12,9 @@ final class GatewayState: Sendable {
         var dns: DNS64Server?
         var captureDefaults: CaptureSettings
         var configuration: GatewayConfiguration?
+        var controlCounters: ControlServerCounters?
+        var metricsCounters: MetricsServerCounters?
+        var journal: PoolJournalWriter?
     }
 
     private let parts: Mutex<Parts>
@@ -30,6 +33,23 @@ final class GatewayState: Sendable {
     var captureDefaults: CaptureSettings {
         get { parts.withLock { $0.captureDefaults } }
         set { parts.withLock { $0.captureDefaults = newValue } }
+    }
+
+    /// The control and metrics servers' own counters, for `ctl stats` and /metrics alike (StatsSamples.swift).
+    var controlCounters: ControlServerCounters? {
+        get { parts.withLock { $0.controlCounters } }
+        set { parts.withLock { $0.controlCounters = newValue } }
+    }
+
+    var metricsCounters: MetricsServerCounters? {
+        get { parts.withLock { $0.metricsCounters } }
+        set { parts.withLock { $0.metricsCounters = newValue } }
+    }
+
+    /// The pool-assignment journal's writer (mode pool with a state-dir), for its write failures.
+    var journal: PoolJournalWriter? {
+        get { parts.withLock { $0.journal } }
+        set { parts.withLock { $0.journal = newValue } }
     }
 
     /// The configuration that runs.

@@ -22,6 +22,28 @@ struct NAT64D: AsyncParsableCommand {
         guard showVersion else { throw CleanExit.helpRequest(self) }
         print(nat64dVersion)
     }
+
+    /// argument-parser's main, except that a mistyped `ctl` command gets one line with the closest command
+    /// (`ctl stat` → did you mean "stats"?) instead of the generic usage error.
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) != .success && !(error is ExitCode),
+               let message = CtlCommand.unknownCommandMessage(arguments)
+            {
+                printError(message)
+                Self.exit(withError: ExitCode(2))
+            }
+            Self.exit(withError: error)
+        }
+    }
 }
 
 struct Version: ParsableCommand {

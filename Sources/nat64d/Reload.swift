@@ -40,6 +40,8 @@ actor GatewayReloader {
     private let state: GatewayState
     private let dnsGroup: any EventLoopGroup
     private let ra: RouterAdvertisementRunner?
+    /// The inbound proxy, when `[proxy]` runs: a reload swaps its routes.
+    private let proxy: ProxyRunner?
     private let logLevel: LiveLogLevel
     private let logger: Logger
     private let notifier: SystemdNotifier
@@ -47,7 +49,8 @@ actor GatewayReloader {
 
     init(configPath: String, running: GatewayConfiguration, forwarder: ForwardingGroup<TunPacketDevice>?,
          state: GatewayState, dnsGroup: any EventLoopGroup, ra: RouterAdvertisementRunner?, logLevel: LiveLogLevel,
-         logger: Logger, notifier: SystemdNotifier, seed: UInt64) {
+         logger: Logger, notifier: SystemdNotifier, seed: UInt64, proxy: ProxyRunner? = nil) {
+        self.proxy = proxy
         self.configPath = configPath
         self.running = running
         self.forwarder = forwarder
@@ -126,16 +129,42 @@ actor GatewayReloader {
             }
         }
         if plan.live.contains("ra") {
-            if let ra, !plan.effective.ra.isEmpty {
+            // Sections added, changed or removed (the last one too): the sender opens sockets for new interfaces
+            // and sends a final advertisement (every lifetime 0) on those that went.
+            if let ra {
                 do { try ra.apply(plan.effective, logger: logger) } catch {
                     problems.append("router advertisements: \(error)")
                     plan.effective.ra = running.ra
                 }
+                let before = Set(running.ra.map(\.name))
+                let after = Set(plan.effective.ra.map(\.name))
+                if before != after {
+                    let now = after.isEmpty ? "no interface" : plan.effective.ra.map(\.name).joined(separator: ", ")
+                    logger.notice("router advertisements now on: \(now)",
+                        metadata: ["added": "\(after.subtracting(before).sorted().joined(separator: ","))",
+                                   "removed": "\(before.subtracting(after).sorted().joined(separator: ","))"])
+                }
             } else {
-                // No sender runs (or every section went): starting or stopping one waits for a restart.
                 plan.live.removeAll { $0 == "ra" }
                 plan.kept.append("ra")
                 plan.effective.ra = running.ra
+            }
+        }
+        if plan.live.contains("proxy.routes") {
+            // Routes added, changed or removed: new connections use the new table; established connections keep
+            // the backend they have. With no proxy running (it was off), starting one waits for a restart.
+            if let proxy, running.proxy.enabled {
+                do {
+                    try proxy.apply(plan.effective.proxy)
+                    logger.notice("proxy routes replaced", metadata: ["routes": "\(plan.effective.proxy.routes.count)"])
+                } catch {
+                    problems.append("proxy routes: \(error)")
+                    plan.effective.proxy.routes = running.proxy.routes
+                }
+            } else {
+                plan.live.removeAll { $0 == "proxy.routes" }
+                if !plan.kept.contains("proxy") { plan.kept.append("proxy") }
+                plan.effective.proxy.routes = running.proxy.routes
             }
         }
         running = plan.effective
@@ -170,13 +199,28 @@ actor GatewayReloader {
     }
 
     /// Stops the DNS64 and starts one with the new settings (same event loops); if that fails, the old
-    /// settings come back. Answers cached so far are dropped with the old server.
+    /// settings come back. The cached answers stay when the new settings would answer the same
+    /// (`cacheFlushReasons` is empty: e.g. only listeners, timeouts or the allow list changed) and are
+    /// dropped otherwise; the log line says which, and why.
     private func replaceDNS64(with new: GatewayConfiguration.DNS64) async -> String? {
         let old = state.dns
         if let old { await old.stop() }
         state.dns = nil
+        let flushReasons = Self.cacheFlushReasons(running.dns64, new)
         do {
-            state.dns = try await startDNS64(new, group: dnsGroup, logger: logger)
+            let started = try await startDNS64(new, group: dnsGroup, logger: logger,
+                                               keepingCacheOf: flushReasons.isEmpty ? old : nil)
+            state.dns = started
+            if let old, let started {
+                if started.sharesCache(with: old) {
+                    logger.notice("DNS64 restarted with the new settings; cache kept",
+                                  metadata: ["entries": "\(started.cachedAnswers)"])
+                } else {
+                    logger.notice("DNS64 restarted with the new settings; cache flushed: answers would differ",
+                                  metadata: ["entries-dropped": "\(old.cachedAnswers)",
+                                             "changed": "\(flushReasons.joined(separator: ","))"])
+                }
+            }
             return nil
         } catch {
             let problem = "DNS64 not changed: \(error)"
@@ -188,6 +232,28 @@ actor GatewayReloader {
             }
             return problem
         }
+    }
+}
+
+extension GatewayReloader {
+    /// The changed `[dns64]` keys that change what a query is answered with (so cached answers are stale):
+    /// upstreams, prefixes, exclusions, mapped ranges, DNSSEC and error policy, client groups, and the cache's
+    /// own limits and TTL bounds. Empty when only listeners, the allow list, timeouts or limits on clients changed.
+    static func cacheFlushReasons(_ old: GatewayConfiguration.DNS64, _ new: GatewayConfiguration.DNS64) -> [String] {
+        var reasons: [String] = []
+        func check(_ key: String, _ differs: Bool) { if differs { reasons.append("dns64." + key) } }
+        check("upstream", old.upstreams != new.upstreams)
+        check("prefix", old.prefixes != new.prefixes)
+        check("exclude", old.exclude != new.exclude)
+        check("mapped", old.mapped != new.mapped)
+        check("break-dnssec", old.breakDNSSEC != new.breakDNSSEC)
+        check("synthesize-on-error", old.synthesizeOnError != new.synthesizeOnError)
+        check("groups", old.groups != new.groups)
+        check("cache-size", old.cacheSize != new.cacheSize)
+        check("cache-min-ttl", old.cacheMinTTL != new.cacheMinTTL)
+        check("cache-max-ttl", old.cacheMaxTTL != new.cacheMaxTTL)
+        check("cache-max-negative-ttl", old.cacheMaxNegativeTTL != new.cacheMaxNegativeTTL)
+        return reasons
     }
 }
 

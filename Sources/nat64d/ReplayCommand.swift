@@ -13,7 +13,8 @@ struct ReplayCommand: ParsableCommand {
             Each packet of IN (raw IP, Ethernet, or Linux cooked capture from `tcpdump -i any`) goes through the \
             daemon's translator, with the clock taken from the packet timestamps so mappings expire as they would \
             live. OUT receives the translated packets and the ICMP errors the gateway would send, in order; DROPS \
-            the dropped packets, with DROPS-minus-.pcap plus .reasons listing "<packet number> <reason>". The \
+            the dropped packets, with DROPS-minus-.pcap plus .reasons listing "<input packet number> <reason>", \
+            numbered as --report numbers them. The \
             same input, configuration and seed give the same bytes.
             """)
 

@@ -12,11 +12,12 @@ final class RouterAdvertisementRunner: Sendable {
     let advertiser: RouterAdvertiser
     private let thread: DedicatedThread
 
-    /// Opens a raw ICMPv6 socket per `[ra.IFNAME]` section and starts sending; nil when there is none.
+    /// Opens a raw ICMPv6 socket per `[ra.IFNAME]` section and starts sending. Without a section the sender
+    /// still runs, idle (no socket, a wake-up a second), so a reload can add the first section (and remove the
+    /// last) without a restart.
     ///
     /// - Throws: `RASocketError` (it names CAP_NET_RAW when the socket is refused), or `SystemError` for the thread.
-    static func start(_ configuration: GatewayConfiguration, logger: Logger) throws -> RouterAdvertisementRunner? {
-        guard !configuration.ra.isEmpty else { return nil }
+    static func start(_ configuration: GatewayConfiguration, logger: Logger) throws -> RouterAdvertisementRunner {
         let interfaces = Self.interfaces(configuration, logger: logger)
         let advertiser = try RouterAdvertiser(
             interfaces: interfaces, clock: { monotonicNanoseconds() }, open: { try RawICMPv6Socket(interface: $0) })

@@ -38,6 +38,28 @@ import Testing
         GatewayConfiguration.diagnose(minimal(plus: extra), file: "t.toml").map(\.description)
     }
 
+    /// A reload swaps the routes live (IP-R5: established connections keep theirs); the listeners and limits
+    /// wait for a restart, and the effective configuration keeps their running values with the new routes.
+    @Test func reloadChangesRoutesLiveAndKeepsListeners() throws {
+        let running = try GatewayConfiguration.parse(minimal(plus: sites), file: "t.toml")
+        let moved = sites.replacing("[2001:db8:b::10]:443", with: "[2001:db8:b::20]:443")
+        let routesOnly = GatewayConfiguration.reloadPlan(
+            running: running, file: try GatewayConfiguration.parse(minimal(plus: moved), file: "t.toml"))
+        #expect(routesOnly.live == ["proxy.routes"])
+        #expect(routesOnly.kept == [])
+        #expect(routesOnly.effective.proxy.routes[1].backends == [.init(host: .v6(IPv6Address("2001:db8:b::20")!), port: 443)])
+
+        let both = moved.replacing("idle-timeout = 60", with: "idle-timeout = 90")
+            .replacing("192.0.2.1:2201", with: "192.0.2.1:2202")
+        let plan = GatewayConfiguration.reloadPlan(
+            running: running, file: try GatewayConfiguration.parse(minimal(plus: both), file: "t.toml"))
+        #expect(plan.live == ["proxy.routes"])
+        #expect(plan.kept == ["proxy"])
+        #expect(plan.effective.proxy.idleTimeoutSeconds == 60)
+        #expect(plan.effective.proxy.listeners == running.proxy.listeners)
+        #expect(plan.effective.proxy.routes[1].backends == [.init(host: .v6(IPv6Address("2001:db8:b::20")!), port: 443)])
+    }
+
     @Test func offWithoutTheSection() throws {
         let config = try GatewayConfiguration.parse(minimalConfig, file: "t.toml")
         #expect(config.proxy == .init())

@@ -159,3 +159,44 @@ struct MetricsTests {
         try await group.shutdownGracefully()
     }
 }
+
+/// `ctl stats --json` and /metrics show the same counters: every sample line of the exposition text is in the
+/// stats report's "metrics" under the same series, with the same value.
+@Suite struct StatsMatchMetricsTests {
+    @Test func everyMetricsSampleIsInCtlStatsWithTheSameValue() throws {
+        var snapshot = MetricsTests.snapshot(six: 5, four: 3, truncated: 2, sessions: 4, dnsQueries: 6)
+        snapshot.forwarder.counters.icmpErrorsRateLimited = 49
+        snapshot.forwarder.counters.icmpErrorsSent = 11
+        snapshot.forwarder.transitoryEvictions = 3
+        snapshot.queues = [snapshot.forwarder, snapshot.forwarder]
+        snapshot.ra = [RouterAdvertisementControlTests.status()]
+        snapshot.listener = (1, 2, 3, 5)
+        snapshot.journalWriteFailures = 6
+        snapshot.control = ControlCounts(accepted: 9, refused: 1, timedOut: 2, oversized: 3, malformed: 4)
+        let text = String(decoding: MetricsExporter().render(snapshot), as: UTF8.self)
+        let report = StatsReport(snapshot, capture: false)
+        var seen = 0
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let cut = try #require(line.lastIndex(of: " "))
+            let series = String(line[..<cut])
+            let value = try #require(Double(line[line.index(after: cut)...]))
+            let stats = try #require(report.metrics[series], "\(series) is on /metrics but not in ctl stats")
+            #expect(Double(stats) == value, "\(series)")
+            seen += 1
+        }
+        #expect(seen == report.metrics.count, "and nothing in ctl stats' metrics that /metrics lacks")
+        // The text form lists the same samples, one a line, without the nat64d_ prefix.
+        let lines = MetricsExporter.textLines(snapshot)
+        #expect(lines.count == report.metrics.count)
+        for line in lines {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            #expect(parts.count == 2 && report.metrics["nat64d_" + parts[0]] == Int64(parts[1]), "\(line)")
+        }
+        #expect(report.metrics["nat64d_icmp_errors_rate_limited_total"] == 49)
+        #expect(report.metrics["nat64d_control_connections_refused_total"] == 1)
+        // The named keys the scripts read agree with the samples.
+        #expect(Int64(report.icmpErrorsRateLimited) == report.metrics["nat64d_icmp_errors_rate_limited_total"])
+        #expect(Int64(report.drops["truncated"] ?? 0) == report.metrics[#"nat64d_dropped_packets_total{reason="truncated"}"#])
+        #expect(Int64(report.sessions) == report.metrics["nat64d_sessions"])
+    }
+}

@@ -65,13 +65,13 @@ import Testing
     }
 
     @Test func parsesEveryOptionAndRefusesBadValues() throws {
-        let f = try SessionFilter.parse(["--json", "--proto", "tcp", "--ipv6", "2001:db8:1::/64", "--ipv4",
-                                         "198.51.100.10", "--port", "80", "--limit", "5"]).get()
-        #expect(f.json && f.proto == IPProtocolNumber.tcp && f.port == 80 && f.limit == 5)
+        let f = try SessionFilter.parse(.init(proto: "tcp", ipv6: "2001:db8:1::/64", ipv4: "198.51.100.10", port: 80,
+                                              limit: 5)).get()
+        #expect(f.proto == IPProtocolNumber.tcp && f.port == 80 && f.limit == 5)
         #expect(f.ipv6 == IPv6Prefix("2001:db8:1::/64"))
-        #expect(try SessionFilter.parse(["--ipv6", "2001:db8::2"]).get().ipv6 == IPv6Prefix("2001:db8::2/128"))
-        for bad in [["--proto", "sctp"], ["--port", "70000"], ["--limit", "0"], ["--ipv4", "1.2.3"], ["--bogus", "1"],
-                    ["--port"]] {
+        #expect(try SessionFilter.parse(.init(ipv6: "2001:db8::2")).get().ipv6 == IPv6Prefix("2001:db8::2/128"))
+        for bad: ControlRequest.Sessions in [.init(proto: "sctp"), .init(port: 70000), .init(limit: 0),
+                                             .init(ipv4: "1.2.3"), .init(ipv6: "2001:db8::/129")] {
             #expect(throws: ControlError.self) { try SessionFilter.parse(bad).get() }
         }
     }
@@ -106,17 +106,17 @@ import Testing
 
 @Suite struct CtlTextTests {
     @Test func aMistypedCommandGetsASuggestion() {
-        #expect(Suggestion.closest(to: "stat", among: ControlCommands.commandNames) == "stats")
-        #expect(Suggestion.closest(to: "relaod", among: ControlCommands.commandNames) == "reload")
+        let names = CtlCommand.configuration.subcommands.compactMap { $0.configuration.commandName }
+        #expect(Suggestion.closest(to: "stat", among: names) == "stats")
+        #expect(Suggestion.closest(to: "relaod", among: names) == "reload")
     }
 
     @Test func helpForOneCommand() {
-        let stats = CtlCommand.help(for: "stats")
-        #expect(stats.contains("translator counters"))
-        #expect(stats.contains("stats --json"))
+        let stats = CtlCommand.helpMessage(for: CtlStats.self)
+        #expect(stats.contains("Translator counters"))
+        #expect(stats.contains("--json"))
         #expect(!stats.contains("capture stop"))
-        #expect(CtlCommand.help(for: "reload").contains("re-read the configuration file"))
-        #expect(CtlCommand.help(for: "nonsense").contains("unknown command"))
+        #expect(CtlCommand.helpMessage(for: CtlReload.self).contains("Re-read the configuration file"))
     }
 
     @Test func pool4PortCounts() throws {
@@ -180,5 +180,34 @@ import Testing
         let e = DNS64ListenError(address: "[2001:db8:1::1]:53", reason: reason)
         #expect(e.description.hasPrefix("dns64.listen [2001:db8:1::1]:53: cannot listen: Address already in use"))
         #expect(e.description.contains("pick another address in dns64.listen"))
+    }
+}
+
+/// A reload keeps the DNS64's cached answers unless the change alters what a query is answered with.
+@Suite struct ReloadDNS64CacheTests {
+    func dns64() throws -> GatewayConfiguration.DNS64 { try sampleConfiguration().dns64 }
+
+    @Test func listenersTimeoutsAndTheAllowListKeepTheCache() throws {
+        let old = try dns64()
+        var new = old
+        new.timeoutMilliseconds += 500
+        new.tcpIdleTimeoutMilliseconds += 1000
+        new.allow = []
+        new.listen = []
+        new.deadlineMilliseconds += 1
+        #expect(GatewayReloader.cacheFlushReasons(old, new) == [])
+    }
+
+    @Test func whatChangesAnswersFlushesTheCacheAndIsNamed() throws {
+        let old = try dns64()
+        var new = old
+        new.upstreams = []
+        new.synthesizeOnError.toggle()
+        new.cacheMaxTTL = 60
+        #expect(GatewayReloader.cacheFlushReasons(old, new)
+            == ["dns64.upstream", "dns64.synthesize-on-error", "dns64.cache-max-ttl"])
+        new = old
+        new.prefixes = [NAT64Prefix("64:ff9b::/96")!]
+        #expect(GatewayReloader.cacheFlushReasons(old, new) == ["dns64.prefix"])
     }
 }

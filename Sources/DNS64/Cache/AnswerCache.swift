@@ -124,6 +124,19 @@ struct AnswerCache {
         compactIfSparse()
     }
 
+    /// Empties the cache (`ctl dns64 cache --flush`, a reload that changes what answers would say).
+    /// - Returns: how many entries went.
+    @discardableResult
+    mutating func removeAll() -> Int {
+        let n = entries.count
+        entries.removeAll()
+        queue.removeAll()
+        base += head
+        head = 0
+        bytes = 0
+        return n
+    }
+
     /// Drops the oldest entry; false when there is none.
     private mutating func evictOldest() -> Bool {
         while head < queue.count {

@@ -67,6 +67,13 @@ final class ShardedAnswerCache: @unchecked Sendable {  // every shard is a Mutex
     /// Entries held in all shards.
     var entries: Int { (0..<count).reduce(0) { sum, i in sum + shards[i].cache.withLock { $0.count } } }
 
+    /// Entries held in each shard, in shard order.
+    var entriesPerShard: [Int] { (0..<count).map { i in shards[i].cache.withLock { $0.count } } }
+
+    /// Empties every shard, one lock at a time.
+    /// - Returns: how many entries went.
+    func removeAll() -> Int { (0..<count).reduce(0) { sum, i in sum + shards[i].cache.withLock { $0.removeAll() } } }
+
     /// The limits each shard got.
     var shardLimits: CacheLimits { shards[0].cache.withLock { $0.limits } }
 }

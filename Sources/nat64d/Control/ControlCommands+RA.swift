@@ -1,22 +1,14 @@
 // `ctl ra [--json]`: what each [ra.IFNAME] interface announces and its counters; the RA counters in `ctl stats`
-// (`ra.IFNAME.COUNTER` lines, and `"ra": {IFNAME: {COUNTER: N}}` in `ctl stats --json`).
+// (`ra_*{interface="IFNAME"}` lines, and `"ra": {IFNAME: {COUNTER: N}}` in `ctl stats --json`).
 import FoundationEssentials
 import RouterAdvertisement
 
 extension ControlCommands {
-    /// The `ra.IFNAME.COUNTER N` lines of `ctl stats`.
-    func raStatsLines() -> [String] {
-        (ra?.status() ?? []).flatMap { s in s.counters.fields.map { "ra.\(s.name).\($0.name) \($0.value)" } }
-    }
-
-    func routerAdvertisements(_ options: [String]) -> Result<[String], ControlError> {
-        guard options.isEmpty || options == ["--json"] else {
-            return .failure(ControlError("ra takes only --json (got \"\(options.joined(separator: " "))\")"))
-        }
+    func routerAdvertisements(json: Bool) -> ControlReply {
         let status = (ra?.status() ?? []).map(RAStatusReport.init)
-        if options == ["--json"] { return .success([Self.encode(["interfaces": status])]) }
-        guard !status.isEmpty else { return .success(["no [ra.IFNAME] section: not sending router advertisements"]) }
-        return .success(status.flatMap(\.lines))
+        if json { return .json(["interfaces": status]) }
+        guard !status.isEmpty else { return .text(["no [ra.IFNAME] section: not sending router advertisements"]) }
+        return .text(status.flatMap(\.lines))
     }
 
     static func encode(_ value: some Encodable) -> String {

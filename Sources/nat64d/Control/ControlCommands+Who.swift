@@ -39,33 +39,17 @@ struct WhoReport: Codable, Equatable {
 extension ControlCommands {
     static let whoUsage = "who ADDR:PORT [--at TIME] [--json]"
 
-    func who(_ words: [String]) -> Result<[String], ControlError> {
-        var target: (IPv4Address, UInt16)?
-        var at: String?
-        var json = false
-        var i = 0
-        while i < words.count {
-            switch words[i] {
-            case "--json": json = true
-            case "--at":
-                guard i + 1 < words.count else { return .failure(ControlError("--at needs a time; " + Self.whoUsage)) }
-                at = words[i + 1]
-                i += 1
-            default:
-                let parts = words[i].split(separator: ":")
-                guard target == nil, parts.count == 2, let a = IPv4Address(parts[0]), let p = UInt16(parts[1]) else {
-                    return .failure(ControlError("\"\(words[i])\" is not a pool4 ADDR:PORT such as 192.0.2.1:40312; "
-                        + Self.whoUsage))
-                }
-                target = (a, p)
-            }
-            i += 1
+    func who(_ query: ControlRequest.Who?, json: Bool) -> ControlReply {
+        guard let query else { return .failure(ControlError("who needs ADDR:PORT; " + Self.whoUsage)) }
+        guard let address = IPv4Address(query.address), let port = UInt16(exactly: query.port) else {
+            return .failure(ControlError("\"\(query.address):\(query.port)\" is not a pool4 ADDR:PORT such as "
+                + "192.0.2.1:40312; " + Self.whoUsage))
         }
-        guard let (address, port) = target else { return .failure(ControlError("who needs ADDR:PORT; " + Self.whoUsage)) }
+        let at = query.at
         var entries: [WhoEntry] = []
         if at == nil {
             guard let live = forwarder.who(address, port: port) else {
-                return .failure(ControlError("a packet thread did not answer within 2 seconds (is nat64d stopping?)"))
+                return .failure(Self.noAnswer)
             }
             entries += live.map { h in
                 WhoEntry(source: "live", what: h.proto == 0 ? "block" : "bib", proto: MappingLogFormat.protoWord(h.proto),
@@ -86,14 +70,9 @@ extension ControlCommands {
             }
         }
         let report = WhoReport(address: "\(address)", port: port, at: at, holders: entries)
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            guard let data = try? encoder.encode(report) else { return .failure(ControlError("cannot encode the answer")) }
-            return .success([String(decoding: data, as: UTF8.self)])
-        }
-        if entries.isEmpty { return .success(["nobody held \(address):\(port)" + (at.map { " at \($0)" } ?? "")]) }
-        return .success(entries.map { e in
+        if json { return .json(report) }
+        if entries.isEmpty { return .text(["nobody held \(address):\(port)" + (at.map { " at \($0)" } ?? "")]) }
+        return .text(entries.map { e in
             let ports = e.firstPort == e.lastPort ? "\(e.firstPort)" : "\(e.firstPort)-\(e.lastPort)"
             return "\(e.source) \(e.what) \(e.proto) [\(e.ipv6)]:\(e.ipv6Port) \(e.ipv4):\(ports) "
                 + "from=\(e.from ?? "-") until=\(e.until ?? (e.source == "live" ? "now" : "-"))"

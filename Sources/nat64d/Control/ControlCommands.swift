@@ -1,5 +1,6 @@
-// What each control command does: parse its words, ask the packet threads (through their mailboxes, via the
-// ForwardingGroup) or the DNS64 server, and format the answer as lines. Runs on the control server's thread.
+// What each control command does: take its typed request (ControlProtocol.swift), ask the packet threads
+// (through their mailboxes, via the ForwardingGroup) or the DNS64 server, and answer with a JSON result or text
+// lines for people. Runs on the control server's worker pool, never on its event loop.
 import DNS64
 import Forwarding
 import GatewayConfig
@@ -17,7 +18,7 @@ struct ControlCommands: Sendable {
     var dns: DNS64Server? { state.dns }
     /// The `[capture]` settings `capture start` options override.
     var captureDefaults: CaptureSettings { state.captureDefaults }
-    /// The router advertisement sender, when `[ra.IFNAME]` sections exist (ControlCommands+RA.swift).
+    /// The router advertisement sender (idle without `[ra.IFNAME]` sections; ControlCommands+RA.swift).
     var ra: RouterAdvertiser? = nil
     /// `[mapping-log]` settings, for `who` to read the files (ControlCommands+Who.swift).
     var mappingLog: GatewayConfiguration.MappingLog? = nil
@@ -39,52 +40,30 @@ struct ControlCommands: Sendable {
         self.init(forwarder: forwarder, state: GatewayState(dns: dns, captureDefaults: captureDefaults))
     }
 
-    static let usage = "commands: stats [--json], sessions, capture start [--dir D] [--filter EXPR] [--max-size MB] "
-        + "[--max-files N], capture stop, capture status, ra [--json], proxy [--json], reload [--json], pool4 [--json], "
-        + "bib [--json] [--limit N], who ADDR:PORT [--at TIME] [--json], help"
-
-    /// The first words of the commands, for "did you mean" on a typo.
-    static let commandNames = ["stats", "sessions", "capture", "ra", "proxy", "reload", "pool4", "bib", "who", "help"]
-
-    /// Runs one request.
+    /// Runs one request (on the control server's worker pool).
     ///
-    /// - Parameter words: the request's words.
-    /// - Returns: the body lines, or a one-line error.
-    func handle(_ words: [String]) -> Result<[String], ControlError> {
-        switch words.first {
-        case "stats"?:
-            if words.count == 2 && words[1] == "--json" { return statsJSON() }
-            return expectNoMore(words, 1).flatMap { _ in stats() }
-        case "ra"?: return routerAdvertisements(Array(words.dropFirst()))
-        case "who"?: return who(Array(words.dropFirst()))
-        case "sessions"?:
-            if words.count > 1 { return sessions(Array(words.dropFirst())) }  // SessionsReport.swift
-            return sessions()
-        case "help"?: return .success([Self.usage])
-        case "reload"?: return reloadConfiguration(Array(words.dropFirst()))
-        case "pool4"?: return pool4(Array(words.dropFirst()))  // Pool4Report.swift
-        case "bib"?: return bib(Array(words.dropFirst()))
-        case "proxy"?: return proxyStatus(Array(words.dropFirst()))
-        case "capture"?:
-            switch words.dropFirst().first {
-            case "start"?: return captureStart(Array(words.dropFirst(2)))
-            case "stop"?: return expectNoMore(words, 2).flatMap { _ in captureStop() }
-            case "status"?: return expectNoMore(words, 2).flatMap { _ in captureStatus() }
-            default: return .failure(ControlError("capture needs start, stop or status; " + Self.usage))
-            }
-        case nil: return .failure(ControlError("empty request; " + Self.usage))
-        case let other?:
-            let hint = Suggestion.closest(to: other, among: Self.commandNames).map { "did you mean \"\($0)\"? " } ?? ""
-            return .failure(ControlError("unknown command \"\(other)\"; \(hint)" + Self.usage))
+    /// - Parameter request: the decoded request.
+    /// - Returns: the result (JSON), the lines (text) or the error.
+    func handle(_ request: ControlRequest) -> ControlReply {
+        let json = request.json
+        switch request.command {
+        case .stats: return stats(json: json)
+        case .ra: return routerAdvertisements(json: json)  // ControlCommands+RA.swift
+        case .who: return who(request.who, json: json)  // ControlCommands+Who.swift
+        case .sessions: return sessions(request.sessions ?? .init(), json: json)  // SessionsReport.swift
+        case .reload: return reloadConfiguration(json: json)
+        case .pool4: return pool4(json: json)  // Pool4Report.swift
+        case .bib: return bib(request.sessions ?? .init(), json: json)
+        case .proxy: return proxyStatus(json: json)
+        case .config: return ConfigReport.reply(state.configuration, json: json)  // ConfigReport.swift
+        case .dns64Cache: return DNS64CacheReport.reply(dns, flush: request.flush ?? false, json: json)
+        case .captureStart: return captureStart(request.capture ?? .init(), json: json)
+        case .captureStop: return captureStop(json: json)
+        case .captureStatus: return captureStatus(json: json)
         }
     }
 
-    private func expectNoMore(_ words: [String], _ count: Int) -> Result<Void, ControlError> {
-        words.count <= count ? .success(()) : .failure(ControlError(
-            "\(words.prefix(count).joined(separator: " ")) takes no arguments (got \"\(words[count])\")"))
-    }
-
-    private static let noAnswer = ControlError("a packet thread did not answer within 2 seconds (is nat64d stopping?)")
+    static let noAnswer = ControlError("a packet thread did not answer within 2 seconds (is nat64d stopping?)")
 
     /// Fresh counters from every packet thread, added up and per queue, and the capture status.
     private func snapshot()
@@ -96,46 +75,25 @@ struct ControlCommands: Sendable {
         return .success((total, replies.map(\.stats), forwarder.captureStatus))
     }
 
-    private func statsJSON() -> Result<[String], ControlError> {
-        snapshot().map { reply -> [String] in
-            var report = StatsReport(total: reply.stats, queues: reply.queues, capture: reply.capture != nil, dns: dns,
-                                     ra: ra?.status() ?? [])
-            report.abuse = AbuseReport(stats: reply.stats, ruleTexts: policyRules, mappingLog: mappingLogWriter?.counters)
-            return [report.json]
-        }
-    }
-
     // MARK: stats, sessions
 
-    private func stats() -> Result<[String], ControlError> {
-        snapshot().map { reply in
-            let c = reply.stats.counters
-            var lines = ["translated-6to4 \(c.translated6to4)", "translated-4to6 \(c.translated4to6)",
-                         "icmp-errors-sent \(c.icmpErrorsSent)", "drops \(c.drops.reduce(0, &+))"]
-            lines += DropReason.allCases.map { "drops.\($0) \(c.drops($0))" }
-            lines += ["sessions \(reply.stats.sessions)", "tun-read-errors \(reply.stats.readErrors)",
-                      "tun-write-errors \(reply.stats.writeErrors)",
-                      "icmp-errors-rate-limited \(c.icmpErrorsRateLimited)",
-                      "table-lock-contended \(reply.stats.tableLockContended)", "queues \(reply.queues.count)"]
-            for (i, q) in reply.queues.enumerated() {
-                lines.append("queue.\(i).packets \(q.engine.packets)")
-            }
-            lines.append(reply.capture.map { "capture on \($0.settings.directory)" } ?? "capture off")
-            if let dns {
-                lines += dns.counters.fields.map { "dns64.\($0.name) \($0.value)" }
-                lines.append("dns64.cache-entries \(dns.cachedAnswers)")
-            }
-            lines += raStatsLines()
-            if let proxy { lines += proxy.counters.fields.map { "proxy.\($0.name) \($0.value)" } }
-            return lines
+    /// `ctl stats`: every /metrics sample (StatsSamples.swift) and the capture state; with `--json` also the
+    /// named counters the scripts read, per queue, DNS64, RA and abuse.
+    private func stats(json: Bool) -> ControlReply {
+        let reply: (stats: ForwarderStats, queues: [ForwarderStats], capture: CaptureStatus?)
+        switch snapshot() {
+        case .success(let r): reply = r
+        case .failure(let error): return .failure(error)
         }
-    }
-
-    private func sessions() -> Result<[String], ControlError> {
-        guard let reply = forwarder.bindings() else { return .failure(Self.noAnswer) }
-        return .success(
-            reply.bindings.sorted { ($0.inside.proto, $0.inside.address, $0.inside.port) < ($1.inside.proto, $1.inside.address, $1.inside.port) }
-                .map { Self.describe($0, now: reply.now) })
+        let snapshot = MetricsSnapshot.current(total: reply.stats, queues: reply.queues, state: state, ra: ra,
+                                               proxy: proxy)
+        guard json else {
+            return .text(MetricsExporter.textLines(snapshot)
+                + [reply.capture.map { "capture on \($0.settings.directory)" } ?? "capture off"])
+        }
+        var report = StatsReport(snapshot, capture: reply.capture != nil)
+        report.abuse = AbuseReport(stats: reply.stats, ruleTexts: policyRules, mappingLog: mappingLogWriter?.counters)
+        return .json(report)
     }
 
     /// `PROTO [IPV6]:PORT IPV4:PORT idle=Ns` (for ICMP the port is the echo identifier).
@@ -152,43 +110,32 @@ struct ControlCommands: Sendable {
 
     // MARK: capture
 
-    /// Parses `capture start` options over the configured defaults.
-    static func captureSettings(_ options: [String], defaults: CaptureSettings) -> Result<CaptureSettings, ControlError> {
+    /// `capture start` options over the configured defaults.
+    static func captureSettings(_ options: ControlRequest.Capture, defaults: CaptureSettings)
+        -> Result<CaptureSettings, ControlError>
+    {
         var settings = defaults
-        var i = 0
-        while i < options.count {
-            let option = options[i]
-            guard i + 1 < options.count else { return .failure(ControlError("\(option) needs a value")) }
-            let value = options[i + 1]
-            switch option {
-            case "--dir":
-                guard value.hasPrefix("/") else {
-                    return .failure(ControlError("--dir \"\(value)\" is not an absolute path"))
-                }
-                settings.directory = value
-            case "--filter":
-                settings.filter = value
-            case "--max-size":
-                guard let mb = Int(value), (1...4096).contains(mb) else {
-                    return .failure(ControlError("--max-size \"\(value)\" must be a number of MiB from 1 to 4096"))
-                }
-                settings.maxFileBytes = mb << 20
-            case "--max-files":
-                guard let n = Int(value), (1...1000).contains(n) else {
-                    return .failure(ControlError("--max-files \"\(value)\" must be a number from 1 to 1000"))
-                }
-                settings.maxFiles = n
-            default:
-                return .failure(ControlError("unknown capture start option \"\(option)\"; use --dir, --filter, "
-                    + "--max-size or --max-files"))
+        if let dir = options.dir {
+            guard dir.hasPrefix("/") else { return .failure(ControlError("--dir \"\(dir)\" is not an absolute path")) }
+            settings.directory = dir
+        }
+        if let filter = options.filter { settings.filter = filter }
+        if let mb = options.maxSizeMB {
+            guard (1...4096).contains(mb) else {
+                return .failure(ControlError("--max-size \(mb) must be a number of MiB from 1 to 4096"))
             }
-            i += 2
+            settings.maxFileBytes = mb << 20
+        }
+        if let n = options.maxFiles {
+            guard (1...1000).contains(n) else { return .failure(ControlError("--max-files \(n) must be a number from 1 to 1000")) }
+            settings.maxFiles = n
         }
         return .success(settings)
     }
 
-    private func captureStart(_ options: [String]) -> Result<[String], ControlError> {
-        Self.captureSettings(options, defaults: captureDefaults).flatMap { settings in
+    private func captureStart(_ options: ControlRequest.Capture, json: Bool) -> ControlReply {
+        let outcome = Self.captureSettings(options, defaults: captureDefaults).flatMap {
+            settings -> Result<CaptureStatus, ControlError> in
             if let running = forwarder.captureStatus {
                 return .failure(ControlError("capture is already running into \(running.settings.directory); "
                     + "run capture stop first"))
@@ -200,21 +147,31 @@ struct ControlCommands: Sendable {
                 return .failure(ControlError("cannot start capture: \(error)"))
             }
             switch forwarder.startCapture(SharedCapture(recorder: recorder)) {
-            case .success(let status): return .success(["capture on"] + Self.describe(status))
+            case .success(let status): return .success(status)
             case .failure(.alreadyRunning(let directory)):
                 return .failure(ControlError("capture is already running into \(directory); run capture stop first"))
             case .failure(.timedOut): return .failure(Self.noAnswer)
             }
         }
+        switch outcome {
+        case .success(let status): return Self.captureReply(status, json: json)
+        case .failure(let error): return .failure(error)
+        }
     }
 
-    private func captureStop() -> Result<[String], ControlError> {
+    private func captureStop(json: Bool) -> ControlReply {
         guard let status = forwarder.stopCapture() else { return .failure(ControlError("capture is not running")) }
-        return .success(["capture off"] + Self.describe(status))
+        return Self.captureReply(status, json: json)
     }
 
-    private func captureStatus() -> Result<[String], ControlError> {
-        .success(forwarder.captureStatus.map { ["capture on"] + Self.describe($0) } ?? ["capture off"])
+    private func captureStatus(json: Bool) -> ControlReply {
+        Self.captureReply(forwarder.captureStatus, json: json)
+    }
+
+    /// `capture start|stop|status`: "capture on" and the settings and files, or "capture off".
+    static func captureReply(_ status: CaptureStatus?, json: Bool) -> ControlReply {
+        if json { return .json(CaptureReport(status)) }
+        return .text(status.map { ["capture on"] + describe($0) } ?? ["capture off"])
     }
 
     /// The settings line, then one line per stream.
@@ -234,13 +191,16 @@ struct ControlCommands: Sendable {
 
     // MARK: proxy
 
-    /// `proxy`: listeners, routes, backends and counters; `proxy --json`: the same as one JSON line.
-    private func proxyStatus(_ options: [String]) -> Result<[String], ControlError> {
+    /// `proxy`: listeners, routes, backends and counters; `proxy --json`: the same as one JSON object.
+    private func proxyStatus(json: Bool) -> ControlReply {
         guard let proxy else { return .failure(ControlError("the proxy is not running ([proxy] is absent or enabled = false)")) }
-        switch options {
-        case []: return .success(proxy.status().lines)
-        case ["--json"]: return .success([proxy.status().json])
-        default: return .failure(ControlError("proxy takes only --json (got \"\(options[0])\")"))
-        }
+        guard json else { return .text(proxy.status().lines) }
+        guard let result = Self.parsed(proxy.status().json) else { return .failure(ControlError("cannot encode the answer")) }
+        return ControlReply(result: result)
+    }
+
+    /// A JSON text made elsewhere, as a value (nil when it does not parse).
+    static func parsed(_ text: String) -> JSONValue? {
+        try? ControlProtocol.decode(JSONValue.self, from: Array(text.utf8))
     }
 }

@@ -95,34 +95,30 @@ struct BIBReport: Codable, Equatable {
 }
 
 extension ControlCommands {
-    func pool4(_ options: [String]) -> Result<[String], ControlError> {
-        guard options.isEmpty || options == ["--json"] else {
-            return .failure(ControlError("pool4 takes only --json (got \"\(options.joined(separator: " "))\")"))
-        }
+    func pool4(json: Bool) -> ControlReply {
         guard let configuration = state.configuration else {
             return .failure(ControlError("the configuration is not known to this control server"))
         }
-        guard let reply = forwarder.bindings(), let snapshot = forwarder.snapshot() else {
-            return .failure(ControlError("a packet thread did not answer within 2 seconds (is nat64d stopping?)"))
-        }
+        guard let reply = forwarder.bindings(), let snapshot = forwarder.snapshot() else { return .failure(Self.noAnswer) }
         let drops = snapshot.reduce(UInt64(0)) { $0 &+ $1.stats.counters.drops(.poolExhausted) }
         let report = Pool4Report(translator: configuration.translator, bindings: reply.bindings, exhaustionDrops: drops)
-        return .success(options == ["--json"] ? [Self.encode(report)] : report.lines)
+        return json ? .json(report) : .text(report.lines)
     }
 
-    func bib(_ options: [String]) -> Result<[String], ControlError> {
-        SessionFilter.parse(options).flatMap { filter in
-            guard filter.proto == nil && filter.ipv6 == nil && filter.ipv4 == nil && filter.port == nil else {
-                return .failure(ControlError("bib takes --json and --limit N"))
-            }
-            guard let reply = forwarder.bindings() else {
-                return .failure(ControlError("a packet thread did not answer within 2 seconds (is nat64d stopping?)"))
-            }
-            let report = BIBReport(bindings: reply.bindings, limit: filter.limit)
-            if filter.json { return .success([Self.encode(report)]) }
-            return .success(report.entries.map {
-                "\($0.proto) [\($0.ipv6)]:\($0.ipv6Port) \($0.ipv4):\($0.ipv4Port) sessions=\($0.sessions)"
-            } + ["\(report.entries.count) shown, \(report.total) total"])
+    func bib(_ query: ControlRequest.Sessions, json: Bool) -> ControlReply {
+        guard query.proto == nil && query.ipv6 == nil && query.ipv4 == nil && query.port == nil else {
+            return .failure(ControlError("bib takes --json and --limit N"))
         }
+        let filter: SessionFilter
+        switch SessionFilter.parse(query) {
+        case .success(let f): filter = f
+        case .failure(let error): return .failure(error)
+        }
+        guard let reply = forwarder.bindings() else { return .failure(Self.noAnswer) }
+        let report = BIBReport(bindings: reply.bindings, limit: filter.limit)
+        if json { return .json(report) }
+        return .text(report.entries.map {
+            "\($0.proto) [\($0.ipv6)]:\($0.ipv6Port) \($0.ipv4):\($0.ipv4Port) sessions=\($0.sessions)"
+        } + ["\(report.entries.count) shown, \(report.total) total"])
     }
 }

@@ -49,7 +49,6 @@ struct SessionsReport: Codable, Equatable {
 
 /// The filters of `ctl sessions`.
 struct SessionFilter: Equatable {
-    var json = false
     var proto: UInt8?
     var ipv6: IPv6Prefix?
     var ipv4: IPv4Address?
@@ -65,54 +64,41 @@ struct SessionFilter: Equatable {
         }
     }
 
-    /// Parses the options after `sessions`.
-    static func parse(_ options: [String]) -> Result<SessionFilter, ControlError> {
+    /// The filters of a request, checked.
+    static func parse(_ q: ControlRequest.Sessions) -> Result<SessionFilter, ControlError> {
         var f = SessionFilter()
-        var i = 0
-        while i < options.count {
-            let option = options[i]
-            if option == "--json" {
-                f.json = true
-                i += 1
-                continue
+        switch q.proto {
+        case nil: break
+        case "tcp"?: f.proto = IPProtocolNumber.tcp
+        case "udp"?: f.proto = IPProtocolNumber.udp
+        case "icmp"?: f.proto = IPProtocolNumber.icmp
+        case let value?: return .failure(ControlError("--proto \"\(value)\" must be tcp, udp or icmp"))
+        }
+        if let value = q.ipv6 {
+            guard let p = IPv6Prefix(value.contains("/") ? value : value + "/128") else {
+                return .failure(ControlError("--ipv6 \"\(value)\" is not an IPv6 address or prefix (ADDR[/LEN])"))
             }
-            guard i + 1 < options.count else { return .failure(ControlError("\(option) needs a value")) }
-            let value = options[i + 1]
-            switch option {
-            case "--proto":
-                switch value {
-                case "tcp": f.proto = IPProtocolNumber.tcp
-                case "udp": f.proto = IPProtocolNumber.udp
-                case "icmp": f.proto = IPProtocolNumber.icmp
-                default: return .failure(ControlError("--proto \"\(value)\" must be tcp, udp or icmp"))
-                }
-            case "--ipv6":
-                let text = value.contains("/") ? value : value + "/128"
-                guard let p = IPv6Prefix(text) else {
-                    return .failure(ControlError("--ipv6 \"\(value)\" is not an IPv6 address or prefix (ADDR[/LEN])"))
-                }
-                f.ipv6 = p
-            case "--ipv4":
-                guard let a = IPv4Address(value) else {
-                    return .failure(ControlError("--ipv4 \"\(value)\" is not an IPv4 address"))
-                }
-                f.ipv4 = a
-            case "--port":
-                guard let p = UInt16(value) else { return .failure(ControlError("--port \"\(value)\" must be 0 to 65535")) }
-                f.port = p
-            case "--limit":
-                guard let n = Int(value), (1...1_000_000).contains(n) else {
-                    return .failure(ControlError("--limit \"\(value)\" must be a number from 1 to 1000000"))
-                }
-                f.limit = n
-            default:
-                return .failure(ControlError("sessions takes --json, --proto, --ipv6, --ipv4, --port, --limit "
-                    + "(got \"\(option)\")"))
+            f.ipv6 = p
+        }
+        if let value = q.ipv4 {
+            guard let a = IPv4Address(value) else { return .failure(ControlError("--ipv4 \"\(value)\" is not an IPv4 address")) }
+            f.ipv4 = a
+        }
+        if let value = q.port {
+            guard let p = UInt16(exactly: value) else { return .failure(ControlError("--port \(value) must be 0 to 65535")) }
+            f.port = p
+        }
+        if let n = q.limit {
+            guard (1...1_000_000).contains(n) else {
+                return .failure(ControlError("--limit \(n) must be a number from 1 to 1000000"))
             }
-            i += 2
+            f.limit = n
         }
         return .success(f)
     }
+
+    /// True when no filter is set (plain `ctl sessions` keeps its short one-line-per-mapping form).
+    var isEmpty: Bool { proto == nil && ipv6 == nil && ipv4 == nil && port == nil }
 
     /// True when `b` passes every filter (`--ipv4` matches the pool4 or the remote address, `--port` any port).
     func matches(_ b: Binding) -> Bool {
@@ -150,18 +136,24 @@ private struct SessionKey: Hashable {
 }
 
 extension ControlCommands {
-    func sessions(_ options: [String]) -> Result<[String], ControlError> {
-        SessionFilter.parse(options).flatMap { filter in
-            guard let reply = forwarder.bindings() else {
-                return .failure(ControlError("a packet thread did not answer within 2 seconds (is nat64d stopping?)"))
-            }
-            let report = filter.report(reply.bindings, now: reply.now)
-            if filter.json { return .success([Self.encode(report)]) }
-            let lines = report.sessions.map { s in
-                "\(s.proto) [\(s.ipv6)]:\(s.ipv6Port) \(s.ipv4):\(s.ipv4Port) -> \(s.remote):\(s.remotePort)"
-                    + (s.tcpState.map { " \($0)" } ?? "") + " age=\(s.ageSeconds)s idle=\(s.idleSeconds)s"
-            }
-            return .success(lines + ["\(report.sessions.count) shown, \(report.matched) matched, \(report.total) total"])
+    func sessions(_ query: ControlRequest.Sessions, json: Bool) -> ControlReply {
+        let filter: SessionFilter
+        switch SessionFilter.parse(query) {
+        case .success(let f): filter = f
+        case .failure(let error): return .failure(error)
         }
+        guard let reply = forwarder.bindings() else { return .failure(Self.noAnswer) }
+        if !json && filter.isEmpty && query.limit == nil {
+            return .text(reply.bindings.sorted {
+                ($0.inside.proto, $0.inside.address, $0.inside.port) < ($1.inside.proto, $1.inside.address, $1.inside.port)
+            }.map { Self.describe($0, now: reply.now) })
+        }
+        let report = filter.report(reply.bindings, now: reply.now)
+        if json { return .json(report) }
+        let lines = report.sessions.map { s in
+            "\(s.proto) [\(s.ipv6)]:\(s.ipv6Port) \(s.ipv4):\(s.ipv4Port) -> \(s.remote):\(s.remotePort)"
+                + (s.tcpState.map { " \($0)" } ?? "") + " age=\(s.ageSeconds)s idle=\(s.idleSeconds)s"
+        }
+        return .text(lines + ["\(report.sessions.count) shown, \(report.matched) matched, \(report.total) total"])
     }
 }

@@ -52,6 +52,8 @@ struct StatsReport: Codable, Equatable {
     var ra: [String: [String: Int]]?
     /// Port blocks, policy and mapping log counters (ControlCommands+Who.swift).
     var abuse: AbuseReport?
+    /// Every sample of /metrics by series, from the same list (StatsSamples.swift).
+    var metrics: [String: Int64]
 
     enum CodingKeys: String, CodingKey {
         case translated6to4 = "translated-6to4", translated4to6 = "translated-4to6"
@@ -63,11 +65,22 @@ struct StatsReport: Codable, Equatable {
         case tunUDPOffload = "tun-udp-offload"
         case poolJournalEventsDropped = "pool-journal-events-dropped", tableLockContended = "table-lock-contended"
         case sessionsEvictedTransitory = "sessions-evicted-transitory", sessionsEvicted = "sessions-evicted"
-        case queues, capture, dns64, ra, abuse
+        case queues, capture, dns64, ra, abuse, metrics
     }
 
     init(total: ForwarderStats, queues: [ForwarderStats], capture: Bool, dns: DNS64Server?,
          ra: [RouterAdvertiser.Status] = []) {
+        var snapshot = MetricsSnapshot(forwarder: total, queues: queues, dns: dns?.counters,
+                                       dnsCacheEntries: dns?.cachedAnswers)
+        snapshot.ra = ra
+        self.init(snapshot, capture: capture)
+    }
+
+    /// The report of `snapshot`: the named counters the scripts read, and every /metrics sample.
+    init(_ snapshot: MetricsSnapshot, capture: Bool) {
+        let total = snapshot.forwarder
+        let queues = snapshot.queues
+        let ra = snapshot.ra
         let c = total.counters
         translated6to4 = c.translated6to4
         translated4to6 = c.translated4to6
@@ -93,9 +106,9 @@ struct StatsReport: Codable, Equatable {
                         readErrors: q.readErrors, writeErrors: q.writeErrors)
         }
         self.capture = capture
-        if let dns {
-            var fields = Dictionary(dns.counters.fields.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
-            fields["cache-entries"] = dns.cachedAnswers
+        if let counters = snapshot.dns {
+            var fields = Dictionary(counters.fields.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+            fields["cache-entries"] = snapshot.dnsCacheEntries ?? 0
             dns64 = fields
         }
         if !ra.isEmpty {
@@ -103,6 +116,7 @@ struct StatsReport: Codable, Equatable {
                 (s.name, Dictionary(s.counters.fields.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }))
             }, uniquingKeysWith: { a, _ in a })
         }
+        metrics = MetricsExporter.seriesValues(snapshot)
     }
 
     /// The report as one line of JSON with sorted keys.

@@ -1,5 +1,5 @@
-// Unix stream sockets for the control interface: listening (mode 0600, stale socket files replaced, a live
-// one refused), connecting, and bounded line I/O. Errors name the call and the path.
+// Unix stream sockets for the control interface: the checks before listening (stale socket files replaced, a
+// live one refused), connecting, and bounded I/O for the client. Errors name the call and the path.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -82,24 +82,6 @@ struct SocketFD: ~Copyable {
         return true
     }
 
-    /// Reads up to the first newline (not included), at most `limit` bytes; nil on EOF, error or overflow
-    /// before a newline.
-    func readLine(limit: Int) -> String? {
-        var line: [UInt8] = []
-        var byte: UInt8 = 0
-        while line.count <= limit {
-            let n = read(fd, &byte, 1)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return nil }
-            if byte == UInt8(ascii: "\n") {
-                if line.last == UInt8(ascii: "\r") { line.removeLast() }
-                return String(decoding: line, as: UTF8.self)
-            }
-            line.append(byte)
-        }
-        return nil
-    }
-
     /// Reads until EOF, at most `limit` bytes.
     func readAll(limit: Int) -> String {
         var out: [UInt8] = []
@@ -114,19 +96,20 @@ struct SocketFD: ~Copyable {
     }
 }
 
-/// A listening Unix socket; the socket file is removed in `deinit`.
-struct UnixListener: ~Copyable {
-    let socket: SocketFD
-    let path: String
-
-    /// Creates the parent directory (mode 0700) if missing, replaces a stale socket file, refuses to take over
-    /// a live one, binds and listens with mode 0600.
+/// The socket file's place: what the control server checks before it binds.
+enum UnixSocketPath {
+    /// Creates the parent directory (mode 0700) if missing, replaces a stale socket file and refuses to take
+    /// over a live one or a file that is not a socket.
     ///
     /// - Throws: `SocketError` naming the call and path.
-    init(path: String) throws(SocketError) {
+    static func prepare(_ path: String) throws(SocketError) {
         let parent = path.split(separator: "/").dropLast().joined(separator: "/")
         if !parent.isEmpty, mkdir("/" + parent, 0o700) != 0, errno != EEXIST {
             throw SocketError("mkdir", "/" + parent)
+        }
+        let capacity = MemoryLayout.size(ofValue: sockaddr_un().sun_path)
+        guard path.utf8.count < capacity else {
+            throw SocketError("bind", path, message: "path longer than \(capacity - 1) bytes")
         }
         var info = stat()
         if lstat(path, &info) == 0 {
@@ -138,30 +121,5 @@ struct UnixListener: ~Copyable {
             }
             unlink(path)  // a stale socket left by a process that died
         }
-        let s = try SocketFD.unixStream(path: path)
-        let bound = try SocketFD.withAddress(path) { bind(s.fd, $0, $1) }
-        guard bound == 0 else { throw SocketError("bind", path) }
-        guard chmod(path, 0o600) == 0 else {
-            let e = SocketError("chmod", path)
-            unlink(path)
-            throw e
-        }
-        guard listen(s.fd, 16) == 0 else {
-            let e = SocketError("listen", path)
-            unlink(path)
-            throw e
-        }
-        socket = s
-        self.path = path
-    }
-
-    deinit { unlink(path) }
-
-    /// Waits up to `timeoutMilliseconds` for a connection; nil when none arrived.
-    func accept(timeoutMilliseconds: Int32) -> SocketFD? {
-        var p = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&p, 1, timeoutMilliseconds) > 0 else { return nil }
-        let fd = Glibc.accept(socket.fd, nil, nil)  // accept4 is not imported; nat64d never execs, so no CLOEXEC race
-        return fd >= 0 ? SocketFD(fd) : nil
     }
 }

@@ -16,13 +16,17 @@ struct MetricsSnapshot: Sendable {
     /// Each packet thread's counters, in queue order (empty: not reported per queue).
     var queues: [ForwarderStats] = []
     /// The metrics listener's own counters (set by the listener when it serves a scrape).
-    var listener: (refused: Int, timedOut: Int, oversized: Int)?
+    var listener: (refused: Int, timedOut: Int, oversized: Int, acceptErrors: Int)?
+    /// Failed writes of the pool-assignment journal (mode pool with a state-dir), when it runs.
+    var journalWriteFailures: UInt64?
     var dns: DNS64Counters?
     var dnsCacheEntries: Int?
     /// The router advertisement interfaces (MetricsExporter+RA.swift).
     var ra: [RouterAdvertiser.Status] = []
     /// The inbound proxy's status, when it runs (`proxySamples`, ProxyMetrics.swift).
     var proxy: ProxyStatus? = nil
+    /// The control socket server's counters (`controlSamples`, StatsSamples.swift).
+    var control: ControlCounts? = nil
 }
 
 /// Mirrors snapshots into a `PrometheusCollectorRegistry` and renders it.
@@ -56,7 +60,7 @@ final class MetricsExporter: Sendable {
         return registry.emitToBuffer()
     }
 
-    struct Sample {
+    struct Sample: Sendable {
         enum Kind { case counter, gauge }
         var kind: Kind
         var name: String
@@ -104,6 +108,8 @@ final class MetricsExporter: Sendable {
                                 "Metrics connections cut off at the request deadline."))
             list.append(counter("nat64d_metrics_requests_oversized_total", l.oversized,
                                 "Metrics requests closed for a body over the limit."))
+            list.append(counter("nat64d_metrics_accept_errors_total", l.acceptErrors,
+                                "Failed accepts on the metrics listener (file descriptors exhausted)."))
         }
         list.append(counter("nat64d_sessions_evicted_transitory_total", s.forwarder.transitoryEvictions,
                             "Half-open or closing TCP sessions evicted to admit new flows into a full table."))
@@ -111,6 +117,10 @@ final class MetricsExporter: Sendable {
                             "Acquisitions of the shared state table's lock that had to wait for another queue."))
         list.append(counter("nat64d_pool_journal_events_dropped_total", s.forwarder.eventsDropped,
                             "Pool assignments not persisted because the journal's event ring was full."))
+        if let failures = s.journalWriteFailures {
+            list.append(counter("nat64d_pool_journal_write_failures_total", failures,
+                                "Writes of the pool-assignment journal that failed (state-dir unwritable or full)."))
+        }
         for (i, q) in s.queues.enumerated() {
             list.append(counter("nat64d_queue_packets_total", q.engine.packets,
                                 "Packets read from the TUN, by queue (packet thread).", [("queue", "\(i)")]))
@@ -126,6 +136,7 @@ final class MetricsExporter: Sendable {
         list += raSamples(s.ra)
         list += abuseSamples(s.forwarder)  // ControlCommands+Who.swift
         if let p = s.proxy { list += proxySamples(p) }
+        if let control = s.control { list += controlSamples(control) }
         guard let d = s.dns else { return list }
         // (name, value, help) of each DNS64 counter.
         let dnsCounters: [(String, Int, String)] = [

@@ -7,6 +7,7 @@
 // each connection has `deadline` to deliver its whole request (a slow client trickling bytes is cut off, not
 // kept alive by each byte), and a request body beyond `maxBodyBytes` closes the connection. So idle or hostile
 // connections can neither exhaust the daemon's descriptors nor keep memory.
+import Listening
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -22,6 +23,8 @@ final class MetricsServerCounters: Sendable {
     let oversized = Atomic<Int>(0)
     /// Connections open now.
     let open = Atomic<Int>(0)
+    /// Failed accepts (file descriptors exhausted); the listener pauses a second each time.
+    let acceptErrors = AcceptErrors()
 }
 
 /// Serves Prometheus scrapes on one address.
@@ -43,6 +46,7 @@ final class MetricsServer: Sendable {
     /// - Throws: NIO's `IOError` (e.g. address in use) when the address cannot be bound.
     init(address: SocketAddress, group: any EventLoopGroup, exporter: MetricsExporter,
          maxConnections: Int = MetricsServer.maxConnections, deadline: TimeAmount = MetricsServer.deadline,
+         logger: Logger = Logger(label: "nat64d.metrics"),
          snapshot: @escaping @Sendable () -> MetricsSnapshot) async throws {
         let counters = MetricsServerCounters()
         self.counters = counters
@@ -50,6 +54,7 @@ final class MetricsServer: Sendable {
         channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .guardingAccept(listener: "metrics \(address)", errors: counters.acceptErrors, logger: logger)
             .childChannelInitializer { channel in
                 // Oldest first; when full, the oldest makes room (it had the most time to send its request).
                 let evicted = open.withLock { list -> (any Channel)? in
@@ -128,7 +133,7 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
                 var current = snapshot()
                 current.listener = (counters.refused.load(ordering: .relaxed),
                                     counters.timedOut.load(ordering: .relaxed),
-                                    counters.oversized.load(ordering: .relaxed))
+                                    counters.oversized.load(ordering: .relaxed), counters.acceptErrors.count)
                 let body = exporter.render(current)
                 respond(context, .ok, body, head: head,
                         extra: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")])

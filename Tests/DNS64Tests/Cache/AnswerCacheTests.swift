@@ -1,5 +1,7 @@
 import NAT64Translator
+import Logging
 import NIOCore
+import NIOPosix
 import Testing
 @testable import DNS64
 
@@ -267,5 +269,45 @@ struct ShardedAnswerCacheTests {
             small.insert(key, answer, now: 0)
         }
         #expect(small.entries == 100)
+    }
+
+    @Test func flushEmptiesEveryShardAndCountsWhatWent() throws {
+        let cache = ShardedAnswerCache(limits: CacheLimits(maxEntries: 16_000, maxBytes: 16 << 20))
+        for i in 0..<300 {
+            let (key, answer) = try entry(i)
+            cache.insert(key, answer, now: 0)
+        }
+        #expect(cache.entriesPerShard.reduce(0, +) == 300 && cache.entriesPerShard.count == ShardedAnswerCache.shardCount)
+        #expect(cache.removeAll() == 300)
+        #expect(cache.entries == 0 && cache.entriesPerShard.allSatisfy { $0 == 0 })
+        let (key, answer) = try entry(7)
+        #expect(cache.lookup(key, now: 0) == nil, "a flushed answer is gone")
+        // The cache works on after a flush, eviction queue included.
+        cache.insert(key, answer, now: 0)
+        #expect(cache.lookup(key, now: 1)?.answer.bytes == answer.bytes)
+        let small = ShardedAnswerCache(limits: CacheLimits(maxEntries: 3))
+        for i in 0..<3 { let (k, a) = try entry(i); small.insert(k, a, now: 0) }
+        #expect(small.removeAll() == 3)
+        for i in 10..<15 { let (k, a) = try entry(i); small.insert(k, a, now: 0) }
+        #expect(small.entries == 3, "the limit still holds after a flush")
+    }
+
+    @Test func aReplacingServerTakesOverTheCacheOnlyWithTheSameLimits() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let address = try SocketAddress(ipAddress: "127.0.0.1", port: 0)
+        var configuration = DNS64Configuration(
+            listen: [address], upstreams: [address], prefixes: [NAT64Prefix("2001:db8:64::/96")!],
+            allowedClients: ClientNetwork.loopback)
+        let old = DNS64Server(configuration: configuration, group: group, logger: Logger(label: "test"))
+        configuration.upstreamTimeout = .seconds(3)
+        let kept = DNS64Server(configuration: configuration, group: group, logger: Logger(label: "test"),
+                               keepingCacheOf: old)
+        #expect(kept.sharesCache(with: old))
+        configuration.cache.maxEntries = 5
+        let resized = DNS64Server(configuration: configuration, group: group, logger: Logger(label: "test"),
+                                  keepingCacheOf: old)
+        #expect(!resized.sharesCache(with: old), "other limits: a cache of its own")
+        #expect(!DNS64Server(configuration: configuration, group: group, logger: Logger(label: "test")).sharesCache(with: old))
     }
 }

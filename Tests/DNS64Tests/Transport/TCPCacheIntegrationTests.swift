@@ -166,6 +166,57 @@ struct TCPCacheIntegrationTests {
         try await group.shutdownGracefully()
     }
 
+    /// A client that trickles a message one byte at a time is closed at the whole-message deadline: the bytes
+    /// do not extend it. The frame announces 65 535 bytes at one byte per 20 ms (over 20 minutes to finish), so
+    /// only the deadline can end this test; the time limit only stops a hang.
+    @Test(.timeLimit(.minutes(1))) func N1_tricklingClientClosedAtMessageDeadline() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let upstream = try await LoopbackIntegrationTests.udp(group) { CountingUpstreamHandler() }
+        let (server, address) = try await Self.start(group, upstream: try #require(upstream.localAddress)) {
+            $0.tcpIdleTimeout = .milliseconds(300)
+        }
+        let slow = try await ClientBootstrap(group: group).connect(to: address).get()
+        try await slow.writeAndFlush(ByteBuffer(bytes: [0xFF, 0xFF]))
+        var sent = 0
+        while slow.isActive {
+            try? await slow.writeAndFlush(ByteBuffer(bytes: [0x00]))
+            sent += 1
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(sent < 65_535)
+        #expect(server.counters.tcpMessageTimeouts == 1)
+        await server.stop()
+        try await upstream.close()
+        try await group.shutdownGracefully()
+    }
+
+    /// D10 before N1: a client outside the allow list is closed without taking a connection slot, so with room
+    /// for one connection in all, an allowed client is still served while the outsider's connection was open.
+    @Test func D10_outsiderTakesNoConnectionSlot() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let upstream = try await LoopbackIntegrationTests.udp(group) { CountingUpstreamHandler() }
+        let v6 = try SocketAddress(ipAddress: "::1", port: 0)
+        let (server, v4Address) = try await Self.start(group, upstream: try #require(upstream.localAddress)) {
+            $0.listen = [TCPCacheIntegrationTests.localhost, v6]
+            $0.allowedClients = [.v6(IPv6Prefix(.loopback, length: 128))]
+            $0.maxTCPConnections = 1
+        }
+        let v6Address = try #require(server.boundAddresses.first { $0.protocol == .inet6 })
+        let outsider = try await ClientBootstrap(group: group).connect(to: v4Address).get()
+        while server.counters.tcpConnectionsNotAllowed == 0 && server.counters.tcpConnections == 0 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let replies = try await Self.askTCP(group, v6Address, [Self.query("a.example", id: 7)], expect: 1)
+        #expect(try DNSMessage(parsing: replies[0]).header.id == 7)
+        #expect(server.counters.tcpConnectionsNotAllowed == 1)
+        #expect(server.counters.tcpConnections == 1)
+        #expect(server.counters.tcpConnectionsRefused == 0)
+        try await outsider.closeFuture.get()  // closed by the server, not by us
+        await server.stop()
+        try await upstream.close()
+        try await group.shutdownGracefully()
+    }
+
     @Test func N2_truncatedUpstreamAnswerRetriedOverTCP() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let udpHandler = CountingUpstreamHandler(truncate: true)
