@@ -10,7 +10,12 @@
 #     answered at once; file descriptors exhausted (prlimit): no spin, one log line, UDP and translation go on,
 #     TCP recovers;
 #   - the TUN deleted under the daemon (`ip link del`): nat64d logs it and exits with status 1 within 2 s,
-#     so systemd's Restart=on-failure brings the gateway back; no CPU spin.
+#     so systemd's Restart=on-failure brings the gateway back; no CPU spin;
+#   - then, with a second daemon (256 pool4 ports, icmp-error-rate-total = 50): spoofed UDP from 400 sources
+#     uses up the ports and `dig` through the translator still succeeds at once (idle sessions evicted); 1,000
+#     hop-limit-expiring packets from 1,000 sources stay under the total ICMP error cap (ctl stats and /metrics
+#     agree); UDP length lies, TCP data offset < 5, fragments past 65535 and IPv4-mapped sources are dropped,
+#     each under its counter; a large ping gets through spoofed first fragments from 200 sources.
 # Bounded in time: every command has a timeout; the whole suite takes well under a minute.
 # Prints one line per check, then `N passed, N failed`. Must run as root.
 set -euo pipefail
@@ -168,6 +173,181 @@ check_tun_deleted() {
     NAT64D_PID=
 }
 
+# ---------------------------------------------------------------- translator hardening (second daemon)
+# After the TUN check ended the first daemon, a second one runs with a small pool4 port range (256 ports) and a
+# low total ICMP error cap, for: the pool4 port early drop, the total ICMP error cap, the new malformed classes
+# and the fair fragment stores.
+HARDEN_PORTS="2000-2255"
+HARDEN_ICMP_TOTAL=50
+
+start_hardening_nat64d() {
+    NAT64D_MAX_SESSIONS=4096 netns_write_nat64d_config "${NAT64D_LOG_LEVEL:-info}"
+    sed -i "s|^pool4 = .*|pool4 = [\"$POOL4_ADDR $HARDEN_PORTS\"]|" "$NETNS_WORKDIR/nat64d.toml"
+    printf '\n[translation]\nicmp-error-rate-total = %s\n\n[control]\nsocket = "%s"\n\n[metrics]\nlisten = "[::1]:%s"\n' \
+        "$HARDEN_ICMP_TOTAL" "$CONTROL_SOCKET" "$METRICS_PORT" >>"$NETNS_WORKDIR/nat64d.toml"
+    rm -f "$CONTROL_SOCKET"
+    netns_start_translator nat64d-hardened "$NAT64D" run --config "$NETNS_WORKDIR/nat64d.toml"
+    NAT64D_PID=$NETNS_TRANSLATOR_PID
+    netns_wait_nat64d 20 && netns_wait_until 10 ctl stats --json
+}
+
+# stats_delta BEFORE AFTER EXPR...: prints each EXPR evaluated on (b, a), the parsed `ctl stats --json` objects.
+stats_delta() {
+    "$PY" - "$@" <<'PY'
+import json, sys
+b, a = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+def d(key, family="drops"):
+    return a[family].get(key, 0) - b[family].get(key, 0)
+print(" ".join(str(eval(e)) for e in sys.argv[3:]))
+PY
+}
+
+# Spoofed UDP from 400 IPv6 sources to a silent IPv4 host uses up the 256 pool4 ports; a real DNS query through
+# the translator (dig to knotd's synthesized address) then gets a port at once from the longest-idle spoofed
+# session (S11), counted in sessions-evicted.idle-udp.
+check_udp_port_exhaustion() {
+    local before after out start elapsed exhausted evicted
+    before=$(ctl stats --json) || { DETAIL="ctl stats --json: $(oneline "$before")"; return 1; }
+    out=$(client timeout 60 "$PY" - "$SILENT_SYNTH6" <<'PY' 2>&1
+import sys
+from scapy.all import IPv6, UDP, Raw, send, conf
+conf.verb = 0
+send([IPv6(src="2001:db8:1::%x" % (0x2000 + i), dst=sys.argv[1]) / UDP(sport=30000 + i, dport=9) / Raw(b"spoof")
+      for i in range(400)], inter=0)
+PY
+    ) || { DETAIL="scapy: $(oneline "$out")"; return 1; }
+    sleep 0.3
+    after=$(ctl stats --json) || { DETAIL="ctl stats --json: $(oneline "$after")"; return 1; }
+    # Every port in use, and each flow beyond the 256 ports refused or given the port of an older spoofed flow
+    # (those never get an answer, so they may go after 0.25 s idle, even during the burst).
+    read -r exhausted evicted mappings <<<"$(stats_delta "$before" "$after" 'd("pool4-exhausted")' \
+        'a["sessions-evicted"]["idle-udp"] - b["sessions-evicted"]["idle-udp"]' 'a["sessions"]')"
+    ((mappings == 256 && exhausted + evicted >= 144)) ||
+        { DETAIL="the burst did not use up the $HARDEN_PORTS port range: $mappings mappings, $exhausted refused, $evicted evicted"; return 1; }
+    local during=$evicted
+    start=$(date +%s%N)
+    out=$(client dig +time=1 +tries=3 "@$SERVER_SYNTH6" "$DEMO_ZONE" SOA 2>&1) || { DETAIL="dig: $(oneline "$out")"; return 1; }
+    elapsed=$((($(date +%s%N) - start) / 1000000))
+    grep -q "status: NOERROR" <<<"$out" || { DETAIL="dig through the translator failed: $(oneline "$out")"; return 1; }
+    ((elapsed < 2500)) || { DETAIL="dig took $elapsed ms"; return 1; }
+    after=$(ctl stats --json)
+    evicted=$(stats_delta "$before" "$after" 'a["sessions-evicted"]["idle-udp"] - b["sessions-evicted"]["idle-udp"]')
+    ((evicted > during)) || { DETAIL="the query took no idle session's port (sessions-evicted: $(json_field "$after" 'j["sessions-evicted"]'))"; return 1; }
+    DETAIL="dig answered in $elapsed ms; during the burst $exhausted flows refused and $during took an idle spoofed flow's port"
+    printf '  note: %s\n' "$DETAIL" >&2
+}
+
+# 1,000 packets with hop limit 2 from 1,000 spoofed sources: each has its own per-destination bucket, so only the
+# total cap (icmp-error-rate-total = 50/s) holds the Time Exceeded errors down. ctl stats and /metrics agree on
+# the suppressed count.
+check_icmp_error_total_cap() {
+    local before after out start elapsed sent limited metric
+    before=$(ctl stats --json) || { DETAIL="ctl stats --json: $(oneline "$before")"; return 1; }
+    start=$(date +%s%N)
+    out=$(client timeout 60 "$PY" - "$SILENT_SYNTH6" <<'PY' 2>&1
+import sys
+from scapy.all import IPv6, UDP, send, conf
+conf.verb = 0
+send([IPv6(src="2001:db8:1::%x" % (0x4000 + i), dst=sys.argv[1], hlim=2) / UDP(sport=7, dport=9)
+      for i in range(1000)], inter=0)
+PY
+    ) || { DETAIL="scapy: $(oneline "$out")"; return 1; }
+    elapsed=$((($(date +%s%N) - start) / 1000000))
+    sleep 0.3
+    after=$(ctl stats --json) || { DETAIL="ctl stats --json: $(oneline "$after")"; return 1; }
+    read -r sent limited expired <<<"$(stats_delta "$before" "$after" 'a["icmp-errors-sent"] - b["icmp-errors-sent"]' \
+        'a["icmp-errors-rate-limited"] - b["icmp-errors-rate-limited"]' 'd("hop-limit-exceeded")')"
+    ((expired >= 500)) || { DETAIL="only $expired of 1000 packets reached the translator"; return 1; }
+    # The bucket holds one second's worth; it refills at the cap while the burst lasts.
+    local allowed=$((HARDEN_ICMP_TOTAL + HARDEN_ICMP_TOTAL * (elapsed + 300) / 1000 + 1))
+    ((sent <= allowed)) || { DETAIL="$sent errors sent in $elapsed ms, the cap allows $allowed"; return 1; }
+    ((sent + limited == expired)) || { DETAIL="$sent sent + $limited suppressed != $expired expired packets"; return 1; }
+    # /metrics serves the snapshot the packet threads publish at housekeeping (once a second); ctl stats asks
+    # them directly. Once traffic stops, both must show the same count.
+    sleep 2.5
+    out=$(in_ns "$NS_GW" curl -sS --max-time 5 "http://[::1]:$METRICS_PORT/metrics" 2>&1) || { DETAIL="curl /metrics: $(oneline "$out")"; return 1; }
+    metric=$(sed -n 's/^nat64d_icmp_errors_rate_limited_total \([0-9]*\)$/\1/p' <<<"$out")
+    after=$(ctl stats --json)
+    [[ $metric == "$(json_field "$after" 'j["icmp-errors-rate-limited"]')" ]] ||
+        { DETAIL="/metrics says $metric rate-limited, ctl stats $(json_field "$after" 'j["icmp-errors-rate-limited"]')"; return 1; }
+    DETAIL="$sent errors sent, $limited suppressed in $elapsed ms"
+    printf '  note: %s\n' "$DETAIL" >&2
+}
+
+# F15-F18 from both sides: a UDP length lie, TCP data offset 4, an IPv6 fragment ending past 65535 and an
+# IPv4-mapped source (sent from the gateway itself: a router would not forward it), each under its own counter.
+check_malformed_hardening() {
+    local before after out
+    before=$(ctl stats --json) || { DETAIL="ctl stats --json: $(oneline "$before")"; return 1; }
+    out=$(client timeout 20 "$PY" - "$SILENT_SYNTH6" "$CLIENT_ADDR6" <<'PY' 2>&1
+import sys
+from scapy.all import IPv6, IPv6ExtHdrFragment, UDP, TCP, Raw, send, conf
+conf.verb = 0
+dst, src = sys.argv[1], sys.argv[2]
+send(IPv6(src=src, dst=dst) / UDP(sport=5000, dport=9, len=200) / Raw(b"short"))
+send(IPv6(src=src, dst=dst) / TCP(sport=5001, dport=80, flags="S", dataofs=4))
+send(IPv6(src=src, dst=dst) / IPv6ExtHdrFragment(id=0x77, m=0, offset=8189, nh=17) / Raw(b"z" * 104))
+PY
+    ) || { DETAIL="scapy (client): $(oneline "$out")"; return 1; }
+    out=$(in_ns "$NS_GW" timeout 20 "$PY" - "$SILENT_SYNTH6" <<'PY' 2>&1
+import socket, sys
+from scapy.all import IPv6, UDP, Raw
+# A raw socket with the header included: the packet leaves through the route into the TUN as written.
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s.sendto(bytes(IPv6(src="::ffff:192.0.2.99", dst=sys.argv[1]) / UDP(sport=5002, dport=9) / Raw(b"mapped")),
+         (sys.argv[1], 0))
+PY
+    ) || { DETAIL="scapy (gateway): $(oneline "$out")"; return 1; }
+    out=$(in_ns "$NS_SERVER" timeout 20 "$PY" - "$POOL4_ADDR" "$SERVER_ADDR4" <<'PY' 2>&1
+import sys
+from scapy.all import IP, UDP, TCP, Raw, send, conf
+conf.verb = 0
+dst, src = sys.argv[1], sys.argv[2]
+send(IP(src=src, dst=dst) / UDP(sport=53, dport=2100, len=9) / Raw(b"lie"))
+send(IP(src=src, dst=dst) / TCP(sport=80, dport=2101, flags="SA", dataofs=3))
+PY
+    ) || { DETAIL="scapy (server): $(oneline "$out")"; return 1; }
+    sleep 0.5
+    after=$(ctl stats --json) || { DETAIL="ctl stats --json: $(oneline "$after")"; return 1; }
+    read -r udp tcp frag mapped <<<"$(stats_delta "$before" "$after" 'd("udp-length-mismatch")' \
+        'd("tcp-bad-data-offset")' 'd("fragment-past-65535")' 'd("ipv4-mapped-address")')"
+    [[ $udp == 2 && $tcp == 2 && $frag == 1 && $mapped == 1 ]] ||
+        { DETAIL="counter deltas: udp-length-mismatch $udp (want 2), tcp-bad-data-offset $tcp (2), fragment-past-65535 $frag (1), ipv4-mapped-address $mapped (1)"; return 1; }
+}
+
+# First fragments of large ICMPv6 echoes spoofed from 200 sources, repeatedly (3 s, bounded), while a real
+# `ping -s 4000` (fragmented both ways, reassembled in the translator) runs: every ping is answered (S12).
+check_spoofed_first_fragments() {
+    local before after out flood evicted
+    before=$(ctl stats --json) || { DETAIL="ctl stats --json: $(oneline "$before")"; return 1; }
+    client timeout 20 "$PY" - "$SERVER_SYNTH6" >"$NETNS_WORKDIR/fragment-flood.log" 2>&1 <<'PY' &
+import sys, time
+from scapy.all import IPv6, IPv6ExtHdrFragment, ICMPv6EchoRequest, Raw, send, conf
+conf.verb = 0
+dst = sys.argv[1]
+packets = [IPv6(src="2001:db8:1::%x" % (0x6000 + i), dst=dst) / IPv6ExtHdrFragment(id=0x1000 + i, m=1, offset=0, nh=58)
+           / ICMPv6EchoRequest(id=i, seq=1) / Raw(b"f" * 1224) for i in range(200)]
+end = time.time() + 3
+rounds = 0
+while time.time() < end:
+    send(packets, inter=0)
+    rounds += 1
+print("rounds", rounds)
+PY
+    flood=$!
+    sleep 0.3
+    out=$(client ping -6 -n -s 4000 -c 4 -i 0.5 -W 2 "$SERVER_SYNTH6" 2>&1)
+    local status=$?
+    wait "$flood" 2>/dev/null || true
+    ((status == 0)) && grep -q " 0% packet loss" <<<"$out" ||
+        { DETAIL="large ping during the fragment flood: $(grep -E 'packet loss|rtt' <<<"$out" | tr '\n' ' ')"; return 1; }
+    after=$(ctl stats --json)
+    evicted=$(stats_delta "$before" "$after" 'd("fragment-evicted")')
+    ((evicted > 0)) || { DETAIL="no fragment-evicted counted ($(cat "$NETNS_WORKDIR/fragment-flood.log"))"; return 1; }
+    DETAIL="4 of 4 large pings answered; $evicted spoofed datagrams evicted; flood: $(oneline "$(cat "$NETNS_WORKDIR/fragment-flood.log")")"
+    printf '  note: %s\n' "$DETAIL" >&2
+}
+
 # DNS over TCP under a slow-loris: 1,200 connections from a source outside the allow list and 20 from a second
 # allowed address (4 over its per-client cap), each trickling one byte every half second. The outsiders are
 # closed before they take a connection slot, the allowed ones at the whole-message deadline (2 s here); an
@@ -281,4 +461,10 @@ check metrics-2000-idle-connections check_metrics_idle_flood
 check dns-tcp-slowloris-allowed-dig-answers check_dns_tcp_slowloris
 check fd-exhaustion-no-spin-udp-works-recovers check_fd_exhaustion
 check tun-deleted-exit-status check_tun_deleted
+
+start_hardening_nat64d || SKIP_REASON="second nat64d did not start: $(tail -n 5 "$NETNS_WORKDIR/nat64d-hardened.log" | tr '\n' ' ')"
+check hostile-udp-port-exhaustion-dig check_udp_port_exhaustion
+check hostile-icmp-error-total-cap check_icmp_error_total_cap
+check hostile-malformed-f15-f18 check_malformed_hardening
+check hostile-spoofed-first-fragments-large-ping check_spoofed_first_fragments
 netns_checks_done

@@ -38,6 +38,8 @@ public struct ForwarderStats: Sendable, Equatable {
     public var tableLockContended: UInt64 = 0
     /// Half-open or closing TCP sessions evicted to admit new flows into a full table (early drop).
     public var transitoryEvictions = 0
+    /// UDP/ICMP sessions evicted for their pool4 port (S11 early drop), by reason.
+    public var sessionEvictions = SessionEvictionCounts()
     /// Port block counters of the shared table.
     public var portBlocks = PortBlockCounters()
     /// Refusals per outbound policy rule of the shared table.
@@ -52,13 +54,14 @@ public struct ForwarderStats: Sendable, Equatable {
     /// Adds `other` (several queues into one total).
     public mutating func add(_ other: ForwarderStats) {
         counters.add(other.counters)
-        sessions += other.sessions
+        sessions = max(sessions, other.sessions)  // the shared table's count, reported by every queue
         device.add(other.device)
         engine.add(other.engine)
         // One ring and one table shared by every queue: the same figure, not a sum.
         eventsDropped = max(eventsDropped, other.eventsDropped)
         tableLockContended = max(tableLockContended, other.tableLockContended)
         transitoryEvictions = max(transitoryEvictions, other.transitoryEvictions)
+        sessionEvictions.merge(other.sessionEvictions)
         if other.portBlocks.assigned >= portBlocks.assigned { portBlocks = other.portBlocks }
         if policyRefusals.reduce(0, &+) <= other.policyRefusals.reduce(0, &+) { policyRefusals = other.policyRefusals }
     }
@@ -260,6 +263,7 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         s.eventsDropped = events?.dropped ?? 0
         s.tableLockContended = p.engine.translator.table.lock.contended
         s.transitoryEvictions = p.engine.translator.table.transitoryEvictions
+        s.sessionEvictions = p.engine.translator.table.sessionEvictions
         let table = p.engine.translator.table
         if table.hasAbuseCounters {
             (s.portBlocks, s.policyRefusals) = table.lock.withLock { (table.portBlockCounters, table.policyRefusals) }

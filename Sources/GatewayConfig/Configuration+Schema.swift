@@ -36,7 +36,7 @@ extension ConfigReader {
         ("translator", ["prefix", "pool4", "udp-timeout", "tcp-established-timeout", "tcp-transitory-timeout",
                         "icmp-timeout", "max-sessions", "mode", "filtering", "map", "eam", "eam-allow-overlap",
                         "max-sessions-per-host", "max-held-syns", "state-dir", "traffic-class", "udp-zero-checksum",
-                        "rfc6791-pool4", "rfc6791-pool6", "clat", "enabled"] + portBlockKeys),
+                        "rfc6791-pool4", "rfc6791-pool6", "clat", "enabled"] + portBlockKeys + hardeningTranslatorKeys),
         ("gateway", ["ipv4", "ipv6"]),
         ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms", "exclude", "mapped",
                    "break-dnssec", "synthesize-on-error", "cache-size", "cache-min-ttl", "cache-max-ttl",
@@ -44,7 +44,7 @@ extension ConfigReader {
                    "upstream-ports", "rd0", "deadline-ms"]),
         ("log", ["level"]),
         ("translation", ["ipv4-mtu", "ipv6-mtu", "min-ipv6-mtu", "icmp-error-rate", "strict-well-known-prefix",
-                         "rfc6791-source"]),
+                         "rfc6791-source"] + hardeningTranslationKeys),
         ("capture", ["enabled", "directory", "filter", "max-size-mb", "max-files"]),
         ("control", ["socket"]),
         ("metrics", ["enabled", "listen"]),
@@ -79,7 +79,8 @@ extension ConfigReader {
         let dns64 = readDNS64AndResolution(section("dns64", keys: keys("dns64") + Self.dns64Subsections),
                               translatorPrefix: translator?.config.prefix)
         let log = readLog(section("log", keys: keys("log")))
-        let translation = readTranslation(section("translation", keys: keys("translation")))
+        let translationSection = section("translation", keys: keys("translation"))
+        let translation = readTranslation(translationSection)
         let capture = readCapture(section("capture", keys: keys("capture")))
         let control = readControl(section("control", keys: keys("control")), tunName: tun?.name ?? Defaults.tunName)
         let metrics = readMetrics(section("metrics", keys: keys("metrics")))
@@ -91,6 +92,8 @@ extension ConfigReader {
         let mappingLog = readMappingLog(section("mapping-log", keys: keys("mapping-log")))
         let ipfix = readIPFIX(section("ipfix", keys: keys("ipfix")))
         let policy = readPolicy(section("policy", keys: keys("policy")))
+        // Configuration+Hardening.swift: per-host port cap, total ICMP error cap.
+        let hardening = readHardening(translator: translatorSection, translation: translationSection)
         if let translator, let gateway, translatorEnabled != false { crossCheck(translator, gateway) }
         if translatorEnabled == false, let dns64, !dns64.enabled {
             fail(translatorSection["enabled"]?.line ?? 1, .conflict, "translator.enabled = false and the DNS64 is off: "
@@ -106,7 +109,9 @@ extension ConfigReader {
         configuration.metrics = metrics
         if let proxy { configuration.proxy = proxy }
         configuration.ra = ra
-        guard let portBlocks, let mappingLog, let ipfix, let policy else { return nil }
+        guard let portBlocks, let mappingLog, let ipfix, let policy, let hardening else { return nil }
+        configuration.translator.maxPortsPerHost = hardening.portsPerHost
+        configuration.translation.icmpErrorRateTotal = hardening.errorsTotal
         configuration.translator.portBlocks = portBlocks
         configuration.translator.outboundRules = policy.rules
         configuration.mappingLog = mappingLog

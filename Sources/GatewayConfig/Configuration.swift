@@ -55,6 +55,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var maxSessionsPerHost: Int = 4096
         /// `max-held-syns`: IPv4 SYNs held for simultaneous open, 0...65536. Default 256 (S6, S9).
         public var maxHeldSYNs: Int = 256
+        /// `max-ports-per-host`, 1...65535: pool4 ports one NAPT host may hold (S11). Default 2048.
+        public var maxPortsPerHost: Int = defaultPortsPerHost
+        public static let defaultPortsPerHost = 2048
         /// `state-dir`: where `pool` mode keeps its assignments across restarts (S10). Default none (not kept).
         public var stateDirectory: String?
         /// `traffic-class`, `udp-zero-checksum`, `rfc6791-pool4`, `rfc6791-pool6` (F14, E1, F7;
@@ -76,6 +79,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
             var limits = StateLimits()
             limits.sessionsPerHost = maxSessionsPerHost
             limits.heldSYNs = maxHeldSYNs
+            limits.portsPerHost = maxPortsPerHost
             let ranges = zip(pool4, pool4Ports).flatMap { prefix, ports in
                 (0..<(UInt32(1) << UInt32(32 - prefix.length))).map {
                     Pool4Entry(address: IPv4Address(prefix.address.value | $0), ports: ports)
@@ -222,6 +226,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var minimumIPv6MTU: Int = 1280
         /// ICMP errors the gateway generates per destination per second, 0...100000 (E3). Default 100.
         public var icmpErrorRate: Int = 100
+        /// ICMP errors the gateway generates per second in total, 0...1000000 (E4). Default 1000.
+        public var icmpErrorRateTotal: Int = 1000
         /// Refuse non-global IPv4 addresses under 64:ff9b::/96 (A2, RFC 6052 §3.1). Default true.
         public var strictWellKnownPrefix: Bool = true
         /// Source of ICMPv4 errors translated from IPv6 routers (E1, RFC 6791). Default: gateway.ipv4.

@@ -13,12 +13,19 @@ extension Translator {
         c.rfc6791Source = new.rfc6791Source
         c.timeouts = new.timeouts
         c.state.limits.sessionsPerHost = new.state.limits.sessionsPerHost
+        c.state.limits.portsPerHost = new.state.limits.portsPerHost
         if new.icmpErrorsPerSecond != c.icmpErrorsPerSecond {
             c.icmpErrorsPerSecond = new.icmpErrorsPerSecond
             rateLimiter = ErrorRateLimiter(perSecond: new.icmpErrorsPerSecond)
         }
+        c.icmpErrorsTotalPerSecond = new.icmpErrorsTotalPerSecond
         configuration = c
         let table = self.table
-        table.lock.withLock { table.reconfigure(timeouts: new.timeouts, sessionsPerHost: new.state.limits.sessionsPerHost) }
+        table.lock.withLock { table.reconfigure(timeouts: new.timeouts, sessionsPerHost: new.state.limits.sessionsPerHost,
+                                                  portsPerHost: new.state.limits.portsPerHost)
+            if table.generatedErrorCap != new.icmpErrorsTotalPerSecond {
+                table.setGeneratedErrorCap(perSecond: new.icmpErrorsTotalPerSecond)
+            }
+        }
     }
 }

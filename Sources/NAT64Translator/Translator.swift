@@ -41,6 +41,8 @@ public struct Translator: ~Copyable, @unchecked Sendable {
         fragments4 = FragmentTracker()
         arena = OutputArena()
         reassembly = ICMPReassembly()
+        let shared = self.table
+        shared.lock.withLock { shared.setGeneratedErrorCap(perSecond: configuration.icmpErrorsTotalPerSecond) }
     }
 
     /// Translates the packet in `packet` in place.
@@ -78,6 +80,24 @@ public struct Translator: ~Copyable, @unchecked Sendable {
     /// Fragment `index` of the last `.translatedFragments` verdict (valid until the next `translate`).
     public func fragment(at index: Int) -> UnsafeRawBufferPointer {
         arena.fragment(at: index)
+    }
+
+    /// Returns the translator to its state just after `init`: no sessions, held packets, fragments or
+    /// reassembly, full rate-limit buckets, zero counters, the same random sequences. Allocation-free; the
+    /// fuzz target calls it between inputs instead of building a translator (and its buffers) for each.
+    /// Not for translators with port blocks or outbound rules (`BindingTable.reset`).
+    public mutating func reset() {
+        table.lock.withLock { table.reset() }
+        counters = TranslatorCounters()
+        random = SplitMix64(seed: configuration.seed ^ 0x5151_5151_5151_5151)
+        rateLimiter.reset()
+        fragments4.reset()
+        arena.count = 0
+        arena.used = 0
+        arena.appending = false
+        arena.heldFragments.removeAll()
+        reassembly.removeAll()
+        eamHairpin = false
     }
 
     /// Expires idle mappings; call from a timer, not per packet.
@@ -147,6 +167,8 @@ struct FragmentTracker: Sendable {
         var seen: Nanoseconds = .min
     }
     @usableFromInline var entries = [Entry](repeating: Entry(), count: 1024)
+    /// Set by `remember`: a reset of an untouched tracker has nothing to do.
+    @usableFromInline var touched = false
     /// Fragments of one datagram arrive within this time (S4: fragments 2 s).
     static let lifetime: Nanoseconds = 2_000_000_000
 
@@ -161,6 +183,14 @@ struct FragmentTracker: Sendable {
 
     @usableFromInline mutating func remember(_ key: UInt64, proto: UInt8, inside: Endpoint6, now: Nanoseconds) {
         entries[slot(key, proto)] = Entry(key: key, proto: proto, inside: inside, seen: now)
+        touched = true
+    }
+
+    /// Forgets every entry (a reset; no allocation).
+    mutating func reset() {
+        guard touched else { return }
+        touched = false
+        for i in entries.indices { entries[i] = Entry() }
     }
 
     @usableFromInline func find(_ key: UInt64, proto: UInt8, now: Nanoseconds) -> Endpoint6? {

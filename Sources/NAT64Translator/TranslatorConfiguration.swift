@@ -26,6 +26,9 @@ public struct TranslatorConfiguration: Sendable, Equatable {
     public var rfc6791Source: IPv4Address? = nil
     /// Translator-generated ICMP errors allowed per destination per second (E3 token bucket; 0 = none).
     public var icmpErrorsPerSecond: Int = 100
+    /// Translator-generated ICMP errors allowed per second in total, every destination and queue together
+    /// (E4 token bucket in the shared table; 0 = none).
+    public var icmpErrorsTotalPerSecond: Int = 1000
     /// A2 / A3 address checks.
     public var addressPolicy = AddressPolicy()
     /// RFC 7915 options (F14) and the stateless (`siit`) settings (F1, E1): see Stateless/StatelessOptions.swift.

@@ -86,6 +86,23 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
     /// A new flow over an outbound policy `limit` rule's per-host budget.
     case policyRateLimited
 
+    // Malformed input (RFC7915/MalformedInput.swift).
+    /// UDP whose Length field disagrees with the packet (F15).
+    case udpLengthMismatch
+    /// TCP with a Data Offset below 5 words, or a header longer than the packet (F16).
+    case tcpDataOffset
+    /// A fragment whose offset and length end beyond 65,535 bytes (F17).
+    case fragmentTooFar
+    /// An IPv4-mapped IPv6 address (::ffff:0:0/96) as source or destination (F18).
+    case mappedAddress
+    /// The IPv6 host holds its maximum number of pool4 ports (S11 per-host port cap).
+    case hostPortLimit
+    /// A held fragment (or a datagram under reassembly) of the source holding the most was dropped to make
+    /// room for another source's (S12); counted once per fragment or datagram lost.
+    case fragmentEvicted
+    /// ICMPv4 (protocol 1) carried in IPv6, or ICMPv6 (58) in IPv4 (F19).
+    case wrongFamilyICMP
+
     public var description: String {
         switch self {
         case .truncated: "truncated"
@@ -122,6 +139,13 @@ public enum DropReason: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .fragmentOverlap: "fragment-overlap"
         case .policyDenied: "policy-denied"
         case .policyRateLimited: "policy-rate-limited"
+        case .udpLengthMismatch: "udp-length-mismatch"
+        case .tcpDataOffset: "tcp-bad-data-offset"
+        case .fragmentTooFar: "fragment-past-65535"
+        case .mappedAddress: "ipv4-mapped-address"
+        case .hostPortLimit: "host-port-limit"
+        case .fragmentEvicted: "fragment-evicted"
+        case .wrongFamilyICMP: "wrong-family-icmp"
         }
     }
 }

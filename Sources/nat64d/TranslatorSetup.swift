@@ -22,6 +22,7 @@ extension TranslatorConfiguration {
         ipv6MTU = x.ipv6MTU
         minimumIPv6MTU = x.minimumIPv6MTU
         icmpErrorsPerSecond = x.icmpErrorRate
+        icmpErrorsTotalPerSecond = x.icmpErrorRateTotal
         addressPolicy = AddressPolicy(strictWellKnownPrefix: x.strictWellKnownPrefix)
         rfc6791Source = x.rfc6791Source
         stateless = t.stateless  // F14 options, RFC 6791 pools (E1, F7)

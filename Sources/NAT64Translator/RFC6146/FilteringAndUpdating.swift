@@ -74,7 +74,7 @@ extension Translator {
             let held = table.heldSYNs.hold(UnsafeRawBufferPointer(packet.packet), key: key,
                                            source: IPv6Address(high: 0, low: UInt64(source4.value)), now: now)
             switch held {
-            case .held, .duplicate: return .stop(.drop(.synHeld))
+            case .held, .duplicate, .evicted: return .stop(.drop(.synHeld))  // this store never evicts
             case .full, .sourceLimit, .tooLarge: return .stop(.drop(.heldPacketLimit))
             }
         }

@@ -24,9 +24,12 @@ extension Translator {
                 return false
             }
             held.received(length: length)
-            // E3 applies: a suppressed error moves on to the next expired SYN.
+            // E3 and E4 apply: a suppressed error moves on to the next expired SYN. E4's bucket is in the
+            // shared table, so the lock is held while it is taken.
+            table.lock.lock()
             let verdict = generateICMPv4Error(for: held, into: &reply, type: 3, code: 3, parameter: 0,
                                               reason: .noState, now: now)
+            table.lock.unlock()
             if case .icmpError = verdict {
                 counters.icmpErrorsSent &+= 1
                 return true

@@ -1,6 +1,6 @@
 // ICMP errors the translator itself originates (E2: sourced from the gateway's own addresses; E3: rate-limited
-// per destination). Size limits: an ICMPv6 error never exceeds 1280 bytes (RFC 4443 §2.4(c)); an ICMPv4 error
-// never exceeds 576 bytes (RFC 1812 §4.3.2.3).
+// per destination; E4: and in total). Size limits: an ICMPv6 error never exceeds 1280 bytes (RFC 4443 §2.4(c));
+// an ICMPv4 error never exceeds 576 bytes (RFC 1812 §4.3.2.3).
 
 extension Translator {
     /// Sends (into `reply`) an ICMPv6 error about the IPv6 packet in `packet`, subject to the rate limit.
@@ -11,7 +11,8 @@ extension Translator {
                                       now: Nanoseconds) -> Verdict {
         let original = packet.base + packet.start
         let destination = original.ipv6(IPv6Field.source)
-        guard rateLimiter.allow(key: destination.high ^ destination.low, now: now) else {
+        // E3 per destination, then E4 in total.
+        guard rateLimiter.allow(key: destination.high ^ destination.low, now: now), table.allowGeneratedError(now: now) else {
             counters.icmpErrorsRateLimited &+= 1
             return .drop(reason)
         }
@@ -44,7 +45,7 @@ extension Translator {
                                       now: Nanoseconds) -> Verdict {
         let original = packet.base + packet.start
         let destination = original.be32(IPv4Field.source)
-        guard rateLimiter.allow(key: UInt64(destination), now: now) else {
+        guard rateLimiter.allow(key: UInt64(destination), now: now), table.allowGeneratedError(now: now) else {
             counters.icmpErrorsRateLimited &+= 1
             return .drop(reason)
         }

@@ -5,12 +5,18 @@
 //
 // Overlapping fragments discard the datagram (RFC 5722 for IPv6; the same caution for IPv4). Memory is
 // allocated once, when the translator is created; nothing is allocated per fragment.
+//
+// S12 fairness: one source may reassemble at most `perSource` datagrams at once, and when every slot is busy a
+// new datagram takes the slot of the source holding the most (its oldest datagram), as long as that source holds
+// more than the new one's: spoofed first fragments from many sources no longer lock large pings out for 2 s.
 
 /// Collects fragments of ICMP/ICMPv6 datagrams until they are complete.
 @usableFromInline
 final class ICMPReassembly {
     /// Datagrams under reassembly at once.
     static let slots = 8
+    /// Datagrams one source may have under reassembly at once (S12).
+    static let perSource = 2
     /// Largest reassembled payload (after the IP header).
     static let maximumPayload = 65_535
     /// Fragments of one datagram arrive within this time (conformance S4: fragments 2 s).
@@ -60,6 +66,8 @@ final class ICMPReassembly {
         case complete
         /// Refused: overlap, too large, or no room.
         case refused(DropReason)
+        /// Kept, in the slot of another source's older datagram, which is lost (S12).
+        case heldEvicting
     }
 
     /// Adds one fragment. On `.complete`, `packet` holds the reassembled datagram without fragmentation fields
@@ -76,7 +84,7 @@ final class ICMPReassembly {
         guard offset + length <= ICMPReassembly.maximumPayload, length > 0, more ? length % 8 == 0 : true else {
             return .refused(.tooBig)
         }
-        guard let s = slot(for: key, now: now) else { return .refused(.heldPacketLimit) }
+        guard let (s, evicted) = slot(for: key, now: now) else { return .refused(.heldPacketLimit) }
         let base = data + s * ICMPReassembly.stride
         let bits = bitmaps + s * ICMPReassembly.bitmapWords
         // Overlap check and marking, 8-byte blocks (the last fragment may end inside a block).
@@ -102,7 +110,7 @@ final class ICMPReassembly {
         }
         let slotState = table[s]
         guard slotState.total >= 0, slotState.received == slotState.total, slotState.headerLength > 0 else {
-            return .held
+            return evicted ? .heldEvicting : .held
         }
         // Complete: rebuild an unfragmented datagram in the packet buffer.
         let out = packet.base + PacketBuffer.headroom
@@ -149,24 +157,52 @@ final class ICMPReassembly {
         return .complete
     }
 
-    /// The slot of `key`, or a free / expired one for it; nil when all are busy.
-    private func slot(for key: Key, now: Nanoseconds) -> Int? {
+    /// The slot of `key`, or a free / expired one for it, or (S12) the oldest slot of the source holding the
+    /// most when that is more than `key`'s source holds; nil when the source is at `perSource` or no slot can
+    /// be had. `evicted` tells that another datagram was dropped for it.
+    private func slot(for key: Key, now: Nanoseconds) -> (slot: Int, evicted: Bool)? {
         var free: Int?
+        var own = 0
         for i in 0..<ICMPReassembly.slots {
             if let k = table[i].key {
                 if now - table[i].started > ICMPReassembly.lifetime {
                     release(i)
                     if free == nil { free = i }
                 } else if k == key {
-                    return i
+                    return (i, false)
+                } else if k.source == key.source {
+                    own += 1
                 }
             } else if free == nil {
                 free = i
             }
         }
-        guard let f = free else { return nil }
-        table[f] = Slot(key: key, started: now)
-        return f
+        guard own < ICMPReassembly.perSource else { return nil }
+        if let f = free {
+            table[f] = Slot(key: key, started: now)
+            return (f, false)
+        }
+        // Every slot is busy with a live datagram: find the source holding the most, its oldest datagram.
+        var victim = -1
+        var victimHolds = 0
+        for i in 0..<ICMPReassembly.slots {
+            guard let source = table[i].key?.source else { continue }
+            var holds = 0
+            for j in 0..<ICMPReassembly.slots where table[j].key?.source == source { holds += 1 }
+            if holds > victimHolds || (holds == victimHolds && table[i].started < table[victim].started) {
+                victim = i
+                victimHolds = holds
+            }
+        }
+        guard victim >= 0, victimHolds > own else { return nil }
+        release(victim)
+        table[victim] = Slot(key: key, started: now)
+        return (victim, true)
+    }
+
+    /// Forgets every datagram under reassembly (a reset; no allocation).
+    func removeAll() {
+        for i in 0..<ICMPReassembly.slots where table[i].key != nil { release(i) }
     }
 
     private func release(_ i: Int) {

@@ -3,7 +3,8 @@
 // Rules: T4.1 header, T4.2 TTL, T4.3 options / source routes, T4.4 Fragment header, T4.5 fragmentation to the
 // minimum IPv6 MTU, T4.6 Fragmentation Needed, T4.7 informational ICMP, T4.13 UDP zero checksum, T4.14
 // checksums, T4.15 default error; S2 endpoint-independent filtering, S6 no mapping; A2/A3; F1, F2 stateless;
-// F9 DF fragments; F14 options. ICMPv4 errors continue in ICMPErrors.swift.
+// F9 DF fragments; F14 options; F15–F19 malformed input (MalformedInput.swift). ICMPv4 errors continue in
+// ICMPErrors.swift.
 
 extension Translator {
     @usableFromInline
@@ -31,6 +32,11 @@ extension Translator {
         let fragmentOffset = Int(flagsOffset & IPv4Field.offsetMask) * 8
         let isFragment = moreFragments || fragmentOffset != 0
         let dontFragment = flagsOffset & IPv4Field.dontFragment != 0
+        // F17: a fragment ending past the largest IPv4 Total Length (65,535) is never forwarded.
+        if isFragment && !MalformedInput.fragmentFits(unfragmentable: headerLength, offset: fragmentOffset,
+                                                      length: totalLength - headerLength) {
+            return .drop(.fragmentTooFar)
+        }
 
         if isStateless {
             if destination4 == configuration.gatewayIPv4 { return answerEcho4(&packet, headerLength: headerLength) }
@@ -89,10 +95,19 @@ extension Translator {
         }
         switch proto {
         case IPProtocolNumber.tcp:
-            if isFirst { guard l4Length >= L4Field.tcpMinimumHeaderLength else { return .drop(.truncated) } }
+            if isFirst {
+                guard l4Length >= L4Field.tcpMinimumHeaderLength else { return .drop(.truncated) }
+                // F16: Data Offset < 5 (or a header longer than the packet).
+                guard MalformedInput.tcpDataOffsetValid(l4, l4Length: l4Length, fragmented: moreFragments)
+                else { return .drop(.tcpDataOffset) }
+            }
         case IPProtocolNumber.udp:
             if isFirst {
                 guard l4Length >= L4Field.udpHeaderLength else { return .drop(.truncated) }
+                // F15: the Length field agrees with the packet (super-packets and first fragments: its range).
+                guard MalformedInput.udpLengthMatches(l4, l4Length: l4Length, fragmented: moreFragments,
+                                                      offload: packet.offload)
+                else { return .drop(.udpLengthMismatch) }
                 // T4.13 / F14: a fragmented datagram without checksum cannot get one computed here, and an
                 // unfragmented one may be configured out: both are answered with ICMPv4 3/13 (§4.4).
                 if l4.be16(L4Field.udpChecksum) == 0 && (isFragment || configuration.stateless.udpZeroChecksum == .drop) {
@@ -111,6 +126,9 @@ extension Translator {
                 switch reassembly.add(&packet, key: key, headerLength: headerLength, payloadOffset: headerLength,
                                       offset: fragmentOffset, more: moreFragments, upperProtocol: proto, now: now) {
                 case .held: return .drop(.fragmentHeld)
+                case .heldEvicting:
+                    counters.count(.fragmentEvicted)  // S12: another source's older datagram made room
+                    return .drop(.fragmentHeld)
                 case .refused(let reason): return .drop(reason)
                 case .complete: return translate4to6(&packet, reply: &reply, now: now)
                 }
@@ -123,6 +141,9 @@ extension Translator {
                 return .drop(.unknownICMPType)
             }
             idOffset = L4Field.icmpIdentifier
+        case IPProtocolNumber.icmpv6:
+            // F19: ICMPv6 inside IPv4 would come out as a real ICMPv6 message that no rule of §4.2 checked.
+            return .drop(.wrongFamilyICMP)
         default:
             // F2: 1:1 translation passes every protocol, payload copied (§4.5). T4.15: NAPT cannot, and says
             // so: communication administratively prohibited.
@@ -161,6 +182,9 @@ extension Translator {
                 switch arena.heldFragments.hold(UnsafeRawBufferPointer(packet.packet), key: fragmentKey,
                                                 source: IPv6Address(high: 0, low: UInt64(source4.value)), now: now) {
                 case .held, .duplicate: return .drop(.fragmentHeld)
+                case .evicted:
+                    counters.count(.fragmentEvicted)  // S12: another source's oldest fragment made room
+                    return .drop(.fragmentHeld)
                 case .full, .sourceLimit, .tooLarge: return .drop(.heldPacketLimit)
                 }
             }

@@ -2,7 +2,8 @@
 // Stateless/ in `siit` mode and for 1:1 hosts.
 // Rules: T6.1 header, T6.2 hop limit, T6.3 routing header, T6.4 DF/ID/fragments, T6.5 Packet Too Big,
 // T6.6 informational ICMPv6, T6.11 fragmented ICMPv6, T6.12 default error, T6.13 other protocols;
-// A1–A3 address checks; F1, F2 stateless; F8 empty payload; F10 extension after fragment; F14 traffic class.
+// A1–A3 address checks; F1, F2 stateless; F8 empty payload; F10 extension after fragment; F14 traffic class;
+// F15–F19 malformed input (MalformedInput.swift).
 // ICMPv6 errors continue in ICMPErrors.swift.
 
 extension Translator {
@@ -27,6 +28,10 @@ extension Translator {
         if destination.high >> 56 == 0xFF || source.high >> 54 == 0x3FA || source == .unspecified {
             return .drop(.localTraffic)
         }
+        // F18: an IPv4-mapped address is never on the wire; no ICMP error goes back to a spoofed one.
+        if MalformedInput.isIPv4Mapped(source) || MalformedInput.isIPv4Mapped(destination) {
+            return .drop(.mappedAddress)
+        }
 
         // T6.3 / T6.4: the extension header chain.
         let layout: IPv6Layout
@@ -40,6 +45,12 @@ extension Translator {
         case .parameterProblem(let pointer, let reason):
             return generateICMPv6Error(for: packet, into: &reply, type: 4, code: 0, parameter: pointer,
                                        reason: reason, now: now)
+        }
+        // F17: a fragment ending past the largest reassembled Payload Length (65,535) is never forwarded.
+        if let f = layout.fragment,
+           !MalformedInput.fragmentFits(unfragmentable: layout.upperOffset - IPv6Field.headerLength - 8,
+                                        offset: f.offset, length: packet.count - layout.upperOffset) {
+            return .drop(.fragmentTooFar)
         }
         if isStateless && destination == configuration.gatewayIPv6 {
             return answerEcho6(&packet, layout: layout)
@@ -97,11 +108,20 @@ extension Translator {
         var oneToOne = stateless4
         switch layout.proto {
         case IPProtocolNumber.tcp:
-            if isFirst { guard l4Length >= L4Field.tcpMinimumHeaderLength else { return .drop(.truncated) } }
+            if isFirst {
+                guard l4Length >= L4Field.tcpMinimumHeaderLength else { return .drop(.truncated) }
+                // F16: Data Offset < 5 (or a header longer than the packet).
+                guard MalformedInput.tcpDataOffsetValid(l4, l4Length: l4Length, fragmented: layout.fragment?.more ?? false)
+                else { return .drop(.tcpDataOffset) }
+            }
             proto = IPProtocolNumber.tcp
         case IPProtocolNumber.udp:
             if isFirst {
                 guard l4Length >= L4Field.udpHeaderLength else { return .drop(.truncated) }
+                // F15: the Length field agrees with the packet (super-packets and first fragments: its range).
+                guard MalformedInput.udpLengthMatches(l4, l4Length: l4Length, fragmented: layout.fragment?.more ?? false,
+                                                      offload: packet.offload)
+                else { return .drop(.udpLengthMismatch) }
                 if l4.be16(L4Field.udpChecksum) == 0, case .complete = packet.offload.checksum {
                     return .drop(.zeroUDPChecksum)  // RFC 8200 §8.1: mandatory in IPv6
                 }
@@ -118,6 +138,9 @@ extension Translator {
                                       payloadOffset: layout.upperOffset, offset: f.offset, more: f.more,
                                       upperProtocol: IPProtocolNumber.icmpv6, now: now) {
                 case .held: return .drop(.fragmentHeld)
+                case .heldEvicting:
+                    counters.count(.fragmentEvicted)  // S12: another source's older datagram made room
+                    return .drop(.fragmentHeld)
                 case .refused(let reason): return .drop(reason)
                 case .complete: return translate6to4(&packet, reply: &reply, now: now)
                 }
@@ -132,6 +155,9 @@ extension Translator {
             }
             proto = IPProtocolNumber.icmp
             idOffset = L4Field.icmpIdentifier
+        case IPProtocolNumber.icmp:
+            // F19: ICMPv4 inside IPv6 would come out as a real ICMPv4 message that no rule of §5.2 checked.
+            return .drop(.wrongFamilyICMP)
         default:
             // F2: 1:1 translation passes every protocol, payload copied (§5.5). T6.13: NAPT cannot: Parameter
             // Problem pointing at the next header.

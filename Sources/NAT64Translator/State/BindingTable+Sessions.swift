@@ -126,6 +126,7 @@ extension BindingTable {
                     apply(step, to: i, now: now)
                 } else {
                     sessions[i].expiry = now &+ timeouts.timeout(for: proto)
+                    sessions[i].state = BindingTable.replied  // S11: answered from the IPv4 side
                 }
                 return .mapped(Endpoint6(address: sessions[i].inside, port: sessions[i].insidePort, proto: proto))
             }
@@ -167,6 +168,11 @@ extension BindingTable {
                 releaseHostIfIdle(host)
                 return .refused(refusal)
             }
+            // S11: RFC 6888 REQ-4, one host may not hold more than its share of pool4 ports.
+            if hosts[Int(host)].kind == HostKind.napt.rawValue && Int(hosts[Int(host)].bibCount) >= meta.pointee.portsPerHost {
+                releaseHostIfIdle(host)
+                return .refused(.hostPortLimit)
+            }
             guard let made = makeBIB(host: host, inside: source, port: port, proto: proto, now: now) else {
                 releaseHostIfIdle(host)
                 return .refused(.poolExhausted)
@@ -183,7 +189,8 @@ extension BindingTable {
             return .refused(refusal)
         }
         let b = Int(bib!)
-        let state: TCPState = proto == IPProtocolNumber.tcp ? .v6Init : .established
+        // TCP: V6 INIT (RFC 6146 §3.5.2.2). UDP/ICMP: the same value marks "no reply yet" (S11 early drop).
+        let state = TCPState.v6Init
         let lifetime = proto == IPProtocolNumber.tcp ? timeouts.tcpTransitory : timeouts.timeout(for: proto)
         let o4 = bibs[b].outside4
         let oport = bibs[b].outsidePort
@@ -319,7 +326,9 @@ extension BindingTable {
             o4 = a
             oport = p
         } else {
-            guard let (a, p) = allocatePort(for: inside, port: port, proto: proto) else { return nil }
+            // S11: no free port: the longest-idle UDP/ICMP session past the minimum age gives up its own.
+            guard let (a, p) = allocatePort(for: inside, port: port, proto: proto)
+                ?? reclaimIdlePort(proto: proto, port: port, requester: host, now: now) else { return nil }
             o4 = a
             oport = p
         }
@@ -332,7 +341,10 @@ extension BindingTable {
         bibByInside.insert(hash: ih, slot: b)
         bibByOutside.insert(hash: oh, slot: b)
         meta.pointee.bibCount += 1
-        if hosts[Int(host)].kind == HostKind.napt.rawValue { blockGained(o4, oport) }
+        if hosts[Int(host)].kind == HostKind.napt.rawValue {
+            blockGained(o4, oport)
+            hosts[Int(host)].bibCount &+= 1
+        }
         if let hook = onMappingEvent {
             hook(MappingEvent(kind: .bibCreated, time: now, proto: proto, inside: inside, insidePort: port,
                               outside: IPv4Address(o4), outsidePort: oport))
@@ -347,7 +359,10 @@ extension BindingTable {
             hook(MappingEvent(kind: .bibDeleted, time: now, proto: e.proto, inside: e.inside, insidePort: e.insidePort,
                               outside: IPv4Address(e.outside4), outsidePort: e.outsidePort, reason: reason))
         }
-        if hosts[Int(bibs[i].host)].kind == HostKind.napt.rawValue { blockLost(bibs[i].outside4, bibs[i].outsidePort, now: now) }
+        if hosts[Int(bibs[i].host)].kind == HostKind.napt.rawValue {
+            blockLost(bibs[i].outside4, bibs[i].outsidePort, now: now)
+            hosts[Int(bibs[i].host)].bibCount &-= 1
+        }
         bibByInside.remove(hash: bibs[i].insideHash, slot: b) { bibs[Int($0)].insideHash }
         bibByOutside.remove(hash: bibs[i].outsideHash, slot: b) { bibs[Int($0)].outsideHash }
         let host = bibs[i].host

@@ -176,6 +176,8 @@ struct HostEntry: Sendable {
     /// Free-list link while unused.
     var nextFree: UInt32
     var kind: UInt8
+    /// BIB entries (pool4 ports) of a NAPT host, for the per-host port cap (S11); fits the padding.
+    var bibCount: UInt16 = 0
 }
 
 /// Mutable scalars of a table, kept behind a pointer (see the file header).
@@ -195,6 +197,12 @@ struct TableMeta: Sendable {
     @usableFromInline var sessionsPerHost: Int
     /// Transitory TCP sessions evicted to make room for a new flow in a full table (S9 early drop).
     var transitoryEvictions = 0
+    /// UDP/ICMP sessions evicted for their pool4 port (S11 early drop; BindingTable+IdleEviction.swift).
+    var sessionEvictions = SessionEvictionCounts()
+    /// Pool4 ports one NAPT host may hold (S11); a reload may change it.
+    @usableFromInline var portsPerHost: Int = 65_535
+    /// E4: the cap on all generated ICMP errors together (RFC7915/ErrorRateLimiter.swift).
+    @usableFromInline var generatedErrors = TotalErrorBucket(perSecond: 1000)
 }
 
 /// The RFC 6146 state tables (see the file header). Reference semantics; single-threaded by contract.
@@ -233,6 +241,8 @@ public final class BindingTable: @unchecked Sendable {
     /// In `pool` mode: the host slot holding each pool address, or `none`.
     @usableFromInline let poolOwner: UnsafeMutablePointer<UInt32>
     @usableFromInline let hasher: FlowHasher
+    /// The seed of port randomisation (`reset` starts the sequence over).
+    let seed: UInt64
 
     /// Smallest and largest IPv4 address the table owns (pool4, static maps, EAM): a cheap first test.
     public let ownedIPv4Range: ClosedRange<UInt32>
@@ -289,12 +299,14 @@ public final class BindingTable: @unchecked Sendable {
         poolOwner = .allocate(capacity: max(1, pool.count))
         poolOwner.initialize(repeating: BindingTable.none, count: max(1, pool.count))
         hasher = FlowHasher(seed: seed)
+        self.seed = seed
         let owned = pool.map(\.value) + configuration.oneToOneIPv4Addresses.map(\.value)
         ownedIPv4Range = (owned.min() ?? .max)...(owned.max() ?? .max)
         heldSYNs = HeldSYNStore(capacity: configuration.limits.heldSYNs, holdTime: timeouts.incomingSYN)
         meta = .allocate(capacity: 1)
         meta.initialize(to: TableMeta(
-            random: SplitMix64(seed: seed), timeouts: timeouts, sessionsPerHost: configuration.limits.sessionsPerHost))
+            random: SplitMix64(seed: seed), timeouts: timeouts, sessionsPerHost: configuration.limits.sessionsPerHost,
+            portsPerHost: max(1, configuration.limits.portsPerHost)))
         portBlocks = configuration.portBlocks.size > 0 && configuration.mode == .napt
             ? PortBlockTable(settings: configuration.portBlocks, pool: self.pool, hostCapacity: hostCapacity) : nil
         policy = configuration.outboundRules.isEmpty
@@ -302,24 +314,54 @@ public final class BindingTable: @unchecked Sendable {
 
         // Free lists thread every slot in order. Touching each entry now also faults the memory in, so the
         // first packets do not pay for page faults.
+        threadFreeLists()
+    }
+
+    /// Empties the slabs onto their free lists (in order) and makes the static mappings' hosts. The entries are
+    /// plain values (trivial types), so assigning over uninitialised slab memory is initialising it.
+    private func threadFreeLists() {
         for i in 0..<capacity {
             var e = SessionEntry.empty
             e.bibNext = i + 1 < capacity ? UInt32(i + 1) : BindingTable.none
-            (sessions + i).initialize(to: e)
+            sessions[i] = e
         }
         for i in 0..<bibCapacity {
             var e = BIBEntry.empty
             e.sessionHead = i + 1 < bibCapacity ? UInt32(i + 1) : BindingTable.none
-            (bibs + i).initialize(to: e)
+            bibs[i] = e
         }
         for i in 0..<hostCapacity {
             var e = HostEntry.empty
             e.nextFree = i + 1 < hostCapacity ? UInt32(i + 1) : BindingTable.none
-            (hosts + i).initialize(to: e)
+            hosts[i] = e
         }
         for m in configuration.staticMappings {
             _ = makeHost(m.inside, outside4: m.outside.value, kind: .staticMap, now: 0)
         }
+    }
+
+    /// Forgets every session, BIB entry, host, 1:1 assignment and held SYN, and starts port randomisation over:
+    /// the table is as new, without allocating (the fuzz target reuses one table for every input). Settings
+    /// (lifetimes, limits, the E4 cap) stay; eviction counts start at zero. Not for tables with port blocks or
+    /// outbound rules, whose budgets it does not track. Call with `lock` held when shared.
+    public func reset() {
+        precondition(!hasAbuseCounters, "reset() does not reset port blocks or policy budgets")
+        sessionsByInside.removeAll()
+        sessionsByOutside.removeAll()
+        bibByInside.removeAll()
+        bibByOutside.removeAll()
+        hostsByAddress.removeAll()
+        hostsByOutside.removeAll()
+        if meta.pointee.sessionCount > 0 {  // the wheel only ever lists sessions
+            wheel.update(repeating: BindingTable.none, count: BindingTable.wheelSize)
+        }
+        poolOwner.update(repeating: BindingTable.none, count: max(1, pool.count))
+        let m = meta.pointee
+        meta.pointee = TableMeta(random: SplitMix64(seed: seed), timeouts: m.timeouts, sessionsPerHost: m.sessionsPerHost,
+                                 portsPerHost: m.portsPerHost,
+                                 generatedErrors: TotalErrorBucket(perSecond: m.generatedErrors.perSecond))
+        heldSYNs.removeAll()
+        threadFreeLists()
     }
 
     deinit {

@@ -23,6 +23,9 @@ public final class HeldPacketStore<Key: Equatable & Sendable>: @unchecked Sendab
         case sourceLimit
         /// Longer than `slotBytes` and the store does not truncate.
         case tooLarge
+        /// Stored in the place of the oldest entry of the source holding the most (the store was full and
+        /// `evictsHeaviest`); that entry is lost.
+        case evicted
     }
 
     public let capacity: Int
@@ -37,6 +40,13 @@ public final class HeldPacketStore<Key: Equatable & Sendable>: @unchecked Sendab
     /// Whether a second packet under a held key is refused as `.duplicate` (SYN retransmissions) or kept
     /// (further fragments of one datagram).
     public let deduplicates: Bool
+    /// Whether a full store makes room for a source holding fewer entries by dropping the oldest entry of the
+    /// source holding the most (fragments: a few sources cannot lock the others out for the hold time).
+    public let evictsHeaviest: Bool
+    /// Per-source entry counts while looking for the heaviest source, by a hash of the source (sources that
+    /// share a bucket count together, which can only make a heavy source look heavier).
+    private let sourceCounts: UnsafeMutablePointer<Int>
+    private static var countBuckets: Int { 64 }
 
     private static var none: UInt32 { .max }
     private let keys: UnsafeMutablePointer<Key?>
@@ -56,8 +66,9 @@ public final class HeldPacketStore<Key: Equatable & Sendable>: @unchecked Sendab
     ///   - perSourceLimit: most packets one source may hold (default: no limit beyond `capacity`).
     ///   - truncates: cut longer packets (true) or refuse them (false).
     ///   - deduplicates: keep only the first packet per key.
+    ///   - evictsHeaviest: when full, make room by dropping the oldest entry of the source holding the most.
     public init(capacity: Int, slotBytes: Int, holdTime: Nanoseconds, perSourceLimit: Int? = nil, truncates: Bool,
-                deduplicates: Bool) {
+                deduplicates: Bool, evictsHeaviest: Bool = false) {
         let capacity = max(0, capacity)
         self.capacity = capacity
         self.slotBytes = slotBytes
@@ -65,6 +76,9 @@ public final class HeldPacketStore<Key: Equatable & Sendable>: @unchecked Sendab
         self.perSourceLimit = perSourceLimit ?? capacity
         self.truncates = truncates
         self.deduplicates = deduplicates
+        self.evictsHeaviest = evictsHeaviest
+        sourceCounts = .allocate(capacity: Self.countBuckets)
+        sourceCounts.initialize(repeating: 0, count: Self.countBuckets)
         let n = max(1, capacity)
         keys = .allocate(capacity: n)
         keys.initialize(repeating: nil, count: n)
@@ -95,10 +109,23 @@ public final class HeldPacketStore<Key: Equatable & Sendable>: @unchecked Sendab
         prev.deallocate()
         storage.deallocate()
         list.deallocate()
+        sourceCounts.deallocate()
     }
 
     /// Packets held now.
     public var count: Int { list.pointee.count }
+
+    /// Forgets every entry (a reset; no allocation).
+    public func removeAll() {
+        guard list.pointee.count > 0 else { return }  // empty: the free list holds every slot already
+        let n = max(1, capacity)
+        for i in 0..<n {
+            keys[i] = nil
+            next[i] = i + 1 < capacity ? UInt32(i + 1) : Self.none
+            prev[i] = Self.none
+        }
+        list.pointee = (Self.none, Self.none, capacity > 0 ? 0 : Self.none, 0)
+    }
 
     /// Copies `packet` in under `key` until `now + holdTime`.
     ///
@@ -117,8 +144,12 @@ public final class HeldPacketStore<Key: Equatable & Sendable>: @unchecked Sendab
             e = next[Int(e)]
         }
         if fromSource >= perSourceLimit { return .sourceLimit }
+        var evicted = false
+        if list.pointee.free == Self.none {
+            guard evictsHeaviest, evictFromHeaviest(sparing: source, holding: fromSource) else { return .full }
+            evicted = true
+        }
         let slot = list.pointee.free
-        guard slot != Self.none else { return .full }
         list.pointee.free = next[Int(slot)]
         let i = Int(slot)
         keys[i] = key
@@ -133,7 +164,39 @@ public final class HeldPacketStore<Key: Equatable & Sendable>: @unchecked Sendab
         if list.pointee.tail != Self.none { next[Int(list.pointee.tail)] = slot } else { list.pointee.head = slot }
         list.pointee.tail = slot
         list.pointee.count += 1
-        return .held
+        return evicted ? .evicted : .held
+    }
+
+    /// Bucket of `source` in `sourceCounts`.
+    private static func bucket(_ source: IPv6Address) -> Int {
+        Int(truncatingIfNeeded: ((source.high ^ source.low) &* 0x9E37_79B9_7F4A_7C15) >> 58) & (countBuckets - 1)
+    }
+
+    /// S8 fairness: drops the oldest entry of the source (bucket) holding the most, if that is more than
+    /// `holding`, the count of the source asking for room. Two walks of the list: O(capacity), only when full.
+    /// - Returns: true when an entry was dropped.
+    private func evictFromHeaviest(sparing source: IPv6Address, holding: Int) -> Bool {
+        sourceCounts.update(repeating: 0, count: Self.countBuckets)
+        var e = list.pointee.head
+        while e != Self.none {
+            sourceCounts[Self.bucket(sources[Int(e)])] += 1
+            e = next[Int(e)]
+        }
+        let own = Self.bucket(source)
+        var heaviest = -1
+        for b in 0..<Self.countBuckets where b != own && (heaviest < 0 || sourceCounts[b] > sourceCounts[heaviest]) {
+            heaviest = b
+        }
+        guard heaviest >= 0, sourceCounts[heaviest] > holding else { return false }
+        e = list.pointee.head
+        while e != Self.none {
+            if Self.bucket(sources[Int(e)]) == heaviest {
+                remove(e)
+                return true
+            }
+            e = next[Int(e)]
+        }
+        return false
     }
 
     /// Drops every entry held under `key` without handing it out.
@@ -256,10 +319,11 @@ extension HeldPacketStore where Key == HeldSYNKey {
 
 extension HeldPacketStore where Key == FragmentKey {
     /// A store sized for fragments: `capacity` fragments of up to `maximumFragmentBytes` each, at most
-    /// `perSource` from one source (S8).
-    public convenience init(capacity: Int = 256, maximumFragmentBytes: Int = 1520, perSource: Int = 64,
-                            holdTime: Nanoseconds = 2_000_000_000) {
+    /// `perSource` from one source (S8); when full, a source holding fewer takes the place of the oldest
+    /// fragment of the source holding the most (S12), so a few sources cannot fill it for everyone.
+    public convenience init(capacity: Int = 256, maximumFragmentBytes: Int = 1520, perSource: Int = 16,
+                            holdTime: Nanoseconds = 2_000_000_000, evictsHeaviest: Bool = true) {
         self.init(capacity: capacity, slotBytes: maximumFragmentBytes, holdTime: holdTime, perSourceLimit: perSource,
-                  truncates: false, deduplicates: false)
+                  truncates: false, deduplicates: false, evictsHeaviest: evictsHeaviest)
     }
 }

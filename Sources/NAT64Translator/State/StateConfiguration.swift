@@ -87,9 +87,13 @@ public struct StateLimits: Sendable, Equatable {
     public var heldSYNs: Int
     /// Port candidates tried for one new mapping before reporting exhaustion (S3: bounded search).
     public var portProbes: Int
+    /// Pool4 ports (BIB entries, all protocols) one NAPT host may hold (S11, RFC 6888 REQ-4), 1...65535.
+    public var portsPerHost: Int
 
-    public init(sessionsPerHost: Int = 4096, hosts: Int = 65_536, heldSYNs: Int = 256, portProbes: Int = 1024) {
+    public init(sessionsPerHost: Int = 4096, hosts: Int = 65_536, heldSYNs: Int = 256, portProbes: Int = 1024,
+                portsPerHost: Int = 2048) {
         self.sessionsPerHost = sessionsPerHost
+        self.portsPerHost = min(65_535, portsPerHost)
         self.hosts = hosts
         self.heldSYNs = heldSYNs
         self.portProbes = portProbes

@@ -39,6 +39,7 @@ public enum IPv6Field {
 public enum L4Field {
     public static let sourcePort = 0
     public static let destinationPort = 2
+    public static let udpLength = 4
     public static let udpChecksum = 6
     public static let udpHeaderLength = 8
     public static let tcpChecksum = 16

@@ -44,6 +44,7 @@ struct StatsReport: Codable, Equatable {
     var poolJournalEventsDropped: UInt64
     var tableLockContended: UInt64
     var sessionsEvictedTransitory: Int
+    var sessionsEvicted: [String: Int]
     var queues: [QueueReport]
     var capture: Bool
     var dns64: [String: Int]?
@@ -63,7 +64,7 @@ struct StatsReport: Codable, Equatable {
         case tunTCPSuperPackets = "tun-tcp-super-packets", tunUDPSuperPackets = "tun-udp-super-packets"
         case tunUDPOffload = "tun-udp-offload"
         case poolJournalEventsDropped = "pool-journal-events-dropped", tableLockContended = "table-lock-contended"
-        case sessionsEvictedTransitory = "sessions-evicted-transitory"
+        case sessionsEvictedTransitory = "sessions-evicted-transitory", sessionsEvicted = "sessions-evicted"
         case queues, capture, dns64, ra, abuse, metrics
     }
 
@@ -98,6 +99,7 @@ struct StatsReport: Codable, Equatable {
         poolJournalEventsDropped = total.eventsDropped
         tableLockContended = total.tableLockContended
         sessionsEvictedTransitory = total.transitoryEvictions
+        sessionsEvicted = Dictionary(uniqueKeysWithValues: SessionEvictionReason.allCases.map { ("\($0)", total.sessionEvictions[$0]) })
         self.queues = queues.enumerated().map { i, q in
             QueueReport(queue: i, packets: q.engine.packets, batches: q.engine.batches,
                         translated6to4: q.counters.translated6to4, translated4to6: q.counters.translated4to6,

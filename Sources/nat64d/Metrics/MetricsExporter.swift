@@ -85,7 +85,7 @@ final class MetricsExporter: Sendable {
                     [("direction", "4to6")]),
             counter("nat64d_icmp_errors_sent_total", c.icmpErrorsSent, "ICMP errors the gateway generated."),
             counter("nat64d_icmp_errors_rate_limited_total", c.icmpErrorsRateLimited,
-                    "Generated ICMP errors suppressed by the per-destination rate limit."),
+                    "Generated ICMP errors suppressed by the per-destination or the total rate limit."),
             counter("nat64d_icmp_errors_translated_total", c.icmpErrorsTranslated,
                     "ICMP errors translated from one family to the other."),
             counter("nat64d_hairpinned_packets_total", c.hairpinned, "Packets between two IPv6 hosts through pool4."),
@@ -124,6 +124,10 @@ final class MetricsExporter: Sendable {
         for (i, q) in s.queues.enumerated() {
             list.append(counter("nat64d_queue_packets_total", q.engine.packets,
                                 "Packets read from the TUN, by queue (packet thread).", [("queue", "\(i)")]))
+        }
+        for reason in SessionEvictionReason.allCases {
+            list.append(counter("nat64d_sessions_evicted_total", s.forwarder.sessionEvictions[reason],
+                                "UDP/ICMP sessions evicted for their pool4 port, by reason.", [("reason", "\(reason)")]))
         }
         for reason in DropReason.allCases {
             list.append(counter("nat64d_dropped_packets_total", c.drops(reason), "Packets dropped, by reason.",

@@ -231,7 +231,7 @@ func udpTo(_ dport: UInt16) -> L4 { .udp(src: 53, dst: dport, payload: [1]) }
 
     @Test("S8: out-of-order fragments are held by (src, dst, proto, id), released in order, bounded, expire after 2 s")
     func S8_fragmentStore() {
-        let store = FragmentStore(capacity: 4, maximumFragmentBytes: 64, perSource: 3)
+        let store = FragmentStore(capacity: 4, maximumFragmentBytes: 64, perSource: 3, evictsHeaviest: false)
         let a = IPv4Address("203.0.113.1")!, b = IPv4Address("192.0.2.1")!
         let key = FragmentKey(source: a, destination: b, identification: 77, proto: 17)
         let other = FragmentKey(source: a, destination: b, identification: 78, proto: 17)
