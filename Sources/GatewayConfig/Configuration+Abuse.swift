@@ -133,7 +133,7 @@ extension ConfigReader {
         guard parts.count >= 3, let prefix = IPv6Prefix(parts[0]) else {
             return .failure(Problem("is not \"PREFIX deny|limit PROTO[/PORTS] [N]\"; " + fix))
         }
-        let target = parts[2].split(separator: "/", maxSplits: 1).map(String.init)
+        let target = parts[2].split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         let proto: UInt8?
         switch target[0] {
         case "tcp": proto = 6
