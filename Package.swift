@@ -41,6 +41,8 @@ let package = Package(
         // C shims
         .target(name: "CTunLinux", path: "Sources/CTunLinux"),
         .target(name: "CSpliceLinux", path: "Sources/CSpliceLinux"),
+        // recvmmsg/sendmmsg for the DNS64's UDP listener threads.
+        .target(name: "CDNSSocket", path: "Sources/CDNSSocket"),
         .systemLibrary(
             name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0",
             providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
@@ -65,7 +67,7 @@ let package = Package(
         .target(
             name: "DNS64",
             dependencies: [
-                "NAT64Translator", "Listening",
+                "NAT64Translator", "Listening", "CDNSSocket",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -245,9 +245,22 @@ capacity() {
     sleep 1.5
     cpu0=$(cpu_seconds "$pid")
     stat0=$(cpu_snapshot)
+    local perf_pid=
+    if [[ ${BENCH_PERF:-} == capacity ]]; then
+        perf record -F 999 -g -p "$pid" -o "$d/perf.capacity.data" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     sleep $((CAPACITY_SECONDS - 2))
     cpu1=$(cpu_seconds "$pid")
     stat1=$(cpu_snapshot)
+    if [[ -n $perf_pid ]]; then
+        kill -INT "$perf_pid"
+        wait "$perf_pid" || true
+        echo "--- profile of $label (perf, the sampled middle of the burst)" >&2
+        { perf report -i "$d/perf.capacity.data" --stdio --no-children -g none --sort dso,symbol \
+            --percent-limit 0.5 2>/dev/null || true; } | { grep -v "^$\|^#" || true; } | cut -c1-200 |
+            head -"${BENCH_PERF_LINES:-60}" >&2
+    fi
     wait "$gun" || true
     out=$(cat "$d/kxdpgun.out")
     BUSY[$label]=$(cpu_busy "$stat0" "$stat1")
@@ -265,7 +278,8 @@ capacity() {
         "${QPS[$label]:-?}" "${offered:-?}" "${CPU[$label]}" "${BUSY[$label]}" | tee -a "$RUN_LOG"
 }
 
-# BENCH_PERF=cold|warm: profile nat64d during that run (perf record, report to stderr); BENCH_STRACE=cold|warm:
+# BENCH_PERF=cold|warm: profile nat64d during that run (perf record, report to stderr); BENCH_PERF=capacity:
+# profile every server during the sampled middle of each capacity burst; BENCH_STRACE=cold|warm:
 # count the system calls of both servers during that run (strace -c).
 profile() {
     if [[ ${BENCH_STRACE:-} == "$1" ]]; then

@@ -2,6 +2,10 @@
 import NAT64Translator
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Everything `DNS64Server` needs. Build one with `init(listen:upstreams:prefixes:allowedClients:)` and
 /// change the defaulted fields as needed.
 public struct DNS64Configuration: Sendable {
@@ -154,34 +158,19 @@ public enum ClientNetwork: Hashable, Sendable, CustomStringConvertible {
     /// Unix-domain addresses never match.
     /// - Parameter address: the query's source.
     public func contains(_ address: SocketAddress) -> Bool {
-        switch (self, ClientNetwork.address(of: address)) {
-        case (.v4(let prefix), .some(.v4(let a))): prefix.contains(a)
-        case (.v6(let prefix), .some(.v6(let a))): prefix.contains(a)
-        case (.v4(let prefix), .some(.v6(let a))):
+        guard let ip = ClientIP(address) else { return false }  // Unix-domain
+        return contains(ip)
+    }
+
+    /// `contains(_:)` for an address already taken out of its socket address (the UDP listener threads' path,
+    /// which never builds a `SocketAddress` for a cached answer).
+    func contains(_ ip: ClientIP) -> Bool {
+        switch (self, ip) {
+        case (.v4(let prefix), .v4(let a)): prefix.contains(a)
+        case (.v6(let prefix), .v6(let a)): prefix.contains(a)
+        case (.v4(let prefix), .v6(let a)):
             a.high == 0 && a.low >> 32 == 0xFFFF && prefix.contains(IPv4Address(UInt32(truncatingIfNeeded: a.low)))
-        case (_, .none), (.v6, .some(.v4)): false
-        }
-    }
-
-    private enum IPAddress {
-        case v4(IPv4Address)
-        case v6(IPv6Address)
-    }
-
-    private static func address(of socketAddress: SocketAddress) -> IPAddress? {
-        switch socketAddress {
-        case .v4(let a):
-            return .v4(IPv4Address(UInt32(bigEndian: a.address.sin_addr.s_addr)))
-        case .v6(let a):
-            // Two big-endian 64-bit halves, read without building an array (this runs for every query).
-            let raw = a.address.sin6_addr
-            let (high, low) = withUnsafeBytes(of: raw) {
-                (UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)),
-                 UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
-            }
-            return .v6(IPv6Address(high: high, low: low))
-        case .unixDomainSocket:
-            return nil
+        case (.v6, .v4): false
         }
     }
 
@@ -190,5 +179,46 @@ public enum ClientNetwork: Hashable, Sendable, CustomStringConvertible {
         case .v4(let p): p.description
         case .v6(let p): p.description
         }
+    }
+}
+
+/// A query's source address without its port: what the allow list and the client groups (D10) look at.
+enum ClientIP: Equatable {
+    case v4(IPv4Address)
+    case v6(IPv6Address)
+
+    /// The address of an IPv4 or IPv6 socket address; nil for a Unix-domain one.
+    init?(_ socketAddress: SocketAddress) {
+        switch socketAddress {
+        case .v4(let a):
+            self = .v4(IPv4Address(UInt32(bigEndian: a.address.sin_addr.s_addr)))
+        case .v6(let a):
+            self = ClientIP(in6: a.address.sin6_addr)
+        case .unixDomainSocket:
+            return nil
+        }
+    }
+
+    /// The address in a `sockaddr_storage` filled by the kernel (AF_INET or AF_INET6); nil for other families.
+    init?(_ storage: UnsafePointer<sockaddr_storage>) {
+        let raw = UnsafeRawPointer(storage)
+        switch Int32(storage.pointee.ss_family) {
+        case AF_INET:
+            let a = raw.assumingMemoryBound(to: sockaddr_in.self).pointee
+            self = .v4(IPv4Address(UInt32(bigEndian: a.sin_addr.s_addr)))
+        case AF_INET6:
+            self = ClientIP(in6: raw.assumingMemoryBound(to: sockaddr_in6.self).pointee.sin6_addr)
+        default:
+            return nil
+        }
+    }
+
+    /// Two big-endian 64-bit halves, read without building an array (this runs for every query).
+    private init(in6 raw: in6_addr) {
+        let (high, low) = withUnsafeBytes(of: raw) {
+            (UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)),
+             UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        }
+        self = .v6(IPv6Address(high: high, low: low))
     }
 }

@@ -63,6 +63,10 @@ public struct DNS64Counters: Hashable, Sendable {
     public var tcpMessageTimeouts: Int = 0
     /// Failed accepts on the TCP listeners (file descriptors exhausted); accepting pauses a second each time.
     public var tcpAcceptErrors: Int = 0
+    /// Failed receives on the UDP listeners (the thread backs off 1 → 100 ms while they repeat).
+    public var udpReceiveErrors: Int = 0
+    /// UDP replies the kernel would not take (socket buffer full, peer unreachable): dropped, as UDP may.
+    public var udpSendErrors: Int = 0
 }
 
 extension DNS64Counters {
@@ -81,7 +85,8 @@ extension DNS64Counters {
             ("tcp-connections-refused", tcpConnectionsRefused),
             ("deadline-expired", deadlineExpired), ("cache-only-misses", cacheOnlyMisses),
             ("tcp-connections-not-allowed", tcpConnectionsNotAllowed), ("tcp-message-timeouts", tcpMessageTimeouts),
-            ("tcp-accept-errors", tcpAcceptErrors),
+            ("tcp-accept-errors", tcpAcceptErrors), ("udp-receive-errors", udpReceiveErrors),
+            ("udp-send-errors", udpSendErrors),
         ]
         list += queriesByType.sorted { $0.key < $1.key }.map { ("by-type.\(DNSRecordType(rawValue: $0.key))", $0.value) }
         list += repliesByRcode.sorted { $0.key < $1.key }.map { ("by-rcode.\(DNSRcode(rawValue: $0.key))", $0.value) }
@@ -131,6 +136,8 @@ final class CounterStore: Sendable {
     let cacheOnlyMisses = Atomic<Int>(0)
     let tcpConnectionsNotAllowed = Atomic<Int>(0)
     let tcpMessageTimeouts = Atomic<Int>(0)
+    let udpReceiveErrors = Atomic<Int>(0)
+    let udpSendErrors = Atomic<Int>(0)
     private let histogram = Mutex<[Int]>([0, 0, 0, 0, 0])
     /// Queries by QTYPE: 0…255 in their own slot, every larger type in slot 256 (counted exactly in `rareTypes`).
     private let byType: [257 of Atomic<Int>] = InlineArray { _ in Atomic(0) }
@@ -206,6 +213,8 @@ final class CounterStore: Sendable {
             deadlineExpired: deadlineExpired.load(ordering: .relaxed),
             cacheOnlyMisses: cacheOnlyMisses.load(ordering: .relaxed),
             tcpConnectionsNotAllowed: tcpConnectionsNotAllowed.load(ordering: .relaxed),
-            tcpMessageTimeouts: tcpMessageTimeouts.load(ordering: .relaxed))
+            tcpMessageTimeouts: tcpMessageTimeouts.load(ordering: .relaxed),
+            udpReceiveErrors: udpReceiveErrors.load(ordering: .relaxed),
+            udpSendErrors: udpSendErrors.load(ordering: .relaxed))
     }
 }

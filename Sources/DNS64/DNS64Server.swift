@@ -35,7 +35,10 @@ public final class DNS64Server: Sendable {
     /// The answer cache, in shards with a lock each, so the event loops of several cores rarely wait (N4).
     private let cache: ShardedAnswerCache
     private let inFlight = Mutex<[CacheKey: [Waiter]]>([:])
+    /// TCP listeners.
     private let channels = Mutex<[any Channel]>([])
+    /// UDP listeners, each with its own thread (`UDPListener`).
+    private let listeners = Mutex<[UDPListener]>([])
     /// D16: the client deadline in nanoseconds.
     private let clientDeadline: UInt64
 
@@ -77,41 +80,26 @@ public final class DNS64Server: Sendable {
     public func start() async throws {
         for address in configuration.listen {
             do {
-                let udp = try await bindUDP(address, reusePort: configuration.udpSocketsPerAddress > 1)
-                channels.withLock { $0.append(udp) }
+                let reusePort = configuration.udpSocketsPerAddress > 1
+                let first = try UDPListener(binding: address, reusePort: reusePort)
+                listeners.withLock { $0.append(first) }
                 // With port 0 the kernel picked one: TCP and the extra UDP sockets take the same.
-                let bound = udp.localAddress ?? address
+                let bound = first.localAddress
                 for _ in 1..<max(1, configuration.udpSocketsPerAddress) {
-                    let extra = try await bindUDP(bound, reusePort: true)
-                    channels.withLock { $0.append(extra) }
+                    let extra = try UDPListener(binding: bound, reusePort: true)
+                    listeners.withLock { $0.append(extra) }
                 }
                 let tcp = try await bindTCP(bound)
                 channels.withLock { $0.append(tcp) }
+                for listener in listeners.withLock({ $0 }) where listener.localAddress == bound {
+                    try listener.start(server: self, loops: group)
+                }
                 logger.info("DNS64 listening (UDP and TCP)", metadata: ["address": "\(bound)"])
             } catch {
                 await stop()
                 throw DNS64ServerError(address: address, reason: "\(error)")
             }
         }
-    }
-
-    private func bindUDP(_ address: SocketAddress, reusePort: Bool) async throws -> any Channel {
-        try await DatagramBootstrap(group: group.next())
-            // recvmmsg: up to 16 datagrams per system call, 16 reads per wake-up. NIO cuts one receive buffer into
-            // equal slots, one per datagram, and silently truncates a datagram longer than its slot: the buffer
-            // must hold 16 of the largest query we take (`UDPReceive.slot`), not NIO's default 2048 bytes.
-            .channelOption(.datagramVectorReadMessageCount, value: UDPReceive.listenerBatch)
-            .channelOption(.maxMessagesPerRead, value: 16)
-            .channelOption(.recvAllocator, value: UDPReceive.allocator(batch: UDPReceive.listenerBatch))
-            .channelOption(
-                ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)),
-                value: reusePort ? 1 : 0)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(QueryHandler(server: self))
-                }
-            }
-            .bind(to: address).get()
     }
 
     private func bindTCP(_ address: SocketAddress) async throws -> any Channel {
@@ -137,17 +125,22 @@ public final class DNS64Server: Sendable {
             defer { list.removeAll() }
             return list
         }
+        let udp = listeners.withLock { list in
+            defer { list.removeAll() }
+            return list
+        }
+        for listener in udp { await listener.stop() }
         for channel in open { try? await channel.close() }
         await upstream.sockets.shutdown()
-        if !open.isEmpty { logger.info("DNS64 stopped", metadata: counters.metadata) }
+        if !open.isEmpty || !udp.isEmpty { logger.info("DNS64 stopped", metadata: counters.metadata) }
     }
 
     /// The addresses actually bound (with the real port when `listen` asked for port 0), one per listen
     /// address (UDP; TCP listens on the same address and port).
     public var boundAddresses: [SocketAddress] {
-        channels.withLock { list in
+        listeners.withLock { list in
             var seen: [SocketAddress] = []
-            for address in list.compactMap(\.localAddress) where !seen.contains(address) { seen.append(address) }
+            for address in list.map(\.localAddress) where !seen.contains(address) { seen.append(address) }
             return seen
         }
     }
@@ -254,8 +247,16 @@ public final class DNS64Server: Sendable {
     /// `keyBuffer`: the caller's reusable storage for the cache key (see `PlainQuery`).
     func cachedReply(_ raw: UnsafeRawBufferPointer, from client: SocketAddress, overTCP: Bool,
                      keyBuffer: inout [UInt8]) -> [UInt8]? {
+        guard let ip = ClientIP(client) else { return nil }
+        return cachedReply(raw, from: ip, overTCP: overTCP, keyBuffer: &keyBuffer)
+    }
+
+    /// `cachedReply(_:from:overTCP:keyBuffer:)` for a client known by its address alone (the UDP listener
+    /// threads: no `SocketAddress` is built for a cache hit).
+    func cachedReply(_ raw: UnsafeRawBufferPointer, from client: ClientIP, overTCP: Bool,
+                     keyBuffer: inout [UInt8]) -> [UInt8]? {
         guard configuration.cache.maxEntries > 0, let query = PlainQuery(raw, keyBuffer: &keyBuffer),
-            isAllowed(client)
+            intake.allowedClients.contains(where: { $0.contains(client) })
         else { return nil }
         let bits: UInt8 = (query.dnssecOK == true ? 1 : 0) | (query.checkingDisabled ? 2 : 0)
         let key = CacheKey(

@@ -144,7 +144,8 @@ struct GatewayService: Service {
         try forwarder.start()
 
         // 3. The DNS64.
-        // One event loop per UDP socket (dns64.udp-sockets), so SO_REUSEPORT spreads queries over them.
+        // Event loops for upstream queries and DNS over TCP, as many as dns64.udp-sockets (each UDP socket has
+        // a thread of its own besides, see DNS64's UDPListener).
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.dns64.udpSockets))
         var dns: DNS64Server?
         do {

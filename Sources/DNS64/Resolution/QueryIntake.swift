@@ -73,7 +73,13 @@ public struct QueryIntake: Sendable {
 
     /// D10: the number of `client`'s group (0: none), without copying its settings (the cache-hit path).
     public func group(for client: SocketAddress) -> Int {
-        for i in groups.indices where groups[i].clients.contains(where: { $0.contains(client) }) { return i + 1 }
+        guard let ip = ClientIP(client) else { return 0 }
+        return group(for: ip)
+    }
+
+    /// `group(for:)` from the address alone.
+    func group(for ip: ClientIP) -> Int {
+        for i in groups.indices where groups[i].clients.contains(where: { $0.contains(ip) }) { return i + 1 }
         return 0
     }
 

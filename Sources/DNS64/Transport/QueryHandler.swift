@@ -1,56 +1,9 @@
-// The listening side (rule N1 of docs/dns64.md): one handler per UDP listener and one per TCP connection
-// (RFC 7766: pipelined queries, answers sent as they are ready, idle timeout, connection limits). Both hand each
-// message to `DNS64Server.handle`, which answers from the cache on the event loop or resolves in a task and
-// calls back, from wherever that task ends, with the reply.
+// The listening side over TCP (rule N1 of docs/dns64.md): one handler per connection (RFC 7766: pipelined
+// queries, answers sent as they are ready, idle timeout, connection limits). Each message goes to
+// `DNS64Server.handle`, which answers from the cache on the event loop or resolves in a task and calls back,
+// from wherever that task ends, with the reply. UDP has its own threads: UDPListener.swift.
 import NIOCore
 import Synchronization
-
-/// Reads client datagrams, answers them through `DNS64Server.handle`. Replies ready at once (cache hits) are
-/// written during the read and flushed together when the read batch ends, so NIO can send them with one
-/// sendmmsg; replies that come later from a task are written and flushed on their own.
-final class QueryHandler: ChannelInboundHandler {
-    typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
-
-    private let server: DNS64Server
-    private var pendingFlush = false
-    /// Storage for cache keys, reused query after query.
-    private var keyBuffer: [UInt8] = []
-
-    init(server: DNS64Server) { self.server = server }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        let client = envelope.remoteAddress
-        let channel = context.channel
-        let cached = envelope.data.withUnsafeReadableBytes {
-            server.cachedReply($0, from: client, overTCP: false, keyBuffer: &keyBuffer)
-        }
-        let immediate = cached ?? server.handle(
-            Array(envelope.data.readableBytesView), from: client, overTCP: false, on: context.eventLoop
-        ) {
-            reply in
-            channel.writeAndFlush(AddressedEnvelope(remoteAddress: client, data: ByteBuffer(bytes: reply)), promise: nil)
-        }
-        if let immediate {
-            context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: client, data: ByteBuffer(bytes: immediate))), promise: nil)
-            pendingFlush = true
-        }
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        if pendingFlush {
-            pendingFlush = false
-            context.flush()
-        }
-        context.fireChannelReadComplete()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A UDP socket reports e.g. ICMP errors for earlier sends here; the listener keeps running.
-        server.logger.debug("listener error", metadata: ["error": "\(error)"])
-    }
-}
 
 /// One client TCP connection (N1): framed queries in, framed replies out in completion order (RFC 7766 §6.2.1.1
 /// allows out-of-order answers).

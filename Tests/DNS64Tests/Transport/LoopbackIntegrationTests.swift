@@ -2,6 +2,7 @@ import Logging
 import NAT64Translator
 import NIOCore
 import NIOPosix
+import Synchronization
 import Testing
 @testable import DNS64
 
@@ -147,6 +148,51 @@ struct LoopbackIntegrationTests {
         }
     }
 
+    /// A burst of queries from several clients, answered from the cache by two listener threads sharing the
+    /// port (SO_REUSEPORT): every query gets exactly one answer with its own ID. When the server stops, the
+    /// threads end and the port is free again.
+    @Test(.timeLimit(.minutes(1))) func N1_udpBurstAnsweredBySharedSockets() async throws {
+        var freedAddress: SocketAddress?
+        try await Self.withServer(upstreams: { _ in [] }, configure: { $0.udpSocketsPerAddress = 2 }) {
+            group, server, address in
+            #expect(server.boundAddresses.count == 1)
+            let question = Bytes.question("ipv4only.example", type: Bytes.typeAAAA)
+            _ = try await Self.ask(group, address, Bytes.header(id: 1, flags: 0x0100) + question)  // fills the cache
+            let clients = 4
+            let perClient = 50
+            let loop = group.next()
+            let promise = loop.makePromise(of: [[UInt8]].self)
+            let collector = Collector(expected: clients * perClient, promise: promise)
+            var sockets: [any Channel] = []
+            for _ in 0..<clients { sockets.append(try await Self.udp(loop) { CollectingHandler(collector) }) }
+            let timer = loop.scheduleTask(in: .seconds(10)) { promise.fail(UpstreamTimeout()) }
+            for (c, socket) in sockets.enumerated() {
+                for i in 0..<perClient {
+                    let id = UInt16(1000 + c * perClient + i)
+                    socket.write(AddressedEnvelope(
+                        remoteAddress: address, data: ByteBuffer(bytes: Bytes.header(id: id, flags: 0x0100) + question)),
+                        promise: nil)
+                }
+                socket.flush()
+            }
+            let replies = try await promise.futureResult.get()
+            timer.cancel()
+            for socket in sockets { try await socket.close() }
+            let ids = replies.map { UInt16($0[0]) << 8 | UInt16($0[1]) }.sorted()
+            #expect(ids == (0..<clients * perClient).map { UInt16(1000 + $0) })
+            #expect(replies.allSatisfy { $0[2] == 0x81 && $0[3] == 0x80 })
+            let counters = server.counters
+            #expect(counters.cacheHits == clients * perClient)
+            #expect(counters.udpSendErrors == 0 && counters.udpReceiveErrors == 0)
+            freedAddress = address
+        }
+        // The server has stopped: a socket without SO_REUSEPORT can take the port again.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let again = try await DatagramBootstrap(group: group).bind(to: try #require(freedAddress)).get()
+        try await again.close()
+        try await group.shutdownGracefully()
+    }
+
     @Test func N1_bindFailureNamesAddressAndErrno() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let taken = try await Self.udp(group)
@@ -163,5 +209,36 @@ struct LoopbackIntegrationTests {
         #expect(server.boundAddresses.isEmpty)
         try await taken.close()
         try await group.shutdownGracefully()
+    }
+}
+
+/// Collects datagrams until `expected` have come, then completes the promise with them.
+final class Collector: Sendable {
+    let expected: Int
+    let promise: EventLoopPromise<[[UInt8]]>
+    private let received = Mutex<[[UInt8]]>([])
+
+    init(expected: Int, promise: EventLoopPromise<[[UInt8]]>) {
+        self.expected = expected
+        self.promise = promise
+    }
+
+    func add(_ datagram: [UInt8]) {
+        let all = received.withLock { list -> [[UInt8]]? in
+            list.append(datagram)
+            return list.count == expected ? list : nil
+        }
+        if let all { promise.succeed(all) }
+    }
+}
+
+/// Hands every datagram to a `Collector`.
+final class CollectingHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let collector: Collector
+    init(_ collector: Collector) { self.collector = collector }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        collector.add(Array(unwrapInboundIn(data).data.readableBytesView))
     }
 }

@@ -175,8 +175,13 @@ struct TCPCacheIntegrationTests {
         let (server, address) = try await Self.start(group, upstream: try #require(upstream.localAddress)) {
             $0.tcpIdleTimeout = .milliseconds(300)
         }
-        let slow = try await ClientBootstrap(group: group).connect(to: address).get()
-        try await slow.writeAndFlush(ByteBuffer(bytes: [0xFF, 0xFF]))
+        // The length prefix goes out from channelActive, on the event loop, so a busy test run cannot delay
+        // it past the deadline (the server would then close before any byte arrived).
+        let slow = try await ClientBootstrap(group: group).channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(SendOnActive([0xFF, 0xFF]))
+            }
+        }.connect(to: address).get()
         var sent = 0
         while slow.isActive {
             try? await slow.writeAndFlush(ByteBuffer(bytes: [0x00]))
@@ -365,5 +370,17 @@ struct UpstreamRefusedTests {
         await server.stop()
         try await upstream.close()
         try await group.shutdownGracefully()
+    }
+}
+
+/// Writes its bytes as soon as the connection is up.
+final class SendOnActive: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(NIOAny(ByteBuffer(bytes: bytes)), promise: nil)
+        context.fireChannelActive()
     }
 }
