@@ -18,7 +18,8 @@
 # `named -n 1` and `-n 2`, Unbound (module-config "dns64 iterator", forwarding to the same knotd) with
 # num-threads 1 and 2. For each: warm capacity (kxdpgun, as below) and the p50/p99 latency of cached answers
 # with dnsperf limited to half that capacity (-Q). Prints a markdown table. BENCH_NAT64D_B=/path/to/nat64d adds
-# a second nat64d build to the turns (e.g. before and after a change).
+# a second nat64d build to the turns (e.g. before and after a change). BENCH_SCALING_PIN=1 pins each server's
+# threads to CPU 1 and the load generators to CPU 0 (use with the 1-thread servers: BENCH_SCALING_SERVERS).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -375,13 +376,20 @@ EOF
         ;;
     esac
     check_started "$1" "$ADDRESS" "$kind"
+    # BENCH_SCALING_PIN=1: every thread of the server on CPU 1, dnsperf and kxdpgun on CPU 0, so the latency
+    # of an answer is the server's and not the wait for a CPU that the load generator holds.
+    if [[ ${BENCH_SCALING_PIN:-} == 1 ]]; then
+        taskset -a -p -c 1 "$SERVER_PID" >/dev/null
+    fi
 }
 # latency LABEL SERVER RATE: dnsperf at RATE qps for BENCH_LATENCY_SECONDS over the warm cache, with every
 # query's latency (-v); records p50 and p99 in ms and the rate reached.
 LATENCY_SECONDS=${BENCH_LATENCY_SECONDS:-4}
 latency() {
     local label=$1 server=$2 rate=$3
-    timeout -k 5 $((LATENCY_SECONDS + 30)) ip netns exec "$NS_CLIENT" dnsperf -s "$server" -d "$d/queries.txt" \
+    local pin=()
+    [[ ${BENCH_SCALING_PIN:-} == 1 ]] && pin=(taskset -c 0)
+    timeout -k 5 $((LATENCY_SECONDS + 30)) ip netns exec "$NS_CLIENT" "${pin[@]}" dnsperf -s "$server" -d "$d/queries.txt" \
         -c "$CLIENTS" -q "$OUTSTANDING" -Q "$rate" -T 1 -t 5 -l "$LATENCY_SECONDS" -v >"$d/latency.out" 2>&1 || true
     # "> RCODE QUERY SECONDS" per answered query ("> T"/"> I": timed out, interrupted), sorted for percentiles.
     awk '/^> / && $2 != "T" && $2 != "I" { printf "%.3f\n", $NF * 1000 }' "$d/latency.out" | sort -g >"$d/latency.ms"
@@ -394,8 +402,13 @@ latency() {
         P99[$label]=$(sed -n "$(((n * 99 + 99) / 100))p" "$d/latency.ms")
     fi
     RATE[$label]=$(awk '/Queries per second:/ { printf "%.0f", $4 }' "$d/latency.out")
-    printf '%-30s p50 %s ms  p99 %s ms at %s qps (asked %s)\n' "$label" "${P50[$label]}" "${P99[$label]}" \
-        "${RATE[$label]}" "$rate" | tee -a "$RUN_LOG"
+    local p90="?" p999="?"
+    if ((n > 0)); then
+        p90=$(sed -n "$(((n * 90 + 99) / 100))p" "$d/latency.ms")
+        p999=$(sed -n "$(((n * 999 + 999) / 1000))p" "$d/latency.ms")
+    fi
+    printf '%-30s p50 %s ms  p90 %s ms  p99 %s ms  p99.9 %s ms at %s qps (asked %s)\n' "$label" "${P50[$label]}" \
+        "$p90" "${P99[$label]}" "$p999" "${RATE[$label]}" "$rate" | tee -a "$RUN_LOG"
 }
 if [[ " $MODES " == *" scaling "* ]]; then
     declare -A P50 P99 RATE

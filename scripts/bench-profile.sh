@@ -9,9 +9,11 @@
 #   NAT64D=/path/to/nat64d scripts/bench-profile.sh                      # nat64d, tun.io = "syscalls"
 #   NAT64D=... scripts/bench-profile.sh --variant nat64d-uring            # tun.io = "uring"
 #   scripts/bench-profile.sh --variant tayga --time 8 --queues 1
+#   NAT64D=... scripts/bench-profile.sh --load tcp8 --queues 2           # iperf3 -P 8 over TCP instead
 #
-# Options: --variant nat64d|nat64d-uring|tayga (default nat64d), --time S (default 8), --queues N (default 1),
-# --keep DIR (keep perf.data and the full report there).
+# Options: --variant nat64d|nat64d-uring|tayga (default nat64d), --load udp64|tcp8 (default udp64: 64-byte UDP
+# as fast as the client can; tcp8: 8 parallel TCP flows, reported per MiB delivered instead of per packet),
+# --time S (default 8), --queues N (default 1), --keep DIR (keep perf.data and the full report there).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,6 +21,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$SCRIPT_DIR/netns-lib.sh"
 
 VARIANT=nat64d
+LOAD_KIND=udp64
 TIME=8
 QUEUES=1
 KEEP=
@@ -27,6 +30,7 @@ die() { printf 'bench-profile: %s\n' "$*" >&2; exit 2; }
 while (($#)); do
     case $1 in
     --variant) [[ ${2:-} =~ ^(nat64d|nat64d-uring|tayga)$ ]] || die "--variant: nat64d, nat64d-uring or tayga"; VARIANT=$2; shift 2 ;;
+    --load) [[ ${2:-} =~ ^(udp64|tcp8)$ ]] || die "--load: udp64 or tcp8"; LOAD_KIND=$2; shift 2 ;;
     --time) [[ ${2:-} =~ ^[0-9]+$ ]] && (($2 >= 3 && $2 <= 60)) || die "--time takes 3..60"; TIME=$2; shift 2 ;;
     --queues) [[ ${2:-} =~ ^[0-9]+$ ]] && (($2 >= 1 && $2 <= 256)) || die "--queues takes 1..256"; QUEUES=$2; shift 2 ;;
     --keep) [[ -n ${2:-} ]] || die "--keep needs a directory"; KEEP=$2; shift 2 ;;
@@ -57,8 +61,10 @@ netns_wait_until 5 in_server bash -c "ss -Hlun 'sport = :$IPERF_PORT' | grep -q 
 timeout 10 ip netns exec "$NS_CLIENT" ping -6 -n -c 2 -W 2 "$SERVER_SYNTH6" >/dev/null || die "no ping reply through $VARIANT"
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_ARGS=(-u -l 64 -b 0)
+[[ $LOAD_KIND == tcp8 ]] && LOAD_ARGS=(-P 8)
 timeout --foreground -k 2 $((TIME + 20)) ip netns exec "$NS_CLIENT" \
-    iperf3 -6 -c "$SERVER_SYNTH6" -p "$IPERF_PORT" -u -l 64 -b 0 -t $((TIME + 2)) -J >"$OUT/iperf.json" 2>&1 &
+    iperf3 -6 -c "$SERVER_SYNTH6" -p "$IPERF_PORT" "${LOAD_ARGS[@]}" -t $((TIME + 2)) -J >"$OUT/iperf.json" 2>&1 &
 CLIENT=$!
 sleep 1
 C0=$(awk '{ print $14 + $15 }' "/proc/$PID/stat")
@@ -69,11 +75,19 @@ wait "$CLIENT" || true
 perf report -i "$OUT/perf.data" --no-children --sort dso,sym --stdio --percent-limit 0 -g none 2>/dev/null \
     >"$OUT/report.txt"
 
-python3 - "$OUT" "$VARIANT" "$TIME" "$LOAD" "$C0" "$C1" "$(getconf CLK_TCK)" <<'PY'
+python3 - "$OUT" "$VARIANT" "$TIME" "$LOAD" "$C0" "$C1" "$(getconf CLK_TCK)" "$LOAD_KIND" <<'PY'
 import json, re, sys
 out, variant, secs, load, c0, c1, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], *map(int, sys.argv[5:8])
-s = json.load(open(out + "/iperf.json")).get("end", {}).get("sum", {})
-delivered = (s.get("packets", 0) - s.get("lost_packets", 0)) / max(s.get("seconds", 1), 1e-9)
+load_kind = sys.argv[8]
+end = json.load(open(out + "/iperf.json")).get("end", {})
+if load_kind == "tcp8":  # units: MiB delivered to the server
+    s = end.get("sum_received", {})
+    delivered = s.get("bytes", 0) / 1048576 / max(s.get("seconds", 1), 1e-9)
+    unit, rate = "MiB", "%.0f MiB/s (%.2f Gbit/s) delivered" % (delivered, delivered * 8 * 1.048576 / 1000)
+else:
+    s = end.get("sum", {})
+    delivered = (s.get("packets", 0) - s.get("lost_packets", 0)) / max(s.get("seconds", 1), 1e-9)
+    unit, rate = "packet", "%.0f packets/s delivered" % delivered
 cpu = (c1 - c0) / hz / secs  # cores busy during the sample window
 groups = [  # first match wins
     ("syscall entry/exit", r"entry_SYSCALL|do_syscall|syscall_exit|__x64_sys|ksys_|syscall_return|exit_to_user|"
@@ -106,9 +120,9 @@ for line in open(out + "/report.txt"):
         g = "translator (%s)" % dso if dso.startswith(("nat64d", "tayga")) else "user libraries (%s)" % dso
         user[g] = user.get(g, 0) + pct
 us_per_packet = cpu * 1e6 / delivered if delivered else float("nan")
-print("variant %s, load %s, %d s, %.0f packets/s delivered, %.2f cores busy, %.2f µs CPU per packet"
-      % (variant, load, secs, delivered, cpu, us_per_packet))
-print("| where | share of samples | µs per packet |")
+print("variant %s, %s, load %s, %d s, %s, %.2f cores busy, %.2f µs CPU per %s"
+      % (variant, load_kind, load, secs, rate, cpu, us_per_packet, unit))
+print("| where | share of samples | µs per %s |" % unit)
 print("|---|---:|---:|")
 for name, pct in sorted(list(user.items()) + list(kernel.items()), key=lambda x: -x[1]):
     if pct >= 0.5:
