@@ -11,9 +11,9 @@
 #   scripts/bench-profile.sh --variant tayga --time 8 --queues 1
 #   NAT64D=... scripts/bench-profile.sh --load tcp8 --queues 2           # iperf3 -P 8 over TCP instead
 #
-# Options: --variant nat64d|nat64d-uring|tayga (default nat64d), --load udp64|tcp8|gso (default udp64: 64-byte UDP
-# as fast as the client can; tcp8: 8 parallel TCP flows; gso: UDP_SEGMENT super-packets of 1400-byte datagrams
-# from tests/netns/offload/udp-gso.py; tcp8 and gso are reported per MiB delivered instead of per packet),
+# Options: --variant nat64d|nat64d-uring|tayga (default nat64d), --load udp64|tcp1|tcp8|gso (default udp64:
+# 64-byte UDP as fast as the client can; tcp1, tcp8: one or 8 parallel TCP flows; gso: UDP_SEGMENT super-packets
+# of 1400-byte datagrams from tests/netns/offload/udp-gso.py; all but udp64 are reported per MiB delivered),
 # --time S (default 8), --queues N (default 1), --keep DIR (keep perf.data and the full report there).
 set -euo pipefail
 
@@ -31,7 +31,7 @@ die() { printf 'bench-profile: %s\n' "$*" >&2; exit 2; }
 while (($#)); do
     case $1 in
     --variant) [[ ${2:-} =~ ^(nat64d|nat64d-uring|tayga)$ ]] || die "--variant: nat64d, nat64d-uring or tayga"; VARIANT=$2; shift 2 ;;
-    --load) [[ ${2:-} =~ ^(udp64|tcp8|gso)$ ]] || die "--load: udp64, tcp8 or gso"; LOAD_KIND=$2; shift 2 ;;
+    --load) [[ ${2:-} =~ ^(udp64|tcp1|tcp8|gso)$ ]] || die "--load: udp64, tcp1, tcp8 or gso"; LOAD_KIND=$2; shift 2 ;;
     --time) [[ ${2:-} =~ ^[0-9]+$ ]] && (($2 >= 3 && $2 <= 60)) || die "--time takes 3..60"; TIME=$2; shift 2 ;;
     --queues) [[ ${2:-} =~ ^[0-9]+$ ]] && (($2 >= 1 && $2 <= 256)) || die "--queues takes 1..256"; QUEUES=$2; shift 2 ;;
     --keep) [[ -n ${2:-} ]] || die "--keep needs a directory"; KEEP=$2; shift 2 ;;
@@ -63,6 +63,7 @@ timeout 10 ip netns exec "$NS_CLIENT" ping -6 -n -c 2 -W 2 "$SERVER_SYNTH6" >/de
 
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 LOAD_ARGS=(-u -l 64 -b 0)
+[[ $LOAD_KIND == tcp1 ]] && LOAD_ARGS=(-P 1)
 [[ $LOAD_KIND == tcp8 ]] && LOAD_ARGS=(-P 8)
 GSO_TOOL=$SCRIPT_DIR/../tests/netns/offload/udp-gso.py
 GSO_PORT=7010
@@ -96,7 +97,7 @@ if load_kind == "gso":  # "DATAGRAMS BYTES SECONDS" from the sink
     n, nbytes, span = open(out + "/gso.sink").read().split()[-3:]
     delivered = int(nbytes) / 1048576 / max(float(span), 1e-9)
     unit, rate = "MiB", "%.0f MiB/s (%.2f Gbit/s) delivered" % (delivered, delivered * 8 * 1.048576 / 1000)
-elif load_kind == "tcp8":  # units: MiB delivered to the server
+elif load_kind in ("tcp1", "tcp8"):  # units: MiB delivered to the server
     s = end.get("sum_received", {})
     delivered = s.get("bytes", 0) / 1048576 / max(s.get("seconds", 1), 1e-9)
     unit, rate = "MiB", "%.0f MiB/s (%.2f Gbit/s) delivered" % (delivered, delivered * 8 * 1.048576 / 1000)
