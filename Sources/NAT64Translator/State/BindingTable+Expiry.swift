@@ -152,6 +152,8 @@ extension BindingTable {
     static let evictionSlotScan = 512
     /// Sessions looked at in one search.
     static let evictionEntryScan = 64
+    /// Transitory sessions a new flow may evict to get under its host's limits (S9 sessions, S11 ports).
+    static let maxEvictionsPerNewFlow = 8
 
     /// Transitory TCP sessions evicted so far to admit new flows into a full table.
     public var transitoryEvictions: Int { meta.pointee.transitoryEvictions }

@@ -146,7 +146,7 @@ extension BindingTable {
 
     @usableFromInline
     func createOutbound(source: IPv6Address, port: UInt16, remote: UInt32, remotePort: UInt16, proto: UInt8,
-                        flags: TCPFlags, hash: UInt32, now: Nanoseconds) -> OutboundDecision {
+                        flags: TCPFlags, hash: UInt32, now: Nanoseconds, evictions: Int = 0) -> OutboundDecision {
         // RFC 6146 §3.5.2.2: in CLOSED only a SYN opens a TCP session; anything else is dropped.
         if proto == IPProtocolNumber.tcp && !flags.contains(.syn) { return .refused(.synExpected) }
         if meta.pointee.sessionCount >= capacity && !evictTransitorySession(now: now) { return .refused(.sessionLimit) }
@@ -162,14 +162,22 @@ extension BindingTable {
                 // host entry itself, so start over (once: the host is below its limit now).
                 guard evictTransitorySession(now: now, host: host) else { return .refused(.hostSessionLimit) }
                 return createOutbound(source: source, port: port, remote: remote, remotePort: remotePort,
-                                      proto: proto, flags: flags, hash: hash, now: now)
+                                      proto: proto, flags: flags, hash: hash, now: now, evictions: evictions + 1)
             }
             if let policy, let refusal = policy.check(host: host, address: source, proto: proto, port: remotePort, now: now) {
                 releaseHostIfIdle(host)
                 return .refused(refusal)
             }
-            // S11: RFC 6888 REQ-4, one host may not hold more than its share of pool4 ports.
+            // S11: RFC 6888 REQ-4, one host may not hold more than its share of pool4 ports. As for S9, a host at
+            // its cap first makes room among its own closing or half-open TCP sessions: each closed connection
+            // keeps its port for TCP_TRANS (4 minutes), so a client opening short connections would otherwise be
+            // held to `portsPerHost` connections per 4 minutes. An evicted session frees its port only when it
+            // was its mapping's last, so a few tries may be needed; bounded, then refused.
             if hosts[Int(host)].kind == HostKind.napt.rawValue && Int(hosts[Int(host)].bibCount) >= meta.pointee.portsPerHost {
+                if evictions < BindingTable.maxEvictionsPerNewFlow, evictTransitorySession(now: now, host: host) {
+                    return createOutbound(source: source, port: port, remote: remote, remotePort: remotePort,
+                                          proto: proto, flags: flags, hash: hash, now: now, evictions: evictions + 1)
+                }
                 releaseHostIfIdle(host)
                 return .refused(.hostPortLimit)
             }
@@ -183,7 +191,7 @@ extension BindingTable {
             guard evictTransitorySession(now: now, host: host) else { return .refused(.hostSessionLimit) }
             // The eviction may have taken this BIB entry's last session, and the entry with it: start over.
             return createOutbound(source: source, port: port, remote: remote, remotePort: remotePort,
-                                  proto: proto, flags: flags, hash: hash, now: now)
+                                  proto: proto, flags: flags, hash: hash, now: now, evictions: evictions + 1)
         } else if let policy, let refusal = policy.check(host: bibs[Int(bib!)].host, address: source, proto: proto,
                                                           port: remotePort, now: now) {
             return .refused(refusal)

@@ -384,6 +384,47 @@ func udpTo(_ dport: UInt16) -> L4 { .udp(src: 53, dst: dport, payload: [1]) }
         #expect(u.table.transitoryEvictions == 0)
     }
 
+    /// Opens one connection per source port: SYN out, SYN-ACK back (established).
+    func establish(_ t: inout Translator, sourcePorts: ClosedRange<UInt16>) {
+        for sport in sourcePorts {
+            let (_, syn) = run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: sport, dst: 80, flags: 0x02, payload: [])))
+            _ = run(&t, buildIPv4(src: server4, dst: pool, l4: .tcp(src: 80, dst: Parsed(bytes: syn).srcPort, flags: 0x12, payload: [])))
+        }
+    }
+
+    /// Opens one connection per source port and closes it from both sides (both FINs seen: TCP_TRANS).
+    func openAndClose(_ t: inout Translator, sourcePorts: ClosedRange<UInt16>) {
+        for sport in sourcePorts {
+            let (_, syn) = run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: sport, dst: 80, flags: 0x02, payload: [])))
+            let p = Parsed(bytes: syn).srcPort
+            _ = run(&t, buildIPv4(src: server4, dst: pool, l4: .tcp(src: 80, dst: p, flags: 0x12, payload: [])))
+            _ = run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: sport, dst: 80, flags: 0x11, payload: [])))
+            _ = run(&t, buildIPv4(src: server4, dst: pool, l4: .tcp(src: 80, dst: p, flags: 0x11, payload: [])))
+        }
+    }
+
+    /// S11 with S9's remedy: a host at its pool4 port cap makes room among its own closed connections, whose
+    /// ports TCP_TRANS would otherwise hold for 4 minutes (a client opening short connections one after the
+    /// other got `portsPerHost` connections per 4 minutes). Established connections keep their ports.
+    @Test("S11: a host at its port cap makes room among its own closing sessions, never its established ones")
+    func S11_portCapEvictsOwnClosingSessions() {
+        var limits = StateLimits()
+        limits.portsPerHost = 2
+        var t = stateTranslator(state: StateConfiguration(limits: limits), maxSessions: 64)
+        openAndClose(&t, sourcePorts: 700...701)
+        for sport in UInt16(702)...705 {  // each new connection takes the port of a closed one
+            #expect(run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: sport, dst: 80, flags: 0x02, payload: []))).0 == .translated)
+        }
+        #expect(t.table.transitoryEvictions == 4 && t.table.sessionCount == 2)
+        #expect(t.counters.drops(.hostPortLimit) == 0)
+        // Two established connections hold both ports: the third is refused.
+        var u = stateTranslator(state: StateConfiguration(limits: limits), maxSessions: 64)
+        establish(&u, sourcePorts: 800...801)
+        #expect(run(&u, buildIPv6(src: client, dst: server6, l4: .tcp(src: 802, dst: 80, flags: 0x02, payload: []))).0
+                == .drop(.hostPortLimit), "established sessions are never evicted")
+        #expect(u.table.transitoryEvictions == 0)
+    }
+
     /// S9: a host at its session limit makes room among its own closed connections (both FINs seen, living out
     /// TCP_TRANS): one busy client opening short connections is not locked out by them for 4 minutes. A host
     /// whose sessions are all established is still refused.
@@ -392,24 +433,13 @@ func udpTo(_ dport: UInt16) -> L4 { .udp(src: 53, dst: dport, payload: [1]) }
         var limits = StateLimits()
         limits.sessionsPerHost = 2
         var t = stateTranslator(state: StateConfiguration(limits: limits), maxSessions: 64)
-        var ports: [UInt16] = []
-        for sport in UInt16(700)...701 {  // two connections, opened and closed from both sides
-            let (_, syn) = run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: sport, dst: 80, flags: 0x02, payload: [])))
-            let p = Parsed(bytes: syn).srcPort
-            ports.append(p)
-            _ = run(&t, buildIPv4(src: server4, dst: pool, l4: .tcp(src: 80, dst: p, flags: 0x12, payload: [])))
-            _ = run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: sport, dst: 80, flags: 0x11, payload: [])))
-            _ = run(&t, buildIPv4(src: server4, dst: pool, l4: .tcp(src: 80, dst: p, flags: 0x11, payload: [])))
-        }
+        openAndClose(&t, sourcePorts: 700...701)
         #expect(t.table.bindings.allSatisfy { $0.tcpState == .v4FinV6FinReceived })
         #expect(run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: 702, dst: 80, flags: 0x02, payload: []))).0 == .translated)
         #expect(t.table.transitoryEvictions == 1 && t.table.sessionCount == 2)
         // Now one closing and one half-open session; make the new one established and fill up with another.
         var u = stateTranslator(state: StateConfiguration(limits: limits), maxSessions: 64)
-        for sport in UInt16(800)...801 {
-            let (_, syn) = run(&u, buildIPv6(src: client, dst: server6, l4: .tcp(src: sport, dst: 80, flags: 0x02, payload: [])))
-            _ = run(&u, buildIPv4(src: server4, dst: pool, l4: .tcp(src: 80, dst: Parsed(bytes: syn).srcPort, flags: 0x12, payload: [])))
-        }
+        establish(&u, sourcePorts: 800...801)
         #expect(run(&u, buildIPv6(src: client, dst: server6, l4: .tcp(src: 802, dst: 80, flags: 0x02, payload: []))).0
                 == .drop(.hostSessionLimit), "established sessions are never evicted")
         #expect(u.table.transitoryEvictions == 0)
