@@ -34,15 +34,18 @@ struct ControlCounts: Sendable, Equatable {
 
 extension MetricsExporter {
     static func controlSamples(_ c: ControlCounts) -> [Sample] {
+        func counter(_ name: String, _ value: Int, _ help: String) -> Sample {
+            Sample(kind: .counter, name: name, labels: [], value: Int64(value), help: help)
+        }
         return [
-            Sample.counter("nat64d_control_connections_total", c.accepted, "Control socket connections served."),
-            Sample.counter("nat64d_control_connections_refused_total", c.refused,
+            counter("nat64d_control_connections_total", c.accepted, "Control socket connections served."),
+            counter("nat64d_control_connections_refused_total", c.refused,
                     "Control socket connections refused at the connection cap."),
-            Sample.counter("nat64d_control_connections_timed_out_total", c.timedOut,
+            counter("nat64d_control_connections_timed_out_total", c.timedOut,
                     "Control socket connections closed before a whole request arrived."),
-            Sample.counter("nat64d_control_requests_oversized_total", c.oversized, "Control requests over the size limit."),
-            Sample.counter("nat64d_control_requests_malformed_total", c.malformed, "Control requests that were not JSON requests."),
-            Sample.counter("nat64d_control_accept_errors_total", c.acceptErrors,
+            counter("nat64d_control_requests_oversized_total", c.oversized, "Control requests over the size limit."),
+            counter("nat64d_control_requests_malformed_total", c.malformed, "Control requests that were not JSON requests."),
+            counter("nat64d_control_accept_errors_total", c.acceptErrors,
                     "Failed accepts on the control socket (file descriptors exhausted)."),
         ]
     }
