@@ -17,6 +17,7 @@
 #   --time S            length of each throughput test (default 8)
 #   --queues N          tun.queues for the nat64d variant (default: the number of CPUs)
 #   --fixed-rate PPS    offered rate of the CPU-per-packet test (default 50000)
+#   --tests "T ..."     among: tcp1 tcp8 udp64 cpu gso conn (default: all); the others report n/a
 #   --markdown FILE     append the report (environment, table, ratios) to FILE
 #   --no-deps           do not run scripts/install-deps.sh
 #   -h, --help
@@ -29,7 +30,9 @@
 #   gso        UDP_SEGMENT sender (1400-byte segments in 56 KB super-packets), delivered Gbit/s
 #   cpu        64-byte UDP at --fixed-rate: the translator process's user+system CPU / packets delivered, µs
 #              (native: n/a, the kernel's softirq time is not a process)
-#   conn       wrk -H "Connection: close" against nginx: new TCP connections (requests) per second
+#   conn       wrk -H "Connection: close" against nginx: new TCP connections (requests) per second, and the
+#              99th percentile of a request's latency (a dropped SYN shows as a 1 s retransmission here);
+#              for nat64d variants `ctl stats --json` is kept after the run (BENCH_KEEP_RESULTS=1 to read it)
 # Every client command is bounded by `timeout`. A round takes about variants × (5 × time + 20) seconds.
 set -euo pipefail
 
@@ -46,6 +49,7 @@ ROUNDS=1
 TIME=8
 QUEUES=$(nproc)
 FIXED_RATE=50000
+TESTS="tcp1 tcp8 udp64 cpu gso conn"
 MARKDOWN=
 INSTALL_DEPS=1
 IPERF_PORT=5201
@@ -83,6 +87,12 @@ while (($#)); do
     --time) in_range "${2:-}" 2 60 || die "--time takes 2..60"; TIME=$2; shift 2 ;;
     --queues) in_range "${2:-}" 1 256 || die "--queues takes 1..256"; QUEUES=$2; shift 2 ;;
     --fixed-rate) in_range "${2:-}" 1000 2000000 || die "--fixed-rate takes 1000..2000000"; FIXED_RATE=$2; shift 2 ;;
+    --tests)
+        for t in ${2:-}; do [[ $t =~ ^(tcp1|tcp8|udp64|cpu|gso|conn)$ ]] || die "unknown test '$t'"; done
+        [[ -n ${2:-} ]] || die "--tests needs a list"
+        TESTS=$2
+        shift 2
+        ;;
     --markdown) [[ -n ${2:-} ]] || die "--markdown needs a file"; MARKDOWN=$2; shift 2 ;;
     --no-deps) INSTALL_DEPS=0; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -195,33 +205,51 @@ iperf() {
     sleep 0.5
 }
 
+wants() { [[ " $TESTS " == *" $1 "* ]]; }
+
 measure() {
     local v=$1 round=$2 dir=$RESULTS/$1/$2 target c0 c1 rate_bits pid
     mkdir -p "$dir"
     target=$(target_of "$v")
-    log "$v round $round: TCP 1 stream"
-    iperf "$dir/tcp1.json" "$target" -t "$TIME" -O 1
-    log "$v round $round: TCP 8 streams"
-    iperf "$dir/tcp8.json" "$target" -t "$TIME" -O 1 -P 8
-    log "$v round $round: UDP 64-byte, unlimited"
-    iperf "$dir/udp64.json" "$target" -u -l 64 -b 0 -t "$TIME"
-    log "$v round $round: UDP 64-byte at $FIXED_RATE pps (CPU per packet)"
-    rate_bits=$((FIXED_RATE * 64 * 8))
-    c0=0
-    [[ -n $TRANSLATOR_PID ]] && c0=$(process_cpu "$TRANSLATOR_PID")
-    iperf "$dir/cpu.json" "$target" -u -l 64 -b "$rate_bits" -t "$TIME"
-    c1=0
-    [[ -n $TRANSLATOR_PID ]] && c1=$(process_cpu "$TRANSLATOR_PID")
-    printf '%s %s %s\n' "$c0" "$c1" "$(getconf CLK_TCK)" >"$dir/cpu.ticks"
-    log "$v round $round: UDP GSO bulk"
-    in_server python3 "$GSO_TOOL" sink "$GSO_PORT" $((TIME + 5)) >"$dir/gso.sink" 2>&1 &
-    pid=$!
-    for _ in $(seq 50); do grep -q ready "$dir/gso.sink" 2>/dev/null && break; sleep 0.1; done
-    client_timeout $((TIME + 10)) python3 "$GSO_TOOL" blast "$target" "$GSO_PORT" "$TIME" >"$dir/gso.sent" 2>&1 || true
-    wait "$pid" || true
-    log "$v round $round: new connections (wrk, Connection: close)"
-    client_timeout $((TIME + 15)) wrk -t 2 -c 32 -d "${TIME}s" -H "Connection: close" \
-        "http://[$target]:$HTTP_PORT/" >"$dir/wrk.txt" 2>&1 || true
+    if wants tcp1; then
+        log "$v round $round: TCP 1 stream"
+        iperf "$dir/tcp1.json" "$target" -t "$TIME" -O 1
+    fi
+    if wants tcp8; then
+        log "$v round $round: TCP 8 streams"
+        iperf "$dir/tcp8.json" "$target" -t "$TIME" -O 1 -P 8
+    fi
+    if wants udp64; then
+        log "$v round $round: UDP 64-byte, unlimited"
+        iperf "$dir/udp64.json" "$target" -u -l 64 -b 0 -t "$TIME"
+    fi
+    if wants cpu; then
+        log "$v round $round: UDP 64-byte at $FIXED_RATE pps (CPU per packet)"
+        rate_bits=$((FIXED_RATE * 64 * 8))
+        c0=0
+        [[ -n $TRANSLATOR_PID ]] && c0=$(process_cpu "$TRANSLATOR_PID")
+        iperf "$dir/cpu.json" "$target" -u -l 64 -b "$rate_bits" -t "$TIME"
+        c1=0
+        [[ -n $TRANSLATOR_PID ]] && c1=$(process_cpu "$TRANSLATOR_PID")
+        printf '%s %s %s\n' "$c0" "$c1" "$(getconf CLK_TCK)" >"$dir/cpu.ticks"
+    fi
+    if wants gso; then
+        log "$v round $round: UDP GSO bulk"
+        in_server python3 "$GSO_TOOL" sink "$GSO_PORT" $((TIME + 5)) >"$dir/gso.sink" 2>&1 &
+        pid=$!
+        for _ in $(seq 50); do grep -q ready "$dir/gso.sink" 2>/dev/null && break; sleep 0.1; done
+        client_timeout $((TIME + 10)) python3 "$GSO_TOOL" blast "$target" "$GSO_PORT" "$TIME" >"$dir/gso.sent" 2>&1 || true
+        wait "$pid" || true
+    fi
+    if wants conn; then
+        log "$v round $round: new connections (wrk, Connection: close)"
+        client_timeout $((TIME + 15)) wrk -t 2 -c 32 -d "${TIME}s" --latency -H "Connection: close" \
+            "http://[$target]:$HTTP_PORT/" >"$dir/wrk.txt" 2>&1 || true
+        if [[ $v == nat64d* ]]; then
+            timeout -k 2 10 "$NAT64D_BIN" ctl --socket "/run/nat64d/$NAT64D_TUN.sock" stats --json \
+                >"$dir/ctl-stats.json" 2>/dev/null || true
+        fi
+    fi
 }
 
 bench_variant() {
@@ -311,12 +339,21 @@ def conn(d):
     except OSError:
         return None
 
+def conn_p99(d):
+    """wrk --latency: the 99th percentile of a request, in ms."""
+    try:
+        m = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", open(os.path.join(d, "wrk.txt")).read(), re.M)
+    except OSError:
+        return None
+    return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)] if m else None
+
 metrics = [("tcp1", "TCP 1 flow Gbit/s", lambda d: tcp(d, "tcp1.json"), True),
            ("tcp8", "TCP 8 flows Gbit/s", lambda d: tcp(d, "tcp8.json"), True),
            ("udp64", "UDP 64 B kpps", lambda d: udp_kpps(d, "udp64.json"), True),
            ("gso", "UDP GSO Gbit/s", gso, True),
            ("cpu", "CPU µs/pkt @%dk pps" % (fixed_rate // 1000), cpu_us, False),
-           ("conn", "TCP conn/s", conn, True)]
+           ("conn", "TCP conn/s", conn, True),
+           ("connp99", "conn p99 ms", conn_p99, False)]
 table = {}
 for v in variants:
     row = {}
@@ -349,7 +386,7 @@ if fmt == "markdown":
     print("|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
-    print("\nRatios: higher is better, except CPU µs per packet (lower is better).\n")
+    print("\nRatios: higher is better, except CPU µs per packet and conn p99 ms (lower is better).\n")
 else:
     for k, v in meta:
         print("%-11s %s" % (k + ":", v))

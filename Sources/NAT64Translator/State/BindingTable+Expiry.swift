@@ -1,11 +1,12 @@
 // Session expiry (RFC 6146 §3.5.1, §3.5.2.2, §4 lifetimes; conformance S4) by a hashed timer wheel.
 //
-// 4096 one-second slots, each an intrusive doubly linked list of sessions (links live in the entries). A
-// session is filed in the slot of (deadline tick + 1). The packet path never moves a session: it only stores a
-// later deadline. When the wheel reaches a slot it looks at each session there once: past its deadline → the
-// expiry transition (TCP ESTABLISHED → TRANS, S5) or deletion; otherwise it is re-filed under its current
-// deadline. Deadlines beyond the 68-minute horizon simply come round again. A session therefore costs O(1)
-// per timeout period, and `expire(now:budget:)` does a bounded amount of work per call: never a full scan.
+// 4096 one-second slots, each an intrusive doubly linked list of sessions, oldest filed first (links live in
+// the entries; `wheel` holds each slot's head, then each slot's tail). A session is filed in the slot of
+// (deadline tick + 1). The packet path never moves a session: it only stores a later deadline. When the
+// wheel reaches a slot it looks at each session there once: past its deadline → the expiry transition (TCP
+// ESTABLISHED → TRANS, S5) or deletion; otherwise it is re-filed under its current deadline. Deadlines
+// beyond the 68-minute horizon simply come round again. A session therefore costs O(1) per timeout period,
+// and `expire(now:budget:)` does a bounded amount of work per call: never a full scan.
 
 extension BindingTable {
     /// Slots in the timer wheel (a power of two).
@@ -27,25 +28,36 @@ extension BindingTable {
         link(s, slot: slot)
     }
 
+    /// The last session of a slot's list (the second half of `wheel` holds the tails).
+    @inline(__always) private func tail(_ slot: Int) -> UInt32 { wheel[BindingTable.wheelSize + slot] }
+    @inline(__always) private func setTail(_ slot: Int, _ s: UInt32) { wheel[BindingTable.wheelSize + slot] = s }
+
+    /// Appends `s` to the slot's list: a slot lists its sessions oldest first, so early drop (which takes the
+    /// first candidate it meets) takes the longest-filed one.
     private func link(_ s: UInt32, slot: Int) {
-        let head = wheel[slot]
+        let last = tail(slot)
         sessions[Int(s)].wheelSlot = UInt16(slot)
-        sessions[Int(s)].wheelPrev = BindingTable.none
-        sessions[Int(s)].wheelNext = head
-        if head != BindingTable.none { sessions[Int(head)].wheelPrev = s }
-        wheel[slot] = s
+        sessions[Int(s)].wheelPrev = last
+        sessions[Int(s)].wheelNext = BindingTable.none
+        if last != BindingTable.none { sessions[Int(last)].wheelNext = s } else { wheel[slot] = s }
+        setTail(slot, s)
     }
 
     func unlink(_ s: UInt32) {
         let i = Int(s)
+        let slot = Int(sessions[i].wheelSlot)
         let next = sessions[i].wheelNext
         let prev = sessions[i].wheelPrev
         if prev != BindingTable.none {
             sessions[Int(prev)].wheelNext = next
-        } else if wheel[Int(sessions[i].wheelSlot)] == s {
-            wheel[Int(sessions[i].wheelSlot)] = next
+        } else if wheel[slot] == s {
+            wheel[slot] = next
         }
-        if next != BindingTable.none { sessions[Int(next)].wheelPrev = prev }
+        if next != BindingTable.none {
+            sessions[Int(next)].wheelPrev = prev
+        } else if tail(slot) == s {
+            setTail(slot, prev)
+        }
         sessions[i].wheelNext = BindingTable.none
         sessions[i].wheelPrev = BindingTable.none
     }
@@ -133,7 +145,7 @@ extension BindingTable {
                 }
                 let rest = wheel[home]
                 sessions[Int(deferredTail)].wheelNext = rest
-                if rest != BindingTable.none { sessions[Int(rest)].wheelPrev = deferredTail }
+                if rest != BindingTable.none { sessions[Int(rest)].wheelPrev = deferredTail } else { setTail(home, deferredTail) }
                 wheel[home] = deferredHead
             }
             if exhausted { break }
@@ -159,11 +171,18 @@ extension BindingTable {
     public var transitoryEvictions: Int { meta.pointee.transitoryEvictions }
 
     /// When the table is full, a new flow may take the place of a transitory TCP session (half-open: V4 INIT,
-    /// V6 INIT; or closing: FIN received, TRANS), the one nearest its deadline first, as the kernel's
-    /// conntrack early drop does. Without it a burst of spoofed SYNs fills the table with half-open sessions
-    /// and locks every new flow out for the 4-minute transitory lifetime; established sessions and UDP/ICMP
-    /// sessions are never evicted for this. Bounded work: `evictionSlotScan` slots, `evictionEntryScan`
-    /// sessions.
+    /// V6 INIT; or closing: FIN received, TRANS), as the kernel's conntrack early drop does. Without it a burst
+    /// of spoofed SYNs fills the table with half-open sessions and locks every new flow out for the 4-minute
+    /// transitory lifetime; established sessions and UDP/ICMP sessions are never evicted for this. Bounded
+    /// work: `evictionSlotScan` slots, `evictionEntryScan` sessions, nearest wheel slot first.
+    ///
+    /// Candidates are met oldest filed first (nearest slot first, each slot in filing order), and finished
+    /// sessions go first (both FINs seen, or reset or idled out: TRANS), then the others. A session is filed
+    /// by its deadline when it is made and the packet path never moves it, so under a client opening
+    /// connections faster than one slot's width the nearest slot also holds its newest sessions, whose SYN is
+    /// still on its way, and the connections that closed a moment ago, whose last ACK is: taking the first
+    /// transitory session met cut those (a SYN-ACK met no state and the client sent its SYN again a second
+    /// later; a FIN went unanswered and was sent again and again).
     ///
     /// With `host`, only that host's own sessions are candidates: a host at its session limit (S9) makes room
     /// among its closing and half-open sessions (one busy client opening short connections would otherwise be
@@ -172,23 +191,29 @@ extension BindingTable {
     func evictTransitorySession(now: Nanoseconds, host: UInt32? = nil) -> Bool {
         var tick = meta.pointee.wheelTick == .min ? BindingTable.tick(now) : meta.pointee.wheelTick
         var examined = 0
-        for _ in 0..<BindingTable.evictionSlotScan {
+        var fallback = BindingTable.none  // the first half-open or half-closed candidate
+        scan: for _ in 0..<BindingTable.evictionSlotScan {
             var s = wheel[BindingTable.slot(ofTick: tick)]
             while s != BindingTable.none && examined < BindingTable.evictionEntryScan {
                 examined += 1
                 let e = sessions[Int(s)]
                 if e.proto == IPProtocolNumber.tcp, let state = TCPState(rawValue: e.state), state.isTransitory,
                    host == nil || bibs[Int(e.bib)].host == host! {
-                    removeSession(s, now: now, reason: .evicted)
-                    meta.pointee.transitoryEvictions += 1
-                    return true
+                    if state.isFinished {
+                        fallback = s
+                        break scan
+                    }
+                    if fallback == BindingTable.none { fallback = s }
                 }
                 s = e.wheelNext
             }
-            if examined >= BindingTable.evictionEntryScan { return false }
+            if examined >= BindingTable.evictionEntryScan { break }
             tick &+= 1
         }
-        return false
+        guard fallback != BindingTable.none else { return false }
+        removeSession(fallback, now: now, reason: .evicted)
+        meta.pointee.transitoryEvictions += 1
+        return true
     }
 }
 
@@ -200,4 +225,8 @@ extension TCPState {
         case .closed, .established: false
         }
     }
+
+    /// Both sides are done: both FINs seen, or reset or idled out (TRANS). Only a last ACK may still be on its
+    /// way; the first choice for early drop.
+    public var isFinished: Bool { self == .v4FinV6FinReceived || self == .transitory }
 }

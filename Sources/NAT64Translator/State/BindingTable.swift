@@ -294,8 +294,8 @@ public final class BindingTable: @unchecked Sendable {
         bibByOutside = .allocate(capacity: bibCapacity)
         hostsByAddress = .allocate(capacity: hostCapacity)
         hostsByOutside = .allocate(capacity: hostCapacity)
-        wheel = .allocate(capacity: BindingTable.wheelSize)
-        wheel.initialize(repeating: BindingTable.none, count: BindingTable.wheelSize)
+        wheel = .allocate(capacity: 2 * BindingTable.wheelSize)  // heads, then tails
+        wheel.initialize(repeating: BindingTable.none, count: 2 * BindingTable.wheelSize)
         poolOwner = .allocate(capacity: max(1, pool.count))
         poolOwner.initialize(repeating: BindingTable.none, count: max(1, pool.count))
         hasher = FlowHasher(seed: seed)
@@ -353,7 +353,7 @@ public final class BindingTable: @unchecked Sendable {
         hostsByAddress.removeAll()
         hostsByOutside.removeAll()
         if meta.pointee.sessionCount > 0 {  // the wheel only ever lists sessions
-            wheel.update(repeating: BindingTable.none, count: BindingTable.wheelSize)
+            wheel.update(repeating: BindingTable.none, count: 2 * BindingTable.wheelSize)
         }
         poolOwner.update(repeating: BindingTable.none, count: max(1, pool.count))
         let m = meta.pointee
@@ -389,7 +389,7 @@ public final class BindingTable: @unchecked Sendable {
             + hostCapacity * MemoryLayout<HostEntry>.stride
             + [sessionsByInside, sessionsByOutside, bibByInside, bibByOutside, hostsByAddress, hostsByOutside]
             .reduce(0) { $0 + $1.byteCount }
-            + BindingTable.wheelSize * 4 + max(1, pool.count) * 4
+            + BindingTable.wheelSize * 8 + max(1, pool.count) * 4
     }
 
     /// All live sessions (tests, replay summaries). Allocates and walks the whole table: a packet thread uses

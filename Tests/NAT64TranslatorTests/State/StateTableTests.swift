@@ -403,14 +403,19 @@ func udpTo(_ dport: UInt16) -> L4 { .udp(src: 53, dst: dport, payload: [1]) }
         }
     }
 
+    /// A translator whose hosts may hold at most `ports` pool4 ports (S11).
+    func portCapped(_ ports: Int) -> Translator {
+        var limits = StateLimits()
+        limits.portsPerHost = ports
+        return stateTranslator(state: StateConfiguration(limits: limits), maxSessions: 64)
+    }
+
     /// S11 with S9's remedy: a host at its pool4 port cap makes room among its own closed connections, whose
     /// ports TCP_TRANS would otherwise hold for 4 minutes (a client opening short connections one after the
     /// other got `portsPerHost` connections per 4 minutes). Established connections keep their ports.
     @Test("S11: a host at its port cap makes room among its own closing sessions, never its established ones")
     func S11_portCapEvictsOwnClosingSessions() {
-        var limits = StateLimits()
-        limits.portsPerHost = 2
-        var t = stateTranslator(state: StateConfiguration(limits: limits), maxSessions: 64)
+        var t = portCapped(2)
         openAndClose(&t, sourcePorts: 700...701)
         for sport in UInt16(702)...705 {  // each new connection takes the port of a closed one
             #expect(run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: sport, dst: 80, flags: 0x02, payload: []))).0 == .translated)
@@ -418,11 +423,39 @@ func udpTo(_ dport: UInt16) -> L4 { .udp(src: 53, dst: dport, payload: [1]) }
         #expect(t.table.transitoryEvictions == 4 && t.table.sessionCount == 2)
         #expect(t.counters.drops(.hostPortLimit) == 0)
         // Two established connections hold both ports: the third is refused.
-        var u = stateTranslator(state: StateConfiguration(limits: limits), maxSessions: 64)
+        var u = portCapped(2)
         establish(&u, sourcePorts: 800...801)
         #expect(run(&u, buildIPv6(src: client, dst: server6, l4: .tcp(src: 802, dst: 80, flags: 0x02, payload: []))).0
                 == .drop(.hostPortLimit), "established sessions are never evicted")
         #expect(u.table.transitoryEvictions == 0)
+    }
+
+    /// S9 S11: early drop takes a finished connection before a half-open one, even when the half-open one comes
+    /// first in the wheel: taking it cut a handshake in progress (its SYN-ACK met no state and the client
+    /// waited a second to send its SYN again).
+    @Test("S9 S11: early drop takes a closed session before a handshake in progress")
+    func S11_evictsClosedBeforeHalfOpen() {
+        var t = portCapped(2)
+        openAndClose(&t, sourcePorts: 700...700)
+        let (_, syn) = run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: 701, dst: 80, flags: 0x02, payload: [])))
+        let inFlight = Parsed(bytes: syn).srcPort
+        #expect(run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: 702, dst: 80, flags: 0x02, payload: []))).0 == .translated)
+        #expect(t.table.transitoryEvictions == 1)
+        #expect(t.table.bindings.filter { $0.tcpState == .v4FinV6FinReceived }.isEmpty, "the closed one went")
+        let (v, synAck) = run(&t, buildIPv4(src: server4, dst: pool, l4: .tcp(src: 80, dst: inFlight, flags: 0x12, payload: [])))
+        #expect(v == .translated, "the handshake in progress completes")
+        #expect(Parsed(bytes: synAck).dstPort == 701)
+        #expect(t.counters.drops(.noState) == 0)
+    }
+
+    /// S9 S11: among finished connections early drop takes the one that finished first: the newest may still
+    /// have its last ACK on the way.
+    @Test("S9 S11: early drop takes the oldest closed session first")
+    func S11_evictsOldestClosedFirst() {
+        var t = portCapped(2)
+        openAndClose(&t, sourcePorts: 700...701)
+        #expect(run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: 702, dst: 80, flags: 0x02, payload: []))).0 == .translated)
+        #expect(Set(t.table.bindings.map(\.inside.port)) == [701, 702])
     }
 
     /// S9: a host at its session limit makes room among its own closed connections (both FINs seen, living out
