@@ -1,8 +1,16 @@
 // The accept guard every TCP listener carries: failures are all counted, logged on the first and then at most
-// once per interval (time injected).
+// once per interval (time injected); a shortage takes the listener off the event loop's poll set for the
+// pause and puts it back after.
+import Logging
+import NIOCore
+import NIOPosix
 import Testing
 
 @testable import Listening
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite struct AcceptGuardTests {
     @Test func everyFailureCountedOneLogLinePerInterval() {
@@ -14,5 +22,38 @@ import Testing
         }
         #expect(errors.count == 390)
         #expect(logged == [5, 65, 125, 185])
+    }
+
+    /// A real listener on loopback: EMFILE stops accepting (autoRead off: off epoll, so no spin however NIO's
+    /// read state stands), a second error during the pause schedules nothing more, and after the pause the
+    /// listener accepts again. ECONNABORTED is counted but pauses nothing. The check after the pause is a task
+    /// scheduled later on the same event loop: ordered by the loop, not by a wall-clock bound.
+    @Test func shortagePausesTheListenerThenAcceptingResumes() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let errors = AcceptErrors()
+        let server = try await ServerBootstrap(group: group)
+            .guardingAccept(listener: "test", errors: errors, logger: Logger(label: "test"), pause: .milliseconds(20))
+            .childChannelInitializer { $0.eventLoop.makeSucceededVoidFuture() }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let loop = server.eventLoop
+        func autoRead() async throws -> Bool { try await server.getOption(ChannelOptions.autoRead).get() }
+        func fire(_ errno: CInt) async throws {
+            try await loop.submit { server.pipeline.fireErrorCaught(IOError(errnoCode: errno, reason: "accept")) }.get()
+        }
+
+        try await fire(ECONNABORTED)
+        #expect(try await autoRead(), "an aborted connection pauses nothing")
+        try await fire(EMFILE)
+        #expect(try await autoRead() == false)
+        try await fire(EMFILE)
+        #expect(errors.count == 3)
+        // Runs after the 20 ms resume, which the loop scheduled first.
+        try await loop.scheduleTask(in: .milliseconds(200)) {}.futureResult.get()
+        #expect(try await autoRead())
+        let client = try await ClientBootstrap(group: group).connect(to: server.localAddress!).get()
+        #expect(client.isActive)
+        try await client.close()
+        try await server.close()
+        try await group.shutdownGracefully()
     }
 }
