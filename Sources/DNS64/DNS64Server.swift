@@ -80,25 +80,41 @@ public final class DNS64Server: Sendable {
     public func start() async throws {
         for address in configuration.listen {
             do {
-                let reusePort = configuration.udpSocketsPerAddress > 1
-                let first = try UDPListener(binding: address, reusePort: reusePort)
-                listeners.withLock { $0.append(first) }
-                // With port 0 the kernel picked one: TCP and the extra UDP sockets take the same.
-                let bound = first.localAddress
-                for _ in 1..<max(1, configuration.udpSocketsPerAddress) {
-                    let extra = try UDPListener(binding: bound, reusePort: true)
-                    listeners.withLock { $0.append(extra) }
-                }
-                let tcp = try await bindTCP(bound)
-                channels.withLock { $0.append(tcp) }
-                for listener in listeners.withLock({ $0 }) where listener.localAddress == bound {
-                    try listener.start(server: self, loops: group)
-                }
+                let bound = try await bind(address)
                 logger.info("DNS64 listening (UDP and TCP)", metadata: ["address": "\(bound)"])
             } catch {
                 await stop()
                 throw DNS64ServerError(address: address, reason: "\(error)")
             }
+        }
+    }
+
+    /// The UDP sockets of one listen address and the TCP listener on the same port, with the UDP threads
+    /// started. With port 0 the kernel picks a port free for UDP, which TCP may have in use (another program's
+    /// connection): then the pick is dropped and made again, a few times.
+    /// - Returns: the address bound.
+    private func bind(_ address: SocketAddress) async throws -> SocketAddress {
+        var attempt = 1
+        while true {
+            var made: [UDPListener] = []
+            defer { listeners.withLock { $0 += made } }  // stop() closes them if anything below fails
+            made.append(try UDPListener(binding: address, reusePort: configuration.udpSocketsPerAddress > 1))
+            // With port 0 the kernel picked one: TCP and the extra UDP sockets take the same.
+            let bound = made[0].localAddress
+            for _ in 1..<max(1, configuration.udpSocketsPerAddress) {
+                made.append(try UDPListener(binding: bound, reusePort: true))
+            }
+            do {
+                let tcp = try await bindTCP(bound)
+                channels.withLock { $0.append(tcp) }
+            } catch let error as IOError where error.errnoCode == EADDRINUSE && address.port == 0 && attempt < 8 {
+                for listener in made { await listener.stop() }
+                made = []
+                attempt += 1
+                continue
+            }
+            for listener in made { try listener.start(server: self, loops: group) }
+            return bound
         }
     }
 

@@ -23,38 +23,44 @@ final class GatewayState: Sendable {
         parts = Mutex(Parts(dns: dns, captureDefaults: captureDefaults, configuration: configuration))
     }
 
+    private func read<T: Sendable>(_ field: KeyPath<Parts, T> & Sendable) -> T { parts.withLock { $0[keyPath: field] } }
+
+    private func write<T: Sendable>(_ field: WritableKeyPath<Parts, T> & Sendable, _ value: T) {
+        parts.withLock { $0[keyPath: field] = value }
+    }
+
     /// The DNS64 server answering now, if any.
     var dns: DNS64Server? {
-        get { parts.withLock { $0.dns } }
-        set { parts.withLock { $0.dns = newValue } }
+        get { read(\.dns) }
+        set { write(\.dns, newValue) }
     }
 
     /// What `ctl capture start` options override.
     var captureDefaults: CaptureSettings {
-        get { parts.withLock { $0.captureDefaults } }
-        set { parts.withLock { $0.captureDefaults = newValue } }
+        get { read(\.captureDefaults) }
+        set { write(\.captureDefaults, newValue) }
     }
 
     /// The control and metrics servers' own counters, for `ctl stats` and /metrics alike (StatsSamples.swift).
     var controlCounters: ControlServerCounters? {
-        get { parts.withLock { $0.controlCounters } }
-        set { parts.withLock { $0.controlCounters = newValue } }
+        get { read(\.controlCounters) }
+        set { write(\.controlCounters, newValue) }
     }
 
     var metricsCounters: MetricsServerCounters? {
-        get { parts.withLock { $0.metricsCounters } }
-        set { parts.withLock { $0.metricsCounters = newValue } }
+        get { read(\.metricsCounters) }
+        set { write(\.metricsCounters, newValue) }
     }
 
     /// The pool-assignment journal's writer (mode pool with a state-dir), for its write failures.
     var journal: PoolJournalWriter? {
-        get { parts.withLock { $0.journal } }
-        set { parts.withLock { $0.journal = newValue } }
+        get { read(\.journal) }
+        set { write(\.journal, newValue) }
     }
 
     /// The configuration that runs.
     var configuration: GatewayConfiguration? {
-        get { parts.withLock { $0.configuration } }
-        set { parts.withLock { $0.configuration = newValue } }
+        get { read(\.configuration) }
+        set { write(\.configuration, newValue) }
     }
 }

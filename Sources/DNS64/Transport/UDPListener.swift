@@ -244,7 +244,8 @@ final class UDPListener: Sendable {
 }
 
 /// Pauses between failing receives: 1 ms doubling to 100 ms, and whether to log (the first failure, then at
-/// most once a minute), so a socket that keeps failing never spins a core or floods the log.
+/// most once a minute), so a socket that keeps failing never spins a core or floods the log. The same schedule
+/// as the packet threads' `IOBackoff` (Forwarding), kept here because DNS64 does not depend on the packet loop.
 struct IOBackoffDelay {
     private var delayMicroseconds: UInt32 = 0
     private var lastLog: UInt64?

@@ -34,18 +34,15 @@ struct ControlCounts: Sendable, Equatable {
 
 extension MetricsExporter {
     static func controlSamples(_ c: ControlCounts) -> [Sample] {
-        func counter(_ name: String, _ value: Int, _ help: String) -> Sample {
-            Sample(kind: .counter, name: name, labels: [], value: Int64(value), help: help)
-        }
         return [
-            counter("nat64d_control_connections_total", c.accepted, "Control socket connections served."),
-            counter("nat64d_control_connections_refused_total", c.refused,
+            Sample.counter("nat64d_control_connections_total", c.accepted, "Control socket connections served."),
+            Sample.counter("nat64d_control_connections_refused_total", c.refused,
                     "Control socket connections refused at the connection cap."),
-            counter("nat64d_control_connections_timed_out_total", c.timedOut,
+            Sample.counter("nat64d_control_connections_timed_out_total", c.timedOut,
                     "Control socket connections closed before a whole request arrived."),
-            counter("nat64d_control_requests_oversized_total", c.oversized, "Control requests over the size limit."),
-            counter("nat64d_control_requests_malformed_total", c.malformed, "Control requests that were not JSON requests."),
-            counter("nat64d_control_accept_errors_total", c.acceptErrors,
+            Sample.counter("nat64d_control_requests_oversized_total", c.oversized, "Control requests over the size limit."),
+            Sample.counter("nat64d_control_requests_malformed_total", c.malformed, "Control requests that were not JSON requests."),
+            Sample.counter("nat64d_control_accept_errors_total", c.acceptErrors,
                     "Failed accepts on the control socket (file descriptors exhausted)."),
         ]
     }

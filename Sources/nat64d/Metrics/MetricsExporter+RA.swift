@@ -7,7 +7,7 @@ extension MetricsExporter {
             let c = status.counters
             let label = [("interface", status.name)]
             func counter(_ name: String, _ value: Int, _ help: String, _ extra: [(String, String)] = []) -> Sample {
-                Sample(kind: .counter, name: name, labels: label + extra, value: Int64(value), help: help)
+                Sample.counter(name, value, help, label + extra)
             }
             return [
                 counter("nat64d_ra_sent_total", c.sent, "Router advertisements sent."),

@@ -67,70 +67,77 @@ final class MetricsExporter: Sendable {
         var labels: [(String, String)]
         var value: Int64
         var help: String
+
+        /// A counter sample (the one constructor every list of samples uses).
+        static func counter(_ name: String, _ value: some BinaryInteger, _ help: String,
+                            _ labels: [(String, String)] = []) -> Sample {
+            Sample(kind: .counter, name: name, labels: labels, value: Int64(clamping: value), help: help)
+        }
+
+        /// A gauge sample.
+        static func gauge(_ name: String, _ value: some BinaryInteger, _ help: String,
+                          _ labels: [(String, String)] = []) -> Sample {
+            Sample(kind: .gauge, name: name, labels: labels, value: Int64(clamping: value), help: help)
+        }
     }
 
     /// Every metric of a snapshot. Names follow the Prometheus conventions: `nat64d_` prefix, `_total` on
     /// counters, one metric with a label where `ctl stats` has a family (`drops.REASON` → `reason`).
     static func samples(_ s: MetricsSnapshot) -> [Sample] {
         let c = s.forwarder.counters
-        func counter(_ name: String, _ value: some BinaryInteger, _ help: String, _ labels: [(String, String)] = [])
-            -> Sample
-        {
-            Sample(kind: .counter, name: name, labels: labels, value: Int64(clamping: value), help: help)
-        }
         var list: [Sample] = [
-            counter("nat64d_translated_packets_total", c.translated6to4, "Packets translated, by direction.",
+            Sample.counter("nat64d_translated_packets_total", c.translated6to4, "Packets translated, by direction.",
                     [("direction", "6to4")]),
-            counter("nat64d_translated_packets_total", c.translated4to6, "Packets translated, by direction.",
+            Sample.counter("nat64d_translated_packets_total", c.translated4to6, "Packets translated, by direction.",
                     [("direction", "4to6")]),
-            counter("nat64d_icmp_errors_sent_total", c.icmpErrorsSent, "ICMP errors the gateway generated."),
-            counter("nat64d_icmp_errors_rate_limited_total", c.icmpErrorsRateLimited,
+            Sample.counter("nat64d_icmp_errors_sent_total", c.icmpErrorsSent, "ICMP errors the gateway generated."),
+            Sample.counter("nat64d_icmp_errors_rate_limited_total", c.icmpErrorsRateLimited,
                     "Generated ICMP errors suppressed by the per-destination or the total rate limit."),
-            counter("nat64d_icmp_errors_translated_total", c.icmpErrorsTranslated,
+            Sample.counter("nat64d_icmp_errors_translated_total", c.icmpErrorsTranslated,
                     "ICMP errors translated from one family to the other."),
-            counter("nat64d_hairpinned_packets_total", c.hairpinned, "Packets between two IPv6 hosts through pool4."),
-            counter("nat64d_fragments_emitted_total", c.fragmentsEmitted, "IPv6 fragments made from IPv4 packets."),
-            counter("nat64d_tun_read_errors_total", s.forwarder.readErrors, "Failed reads from the TUN device."),
-            counter("nat64d_tun_write_errors_total", s.forwarder.writeErrors, "Failed writes to the TUN device."),
-            counter("nat64d_tun_bad_offload_headers_total", s.forwarder.badOffloadHeaders,
+            Sample.counter("nat64d_hairpinned_packets_total", c.hairpinned, "Packets between two IPv6 hosts through pool4."),
+            Sample.counter("nat64d_fragments_emitted_total", c.fragmentsEmitted, "IPv6 fragments made from IPv4 packets."),
+            Sample.counter("nat64d_tun_read_errors_total", s.forwarder.readErrors, "Failed reads from the TUN device."),
+            Sample.counter("nat64d_tun_write_errors_total", s.forwarder.writeErrors, "Failed writes to the TUN device."),
+            Sample.counter("nat64d_tun_bad_offload_headers_total", s.forwarder.badOffloadHeaders,
                     "Packets whose virtio-net header did not describe them."),
             Sample(kind: .gauge, name: "nat64d_sessions", labels: [], value: Int64(s.forwarder.sessions),
                    help: "Mappings in the state table."),
         ]
-        list.append(counter("nat64d_tun_super_packets_total", s.forwarder.device.tcpSuperPackets,
+        list.append(Sample.counter("nat64d_tun_super_packets_total", s.forwarder.device.tcpSuperPackets,
                             "GSO super-packets read from the TUN, by protocol.", [("proto", "tcp")]))
-        list.append(counter("nat64d_tun_super_packets_total", s.forwarder.device.udpSuperPackets,
+        list.append(Sample.counter("nat64d_tun_super_packets_total", s.forwarder.device.udpSuperPackets,
                             "GSO super-packets read from the TUN, by protocol.", [("proto", "udp")]))
         if let l = s.listener {
-            list.append(counter("nat64d_metrics_connections_refused_total", l.refused,
+            list.append(Sample.counter("nat64d_metrics_connections_refused_total", l.refused,
                                 "Metrics connections closed to make room for a newer one (too many open)."))
-            list.append(counter("nat64d_metrics_connections_timed_out_total", l.timedOut,
+            list.append(Sample.counter("nat64d_metrics_connections_timed_out_total", l.timedOut,
                                 "Metrics connections cut off at the request deadline."))
-            list.append(counter("nat64d_metrics_requests_oversized_total", l.oversized,
+            list.append(Sample.counter("nat64d_metrics_requests_oversized_total", l.oversized,
                                 "Metrics requests closed for a body over the limit."))
-            list.append(counter("nat64d_metrics_accept_errors_total", l.acceptErrors,
+            list.append(Sample.counter("nat64d_metrics_accept_errors_total", l.acceptErrors,
                                 "Failed accepts on the metrics listener (file descriptors exhausted)."))
         }
-        list.append(counter("nat64d_sessions_evicted_transitory_total", s.forwarder.transitoryEvictions,
+        list.append(Sample.counter("nat64d_sessions_evicted_transitory_total", s.forwarder.transitoryEvictions,
                             "Half-open or closing TCP sessions evicted to admit new flows into a full table."))
-        list.append(counter("nat64d_table_lock_contended_total", s.forwarder.tableLockContended,
+        list.append(Sample.counter("nat64d_table_lock_contended_total", s.forwarder.tableLockContended,
                             "Acquisitions of the shared state table's lock that had to wait for another queue."))
-        list.append(counter("nat64d_pool_journal_events_dropped_total", s.forwarder.eventsDropped,
+        list.append(Sample.counter("nat64d_pool_journal_events_dropped_total", s.forwarder.eventsDropped,
                             "Pool assignments not persisted because the journal's event ring was full."))
         if let failures = s.journalWriteFailures {
-            list.append(counter("nat64d_pool_journal_write_failures_total", failures,
+            list.append(Sample.counter("nat64d_pool_journal_write_failures_total", failures,
                                 "Writes of the pool-assignment journal that failed (state-dir unwritable or full)."))
         }
         for (i, q) in s.queues.enumerated() {
-            list.append(counter("nat64d_queue_packets_total", q.engine.packets,
+            list.append(Sample.counter("nat64d_queue_packets_total", q.engine.packets,
                                 "Packets read from the TUN, by queue (packet thread).", [("queue", "\(i)")]))
         }
         for reason in SessionEvictionReason.allCases {
-            list.append(counter("nat64d_sessions_evicted_total", s.forwarder.sessionEvictions[reason],
+            list.append(Sample.counter("nat64d_sessions_evicted_total", s.forwarder.sessionEvictions[reason],
                                 "UDP/ICMP sessions evicted for their pool4 port, by reason.", [("reason", "\(reason)")]))
         }
         for reason in DropReason.allCases {
-            list.append(counter("nat64d_dropped_packets_total", c.drops(reason), "Packets dropped, by reason.",
+            list.append(Sample.counter("nat64d_dropped_packets_total", c.drops(reason), "Packets dropped, by reason.",
                                 [("reason", "\(reason)")]))
         }
         list += raSamples(s.ra)
@@ -164,13 +171,13 @@ final class MetricsExporter: Sendable {
             ("nat64d_dns64_deadline_expired_total", d.deadlineExpired, "Queries answered SERVFAIL at the deadline."),
             ("nat64d_dns64_cache_only_misses_total", d.cacheOnlyMisses, "RD=0 queries the cache had no answer for."),
         ]
-        list += dnsCounters.map { counter($0.0, $0.1, $0.2) }
+        list += dnsCounters.map { Sample.counter($0.0, $0.1, $0.2) }
         for (type, n) in d.queriesByType.sorted(by: { $0.key < $1.key }) {
-            list.append(counter("nat64d_dns64_queries_by_type_total", n, "Queries by type.",
+            list.append(Sample.counter("nat64d_dns64_queries_by_type_total", n, "Queries by type.",
                                 [("type", "\(DNSRecordType(rawValue: type))")]))
         }
         for (rcode, n) in d.repliesByRcode.sorted(by: { $0.key < $1.key }) {
-            list.append(counter("nat64d_dns64_replies_total", n, "Replies by rcode.",
+            list.append(Sample.counter("nat64d_dns64_replies_total", n, "Replies by rcode.",
                                 [("rcode", "\(DNSRcode(rawValue: rcode))")]))
         }
         if let entries = s.dnsCacheEntries {

@@ -5,39 +5,33 @@ import InboundProxy
 extension MetricsExporter {
     /// The samples of a proxy status (`nat64d_proxy_` names; labels `route`, `backend`, `reason`, `direction`).
     static func proxySamples(_ p: ProxyStatus) -> [Sample] {
-        func counter(_ name: String, _ value: Int, _ help: String, _ labels: [(String, String)] = []) -> Sample {
-            Sample(kind: .counter, name: name, labels: labels, value: Int64(value), help: help)
-        }
-        func gauge(_ name: String, _ value: Int, _ help: String, _ labels: [(String, String)] = []) -> Sample {
-            Sample(kind: .gauge, name: name, labels: labels, value: Int64(value), help: help)
-        }
         var list: [Sample] = []
         for (name, value) in p.counters {
             if name.hasPrefix("refused.") {
-                list.append(counter("nat64d_proxy_refused_total", value, "Proxy connections refused or cut, by reason.",
+                list.append(Sample.counter("nat64d_proxy_refused_total", value, "Proxy connections refused or cut, by reason.",
                                     [("reason", String(name.dropFirst("refused.".count)))]))
             } else if name == "active" {
-                list.append(gauge("nat64d_proxy_active_connections", value, "Proxy connections open now."))
+                list.append(Sample.gauge("nat64d_proxy_active_connections", value, "Proxy connections open now."))
             } else {
                 let metric = "nat64d_proxy_" + name.replacingDashes + "_total"
-                list.append(counter(metric, value, "Proxy counter \(name) (see `nat64d ctl stats`)."))
+                list.append(Sample.counter(metric, value, "Proxy counter \(name) (see `nat64d ctl stats`)."))
             }
         }
         for r in p.routes {
             let route = [("route", r.name)]
-            list.append(counter("nat64d_proxy_route_connections_total", r.connections, "Connections through a route.", route))
-            list.append(gauge("nat64d_proxy_route_active_connections", r.active, "Open connections through a route.", route))
-            list.append(counter("nat64d_proxy_route_refused_at_limit_total", r.refusedAtLimit,
+            list.append(Sample.counter("nat64d_proxy_route_connections_total", r.connections, "Connections through a route.", route))
+            list.append(Sample.gauge("nat64d_proxy_route_active_connections", r.active, "Open connections through a route.", route))
+            list.append(Sample.counter("nat64d_proxy_route_refused_at_limit_total", r.refusedAtLimit,
                                 "Connections refused at a route's max-connections.", route))
-            list.append(counter("nat64d_proxy_route_bytes_total", r.bytesToBackend, "Bytes relayed through a route.",
+            list.append(Sample.counter("nat64d_proxy_route_bytes_total", r.bytesToBackend, "Bytes relayed through a route.",
                                 route + [("direction", "to-backend")]))
-            list.append(counter("nat64d_proxy_route_bytes_total", r.bytesToClient, "Bytes relayed through a route.",
+            list.append(Sample.counter("nat64d_proxy_route_bytes_total", r.bytesToClient, "Bytes relayed through a route.",
                                 route + [("direction", "to-client")]))
             for b in r.backends {
                 let labels = route + [("backend", b.address)]
-                list.append(gauge("nat64d_proxy_backend_up", b.up ? 1 : 0, "1 while a backend counts as up.", labels))
-                list.append(gauge("nat64d_proxy_backend_active_connections", b.active, "Open connections to a backend.", labels))
-                list.append(counter("nat64d_proxy_backend_connect_failures_total", b.connectFailures,
+                list.append(Sample.gauge("nat64d_proxy_backend_up", b.up ? 1 : 0, "1 while a backend counts as up.", labels))
+                list.append(Sample.gauge("nat64d_proxy_backend_active_connections", b.active, "Open connections to a backend.", labels))
+                list.append(Sample.counter("nat64d_proxy_backend_connect_failures_total", b.connectFailures,
                                     "Failed connects to a backend.", labels))
             }
         }
