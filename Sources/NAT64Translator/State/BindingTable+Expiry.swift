@@ -192,6 +192,7 @@ extension BindingTable {
         var tick = meta.pointee.wheelTick == .min ? BindingTable.tick(now) : meta.pointee.wheelTick
         var examined = 0
         var fallback = BindingTable.none  // the first half-open or half-closed candidate
+        var finished = false
         scan: for _ in 0..<BindingTable.evictionSlotScan {
             var s = wheel[BindingTable.slot(ofTick: tick)]
             while s != BindingTable.none && examined < BindingTable.evictionEntryScan {
@@ -201,6 +202,7 @@ extension BindingTable {
                    host == nil || bibs[Int(e.bib)].host == host! {
                     if state.isFinished {
                         fallback = s
+                        finished = true
                         break scan
                     }
                     if fallback == BindingTable.none { fallback = s }
@@ -213,6 +215,7 @@ extension BindingTable {
         guard fallback != BindingTable.none else { return false }
         removeSession(fallback, now: now, reason: .evicted)
         meta.pointee.transitoryEvictions += 1
+        if !finished { meta.pointee.sessionEvictions[.openTCP] += 1 }
         return true
     }
 }

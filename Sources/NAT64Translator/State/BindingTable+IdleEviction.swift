@@ -17,11 +17,16 @@ public enum SessionEvictionReason: Int, CaseIterable, Sendable, CustomStringConv
     case idleUDP = 0
     /// An ICMP query session idle past the minimum gave up its pool4 identifier (S11).
     case idleICMP
+    /// A TCP connection not yet finished (half-open or half-closed) was cut: early drop (S9, S11) found no
+    /// finished one to take. Counted also in `transitoryEvictions`; a rising count says the host's limits
+    /// are too small for its live connections.
+    case openTCP
 
     public var description: String {
         switch self {
         case .idleUDP: "idle-udp"
         case .idleICMP: "idle-icmp"
+        case .openTCP: "open-tcp"
         }
     }
 }
@@ -30,18 +35,21 @@ public enum SessionEvictionReason: Int, CaseIterable, Sendable, CustomStringConv
 public struct SessionEvictionCounts: Sendable, Equatable {
     var idleUDP = 0
     var idleICMP = 0
+    var openTCP = 0
     public init() {}
     public subscript(_ reason: SessionEvictionReason) -> Int {
         get {
             switch reason {
             case .idleUDP: idleUDP
             case .idleICMP: idleICMP
+            case .openTCP: openTCP
             }
         }
         set {
             switch reason {
             case .idleUDP: idleUDP = newValue
             case .idleICMP: idleICMP = newValue
+            case .openTCP: openTCP = newValue
             }
         }
     }

@@ -134,7 +134,8 @@ final class MetricsExporter: Sendable {
         }
         for reason in SessionEvictionReason.allCases {
             list.append(Sample.counter("nat64d_sessions_evicted_total", s.forwarder.sessionEvictions[reason],
-                                "UDP/ICMP sessions evicted for their pool4 port, by reason.", [("reason", "\(reason)")]))
+                                "Sessions evicted to admit a new flow, by reason.",
+                                [("reason", "\(reason)")]))
         }
         for reason in DropReason.allCases {
             list.append(Sample.counter("nat64d_dropped_packets_total", c.drops(reason), "Packets dropped, by reason.",

@@ -421,6 +421,7 @@ func udpTo(_ dport: UInt16) -> L4 { .udp(src: 53, dst: dport, payload: [1]) }
             #expect(run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: sport, dst: 80, flags: 0x02, payload: []))).0 == .translated)
         }
         #expect(t.table.transitoryEvictions == 4 && t.table.sessionCount == 2)
+        #expect(t.table.sessionEvictions[.openTCP] == 2, "704 and 705 found only 702 and 703, half-open")
         #expect(t.counters.drops(.hostPortLimit) == 0)
         // Two established connections hold both ports: the third is refused.
         var u = portCapped(2)
@@ -440,7 +441,7 @@ func udpTo(_ dport: UInt16) -> L4 { .udp(src: 53, dst: dport, payload: [1]) }
         let (_, syn) = run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: 701, dst: 80, flags: 0x02, payload: [])))
         let inFlight = Parsed(bytes: syn).srcPort
         #expect(run(&t, buildIPv6(src: client, dst: server6, l4: .tcp(src: 702, dst: 80, flags: 0x02, payload: []))).0 == .translated)
-        #expect(t.table.transitoryEvictions == 1)
+        #expect(t.table.transitoryEvictions == 1 && t.table.sessionEvictions[.openTCP] == 0)
         #expect(t.table.bindings.filter { $0.tcpState == .v4FinV6FinReceived }.isEmpty, "the closed one went")
         let (v, synAck) = run(&t, buildIPv4(src: server4, dst: pool, l4: .tcp(src: 80, dst: inFlight, flags: 0x12, payload: [])))
         #expect(v == .translated, "the handshake in progress completes")
