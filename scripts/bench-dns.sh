@@ -20,6 +20,7 @@
 # with dnsperf limited to half that capacity (-Q). Prints a markdown table. BENCH_NAT64D_B=/path/to/nat64d adds
 # a second nat64d build to the turns (e.g. before and after a change). BENCH_SCALING_PIN=1 pins each server's
 # threads to CPU 1 and the load generators to CPU 0 (use with the 1-thread servers: BENCH_SCALING_SERVERS).
+# BENCH_LATENCY_ALSO="10000 30000" measures the cached latency at those rates too.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -430,6 +431,9 @@ if [[ " $MODES " == *" scaling "* ]]; then
             capacity "scaling-$server-capacity-$round" "$ADDRESS" "$SERVER_PID"
             half=$((${QPS[scaling-$server-capacity-$round]:-2000} / 2))
             latency "scaling-$server-latency-$round" "$ADDRESS" "$half"
+            # BENCH_LATENCY_ALSO="R ...": the latency again at these fixed rates (qps), to tell a tail that
+            # grows with the load from one that does not.
+            for r in ${BENCH_LATENCY_ALSO:-}; do latency "scaling-$server-latency-at-$r-$round" "$ADDRESS" "$r"; done
             netns_stop_pid "$SERVER_PID" 10
         done
     done
