@@ -145,7 +145,11 @@ extension BindingTable {
                 }
                 let rest = wheel[home]
                 sessions[Int(deferredTail)].wheelNext = rest
-                if rest != BindingTable.none { sessions[Int(rest)].wheelPrev = deferredTail } else { setTail(home, deferredTail) }
+                if rest != BindingTable.none {
+                    sessions[Int(rest)].wheelPrev = deferredTail
+                } else {
+                    setTail(home, deferredTail)
+                }
                 wheel[home] = deferredHead
             }
             if exhausted { break }
@@ -191,7 +195,7 @@ extension BindingTable {
     func evictTransitorySession(now: Nanoseconds, host: UInt32? = nil) -> Bool {
         var tick = meta.pointee.wheelTick == .min ? BindingTable.tick(now) : meta.pointee.wheelTick
         var examined = 0
-        var fallback = BindingTable.none  // the first half-open or half-closed candidate
+        var victim = BindingTable.none  // a finished session, else the first half-open or half-closed one
         var finished = false
         scan: for _ in 0..<BindingTable.evictionSlotScan {
             var s = wheel[BindingTable.slot(ofTick: tick)]
@@ -201,19 +205,19 @@ extension BindingTable {
                 if e.proto == IPProtocolNumber.tcp, let state = TCPState(rawValue: e.state), state.isTransitory,
                    host == nil || bibs[Int(e.bib)].host == host! {
                     if state.isFinished {
-                        fallback = s
+                        victim = s
                         finished = true
                         break scan
                     }
-                    if fallback == BindingTable.none { fallback = s }
+                    if victim == BindingTable.none { victim = s }
                 }
                 s = e.wheelNext
             }
             if examined >= BindingTable.evictionEntryScan { break }
             tick &+= 1
         }
-        guard fallback != BindingTable.none else { return false }
-        removeSession(fallback, now: now, reason: .evicted)
+        guard victim != BindingTable.none else { return false }
+        removeSession(victim, now: now, reason: .evicted)
         meta.pointee.transitoryEvictions += 1
         if !finished { meta.pointee.sessionEvictions[.openTCP] += 1 }
         return true
