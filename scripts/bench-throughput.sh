@@ -31,8 +31,10 @@
 #   cpu        64-byte UDP at --fixed-rate: the translator process's user+system CPU / packets delivered, µs
 #              (native: n/a, the kernel's softirq time is not a process)
 #   conn       wrk -H "Connection: close" against nginx: new TCP connections (requests) per second, and the
-#              99th percentile of a request's latency (a dropped SYN shows as a 1 s retransmission here);
-#              for nat64d variants `ctl stats --json` is kept after the run (BENCH_KEEP_RESULTS=1 to read it)
+#              99th percentile of a request's latency (wrk times a request from its write, so the connect
+#              is not in it)
+# For nat64d variants the report also lists what `ctl stats --json` counted over each round's tests: drops by
+# reason and sessions evicted (a benchmark that drops packets measures retransmissions).
 # Every client command is bounded by `timeout`. A round takes about variants × (5 × time + 20) seconds.
 set -euo pipefail
 
@@ -245,10 +247,11 @@ measure() {
         log "$v round $round: new connections (wrk, Connection: close)"
         client_timeout $((TIME + 15)) wrk -t 2 -c 32 -d "${TIME}s" --latency -H "Connection: close" \
             "http://[$target]:$HTTP_PORT/" >"$dir/wrk.txt" 2>&1 || true
-        if [[ $v == nat64d* ]]; then
-            timeout -k 2 10 "$NAT64D_BIN" ctl --socket "/run/nat64d/$NAT64D_TUN.sock" stats --json \
-                >"$dir/ctl-stats.json" 2>/dev/null || true
-        fi
+    fi
+    # The translator's own account of the round (drops by reason, evictions): kept for the report.
+    if [[ $v == nat64d* ]]; then
+        timeout -k 2 10 "$NAT64D_BIN" ctl --socket "/run/nat64d/$NAT64D_TUN.sock" stats --json \
+            >"$dir/ctl-stats.json" 2>/dev/null || true
     fi
 }
 
@@ -377,6 +380,18 @@ for a, b in [("nat64d", "native"), ("nat64d", "tayga"), ("nat64d-1q", "native"),
             x, y = table[a][key], table[b][key]
             r.append("%.2fx" % (x / y) if x is not None and y else "n/a")
         rows.append(["%s / %s" % (a, b)] + r)
+def drops(v, r):
+    """Non-zero drop and eviction counters of a nat64d round, from ctl stats --json."""
+    d = js(os.path.join(results, v, str(r), "ctl-stats.json"))
+    if not d:
+        return None
+    items = {k: n for k, n in d.get("drops", {}).items() if n}
+    items.update({"evicted " + k: n for k, n in d.get("sessions-evicted", {}).items() if n})
+    if d.get("sessions-evicted-transitory"):
+        items["evicted transitory tcp"] = d["sessions-evicted-transitory"]
+    return ", ".join("%s %d" % kv for kv in sorted(items.items())) or "none"
+counted = [(v, r, drops(v, r)) for v in variants if v.startswith("nat64d") for r in range(1, rounds + 1)]
+counted = [c for c in counted if c[2] is not None]
 meta = [l.rstrip("\n").split("\t", 1) for l in open(os.path.join(results, "meta.tsv"))]
 if fmt == "markdown":
     print("## Forwarding %s\n" % dict(meta)["date"])
@@ -387,12 +402,18 @@ if fmt == "markdown":
     for r in rows:
         print("| " + " | ".join(r) + " |")
     print("\nRatios: higher is better, except CPU µs per packet and conn p99 ms (lower is better).\n")
+    for v, r, text in counted:
+        print("- %s round %d, drops and evictions (`ctl stats`): %s" % (v, r, text))
+    if counted:
+        print()
 else:
     for k, v in meta:
         print("%-11s %s" % (k + ":", v))
     w = [max(len(r[i]) for r in [cols] + rows) for i in range(len(cols))]
     for r in [cols] + rows:
         print("  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(r)))
+    for v, r, text in counted:
+        print("%s round %d, drops and evictions (ctl stats): %s" % (v, r, text))
 PYEOF
 cat "$RESULTS/report.txt"
 if [[ -n $MARKDOWN ]]; then
