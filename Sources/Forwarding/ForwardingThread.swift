@@ -165,7 +165,7 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
     /// Starts the packet thread.
     public func start() throws(DeviceError) {
         do throws(SystemError) {
-            thread = try DedicatedThread { self.loop() }
+            thread = try DedicatedThread(name: "nat64d-queue\(index)") { self.loop() }
         } catch {
             throw DeviceError(code: error.code, message: "\(error)")
         }

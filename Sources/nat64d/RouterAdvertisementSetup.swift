@@ -21,7 +21,7 @@ final class RouterAdvertisementRunner: Sendable {
         let interfaces = Self.interfaces(configuration, logger: logger)
         let advertiser = try RouterAdvertiser(
             interfaces: interfaces, clock: { monotonicNanoseconds() }, open: { try RawICMPv6Socket(interface: $0) })
-        let thread = try DedicatedThread { advertiser.run() }
+        let thread = try DedicatedThread(name: "nat64d-ra") { advertiser.run() }
         for i in interfaces {
             logger.info("router advertisements on", metadata: [
                 "interface": "\(i.name)", "pref64": "\(i.settings.pref64.map { "\($0)" } ?? "none")",

@@ -143,7 +143,7 @@ final class PoolJournalWriter: Sendable {
     init(persistence: StatePersistence, logger: Logger) throws {
         self.persistence = persistence
         self.logger = logger
-        let t = try DedicatedThread { [self] in self.run() }
+        let t = try DedicatedThread(name: "nat64d-persist") { [self] in self.run() }
         thread.withLock { $0 = t }
     }
 

@@ -5,7 +5,12 @@ import Forwarding
 import NAT64Translator
 import PacketCapture
 import PacketTestSupport
+import Synchronization
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 let client = IPv6Address("2001:db8:1::2")!
 let server4 = IPv4Address("198.51.100.10")!
@@ -183,5 +188,24 @@ final class RecordingTap: PacketTap {
         total.add(c)
         total.add(snapshot)
         #expect(total.drops(.noState) == 3 && total != c)
+    }
+}
+
+/// Packet threads carry names that `top -H`, `ps -L` and `perf` show.
+@Suite struct DedicatedThreadTests {
+    @Test func threadIsNamedAndTheNameCutToTheKernelLimit() throws {
+        let names = Mutex<[String]>([])
+        for requested in ["nat64d-queue1", "a-name-longer-than-fifteen-bytes"] {
+            let thread = try DedicatedThread(name: requested) {
+                let fd = open("/proc/thread-self/comm", O_RDONLY)
+                var buffer = [UInt8](repeating: 0, count: 32)
+                let n = fd >= 0 ? read(fd, &buffer, buffer.count) : 0
+                if fd >= 0 { close(fd) }
+                let name = String(decoding: buffer.prefix(max(0, n)).filter { $0 != 0x0A }, as: UTF8.self)
+                names.withLock { $0.append(name) }
+            }
+            thread.join()
+        }
+        #expect(names.withLock { $0 } == ["nat64d-queue1", "a-name-longer-t"])
     }
 }

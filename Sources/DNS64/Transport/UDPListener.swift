@@ -106,6 +106,12 @@ final class UDPListener: Sendable {
 
     /// The thread's body: takes what `start` left for it, serves until stopped, wakes whoever waits in `stop`.
     private func threadMain() {
+        // A name for top -H, ps -L and perf (else the creator's, a Swift concurrency pool thread's).
+        let comm = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        if comm >= 0 {
+            _ = write(comm, "dns64-udp", 9)
+            close(comm)
+        }
         let work = state.withLock { state -> (DNS64Server, any EventLoopGroup)? in
             guard case .starting(let server, let loops) = state else { return nil }
             state = .running(waiter: nil)

@@ -56,7 +56,7 @@ final class MappingLogWriter: Sendable {
                 _ = mkdir(prefix, 0o750)
             }
         }
-        let t = try DedicatedThread { [self] in self.run() }
+        let t = try DedicatedThread(name: "nat64d-maplog") { [self] in self.run() }
         thread.withLock { $0 = t }
     }
 
