@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The Debian package (scripts/package.sh): builds it (incrementally), then checks what an operator gets:
 # dpkg-deb --info (name, version, dependencies without the Swift toolchain) and --contents (binary, unit,
-# /etc/nat64d/nat64d.toml as a conffile, man pages, changelog), the extracted binary running `--version` and
-# `check-config` on the packaged sample with the toolchain hidden (env -i, no /opt/swift in its library path or
-# RUNPATH), and `systemd-analyze verify` on the packaged unit. Prints one line per check, then
-# `N passed, N failed`. Run as root (systemd-analyze). A clean release build takes several minutes; later runs
-# rebuild only what changed.
+# /etc/nat64d/nat64d.toml as a conffile, man pages, shell completions, changelog), the extracted binary
+# running `--version` and `check-config` on the packaged sample with the toolchain hidden (env -i, no
+# /opt/swift in its library path or RUNPATH), `systemd-analyze verify` on the packaged unit, and the bash
+# completion. Prints one line per check, then `N passed, N failed`. Run as root (systemd-analyze). A clean
+# release build takes several minutes; later runs rebuild only what changed.
 #
 #   scripts/package-test.sh
 set -euo pipefail
@@ -54,6 +54,8 @@ check_contents() {
     contents=$(dpkg-deb --contents "$DEB" 2>&1) || { DETAIL="dpkg-deb --contents failed"; return 1; }
     for path in ./usr/sbin/nat64d ./lib/systemd/system/nat64d.service ./etc/nat64d/nat64d.toml \
         ./usr/share/man/man1/nat64d.1.gz ./usr/share/man/man1/nat64d.run.1.gz \
+        ./usr/share/bash-completion/completions/nat64d ./usr/share/zsh/vendor-completions/_nat64d \
+        ./usr/share/fish/vendor_completions.d/nat64d.fish \
         ./usr/share/doc/nat64d/changelog.Debian.gz ./usr/share/doc/nat64d/copyright; do
         grep -q " $path\$" <<<"$contents" || { DETAIL="$path missing"; return 1; }
     done
@@ -61,7 +63,7 @@ check_contents() {
         { DETAIL="conffiles: $(oneline "$(cat "$ROOT/DEBIAN/conffiles")")"; return 1; }
     grep -q ' root/root ' <<<"$contents" || { DETAIL="files not owned by root"; return 1; }
 }
-check "dpkg-deb --contents: binary, unit, conffile, man pages, changelog" check_contents
+check "dpkg-deb --contents: binary, unit, conffile, man pages, completions, changelog" check_contents
 
 check_no_toolchain() {
     local out
@@ -106,5 +108,16 @@ check_man() {
         { DETAIL="nat64d.run.1 does not document --config"; return 1; }
 }
 check "man pages generated from the argument parser" check_man
+
+# The packaged bash completion, sourced as bash-completion would, completes "nat64d c" to the two
+# subcommands that start with c.
+check_completion() {
+    local out
+    out=$(bash -c 'source "$1"; COMP_LINE="nat64d c"; COMP_POINT=${#COMP_LINE}; COMP_WORDS=(nat64d c)
+        COMP_CWORD=1; _nat64d nat64d c nat64d; printf "%s\n" "${COMPREPLY[@]}" | sort' _ \
+        "$ROOT/usr/share/bash-completion/completions/nat64d" 2>&1)
+    [[ $out == $'check-config\nctl' ]] || { DETAIL="completions of 'nat64d c': $(oneline "$out")"; return 1; }
+}
+check "bash completion of subcommands" check_completion
 
 netns_checks_done

@@ -2,7 +2,8 @@
 # Builds the Debian package of nat64d: a release build with the Swift runtime linked in
 # (--static-swift-stdlib: the binary needs no Swift toolchain, only Debian's libc, libnl and libpcap), the
 # systemd unit, the sample configuration as /etc/nat64d/nat64d.toml (a conffile: an upgrade keeps local
-# edits), man pages generated from the argument parser (swift-argument-parser's generate-manual plugin), a
+# edits), man pages generated from the argument parser (swift-argument-parser's generate-manual plugin),
+# shell completions for bash, zsh and fish (the argument parser's --generate-completion-script), a
 # changelog and a copyright file. Incremental: a second run rebuilds only what changed.
 #
 #   scripts/package.sh                 # -> .build/package/nat64d_VERSION_ARCH.deb (path printed last)
@@ -38,7 +39,8 @@ MANUAL_DIR=$(find "$REPO_ROOT/.build/plugins" -type d -path '*GenerateManual*' -
 STAGE=$OUT/nat64d_${VERSION}_$ARCH
 rm -rf "$STAGE"
 install -d "$STAGE/DEBIAN" "$STAGE/usr/sbin" "$STAGE/lib/systemd/system" "$STAGE/etc/nat64d" \
-    "$STAGE/usr/share/man/man1" "$STAGE/usr/share/doc/nat64d"
+    "$STAGE/usr/share/man/man1" "$STAGE/usr/share/doc/nat64d" "$STAGE/usr/share/bash-completion/completions" \
+    "$STAGE/usr/share/zsh/vendor-completions" "$STAGE/usr/share/fish/vendor_completions.d"
 install -m 0755 "$BIN" "$STAGE/usr/sbin/nat64d"
 strip --strip-unneeded "$STAGE/usr/sbin/nat64d" 2>/dev/null || true
 sed 's#/usr/local/bin/nat64d#/usr/sbin/nat64d#g' contrib/systemd/nat64d.service >"$STAGE/lib/systemd/system/nat64d.service"
@@ -47,6 +49,12 @@ install -m 0644 config/nat64d.toml "$STAGE/etc/nat64d/nat64d.toml"
 for page in "$MANUAL_DIR"/*.1; do
     gzip -9n <"$page" >"$STAGE/usr/share/man/man1/$(basename "$page").gz"
 done
+# Completions where Debian's bash-completion, zsh and fish look for them.
+"$BIN" --generate-completion-script bash >"$STAGE/usr/share/bash-completion/completions/nat64d"
+"$BIN" --generate-completion-script zsh >"$STAGE/usr/share/zsh/vendor-completions/_nat64d"
+"$BIN" --generate-completion-script fish >"$STAGE/usr/share/fish/vendor_completions.d/nat64d.fish"
+chmod 0644 "$STAGE"/usr/share/bash-completion/completions/nat64d "$STAGE"/usr/share/zsh/vendor-completions/_nat64d \
+    "$STAGE"/usr/share/fish/vendor_completions.d/nat64d.fish
 
 # The changelog entry is dated by the last commit, so the same tree gives the same package.
 DATE=$(git log -1 --format=%aD 2>/dev/null || date -R)
