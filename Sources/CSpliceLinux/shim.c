@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -93,3 +95,54 @@ int CSplice_is_socket_with_ports(int fd, int local_port, int remote_port) {
 int CSplice_shutdown_write(int fd) { return shutdown(fd, SHUT_WR) < 0 ? -errno : 0; }
 
 int CSplice_close(int fd) { return close(fd) < 0 ? -errno : 0; }
+
+int CSplice_connect(int family, const uint8_t *addr, int port, int *pending) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof ss);
+    if (family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        memcpy(&sin->sin_addr, addr, 4);
+        len = sizeof *sin;
+    } else if (family == AF_INET6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        memcpy(&sin6->sin6_addr, addr, 16);
+        len = sizeof *sin6;
+    } else {
+        return -EAFNOSUPPORT;
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (fd < 0) return -errno;
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    *pending = 0;
+    if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+        if (errno != EINPROGRESS) {
+            int e = errno;
+            close(fd);
+            return -e;
+        }
+        *pending = 1;
+    }
+    return fd;
+}
+
+int CSplice_connect_result(int fd) {
+    int err = 0;
+    socklen_t elen = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) return -errno;
+    if (err != 0) return -err;
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof peer;
+    if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0) return 0;
+    return errno == ENOTCONN ? -EINPROGRESS : -errno;
+}
+
+ssize_t CSplice_send(int fd, const uint8_t *bytes, size_t len) {
+    ssize_t n = send(fd, bytes, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return n < 0 ? -errno : n;
+}

@@ -13,8 +13,9 @@
 //          both directions are closed or either side closes fully or fails.
 //   IP-S6  a relayed connection idle (no byte either way) for `idleTimeout` is closed (counted idle-closed).
 //   IP-S7  route changes (`apply`) affect new connections only (IP-R5).
-//   IP-S8–IP-S12: once routed and the first bytes are written, a connection is spliced on the relay threads
-//          (SpliceRelay.swift), or stays on NIO's relay (GlueHandler) when splicing is off or not possible.
+//   IP-S8–IP-S13: once routed, a connection goes to the relay threads (SpliceRelay.swift), which connect the
+//          backend, write the first bytes and splice; it stays on NIO (the connect here, then GlueHandler) when
+//          splicing is off or not possible.
 
 import CSpliceLinux
 import Listening
@@ -78,7 +79,9 @@ public final class ProxyServer: Sendable {
         current = Mutex(try RouteTable(routes: settings.routes, listeners: settings.listeners, previous: nil))
         splice = settings.byteMover == .splice
             ? SpliceRelay(threads: settings.relayThreads, pipeSize: settings.pipeSize,
-                          idleTimeout: UInt64(settings.idleTimeout.nanoseconds), clock: clock, counters: counters)
+                          idleTimeout: UInt64(settings.idleTimeout.nanoseconds),
+                          connectTimeout: UInt64(settings.connectTimeout.nanoseconds),
+                          downTime: UInt64(settings.downTime.nanoseconds), clock: clock, counters: counters)
             : nil
     }
 
@@ -254,7 +257,7 @@ final class FrontHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    private enum State { case reading, connecting, handingOff, relaying, spliced, closed }
+    private enum State { case reading, connecting, relaying, spliced, closed }
 
     let server: ProxyServer
     let listener: ListenerConfiguration
@@ -271,8 +274,6 @@ final class FrontHandler: ChannelInboundHandler {
     private var tried = Set<Int>()
     /// The client half-closed while the backend was being connected: passed on once the relay is in place.
     private var clientEOF = false
-    /// The backend while the first bytes are written before splicing.
-    private var backendChannel: (any Channel)?
     /// TLS: no parse before the buffer holds this many bytes (IP-T6). HTTP: bytes already searched for a LF.
     private var wanted = 0
 
@@ -315,7 +316,7 @@ final class FrontHandler: ChannelInboundHandler {
             context.fireChannelRead(data)
         case .closed:
             return
-        case .connecting, .handingOff, .spliced:
+        case .connecting, .spliced:
             buffer.writeBuffer(&bytes)
         case .reading:
             let before = buffer.readableBytes
@@ -391,6 +392,10 @@ final class FrontHandler: ChannelInboundHandler {
         timeout?.cancel()
         state = .connecting
         try? context.channel.syncOptions?.setOption(.autoRead, value: false)  // IP-S2
+        if let splice = server.splice, splice.isRunning {
+            if handOff(context: context, route: route, splice: splice) { return }  // IP-S13
+            server.counters.spliceFallbacks.add(1, ordering: .relaxed)
+        }
         connectNext(context: context, route: route)
     }
 
@@ -434,8 +439,15 @@ final class FrontHandler: ChannelInboundHandler {
         backend.active.add(1, ordering: .relaxed)
         backend.connections.add(1, ordering: .relaxed)
         server.counters.relayed.add(1, ordering: .relaxed)
+        let first = firstBytes(route: route, client: client, local: local, allocator: channel.allocator)
+        route.counters.bytesToBackend.add(first.readableBytes, ordering: .relaxed)
+        startGlue(context: context, route: route, channel: channel, first: first)
+    }
+
+    /// The PROXY header, then the buffered bytes (in `http` mode with the `Forwarded` fields in the first head).
+    private func firstBytes(route: RouteState, client: IPEndpoint, local: IPEndpoint, allocator: ByteBufferAllocator) -> ByteBuffer {
         let config = route.configuration
-        var first = channel.allocator.buffer(capacity: buffer.readableBytes + 256)
+        var first = allocator.buffer(capacity: buffer.readableBytes + 256)
         first.writeBytes(ProxyProtocolHeader.encode(config.proxyProtocol, source: client, destination: local,
                                                     authority: name, tls: listener.mode == .tls))
         if listener.mode == .http, config.forwardedHeaders, let headLength {
@@ -443,53 +455,24 @@ final class FrontHandler: ChannelInboundHandler {
             first.writeString(Self.forwardedFields(client: client.address))
         }
         first.writeBuffer(&buffer)
-        route.counters.bytesToBackend.add(first.readableBytes, ordering: .relaxed)
-        guard let splice = server.splice, splice.isRunning else {
-            startGlue(context: context, route: route, channel: channel, first: first)
-            return
-        }
-        // IP-S8: the first bytes go through NIO; once they are written the sockets leave NIO.
-        state = .handingOff
-        backendChannel = channel
-        channel.writeAndFlush(first).assumeIsolated().whenComplete { result in
-            guard self.state == .handingOff else { return }
-            self.backendChannel = nil
-            guard case .success = result else {
-                self.state = .closed
-                slot.release()
-                channel.close(promise: nil)
-                context.close(promise: nil)
-                return
-            }
-            if !self.handOff(context: context, route: route, channel: channel, splice: splice) {
-                self.server.counters.spliceFallbacks.add(1, ordering: .relaxed)
-                self.state = .relaying
-                self.startGlue(context: context, route: route, channel: channel, first: nil)
-            }
-        }
+        return first
     }
 
-    /// Gives both sockets to the splice relay; false (nothing changed) when that is not possible.
-    private func handOff(context: ChannelHandlerContext, route: RouteState, channel: any Channel, splice: SpliceRelay) -> Bool {
-        guard let slot, let pipes = splice.takePipes() else { return false }
-        guard let client = SpliceRelay.duplicateDescriptor(of: context.channel) else {
-            splice.giveBack(pipes.0)
-            splice.giveBack(pipes.1)
-            return false
-        }
-        guard let backend = SpliceRelay.duplicateDescriptor(of: channel) else {
-            _ = CSplice_close(client)
+    /// IP-S13: gives the client's socket and its first bytes to a relay thread, which connects the backend;
+    /// false (nothing changed) when that is not possible.
+    private func handOff(context: ChannelHandlerContext, route: RouteState, splice: SpliceRelay) -> Bool {
+        guard let slot, let client, let local, let pipes = splice.takePipes() else { return false }
+        guard let fd = SpliceRelay.duplicateDescriptor(of: context.channel) else {
             splice.giveBack(pipes.0)
             splice.giveBack(pipes.1)
             return false
         }
         state = .spliced
-        let connection = SplicedConnection(client: client, backend: backend, pipes: pipes, counters: route.counters,
+        let first = firstBytes(route: route, client: client, local: local, allocator: context.channel.allocator)
+        let connection = SplicedConnection(client: fd, pipes: pipes, route: route, first: Array(buffer: first),
                                            release: slot.detach())
-        // NIO's descriptors close; the sockets stay open through the duplicates.
-        channel.close(promise: nil)
+        // NIO's descriptor closes; the socket stays open through the duplicate.
         context.close(promise: nil)
-        server.counters.spliced.add(1, ordering: .relaxed)
         splice.adopt(connection, clientEOF: clientEOF)
         return true
     }
@@ -535,7 +518,7 @@ final class FrontHandler: ChannelInboundHandler {
         case .reading:
             // IP-S5: EOF before the route is known; a request that is complete was routed already.
             refuse(context: context, .closedEarly)
-        case .connecting, .handingOff:
+        case .connecting:
             clientEOF = true
         case .relaying, .spliced, .closed:
             break
@@ -549,12 +532,6 @@ final class FrontHandler: ChannelInboundHandler {
             state = .closed
             server.counters.countRefusal(.closedEarly)
             slot?.release()
-        case .handingOff:
-            // The client went away while its first bytes were being written.
-            state = .closed
-            slot?.release()
-            backendChannel?.close(promise: nil)
-            backendChannel = nil
         case .relaying, .spliced, .closed:
             break
         }

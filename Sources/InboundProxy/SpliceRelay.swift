@@ -3,15 +3,18 @@
 //
 // Where it runs: a small pool of relay threads (one per core), each with its own epoll instance. SwiftNIO has no
 // channel type that splices and no public way to put a raw descriptor on its selector, so a connection leaves
-// NIO once it is routed: the FrontHandler has read and replayed the first bytes and the PROXY header has been
-// written, then both sockets are duplicated, NIO's channels are closed (closing NIO's descriptor only drops a
-// reference; the socket lives on in the duplicate) and a relay thread takes the two duplicates. NIO keeps
-// everything before that point (accepting, admission, the first-bytes parse, the backend connect and its
-// timeout); the relay threads do only the byte moving, and never allocate per chunk: a connection costs one
-// object and two pipes (taken from a bounded pool of empty pipes when one is there) when it arrives.
-// When splicing is not possible (the descriptors cannot be found or duplicated, no pipe can be made, the
-// threads did not start, or `ProxySettings.byteMover` is `.nio`) the connection stays on NIO's relay
-// (GlueHandler), counted as a splice fallback.
+// NIO as soon as it is routed: the FrontHandler has read the first bytes and picked the route, then the client's
+// socket is duplicated, NIO's channel is closed (closing NIO's descriptor only drops a reference; the socket
+// lives on in the duplicate) and a relay thread takes the duplicate with the bytes to replay. The relay thread
+// then connects the backend itself, with a plain non-blocking socket on its own epoll (no NIO channel, no
+// second hand-over), writes the PROXY header and the replayed bytes, and splices. NIO keeps everything before
+// the route is known (accepting, admission, the first-bytes parse and its timeout); the relay threads do the
+// backend connect and its timeout, and the byte moving, and never allocate per chunk: a connection costs a few
+// objects (its state, the bytes to replay, the set of backends tried) and two pipes (taken from a bounded pool
+// of empty pipes when one is there) when it arrives.
+// When splicing is not possible (the descriptor cannot be found or duplicated, no pipe can be made, the
+// threads did not start, or `ProxySettings.byteMover` is `.nio`) the connection stays on NIO, which connects
+// the backend and relays (GlueHandler), counted as a splice fallback.
 //
 // Rules (IP-S*, tested in SpliceRelayTests over loopback sockets and by scripts/netns-proxy-test.sh):
 //   IP-S8  bytes pass unchanged and in order each way; each pipe holds at most its capacity (F_SETPIPE_SZ,
@@ -24,6 +27,12 @@
 //   IP-S11 every byte moved is counted on its route (bytesToBackend, bytesToClient), as on NIO's relay.
 //   IP-S12 one connection moves at most `sliceBytes` per turn, then the others on its thread get theirs
 //          (edge-triggered epoll: a connection cut short is kept on a ready list, not left waiting for an edge).
+//   IP-S13 the relay thread connects the backend (IP-S2, IP-S3 as on NIO): the client is not read and the
+//          backend not read until the PROXY header and the first bytes are written (a short write waits for
+//          the socket to take the rest); a refused or failed connect, or one not done within `connectTimeout`
+//          on the proxy's clock (looked at every 100 ms while a connect is under way), counts a connect
+//          failure, marks the backend down (IP-R3) and tries the next one (IP-R4); when all failed the client is
+//          closed (counted no-backend).
 
 import CSpliceLinux
 import NIOCore
@@ -62,21 +71,51 @@ struct SplicePipe {
     var capacity: Int
 }
 
+/// The backend side of a connection that its relay thread still has to open (IP-S13).
+final class BackendOpening {
+    let route: RouteState
+    /// The PROXY header and the client's first bytes, written before splicing starts.
+    let first: [UInt8]
+    var written = 0
+    /// Backends tried so far (indices into `route.backends`).
+    var tried = Set<Int>()
+    /// The backend being connected (or connected once `connected`).
+    var backend: BackendState?
+    var connected = false
+    /// A connect is under way (counted in `SpliceWorker.connectsUnderWay`).
+    var pending = false
+    /// When the connect under way times out (the proxy's clock).
+    var deadline: UInt64 = 0
+    /// On its thread's list of connects under way.
+    var watched = false
+
+    init(route: RouteState, first: [UInt8]) {
+        self.route = route
+        self.first = first
+    }
+}
+
 /// What a relay thread holds for one connection. Touched only by its thread once handed over.
 final class SplicedConnection: @unchecked Sendable {
     let client: Int32
-    let backend: Int32
+    /// -1 while the relay thread has no backend socket yet (IP-S13).
+    var backend: Int32
     /// Client → backend.
     var up: SpliceDirection
     /// Backend → client.
     var down: SpliceDirection
     let counters: RouteCounters
-    /// Gives back the connection's places (admission, route, backend); called once when it ends.
+    /// Gives back the connection's places (admission, route); called once when it ends.
     let release: @Sendable () -> Void
+    /// Set until the backend is connected and the first bytes are written (IP-S13).
+    var opening: BackendOpening?
+    /// The backend whose `active` count this connection holds (given back when it ends).
+    var backendState: BackendState?
     var lastActive: UInt64 = 0
     var index = -1
     var queued = false
 
+    /// A connection whose backend is connected already.
     init(client: Int32, backend: Int32, pipes: (SplicePipe, SplicePipe), counters: RouteCounters,
          release: @escaping @Sendable () -> Void) {
         self.client = client
@@ -85,6 +124,13 @@ final class SplicedConnection: @unchecked Sendable {
         down = SpliceDirection(readEnd: pipes.1.readEnd, writeEnd: pipes.1.writeEnd, capacity: pipes.1.capacity)
         self.counters = counters
         self.release = release
+    }
+
+    /// A routed client whose backend the relay thread connects, then sends `first` (IP-S13).
+    convenience init(client: Int32, pipes: (SplicePipe, SplicePipe), route: RouteState, first: [UInt8],
+                     release: @escaping @Sendable () -> Void) {
+        self.init(client: client, backend: -1, pipes: pipes, counters: route.counters, release: release)
+        opening = BackendOpening(route: route, first: first)
     }
 }
 
@@ -101,11 +147,13 @@ public final class SpliceRelay: Sendable {
     private let running = Atomic<Bool>(false)
 
     /// Prepares `threads` relay threads (not started); nil when the kernel refuses epoll or eventfd.
-    init?(threads: Int, pipeSize: Int, sliceBytes: Int = 1 << 20, idleTimeout: UInt64, clock: @escaping @Sendable () -> UInt64,
-          counters: ProxyCounters) {
+    /// `connectTimeout` and `downTime` (nanoseconds) apply to the backend connects the threads make (IP-S13).
+    init?(threads: Int, pipeSize: Int, sliceBytes: Int = 1 << 20, idleTimeout: UInt64, connectTimeout: UInt64 = 3_000_000_000,
+          downTime: UInt64 = 10_000_000_000, clock: @escaping @Sendable () -> UInt64, counters: ProxyCounters) {
         var workers: [SpliceWorker] = []
         for _ in 0..<max(1, threads) {
-            guard let w = SpliceWorker(sliceBytes: sliceBytes, idleTimeout: idleTimeout, clock: clock, counters: counters)
+            guard let w = SpliceWorker(sliceBytes: sliceBytes, idleTimeout: idleTimeout, connectTimeout: connectTimeout,
+                                       downTime: downTime, clock: clock, counters: counters)
             else { return nil }
             workers.append(w)
         }
@@ -208,22 +256,29 @@ public final class SpliceRelay: Sendable {
 
     /// Connections held by the relay threads now.
     var connections: Int { workers.reduce(0) { $0 + $1.held.load(ordering: .relaxed) } }
+
+    /// Backend connects under way on the relay threads now (IP-S13).
+    var connecting: Int { workers.reduce(0) { $0 + $1.connectsUnderWay.load(ordering: .relaxed) } }
 }
 
-/// One relay thread: an epoll loop over the connections it holds (IP-S8–IP-S12).
+/// One relay thread: an epoll loop over the connections it holds (IP-S8–IP-S13).
 final class SpliceWorker: @unchecked Sendable {
-    // Shared with other threads: the inbox (under its lock), the wake-up eventfd, `stopping`, `held`.
+    // Shared with other threads: the inbox (under its lock), the wake-up eventfd, `stopping`, `held`,
+    // `connectsUnderWay`.
     private let epoll: Int32
     private let wake: Int32
     private let inbox = Mutex<[SplicedConnection]>([])
     private let stopping = Atomic<Bool>(false)
     let held = Atomic<Int>(0)
+    let connectsUnderWay = Atomic<Int>(0)
     unowned(unsafe) var relay: SpliceRelay!
     private var thread: pthread_t?
 
     // Owned by the thread.
     private let sliceBytes: Int
     private let idleTimeout: UInt64
+    private let connectTimeout: UInt64
+    private let downTime: UInt64
     private let clock: @Sendable () -> UInt64
     private let counters: ProxyCounters
     private var table: [SplicedConnection?] = []
@@ -231,11 +286,18 @@ final class SpliceWorker: @unchecked Sendable {
     private var free: [Int] = []
     private var ready: [Int] = []
     private var again: [Int] = []
+    /// Connects under way (epoll tags: generation and index), looked at for their deadline (IP-S13).
+    private var watching: [UInt64] = []
+    private var watched: [UInt64] = []
+    private var nextConnectCheck = UInt64.max
     private var tags = [UInt64](repeating: 0, count: 64)
     private var nextSweep: UInt64 = 0
     private static let wakeTag = UInt64.max
+    /// How often connect deadlines are looked at while a connect is under way.
+    private static let connectCheckInterval: UInt64 = 100_000_000
 
-    init?(sliceBytes: Int, idleTimeout: UInt64, clock: @escaping @Sendable () -> UInt64, counters: ProxyCounters) {
+    init?(sliceBytes: Int, idleTimeout: UInt64, connectTimeout: UInt64, downTime: UInt64,
+          clock: @escaping @Sendable () -> UInt64, counters: ProxyCounters) {
         let e = CSplice_epoll_create()
         guard e >= 0 else { return nil }
         let w = CSplice_eventfd()
@@ -248,6 +310,8 @@ final class SpliceWorker: @unchecked Sendable {
         wake = w
         self.sliceBytes = sliceBytes
         self.idleTimeout = idleTimeout
+        self.connectTimeout = connectTimeout
+        self.downTime = downTime
         self.clock = clock
         self.counters = counters
     }
@@ -290,8 +354,9 @@ final class SpliceWorker: @unchecked Sendable {
     private func run() {
         nextSweep = clock() &+ 1_000_000_000
         while !stopping.load(ordering: .acquiring) {
+            let wait: Int32 = !ready.isEmpty ? 0 : watching.isEmpty ? 1000 : Int32(Self.connectCheckInterval / 1_000_000)
             let n = tags.withUnsafeMutableBufferPointer {
-                CSplice_epoll_wait(epoll, $0.baseAddress, Int32($0.count), ready.isEmpty ? 1000 : 0)
+                CSplice_epoll_wait(epoll, $0.baseAddress, Int32($0.count), wait)
             }
             for i in 0..<max(0, Int(n)) {
                 let tag = tags[i]
@@ -300,8 +365,7 @@ final class SpliceWorker: @unchecked Sendable {
                     takeInbox()
                     continue
                 }
-                let index = Int(tag & 0xFFFF_FFFF)
-                guard index < table.count, generations[index] == UInt32(tag >> 32), let c = table[index] else { continue }
+                guard let c = connection(tag: tag) else { continue }
                 service(c)
             }
             if !ready.isEmpty {
@@ -315,6 +379,7 @@ final class SpliceWorker: @unchecked Sendable {
                 again.removeAll(keepingCapacity: true)
             }
             let now = clock()
+            if now >= nextConnectCheck { checkConnects(now: now) }
             if now >= nextSweep {
                 nextSweep = now &+ 1_000_000_000
                 sweep(now: now)
@@ -323,6 +388,15 @@ final class SpliceWorker: @unchecked Sendable {
         takeInbox()
         for case let c? in table { close(c) }
     }
+
+    /// The connection an epoll tag names, if it is still there.
+    private func connection(tag: UInt64) -> SplicedConnection? {
+        let index = Int(tag & 0xFFFF_FFFF)
+        guard index < table.count, generations[index] == UInt32(tag >> 32) else { return nil }
+        return table[index]
+    }
+
+    private func tag(of c: SplicedConnection) -> UInt64 { UInt64(generations[c.index]) << 32 | UInt64(c.index) }
 
     private func takeInbox() {
         let arrived = inbox.withLock { list in defer { list.removeAll(keepingCapacity: true) }; return list }
@@ -335,18 +409,164 @@ final class SpliceWorker: @unchecked Sendable {
             c.index = index
             c.lastActive = clock()
             table[index] = c
-            let tag = UInt64(generations[index]) << 32 | UInt64(index)
-            guard !stopping.load(ordering: .relaxed), CSplice_epoll_add(epoll, c.client, tag) == 0,
-                  CSplice_epoll_add(epoll, c.backend, tag) == 0 else {
+            let tag = tag(of: c)
+            guard !stopping.load(ordering: .relaxed), CSplice_epoll_add(epoll, c.client, tag) == 0 else {
                 close(c)
                 continue
             }
-            service(c)
+            if c.opening != nil {
+                connectNext(c)
+            } else if CSplice_epoll_add(epoll, c.backend, tag) == 0 {
+                service(c)
+            } else {
+                close(c)
+            }
         }
+    }
+
+    /// IP-S13 (IP-S3): starts a connect to the next backend `pick` gives; closes the client when none is left.
+    private func connectNext(_ c: SplicedConnection) {
+        guard let o = c.opening else { return }
+        while true {
+            guard let index = o.route.pick(now: clock(), tried: o.tried) else {
+                counters.countRefusal(.noBackend)
+                close(c)
+                return
+            }
+            o.tried.insert(index)
+            let backend = o.route.backends[index]
+            var pending: Int32 = 0
+            let fd: Int32 = switch backend.endpoint.address {
+            case .v4(let a):
+                withUnsafeBytes(of: a.value.bigEndian) {
+                    CSplice_connect(AF_INET, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(backend.endpoint.port), &pending)
+                }
+            case .v6(let a):
+                withUnsafeBytes(of: (a.high.bigEndian, a.low.bigEndian)) {
+                    CSplice_connect(AF_INET6, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(backend.endpoint.port), &pending)
+                }
+            }
+            guard fd >= 0 else {
+                connectFailed(backend)
+                continue
+            }
+            c.backend = fd
+            o.backend = backend
+            o.connected = false
+            o.deadline = clock() &+ connectTimeout
+            guard CSplice_epoll_add(epoll, fd, tag(of: c)) == 0 else {
+                close(c)
+                return
+            }
+            if pending == 0 {
+                opened(c, o)
+            } else {
+                o.pending = true
+                connectsUnderWay.add(1, ordering: .relaxed)
+                watch(c, o)
+            }
+            return
+        }
+    }
+
+    /// IP-R3: a connect that failed or timed out.
+    private func connectFailed(_ backend: BackendState) {
+        backend.connectFailures.add(1, ordering: .relaxed)
+        counters.connectFailures.add(1, ordering: .relaxed)
+        backend.markDown(now: clock(), for: downTime)
+    }
+
+    /// The connect under way failed: its socket is closed and the next backend tried.
+    private func attemptFailed(_ c: SplicedConnection, _ o: BackendOpening) {
+        endAttempt(o)
+        if let backend = o.backend { connectFailed(backend) }
+        o.backend = nil
+        _ = CSplice_close(c.backend)  // also takes it off the epoll set
+        c.backend = -1
+        connectNext(c)
+    }
+
+    private func endAttempt(_ o: BackendOpening) {
+        guard o.pending else { return }
+        o.pending = false
+        connectsUnderWay.subtract(1, ordering: .relaxed)
+    }
+
+    private func watch(_ c: SplicedConnection, _ o: BackendOpening) {
+        nextConnectCheck = min(nextConnectCheck, o.deadline)
+        guard !o.watched else { return }
+        o.watched = true
+        watching.append(tag(of: c))
+    }
+
+    /// IP-S13: connects not done by their deadline fail (and the next backend is tried).
+    private func checkConnects(now: UInt64) {
+        nextConnectCheck = .max
+        swap(&watching, &watched)
+        for tag in watched {
+            guard let c = connection(tag: tag), let o = c.opening, o.watched else { continue }
+            o.watched = false
+            guard o.pending else { continue }
+            if now >= o.deadline {
+                attemptFailed(c, o)
+            } else {
+                watch(c, o)
+            }
+        }
+        watched.removeAll(keepingCapacity: true)
+    }
+
+    /// IP-S13: the backend is connected; counts it and starts writing the first bytes.
+    private func opened(_ c: SplicedConnection, _ o: BackendOpening) {
+        endAttempt(o)
+        o.connected = true
+        guard let backend = o.backend else { return }
+        backend.markUp()
+        backend.active.add(1, ordering: .relaxed)
+        backend.connections.add(1, ordering: .relaxed)
+        c.backendState = backend
+        counters.relayed.add(1, ordering: .relaxed)
+        c.counters.bytesToBackend.add(o.first.count, ordering: .relaxed)
+        writeFirst(c, o)
+    }
+
+    /// IP-S13: writes what is left of the first bytes; splicing starts once they are all written.
+    private func writeFirst(_ c: SplicedConnection, _ o: BackendOpening) {
+        while o.written < o.first.count {
+            let n = o.first.withUnsafeBufferPointer {
+                CSplice_send(c.backend, $0.baseAddress! + o.written, $0.count - o.written)
+            }
+            if n > 0 {
+                o.written += n
+            } else if n == -EAGAIN {
+                return  // the rest when the socket is writable again (its next edge)
+            } else if n != -EINTR {
+                close(c)
+                return
+            }
+        }
+        c.opening = nil
+        c.lastActive = clock()
+        counters.spliced.add(1, ordering: .relaxed)
+        service(c)
     }
 
     /// Moves what can move both ways; closes the connection when it is over (IP-S9).
     private func service(_ c: SplicedConnection) {
+        if let o = c.opening {
+            if o.connected {
+                writeFirst(c, o)
+                return
+            }
+            guard c.backend >= 0 else { return }
+            let r = CSplice_connect_result(c.backend)
+            if r == 0 {
+                opened(c, o)
+            } else if r != -EINPROGRESS {
+                attemptFailed(c, o)
+            }
+            return
+        }
         var budget = sliceBytes
         let upOK = pump(&c.up, from: c.client, to: c.backend, budget: &budget, counter: c.counters.bytesToBackend)
         let downOK = upOK && pump(&c.down, from: c.backend, to: c.client, budget: &budget, counter: c.counters.bytesToClient)
@@ -398,7 +618,7 @@ final class SpliceWorker: @unchecked Sendable {
 
     /// IP-S10: closes connections idle for `idleTimeout`.
     private func sweep(now: UInt64) {
-        for case let c? in table where now &- c.lastActive >= idleTimeout && now > c.lastActive {
+        for case let c? in table where c.opening == nil && now &- c.lastActive >= idleTimeout && now > c.lastActive {
             counters.idleClosed.add(1, ordering: .relaxed)
             close(c)
         }
@@ -416,7 +636,9 @@ final class SpliceWorker: @unchecked Sendable {
 
     private func close(_ c: SplicedConnection) {
         _ = CSplice_close(c.client)
-        _ = CSplice_close(c.backend)
+        if c.backend >= 0 { _ = CSplice_close(c.backend) }
+        if let o = c.opening { endAttempt(o) }
+        c.backendState?.active.subtract(1, ordering: .relaxed)
         recycle(c.up)
         recycle(c.down)
         if c.index >= 0 && c.index < table.count && table[c.index] === c {

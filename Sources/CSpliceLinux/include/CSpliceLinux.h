@@ -42,4 +42,15 @@ int CSplice_shutdown_write(int fd);
 /// close(fd): 0 or -errno.
 int CSplice_close(int fd);
 
+/// A non-blocking, close-on-exec TCP socket (TCP_NODELAY) connecting to `addr` (4 bytes when `family` is
+/// AF_INET, 16 for AF_INET6, network order) port `port`: the descriptor, or -errno when the socket could not be
+/// made or the connect failed at once. `*pending` is 1 while the connect is under way (EINPROGRESS), 0 when it
+/// completed at once.
+int CSplice_connect(int family, const uint8_t *addr, int port, int *pending);
+/// How a non-blocking connect on `fd` went: 0 connected, -EINPROGRESS still under way, or -errno (the
+/// socket's pending error, e.g. -ECONNREFUSED).
+int CSplice_connect_result(int fd);
+/// send(2) without blocking and without SIGPIPE: bytes written or -errno.
+ssize_t CSplice_send(int fd, const uint8_t *bytes, size_t len);
+
 #endif
