@@ -143,17 +143,47 @@ private func tcpRoute(_ backend: IPEndpoint) -> [RouteConfiguration] {
         try await h.stop()
     }
 
-    @Test func descriptorOfAChannelIsFoundAndChecked() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = try await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
-        let client = try await ClientBootstrap(group: group).connect(to: server.localAddress!).get()
-        let copy = try #require(SpliceRelay.duplicateDescriptor(of: client))
-        #expect(copy >= 0)
-        #expect(close(copy) == 0)
-        // A listening socket has no peer: refused.
-        #expect(SpliceRelay.duplicateDescriptor(of: server) == nil)
-        try await client.close().get()
-        try await server.close().get()
-        try await group.shutdownGracefully()
+    @Test func ipS14_slowClientHelloIsCutAtTheHandshakeTimeoutOnTheProxyClock() async throws {
+        let now = Atomic<UInt64>(1_000_000_000)
+        let h = try await Harness.start(mode: .tls, clock: { now.load(ordering: .relaxed) },
+                                        configure: { $0.handshakeTimeout = .seconds(5) }) {
+            [RouteConfiguration(name: "a", hostnames: ["a.example"], backends: [$0])]
+        }
+        let (channel, answer) = try await h.openClient()
+        let hello = records(clientHelloMessage(serverName: "a.example"))
+        try await channel.writeAndFlush(ByteBuffer(bytes: hello.prefix(20))).get()
+        while h.proxy.counters.accepted.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        now.add(4_900_000_000, ordering: .relaxed)  // not yet
+        try await Task.sleep(for: .milliseconds(300))  // a few looks of the relay thread: the client stays
+        #expect(h.proxy.counters.refused(.handshakeTimeout) == 0)
+        #expect(h.proxy.admission.usage.connections == 1)
+        now.add(200_000_000, ordering: .relaxed)  // past the handshake timeout on the proxy's clock
+        let received = try await answer.get()  // the proxy closed the connection
+        #expect(received.isEmpty)
+        #expect(h.proxy.counters.refused(.handshakeTimeout) == 1)
+        // The thread gives the places back right after closing the socket.
+        while h.proxy.admission.usage.connections != 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(h.proxy.counters.active.load(ordering: .relaxed) == 0)
+        #expect(h.backend.received.withLock { $0 }.isEmpty)
+        try? await channel.close().get()
+        try await h.stop()
+    }
+
+    @Test(arguments: [ByteMover.splice, .nio])
+    func ipL2_ipS14_aClientOverItsLimitIsRefusedAtAccept(mover: ByteMover) async throws {
+        let h = try await Harness.start(mode: .tcp, configure: { $0.byteMover = mover; $0.maxConnectionsPerClient = 1 },
+                                        makeRoutes: tcpRoute)
+        let (first, firstAnswer) = try await h.openClient()
+        try await first.writeAndFlush(ByteBuffer(string: "one")).get()
+        while h.backend.received.withLock({ $0.count }) < 3 { try await Task.sleep(for: .milliseconds(5)) }
+        let (refused, _) = try await h.exchange([Array("two".utf8)])  // the same address, while the first is open
+        #expect(refused.isEmpty)
+        #expect(h.proxy.counters.refused(.clientLimit) == 1)
+        #expect(h.proxy.counters.accepted.load(ordering: .relaxed) == 2)
+        try await first.close(mode: .output).get()
+        #expect(try await firstAnswer.get() == Array("one".utf8))
+        #expect(h.backend.received.withLock { $0 } == Array("one".utf8))
+        try? await first.close().get()
+        try await h.stop()
     }
 }
