@@ -254,6 +254,17 @@ done
 LOAD_AFTER=$(uptime)
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+tls_table() { # KEY TITLE: one HTTPS table (median, each round, ratio to HAProxy) of RESULTS[KEY-name]
+    local h m n
+    echo "| $2 | median | each round | vs HAProxy |"
+    echo "| --- | --- | --- | --- |"
+    h=$(median <<<"${RESULTS[$1-haproxy]}")
+    for n in "${TLS_NAMES[@]}"; do
+        m=$(median <<<"${RESULTS[$1-$n]}")
+        echo "| $n | $m | ${RESULTS[$1-$n]% } | $(awk -v a="$m" -v b="$h" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') |"
+    done
+    echo
+}
 {
     echo "### Run $(date -u '+%Y-%m-%d %H:%M:%S UTC'): inbound proxy (nat64d $(cd "$REPO_ROOT" && git rev-parse --short HEAD))"
     echo
@@ -261,22 +272,8 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { prin
     echo "Load before: \`${LOAD_BEFORE## }\`; after: \`${LOAD_AFTER## }\`."
     echo
     if ((${#TLS_NAMES[@]})); then
-        echo "| new HTTPS connections/s (wrk -c32, Connection: close) | median | each round | vs HAProxy |"
-        echo "| --- | --- | --- | --- |"
-        h=$(median <<<"${RESULTS[tls-haproxy]}")
-        for n in "${TLS_NAMES[@]}"; do
-            m=$(median <<<"${RESULTS[tls-$n]}")
-            echo "| $n | $m | ${RESULTS[tls-$n]% } | $(awk -v a="$m" -v b="$h" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') |"
-        done
-        echo
-        echo "| proxy CPU per new HTTPS connection (user + system, µs) | median | each round | vs HAProxy |"
-        echo "| --- | --- | --- | --- |"
-        h=$(median <<<"${RESULTS[cpu-haproxy]}")
-        for n in "${TLS_NAMES[@]}"; do
-            m=$(median <<<"${RESULTS[cpu-$n]}")
-            echo "| $n | $m | ${RESULTS[cpu-$n]% } | $(awk -v a="$m" -v b="$h" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') |"
-        done
-        echo
+        tls_table tls "new HTTPS connections/s (wrk -c32, Connection: close)"
+        tls_table cpu "proxy CPU per new HTTPS connection (user + system, µs)"
     fi
     if ((${#BULK_NAMES[@]})); then
         echo "| bulk, one TCP stream (iperf3) | Gbit/s median | each round | vs HAProxy | vs direct |"
