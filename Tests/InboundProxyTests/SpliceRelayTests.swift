@@ -186,4 +186,23 @@ private func tcpRoute(_ backend: IPEndpoint) -> [RouteConfiguration] {
         try? await first.close().get()
         try await h.stop()
     }
+
+    @Test(arguments: [ByteMover.splice, .nio])
+    func ipS1_ipS14_oversizedHelloAndEarlyCloseAreRefusedAndCounted(mover: ByteMover) async throws {
+        let h = try await Harness.start(mode: .tls, configure: { $0.byteMover = mover; $0.maxHandshakeBytes = 1024 }) {
+            [RouteConfiguration(name: "a", hostnames: ["a.example"], backends: [$0])]
+        }
+        let big = records(clientHelloMessage(serverName: "a.example", padding: 2000))
+        let (tooLarge, _) = try await h.exchange([big])
+        #expect(tooLarge.isEmpty)
+        #expect(h.proxy.counters.refused(.oversizedHandshake) == 1)
+        let hello = records(clientHelloMessage(serverName: "a.example"))
+        let (early, _) = try await h.exchange([Array(hello.prefix(30))])  // then EOF before the hello is whole
+        #expect(early.isEmpty)
+        #expect(h.proxy.counters.refused(.closedEarly) == 1)
+        #expect(h.backend.received.withLock { $0 }.isEmpty)
+        while h.proxy.admission.usage.connections != 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(h.proxy.counters.active.load(ordering: .relaxed) == 0)
+        try await h.stop()
+    }
 }
