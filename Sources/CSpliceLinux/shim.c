@@ -33,7 +33,10 @@ int CSplice_epoll_wait(int epfd, uint64_t *tags, int max, int timeout_ms) {
     if (max > 64) max = 64;
     int n = epoll_wait(epfd, events, max, timeout_ms);
     if (n < 0) return -errno;
-    for (int i = 0; i < n; i++) tags[i] = events[i].data.u64;
+    for (int i = 0; i < n; i++) {
+        uint64_t readable = (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? 1ULL << 61 : 0;
+        tags[i] = events[i].data.u64 | readable;
+    }
     return n;
 }
 

@@ -68,6 +68,9 @@ struct SpliceDirection {
     var fill = 0
     /// The source said end of input.
     var eof = false
+    /// The source may have bytes: set by its input events, cleared when a read finds none (edge-triggered,
+    /// so a direction is read only after an input event on its source or while a read still found bytes).
+    var readable = true
     /// The destination's writing was shut down (eof passed on).
     var shut = false
     var done: Bool { shut }
@@ -157,12 +160,18 @@ final class SplicedConnection {
 final class FrontListener: @unchecked Sendable {
     let fd: Int32
     let configuration: ListenerConfiguration
+    /// The local address of every connection it accepts, unless it listens on a wildcard address.
+    let local: IPEndpoint?
     /// Paused after a failed accept until this time (the proxy's clock); 0: listening.
     var pausedUntil: UInt64 = 0
 
-    init(fd: Int32, configuration: ListenerConfiguration) {
+    init(fd: Int32, configuration: ListenerConfiguration, address: IPEndpoint) {
         self.fd = fd
         self.configuration = configuration
+        local = switch address.address {
+        case .v4(let a): a.value == 0 ? nil : address
+        case .v6(let a): a.high == 0 && a.low == 0 ? nil : address
+        }
     }
 }
 
@@ -237,7 +246,7 @@ public final class SpliceRelay: Sendable {
                         throw ProxyListenError(address: endpoint, errno: -fd)
                     }
                     if endpoint.port == 0, let local = IPEndpoint(localOf: fd) { endpoint.port = local.port }
-                    made.append((w, FrontListener(fd: fd, configuration: listener)))
+                    made.append((w, FrontListener(fd: fd, configuration: listener, address: endpoint)))
                 }
                 if !addresses.contains(endpoint) { addresses.append(endpoint) }
             }
@@ -382,6 +391,12 @@ final class SpliceWorker: @unchecked Sendable {
     private static let wakeTag = UInt64.max
     /// Tags of listeners: this bit and the index in `listeners` (connection tags keep it clear).
     private static let listenerBit: UInt64 = 1 << 63
+    /// A connection's tag on its backend socket has this bit too (its client socket's has not).
+    private static let backendBit: UInt64 = 1 << 62
+    /// Set by CSplice_epoll_wait on events with input (or a hang-up or an error).
+    private static let readableBit: UInt64 = 1 << 61
+    /// Generations fit below those bits.
+    private static let generationMask: UInt32 = 0x1FFF_FFFF
     /// How often deadlines are looked at while one is pending.
     private static let deadlineCheck: UInt64 = 100_000_000
 
@@ -465,6 +480,9 @@ final class SpliceWorker: @unchecked Sendable {
                 } else if tag & Self.listenerBit != 0 {
                     accept(listeners[Int(tag & 0xFFFF)], tag: tag)
                 } else if let c = connection(tag: tag) {
+                    if tag & Self.readableBit != 0 {
+                        if tag & Self.backendBit != 0 { c.down.readable = true } else { c.up.readable = true }
+                    }
                     service(c)
                 }
             }
@@ -491,7 +509,8 @@ final class SpliceWorker: @unchecked Sendable {
     /// The connection an epoll tag names, if it is still there.
     private func connection(tag: UInt64) -> SplicedConnection? {
         let index = Int(tag & 0xFFFF_FFFF)
-        guard index < table.count, generations[index] == UInt32(tag >> 32) else { return nil }
+        guard index < table.count, generations[index] == UInt32(truncatingIfNeeded: tag >> 32) & Self.generationMask
+        else { return nil }
         return table[index]
     }
 
@@ -522,7 +541,8 @@ final class SpliceWorker: @unchecked Sendable {
                 _ = CSplice_epoll_input(epoll, l.fd, tag, 0)
                 return
             }
-            guard let client = IPEndpoint(family: family, raw: raw, port: port), let local = IPEndpoint(localOf: fd) else {
+            guard let client = IPEndpoint(family: family, raw: raw, port: port), let local = l.local ?? IPEndpoint(localOf: fd)
+            else {
                 _ = CSplice_close(fd)
                 continue
             }
@@ -676,7 +696,7 @@ final class SpliceWorker: @unchecked Sendable {
             c.backend = fd
             o.backend = backend
             o.connected = false
-            guard CSplice_epoll_add(epoll, fd, tag(of: c)) == 0 else {
+            guard CSplice_epoll_add(epoll, fd, tag(of: c) | Self.backendBit) == 0 else {
                 close(c)
                 return
             }
@@ -775,6 +795,8 @@ final class SpliceWorker: @unchecked Sendable {
         }
         c.opening = nil
         c.lastActive = clock()
+        c.up.readable = true  // input events that came while connecting were not acted on
+        c.down.readable = true
         counters.spliced.add(1, ordering: .relaxed)
         service(c)
     }
@@ -818,7 +840,7 @@ final class SpliceWorker: @unchecked Sendable {
                       counter: borrowing Atomic<Int>) -> Bool {
         while true {
             var moved = false
-            if !d.eof && d.fill < d.capacity && budget > 0 {
+            if !d.eof && d.readable && d.fill < d.capacity && budget > 0 {
                 let n = CSplice_move(source, d.writeEnd, d.capacity - d.fill)
                 if n > 0 {
                     d.fill += n
@@ -828,7 +850,9 @@ final class SpliceWorker: @unchecked Sendable {
                 } else if n == 0 {
                     d.eof = true
                     moved = true
-                } else if n != -EAGAIN && n != -EINTR {
+                } else if n == -EAGAIN {
+                    d.readable = false
+                } else if n != -EINTR {
                     return false
                 }
             }
@@ -883,7 +907,7 @@ final class SpliceWorker: @unchecked Sendable {
         recycle(c.down)
         if c.index >= 0 && c.index < table.count && table[c.index] === c {
             table[c.index] = nil
-            generations[c.index] = (generations[c.index] &+ 1) & 0x7FFF_FFFF  // listener tags keep the top bit
+            generations[c.index] = (generations[c.index] &+ 1) & Self.generationMask  // clear of the flag bits
             free.append(c.index)
         }
         held.subtract(1, ordering: .relaxed)

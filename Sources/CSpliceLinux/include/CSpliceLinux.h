@@ -16,7 +16,9 @@ int CSplice_epoll_create(void);
 int CSplice_epoll_add(int epfd, int fd, uint64_t data);
 /// Adds `fd` level-triggered for input (the wake-up eventfd).
 int CSplice_epoll_add_level(int epfd, int fd, uint64_t data);
-/// Waits up to `timeout_ms` for at most `max` (<= 64) events; fills `tags`. Returns the count or -errno.
+/// Waits up to `timeout_ms` for at most `max` (<= 64) events; fills `tags`, each with bit 61 set when its events
+/// include input, the peer's half-close, a hang-up or an error (so tags must keep bit 61 clear). Returns the
+/// count or -errno.
 int CSplice_epoll_wait(int epfd, uint64_t *tags, int max, int timeout_ms);
 
 /// A non-blocking eventfd, or -errno.
