@@ -18,7 +18,10 @@
 #     relay with splice(2) through a pipe, Benchmarks/SpliceRelay), and directly from the gateway to the
 #     backend over IPv6 (the ceiling: the same path without a proxy hop).
 # Medians over the rounds are reported with ratios to HAProxy (and to direct for bulk). `uptime` is recorded
-# before and after: the machine may be shared with other work, which makes absolute numbers noisy.
+# before and after: the machine may be shared with other work, which makes absolute numbers noisy. For HTTPS,
+# each proxy's CPU time per connection is reported too (its process's user + system time during its wrk run,
+# from /proc/PID/stat, divided by the connections wrk made): less sensitive to other work on the machine than
+# the rate, though kernel work of the network stack is counted to whichever process the CPU was running.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -140,6 +143,7 @@ backends = ["[$A6]:5201"]
 EOF
 netns_start_bg "$NS_GW" nat64d "$NAT64D" run --config "$D/nat64d.toml"
 NAT64D_PID=$NETNS_LAST_PID
+declare -A PIDS=([nat64d]=$NAT64D_PID)
 
 cat >"$D/haproxy.cfg" <<EOF
 global
@@ -163,6 +167,7 @@ backend iperf
     server a [$A6]:5201
 EOF
 netns_start_bg "$NS_GW" haproxy haproxy -db -f "$D/haproxy.cfg"
+PIDS[haproxy]=$NETNS_LAST_PID
 
 if ((HAVE_SNIPROXY)); then
     cat >"$D/sniproxy.conf" <<EOF
@@ -181,6 +186,7 @@ table site {
 }
 EOF
     netns_start_bg "$NS_GW" sniproxy sniproxy -f -c "$D/sniproxy.conf"
+    PIDS[sniproxy]=$NETNS_LAST_PID
 fi
 
 gcc -O2 -pthread -o "$D/splice_relay" "$REPO_ROOT/Benchmarks/SpliceRelay/splice_relay.c"
@@ -194,6 +200,9 @@ done
 wrk_rate() { # PORT -> requests/s
     ip netns exec "$NS_CLIENT" timeout $((TIME + 15)) wrk -t1 -c32 -d"${TIME}s" -H "Connection: close" \
         "https://site-a.example:$1/" 2>&1 | awk '/Requests\/sec/ { print $2 }'
+}
+cpu_ticks() { # PID -> user + system clock ticks of the process (all its threads)
+    awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 iperf_gbit() { # NS ADDR PORT -> Gbit/s (one retry: iperf3 -s takes one test at a time and may still be busy)
     local g
@@ -226,9 +235,13 @@ for ((round = 1; round <= ROUNDS; round++)); do
             perf record -q -e cpu-clock -g -p "$NAT64D_PID" -o "$PROFILE" -- sleep "$TIME" >/dev/null 2>&1 &
             PERF_PID=$!
         fi
+        t0=$(cpu_ticks "${PIDS[${TLS_NAMES[i]}]}")
         r=$(wrk_rate "${TLS_PORTS[i]}")
+        t1=$(cpu_ticks "${PIDS[${TLS_NAMES[i]}]}")
         [[ -n $PERF_PID ]] && wait "$PERF_PID"
         RESULTS[tls-${TLS_NAMES[i]}]+="${r:-0} "
+        RESULTS[cpu-${TLS_NAMES[i]}]+="$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v r="${r:-0}" -v t="$TIME" \
+            'BEGIN { printf "%.0f", (r > 0 ? d * 1e6 / hz / (r * t) : 0) }') "
         log "round $round: new HTTPS connections/s via ${TLS_NAMES[i]}: ${r:-0}"
     done
     for i in "${!BULK_NAMES[@]}"; do
@@ -241,6 +254,17 @@ done
 LOAD_AFTER=$(uptime)
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+tls_table() { # KEY TITLE: one HTTPS table (median, each round, ratio to HAProxy) of RESULTS[KEY-name]
+    local h m n
+    echo "| $2 | median | each round | vs HAProxy |"
+    echo "| --- | --- | --- | --- |"
+    h=$(median <<<"${RESULTS[$1-haproxy]}")
+    for n in "${TLS_NAMES[@]}"; do
+        m=$(median <<<"${RESULTS[$1-$n]}")
+        echo "| $n | $m | ${RESULTS[$1-$n]% } | $(awk -v a="$m" -v b="$h" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') |"
+    done
+    echo
+}
 {
     echo "### Run $(date -u '+%Y-%m-%d %H:%M:%S UTC'): inbound proxy (nat64d $(cd "$REPO_ROOT" && git rev-parse --short HEAD))"
     echo
@@ -248,14 +272,8 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { prin
     echo "Load before: \`${LOAD_BEFORE## }\`; after: \`${LOAD_AFTER## }\`."
     echo
     if ((${#TLS_NAMES[@]})); then
-        echo "| new HTTPS connections/s (wrk -c32, Connection: close) | median | each round | vs HAProxy |"
-        echo "| --- | --- | --- | --- |"
-        h=$(median <<<"${RESULTS[tls-haproxy]}")
-        for n in "${TLS_NAMES[@]}"; do
-            m=$(median <<<"${RESULTS[tls-$n]}")
-            echo "| $n | $m | ${RESULTS[tls-$n]% } | $(awk -v a="$m" -v b="$h" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') |"
-        done
-        echo
+        tls_table tls "new HTTPS connections/s (wrk -c32, Connection: close)"
+        tls_table cpu "proxy CPU per new HTTPS connection (user + system, µs)"
     fi
     if ((${#BULK_NAMES[@]})); then
         echo "| bulk, one TCP stream (iperf3) | Gbit/s median | each round | vs HAProxy | vs direct |"

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -31,7 +33,10 @@ int CSplice_epoll_wait(int epfd, uint64_t *tags, int max, int timeout_ms) {
     if (max > 64) max = 64;
     int n = epoll_wait(epfd, events, max, timeout_ms);
     if (n < 0) return -errno;
-    for (int i = 0; i < n; i++) tags[i] = events[i].data.u64;
+    for (int i = 0; i < n; i++) {
+        uint64_t readable = (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? 1ULL << 61 : 0;
+        tags[i] = events[i].data.u64 | readable;
+    }
     return n;
 }
 
@@ -68,28 +73,133 @@ ssize_t CSplice_move(int in, int out, size_t len) {
     return n < 0 ? -errno : n;
 }
 
-int CSplice_dup(int fd) {
-    int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    return d < 0 ? -errno : d;
-}
-
-static int port_of(const struct sockaddr_storage *s) {
-    if (s->ss_family == AF_INET) return ntohs(((const struct sockaddr_in *)s)->sin_port);
-    if (s->ss_family == AF_INET6) return ntohs(((const struct sockaddr_in6 *)s)->sin6_port);
-    return -1;
-}
-
-int CSplice_is_socket_with_ports(int fd, int local_port, int remote_port) {
-    int type = 0;
-    socklen_t tlen = sizeof type;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_STREAM) return 0;
-    struct sockaddr_storage local, remote;
-    socklen_t llen = sizeof local, rlen = sizeof remote;
-    if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0) return 0;
-    if (getpeername(fd, (struct sockaddr *)&remote, &rlen) < 0) return 0;
-    return port_of(&local) == local_port && port_of(&remote) == remote_port;
-}
-
 int CSplice_shutdown_write(int fd) { return shutdown(fd, SHUT_WR) < 0 ? -errno : 0; }
 
 int CSplice_close(int fd) { return close(fd) < 0 ? -errno : 0; }
+
+/* Fills `ss` from an address in CSplice form: its length, or 0 for an unknown family. */
+static socklen_t fill(struct sockaddr_storage *ss, int family, const uint8_t *addr, int port) {
+    memset(ss, 0, sizeof *ss);
+    if (family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        memcpy(&sin->sin_addr, addr, 4);
+        return sizeof *sin;
+    }
+    if (family == AF_INET6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        memcpy(&sin6->sin6_addr, addr, 16);
+        return sizeof *sin6;
+    }
+    return 0;
+}
+
+/* The reverse of fill: an IPv4 address goes to the first 4 bytes of `addr`. */
+static void unfill(const struct sockaddr_storage *ss, uint8_t *addr, int *family, int *port) {
+    *family = ss->ss_family;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+        memcpy(addr, &sin->sin_addr, 4);
+        *port = ntohs(sin->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+        memcpy(addr, &sin6->sin6_addr, 16);
+        *port = ntohs(sin6->sin6_port);
+    } else {
+        *port = 0;
+    }
+}
+
+/* A non-blocking, close-on-exec TCP socket for `addr` (filled into `ss`, its length in `len`) with the socket
+   option `level`/`name` set to 1, or -errno. */
+static int tcp_socket(int family, const uint8_t *addr, int port, int level, int name, struct sockaddr_storage *ss,
+                      socklen_t *len) {
+    *len = fill(ss, family, addr, port);
+    if (*len == 0) return -EAFNOSUPPORT;
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (fd < 0) return -errno;
+    int one = 1;
+    (void)setsockopt(fd, level, name, &one, sizeof one);
+    return fd;
+}
+
+int CSplice_connect(int family, const uint8_t *addr, int port, int *pending) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int fd = tcp_socket(family, addr, port, IPPROTO_TCP, TCP_NODELAY, &ss, &len);
+    if (fd < 0) return fd;
+    *pending = 0;
+    if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+        if (errno != EINPROGRESS) {
+            int e = errno;
+            close(fd);
+            return -e;
+        }
+        *pending = 1;
+    }
+    return fd;
+}
+
+int CSplice_connect_result(int fd) {
+    int err = 0;
+    socklen_t elen = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0) return -errno;
+    if (err != 0) return -err;
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof peer;
+    if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0) return 0;
+    return errno == ENOTCONN ? -EINPROGRESS : -errno;
+}
+
+ssize_t CSplice_send(int fd, const uint8_t *bytes, size_t len) {
+    ssize_t n = send(fd, bytes, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return n < 0 ? -errno : n;
+}
+
+int CSplice_listen(int family, const uint8_t *addr, int port, int reuse_port, int backlog) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int fd = tcp_socket(family, addr, port, SOL_SOCKET, SO_REUSEADDR, &ss, &len);
+    if (fd < 0) return fd;
+    int one = 1;
+    if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) goto fail;
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0) goto fail;
+    if (listen(fd, backlog) < 0) goto fail;
+    return fd;
+fail:;
+    int e = errno;
+    close(fd);
+    return -e;
+}
+
+int CSplice_accept(int fd, uint8_t *addr, int *family, int *port) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c < 0) return -errno;
+    int one = 1;
+    (void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    unfill(&ss, addr, family, port);
+    return c;
+}
+
+int CSplice_local_address(int fd, uint8_t *addr, int *family, int *port) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) return -errno;
+    unfill(&ss, addr, family, port);
+    return 0;
+}
+
+ssize_t CSplice_recv(int fd, uint8_t *bytes, size_t len) {
+    ssize_t n = recv(fd, bytes, len, MSG_DONTWAIT);
+    return n < 0 ? -errno : n;
+}
+
+int CSplice_epoll_input(int epfd, int fd, uint64_t data, int on) {
+    struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.u64 = data};
+    return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}

@@ -38,9 +38,10 @@ public final class ProxyCounters: Sendable {
     public let connectFailures = Atomic<Int>(0)
     public let healthChecks = Atomic<Int>(0)
     public let healthCheckFailures = Atomic<Int>(0)
-    /// Connections handed to the splice relay threads (IP-S8).
+    /// Connections whose bytes the relay threads splice (IP-S8), counted once the first bytes are written.
     public let spliced = Atomic<Int>(0)
-    /// Connections left on NIO's relay although splicing was on (descriptors or pipes not available).
+    /// Routed connections on the relay threads that got no pipe (closed: there is no NIO channel to fall
+    /// back to; IP-S14).
     public let spliceFallbacks = Atomic<Int>(0)
     /// Failed accepts (file descriptors exhausted); the listener pauses a second each time.
     public let acceptErrors = AcceptErrors()

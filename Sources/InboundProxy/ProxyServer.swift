@@ -13,8 +13,9 @@
 //          both directions are closed or either side closes fully or fails.
 //   IP-S6  a relayed connection idle (no byte either way) for `idleTimeout` is closed (counted idle-closed).
 //   IP-S7  route changes (`apply`) affect new connections only (IP-R5).
-//   IP-S8–IP-S12: once routed and the first bytes are written, a connection is spliced on the relay threads
-//          (SpliceRelay.swift), or stays on NIO's relay (GlueHandler) when splicing is off or not possible.
+//   IP-S8–IP-S14: with the splice relay (the default), the relay threads do all of this themselves
+//          (SpliceRelay.swift: their own listeners, the same first-bytes rules, the backend connect, splice);
+//          this file's FrontHandler and GlueHandler serve when `byteMover` is `.nio` or the threads cannot run.
 
 import CSpliceLinux
 import Listening
@@ -78,7 +79,9 @@ public final class ProxyServer: Sendable {
         current = Mutex(try RouteTable(routes: settings.routes, listeners: settings.listeners, previous: nil))
         splice = settings.byteMover == .splice
             ? SpliceRelay(threads: settings.relayThreads, pipeSize: settings.pipeSize,
-                          idleTimeout: UInt64(settings.idleTimeout.nanoseconds), clock: clock, counters: counters)
+                          idleTimeout: UInt64(settings.idleTimeout.nanoseconds),
+                          connectTimeout: UInt64(settings.connectTimeout.nanoseconds),
+                          downTime: UInt64(settings.downTime.nanoseconds), clock: clock, counters: counters)
             : nil
     }
 
@@ -94,21 +97,35 @@ public final class ProxyServer: Sendable {
 
     /// The addresses the listeners are bound to (with the ports the kernel chose for port 0), each once.
     public var boundAddresses: [SocketAddress] {
-        channels.withLock { list in
+        var seen: [SocketAddress] = channels.withLock { list in
             var seen: [SocketAddress] = []
             for case let a? in list.map(\.localAddress) where !seen.contains(a) { seen.append(a) }
             return seen
         }
+        for case let a? in (splice?.boundAddresses ?? []).map({ try? $0.socketAddress }) where !seen.contains(a) { seen.append(a) }
+        return seen
     }
 
     /// Binds every listener address and starts the health checks.
     ///
-    /// Each address is bound once per event loop with SO_REUSEPORT: the kernel spreads new connections over
-    /// the loops, and a connection lives on the loop that accepted it (its backend connect too, through that
-    /// loop's own ClientBootstrap), so no connection crosses threads before it is relayed. Port 0 is bound on
-    /// the first loop and the others join the port the kernel chose.
+    /// With the splice relay (IP-S14), each relay thread listens on every address itself (SpliceRelay.swift).
+    /// Otherwise each address is bound once per event loop with SO_REUSEPORT: the kernel spreads new
+    /// connections over the loops, and a connection lives on the loop that accepted it (its backend connect
+    /// too, through that loop's own ClientBootstrap), so no connection crosses threads. Port 0 is bound on the
+    /// first loop or thread and the others join the port the kernel chose.
     public func start() async throws {
-        splice?.start()
+        if let splice {
+            let front = FrontSettings(
+                admission: admission, route: { [weak self] in self?.table.route(listener: $0, name: $1) },
+                maxHandshakeBytes: settings.maxHandshakeBytes,
+                handshakeTimeout: UInt64(settings.handshakeTimeout.nanoseconds), acceptErrors: counters.acceptErrors,
+                logger: logger)
+            try splice.listen(settings.listeners, front: front)
+            if splice.start() {
+                startChecks()
+                return
+            }
+        }
         let loops = Array(group.makeIterator())
         for listener in settings.listeners {
             for endpoint in listener.addresses {
@@ -134,6 +151,10 @@ public final class ProxyServer: Sendable {
                 }
             }
         }
+        startChecks()
+    }
+
+    private func startChecks() {
         if let interval = settings.healthCheckInterval {
             let task = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: interval) { [self] _ in
                 checkBackends(timeout: min(interval, settings.connectTimeout))
@@ -233,20 +254,6 @@ final class ConnectionSlot {
         route?.release()
         backend?.active.subtract(1, ordering: .relaxed)
     }
-
-    /// The same release for another thread (the splice relay); this slot then releases nothing itself.
-    func detach() -> @Sendable () -> Void {
-        released = true
-        // Not the server itself: a relay thread must never drop the last reference to it (its deinit stops
-        // the relay threads).
-        let (admission, counters, client, route, backend) = (server.admission, server.counters, client, route, backend)
-        return {
-            admission.release(client)
-            counters.active.subtract(1, ordering: .relaxed)
-            route?.release()
-            backend?.active.subtract(1, ordering: .relaxed)
-        }
-    }
 }
 
 /// The client side until the relay starts: admission, first bytes, routing, connecting (IP-S1–IP-S3).
@@ -254,7 +261,7 @@ final class FrontHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    private enum State { case reading, connecting, handingOff, relaying, spliced, closed }
+    private enum State { case reading, connecting, relaying, closed }
 
     let server: ProxyServer
     let listener: ListenerConfiguration
@@ -271,8 +278,6 @@ final class FrontHandler: ChannelInboundHandler {
     private var tried = Set<Int>()
     /// The client half-closed while the backend was being connected: passed on once the relay is in place.
     private var clientEOF = false
-    /// The backend while the first bytes are written before splicing.
-    private var backendChannel: (any Channel)?
     /// TLS: no parse before the buffer holds this many bytes (IP-T6). HTTP: bytes already searched for a LF.
     private var wanted = 0
 
@@ -315,7 +320,7 @@ final class FrontHandler: ChannelInboundHandler {
             context.fireChannelRead(data)
         case .closed:
             return
-        case .connecting, .handingOff, .spliced:
+        case .connecting:
             buffer.writeBuffer(&bytes)
         case .reading:
             let before = buffer.readableBytes
@@ -335,31 +340,15 @@ final class FrontHandler: ChannelInboundHandler {
 
     /// Decides once the first bytes say where to go (IP-S1).
     private func inspect(context: ChannelHandlerContext) {
-        let view = buffer.readableBytesView
         let limit = server.settings.maxHandshakeBytes
-        switch listener.mode {
-        case .tls:
-            switch ClientHello.parse(view, maxBytes: limit) {
-            case .needMore: wanted = ClientHello.bytesWanted(view)
-            case .serverName(let n): routeKnown(context: context, name: n)
-            case .noServerName: routeKnown(context: context, name: nil)
-            case .invalid: refuse(context: context, .invalidHandshake)
-            case .tooLarge: refuse(context: context, .oversizedHandshake)
-            }
-        case .http:
-            switch HTTPHost.parse(view, maxBytes: limit) {
-            case .needMore: break
-            case .host(let n, let length):
-                headLength = length
-                routeKnown(context: context, name: n)
-            case .noHost(let length):
-                headLength = length
-                routeKnown(context: context, name: nil)
-            case .invalid: refuse(context: context, .invalidHandshake)
-            case .tooLarge: refuse(context: context, .oversizedHandshake)
-            }
-        case .tcp:
-            break
+        switch FirstBytes.decide(buffer.readableBytesView, mode: listener.mode, limit: limit) {
+        case .needMore(let w):
+            if listener.mode == .tls { wanted = w }
+        case .route(let n, let length):
+            headLength = length
+            routeKnown(context: context, name: n)
+        case .refuse(let reason):
+            refuse(context: context, reason)
         }
         if state == .reading && buffer.readableBytes > limit + 16 * 1024 {
             refuse(context: context, .oversizedHandshake)  // records beyond the message: bounded all the same
@@ -434,64 +423,12 @@ final class FrontHandler: ChannelInboundHandler {
         backend.active.add(1, ordering: .relaxed)
         backend.connections.add(1, ordering: .relaxed)
         server.counters.relayed.add(1, ordering: .relaxed)
-        let config = route.configuration
-        var first = channel.allocator.buffer(capacity: buffer.readableBytes + 256)
-        first.writeBytes(ProxyProtocolHeader.encode(config.proxyProtocol, source: client, destination: local,
-                                                    authority: name, tls: listener.mode == .tls))
-        if listener.mode == .http, config.forwardedHeaders, let headLength {
-            if var head = buffer.readSlice(length: headLength) { first.writeBuffer(&head) }
-            first.writeString(Self.forwardedFields(client: client.address))
-        }
-        first.writeBuffer(&buffer)
+        let first = channel.allocator.buffer(bytes: FirstBytes.assemble(
+            buffer.readableBytesView, route: route.configuration, mode: listener.mode, client: client, local: local,
+            name: name, headLength: headLength))
+        buffer.clear()
         route.counters.bytesToBackend.add(first.readableBytes, ordering: .relaxed)
-        guard let splice = server.splice, splice.isRunning else {
-            startGlue(context: context, route: route, channel: channel, first: first)
-            return
-        }
-        // IP-S8: the first bytes go through NIO; once they are written the sockets leave NIO.
-        state = .handingOff
-        backendChannel = channel
-        channel.writeAndFlush(first).assumeIsolated().whenComplete { result in
-            guard self.state == .handingOff else { return }
-            self.backendChannel = nil
-            guard case .success = result else {
-                self.state = .closed
-                slot.release()
-                channel.close(promise: nil)
-                context.close(promise: nil)
-                return
-            }
-            if !self.handOff(context: context, route: route, channel: channel, splice: splice) {
-                self.server.counters.spliceFallbacks.add(1, ordering: .relaxed)
-                self.state = .relaying
-                self.startGlue(context: context, route: route, channel: channel, first: nil)
-            }
-        }
-    }
-
-    /// Gives both sockets to the splice relay; false (nothing changed) when that is not possible.
-    private func handOff(context: ChannelHandlerContext, route: RouteState, channel: any Channel, splice: SpliceRelay) -> Bool {
-        guard let slot, let pipes = splice.takePipes() else { return false }
-        guard let client = SpliceRelay.duplicateDescriptor(of: context.channel) else {
-            splice.giveBack(pipes.0)
-            splice.giveBack(pipes.1)
-            return false
-        }
-        guard let backend = SpliceRelay.duplicateDescriptor(of: channel) else {
-            _ = CSplice_close(client)
-            splice.giveBack(pipes.0)
-            splice.giveBack(pipes.1)
-            return false
-        }
-        state = .spliced
-        let connection = SplicedConnection(client: client, backend: backend, pipes: pipes, counters: route.counters,
-                                           release: slot.detach())
-        // NIO's descriptors close; the sockets stay open through the duplicates.
-        channel.close(promise: nil)
-        context.close(promise: nil)
-        server.counters.spliced.add(1, ordering: .relaxed)
-        splice.adopt(connection, clientEOF: clientEOF)
-        return true
+        startGlue(context: context, route: route, channel: channel, first: first)
     }
 
     /// NIO's relay (GlueHandler) for this connection; `first`, when given, is written to the backend first.
@@ -535,9 +472,9 @@ final class FrontHandler: ChannelInboundHandler {
         case .reading:
             // IP-S5: EOF before the route is known; a request that is complete was routed already.
             refuse(context: context, .closedEarly)
-        case .connecting, .handingOff:
+        case .connecting:
             clientEOF = true
-        case .relaying, .spliced, .closed:
+        case .relaying, .closed:
             break
         }
     }
@@ -549,13 +486,7 @@ final class FrontHandler: ChannelInboundHandler {
             state = .closed
             server.counters.countRefusal(.closedEarly)
             slot?.release()
-        case .handingOff:
-            // The client went away while its first bytes were being written.
-            state = .closed
-            slot?.release()
-            backendChannel?.close(promise: nil)
-            backendChannel = nil
-        case .relaying, .spliced, .closed:
+        case .relaying, .closed:
             break
         }
         context.fireChannelInactive()

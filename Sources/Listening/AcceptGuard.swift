@@ -35,7 +35,7 @@ public final class AcceptErrors: Sendable {
     public var count: Int { failures.load(ordering: .relaxed) }
 
     /// Counts one failure; true when it should be logged (the first, then at most one per `interval`).
-    func record(now: UInt64, interval: UInt64) -> Bool {
+    public func record(now: UInt64, interval: UInt64) -> Bool {
         failures.add(1, ordering: .relaxed)
         let last = lastLogged.load(ordering: .relaxed)
         guard last == 0 || now &- last >= interval else { return false }

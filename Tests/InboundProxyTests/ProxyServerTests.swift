@@ -106,17 +106,23 @@ struct Harness {
 
     /// Connects to the proxy, sends `chunks` (flushing each), half-closes, and returns what came back.
     func exchange(_ chunks: [[UInt8]]) async throws -> (received: [UInt8], local: IPEndpoint) {
+        let (channel, answer) = try await openClient()
+        let local = IPEndpoint(channel.localAddress)!
+        for chunk in chunks { try await channel.writeAndFlush(ByteBuffer(bytes: chunk)).get() }
+        try? await channel.close(mode: .output).get()
+        let received = try await answer.get()
+        try? await channel.close().get()
+        return (received, local)
+    }
+
+    /// A client connected to the proxy, and what it will have received when the proxy stops sending.
+    func openClient() async throws -> (channel: any Channel, received: EventLoopFuture<[UInt8]>) {
         let promise = group.next().makePromise(of: [UInt8].self)
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { $0.pipeline.addHandler(Collector(done: promise)) }
             .connect(to: proxyAddress).get()
-        let local = IPEndpoint(channel.localAddress)!
-        for chunk in chunks { try await channel.writeAndFlush(ByteBuffer(bytes: chunk)).get() }
-        try? await channel.close(mode: .output).get()
-        let received = try await promise.futureResult.get()
-        try? await channel.close().get()
-        return (received, local)
+        return (channel, promise.futureResult)
     }
 
     func stop() async throws {
@@ -198,28 +204,55 @@ struct Harness {
         try await h.stop()
     }
 
-    @Test func ipS3_deadBackendIsMarkedDownAndTheNextOneServes() async throws {
+    /// On NIO and on the relay threads (IP-S13) alike.
+    @Test(arguments: [ByteMover.splice, .nio])
+    func ipS3_deadBackendIsMarkedDownAndTheNextOneServes(mover: ByteMover) async throws {
         // Port 1 on ::1 refuses connections: a dead backend first in round-robin order.
         let dead = IPEndpoint(.v6(.loopback), 1)
-        let h = try await Harness.start(mode: .tls) { [RouteConfiguration(name: "a", hostnames: ["a.example"], backends: [dead, $0])] }
+        let h = try await Harness.start(mode: .tls, configure: { $0.byteMover = mover }) {
+            [RouteConfiguration(name: "a", hostnames: ["a.example"], backends: [dead, $0])]
+        }
         let hello = records(clientHelloMessage(serverName: "a.example"))
         let (received, _) = try await h.exchange([hello])
         #expect(received == hello)
         let backends = h.proxy.table.routes["a"]!.backends
         #expect(backends[0].connectFailures.load(ordering: .relaxed) == 1)
+        #expect(h.proxy.counters.connectFailures.load(ordering: .relaxed) == 1)
         #expect(!backends[0].isUp(now: h.proxy.clock()))
         #expect(backends[1].connections.load(ordering: .relaxed) == 1)
+        #expect(h.proxy.counters.relayed.load(ordering: .relaxed) == 1)
+        #expect(h.proxy.counters.spliced.load(ordering: .relaxed) == (mover == .splice ? 1 : 0))
+        // The connection ended: its backend's place is given back too.
+        while backends[1].active.load(ordering: .relaxed) != 0 || h.proxy.admission.usage.connections != 0 {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(h.proxy.counters.active.load(ordering: .relaxed) == 0)
+        try await h.stop()
+    }
+
+    @Test(arguments: [ByteMover.splice, .nio])
+    func ipS3_whenEveryBackendFailsTheClientIsClosedAndCountedNoBackend(mover: ByteMover) async throws {
+        let dead = IPEndpoint(.v6(.loopback), 1)
+        let h = try await Harness.start(mode: .tls, configure: { $0.byteMover = mover }) { _ in
+            [RouteConfiguration(name: "a", hostnames: ["a.example"], backends: [dead])]
+        }
+        let (received, _) = try await h.exchange([records(clientHelloMessage(serverName: "a.example"))])
+        #expect(received.isEmpty)
+        #expect(h.proxy.counters.refused(.noBackend) == 1)
+        let backend = h.proxy.table.routes["a"]!.backends[0]
+        #expect(backend.connectFailures.load(ordering: .relaxed) == 1)
+        #expect(backend.active.load(ordering: .relaxed) == 0)
+        #expect(h.proxy.counters.relayed.load(ordering: .relaxed) == 0)
+        while h.proxy.admission.usage.connections != 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(h.proxy.counters.active.load(ordering: .relaxed) == 0)
+        #expect(h.proxy.table.routes["a"]!.counters.active.load(ordering: .relaxed) == 0)
         try await h.stop()
     }
 
     @Test func ipS7_applySwapsRoutesForNewConnectionsOnly() async throws {
         let h = try await Harness.start(mode: .tls) { [RouteConfiguration(name: "a", hostnames: ["a.example"], backends: [$0])] }
         // An established relay: connected and replayed, still open.
-        let promise = h.group.next().makePromise(of: [UInt8].self)
-        let channel = try await ClientBootstrap(group: h.group)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelInitializer { $0.pipeline.addHandler(Collector(done: promise)) }
-            .connect(to: h.proxyAddress).get()
+        let (channel, answer) = try await h.openClient()
         let hello = records(clientHelloMessage(serverName: "a.example"))
         try await channel.writeAndFlush(ByteBuffer(bytes: hello)).get()
         while h.proxy.counters.relayed.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(5)) }
@@ -231,7 +264,7 @@ struct Harness {
         // The established connection still relays.
         try await channel.writeAndFlush(ByteBuffer(string: "still here")).get()
         try await channel.close(mode: .output).get()
-        let received = try await promise.futureResult.get()
+        let received = try await answer.get()
         #expect(received == hello + Array("still here".utf8))
         #expect(h.proxy.table.routes["a"]!.counters.connections.load(ordering: .relaxed) == 1)
         try await h.stop()

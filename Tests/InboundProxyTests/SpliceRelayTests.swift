@@ -73,35 +73,136 @@ private func tcpRoute(_ backend: IPEndpoint) -> [RouteConfiguration] {
         let now = Atomic<UInt64>(1_000_000_000)
         let h = try await Harness.start(mode: .tcp, clock: { now.load(ordering: .relaxed) },
                                         configure: { $0.idleTimeout = .seconds(30) }, makeRoutes: tcpRoute)
-        let promise = h.group.next().makePromise(of: [UInt8].self)
-        let channel = try await ClientBootstrap(group: h.group)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelInitializer { $0.pipeline.addHandler(Collector(done: promise)) }
-            .connect(to: h.proxyAddress).get()
+        let (channel, answer) = try await h.openClient()
         try await channel.writeAndFlush(ByteBuffer(string: "ping")).get()
         while h.proxy.counters.spliced.load(ordering: .relaxed) == 0 || h.backend.received.withLock({ $0.count }) < 4 {
             try await Task.sleep(for: .milliseconds(5))
         }
         #expect(h.proxy.counters.idleClosed.load(ordering: .relaxed) == 0)
         now.add(31_000_000_000, ordering: .relaxed)  // past the idle timeout on the proxy's clock
-        let received = try await promise.futureResult.get()  // the proxy closed the connection
+        let received = try await answer.get()  // the proxy closed the connection
         #expect(received == Array("ping".utf8))
         #expect(h.proxy.counters.idleClosed.load(ordering: .relaxed) == 1)
         try? await channel.close().get()
         try await h.stop()
     }
 
-    @Test func descriptorOfAChannelIsFoundAndChecked() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = try await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
-        let client = try await ClientBootstrap(group: group).connect(to: server.localAddress!).get()
-        let copy = try #require(SpliceRelay.duplicateDescriptor(of: client))
-        #expect(copy >= 0)
-        #expect(close(copy) == 0)
-        // A listening socket has no peer: refused.
-        #expect(SpliceRelay.duplicateDescriptor(of: server) == nil)
-        try await client.close().get()
-        try await server.close().get()
-        try await group.shutdownGracefully()
+    @Test func ipS13_connectNotDoneWithinTheTimeoutOnTheProxyClockMovesToTheNextBackend() async throws {
+        // A listener that never accepts, with a backlog of 0 and one connection already queued: the kernel
+        // drops further SYNs, so a connect to it stays under way until the proxy gives up on it.
+        let stuckGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let stuck = try await ServerBootstrap(group: stuckGroup)
+            .serverChannelOption(.backlog, value: 0)
+            .serverChannelOption(.autoRead, value: false)
+            .bind(host: "::1", port: 0).get()
+        let filler = try await ClientBootstrap(group: stuckGroup).connect(to: stuck.localAddress!).get()
+        let now = Atomic<UInt64>(1_000_000_000)
+        let h = try await Harness.start(mode: .tcp, clock: { now.load(ordering: .relaxed) },
+                                        configure: { $0.connectTimeout = .seconds(3) }) { backend in
+            [RouteConfiguration(name: "fwd", hostnames: [], backends: [IPEndpoint(stuck.localAddress)!, backend])]
+        }
+        let splice = try #require(h.proxy.splice)
+        let (channel, answer) = try await h.openClient()
+        try await channel.writeAndFlush(ByteBuffer(string: "ping")).get()
+        while splice.connecting == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        let backends = h.proxy.table.routes["fwd"]!.backends
+        now.add(2_900_000_000, ordering: .relaxed)  // not yet
+        try await Task.sleep(for: .milliseconds(300))  // two looks of the relay thread: the connect stays
+        #expect(backends[0].connectFailures.load(ordering: .relaxed) == 0)
+        now.add(200_000_000, ordering: .relaxed)  // past the connect timeout on the proxy's clock
+        try await channel.close(mode: .output).get()
+        let received = try await answer.get()
+        #expect(received == Array("ping".utf8))
+        #expect(backends[0].connectFailures.load(ordering: .relaxed) == 1)
+        #expect(h.proxy.counters.connectFailures.load(ordering: .relaxed) == 1)
+        #expect(!backends[0].isUp(now: now.load(ordering: .relaxed)))
+        #expect(backends[1].connections.load(ordering: .relaxed) == 1)
+        #expect(h.proxy.counters.spliced.load(ordering: .relaxed) == 1)
+        #expect(splice.connecting == 0)
+        try? await channel.close().get()
+        try await h.stop()
+        try await filler.close().get()
+        try await stuck.close().get()
+        try await stuckGroup.shutdownGracefully()
+    }
+
+    @Test(arguments: [ByteMover.splice, .nio])
+    func ipS13_largeFirstBytesArriveWholeAfterShortWrites(mover: ByteMover) async throws {
+        // A 1 MiB request head: more than a new socket takes in one write, so the relay thread writes it in
+        // parts as the backend reads.
+        let h = try await Harness.start(mode: .http, configure: { $0.byteMover = mover; $0.maxHandshakeBytes = 2 << 20 }) {
+            [RouteConfiguration(name: "web", hostnames: ["w.example"], backends: [$0])]
+        }
+        let pad = pattern(count: 1 << 20, seed: 7).map { 0x61 + $0 % 26 }
+        let sent = Array("GET / HTTP/1.1\r\nHost: w.example\r\nX-Pad: ".utf8) + pad + Array("\r\n\r\nbody".utf8)
+        let (received, _) = try await h.exchange([sent])
+        #expect(received.count == sent.count)
+        #expect(fnv1a(received) == fnv1a(sent))
+        #expect(h.proxy.table.routes["web"]!.counters.bytesToBackend.load(ordering: .relaxed) == sent.count)
+        #expect(h.proxy.counters.spliced.load(ordering: .relaxed) == (mover == .splice ? 1 : 0))
+        try await h.stop()
+    }
+
+    @Test func ipS14_slowClientHelloIsCutAtTheHandshakeTimeoutOnTheProxyClock() async throws {
+        let now = Atomic<UInt64>(1_000_000_000)
+        let h = try await Harness.start(mode: .tls, clock: { now.load(ordering: .relaxed) },
+                                        configure: { $0.handshakeTimeout = .seconds(5) }) {
+            [RouteConfiguration(name: "a", hostnames: ["a.example"], backends: [$0])]
+        }
+        let (channel, answer) = try await h.openClient()
+        let hello = records(clientHelloMessage(serverName: "a.example"))
+        try await channel.writeAndFlush(ByteBuffer(bytes: hello.prefix(20))).get()
+        while h.proxy.counters.accepted.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        now.add(4_900_000_000, ordering: .relaxed)  // not yet
+        try await Task.sleep(for: .milliseconds(300))  // a few looks of the relay thread: the client stays
+        #expect(h.proxy.counters.refused(.handshakeTimeout) == 0)
+        #expect(h.proxy.admission.usage.connections == 1)
+        now.add(200_000_000, ordering: .relaxed)  // past the handshake timeout on the proxy's clock
+        let received = try await answer.get()  // the proxy closed the connection
+        #expect(received.isEmpty)
+        #expect(h.proxy.counters.refused(.handshakeTimeout) == 1)
+        // The thread gives the places back right after closing the socket.
+        while h.proxy.admission.usage.connections != 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(h.proxy.counters.active.load(ordering: .relaxed) == 0)
+        #expect(h.backend.received.withLock { $0 }.isEmpty)
+        try? await channel.close().get()
+        try await h.stop()
+    }
+
+    @Test(arguments: [ByteMover.splice, .nio])
+    func ipL2_ipS14_aClientOverItsLimitIsRefusedAtAccept(mover: ByteMover) async throws {
+        let h = try await Harness.start(mode: .tcp, configure: { $0.byteMover = mover; $0.maxConnectionsPerClient = 1 },
+                                        makeRoutes: tcpRoute)
+        let (first, firstAnswer) = try await h.openClient()
+        try await first.writeAndFlush(ByteBuffer(string: "one")).get()
+        while h.backend.received.withLock({ $0.count }) < 3 { try await Task.sleep(for: .milliseconds(5)) }
+        let (refused, _) = try await h.exchange([Array("two".utf8)])  // the same address, while the first is open
+        #expect(refused.isEmpty)
+        #expect(h.proxy.counters.refused(.clientLimit) == 1)
+        #expect(h.proxy.counters.accepted.load(ordering: .relaxed) == 2)
+        try await first.close(mode: .output).get()
+        #expect(try await firstAnswer.get() == Array("one".utf8))
+        #expect(h.backend.received.withLock { $0 } == Array("one".utf8))
+        try? await first.close().get()
+        try await h.stop()
+    }
+
+    @Test(arguments: [ByteMover.splice, .nio])
+    func ipS1_ipS14_oversizedHelloAndEarlyCloseAreRefusedAndCounted(mover: ByteMover) async throws {
+        let h = try await Harness.start(mode: .tls, configure: { $0.byteMover = mover; $0.maxHandshakeBytes = 1024 }) {
+            [RouteConfiguration(name: "a", hostnames: ["a.example"], backends: [$0])]
+        }
+        let big = records(clientHelloMessage(serverName: "a.example", padding: 2000))
+        let (tooLarge, _) = try await h.exchange([big])
+        #expect(tooLarge.isEmpty)
+        #expect(h.proxy.counters.refused(.oversizedHandshake) == 1)
+        let hello = records(clientHelloMessage(serverName: "a.example"))
+        let (early, _) = try await h.exchange([Array(hello.prefix(30))])  // then EOF before the hello is whole
+        #expect(early.isEmpty)
+        #expect(h.proxy.counters.refused(.closedEarly) == 1)
+        #expect(h.backend.received.withLock { $0 }.isEmpty)
+        while h.proxy.admission.usage.connections != 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(h.proxy.counters.active.load(ordering: .relaxed) == 0)
+        try await h.stop()
     }
 }

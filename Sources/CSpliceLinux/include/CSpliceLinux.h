@@ -16,7 +16,9 @@ int CSplice_epoll_create(void);
 int CSplice_epoll_add(int epfd, int fd, uint64_t data);
 /// Adds `fd` level-triggered for input (the wake-up eventfd).
 int CSplice_epoll_add_level(int epfd, int fd, uint64_t data);
-/// Waits up to `timeout_ms` for at most `max` (<= 64) events; fills `tags`. Returns the count or -errno.
+/// Waits up to `timeout_ms` for at most `max` (<= 64) events; fills `tags`, each with bit 61 set when its events
+/// include input, the peer's half-close, a hang-up or an error (so tags must keep bit 61 clear). Returns the
+/// count or -errno.
 int CSplice_epoll_wait(int epfd, uint64_t *tags, int max, int timeout_ms);
 
 /// A non-blocking eventfd, or -errno.
@@ -32,14 +34,34 @@ int CSplice_pipe(int fds[2], int size);
 /// Moves up to `len` bytes from `in` to `out` (one of them a pipe) without blocking: bytes moved, 0 at end of
 /// input, or -errno (-EAGAIN: nothing can move now).
 ssize_t CSplice_move(int in, int out, size_t len);
-/// A close-on-exec duplicate of `fd`, or -errno.
-int CSplice_dup(int fd);
-/// 1 when `fd` is a TCP socket (IPv4 or IPv6) whose local port is `local_port` and whose peer's port is
-/// `remote_port`, 0 otherwise.
-int CSplice_is_socket_with_ports(int fd, int local_port, int remote_port);
 /// shutdown(fd, SHUT_WR): 0 or -errno.
 int CSplice_shutdown_write(int fd);
 /// close(fd): 0 or -errno.
 int CSplice_close(int fd);
+
+/// A non-blocking, close-on-exec TCP socket (TCP_NODELAY) connecting to `addr` (4 bytes when `family` is
+/// AF_INET, 16 for AF_INET6, network order) port `port`: the descriptor, or -errno when the socket could not be
+/// made or the connect failed at once. `*pending` is 1 while the connect is under way (EINPROGRESS), 0 when it
+/// completed at once.
+int CSplice_connect(int family, const uint8_t *addr, int port, int *pending);
+/// How a non-blocking connect on `fd` went: 0 connected, -EINPROGRESS still under way, or -errno (the
+/// socket's pending error, e.g. -ECONNREFUSED).
+int CSplice_connect_result(int fd);
+/// send(2) without blocking and without SIGPIPE: bytes written or -errno.
+ssize_t CSplice_send(int fd, const uint8_t *bytes, size_t len);
+
+/// A non-blocking, close-on-exec TCP listening socket bound to `addr` (as for CSplice_connect; port 0: the
+/// kernel picks), with SO_REUSEADDR and, when `reuse_port` is 1, SO_REUSEPORT:
+/// the descriptor, or -errno.
+int CSplice_listen(int family, const uint8_t *addr, int port, int reuse_port, int backlog);
+/// accept4(2) without blocking (close-on-exec, non-blocking, TCP_NODELAY set): the descriptor, or -errno; the
+/// peer's address goes to `addr` (16 bytes room), its family to `*family`, its port to `*port`.
+int CSplice_accept(int fd, uint8_t *addr, int *family, int *port);
+/// getsockname(2) of `fd` in the same form as CSplice_accept: 0 or -errno.
+int CSplice_local_address(int fd, uint8_t *addr, int *family, int *port);
+/// recv(2) without blocking: bytes read, 0 at end of input, or -errno.
+ssize_t CSplice_recv(int fd, uint8_t *bytes, size_t len);
+/// Turns input events of a level-triggered `fd` (added with CSplice_epoll_add_level) on or off.
+int CSplice_epoll_input(int epfd, int fd, uint64_t data, int on);
 
 #endif
