@@ -467,6 +467,7 @@ final class SpliceWorker: @unchecked Sendable {
     }
 
     private func run() {
+        _ = CSplice_name_thread("proxy-relay")
         nextSweep = clock() &+ 1_000_000_000
         while !stopping.load(ordering: .acquiring) {
             let wait: Int32 = !ready.isEmpty ? 0 : watching.isEmpty ? 1000 : Int32(Self.deadlineCheck / 1_000_000)

@@ -11,6 +11,9 @@
 #include <sys/types.h>
 
 /// An epoll instance (close-on-exec), or -errno.
+/// Names the calling thread (the kernel keeps 15 bytes) for top -H, ps -L and perf; 0 or -errno.
+int CSplice_name_thread(const char *name);
+
 int CSplice_epoll_create(void);
 /// Adds `fd` edge-triggered for input, output, peer half-close and errors, with `data` as its tag.
 int CSplice_epoll_add(int epfd, int fd, uint64_t data);
