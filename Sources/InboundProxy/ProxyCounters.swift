@@ -27,6 +27,9 @@ public enum RefusalReason: String, Sendable, CaseIterable {
     case closedEarly = "closed-early"
     /// Every backend of the route failed to connect.
     case noBackend = "no-backend"
+    /// No socket could be made for the backend (descriptors, buffers or memory exhausted here): the client is
+    /// closed and no backend is marked down for it.
+    case resourceShortage = "resource-shortage"
 }
 
 /// Counters of the whole proxy.
@@ -46,7 +49,7 @@ public final class ProxyCounters: Sendable {
     /// Failed accepts (file descriptors exhausted); the listener pauses a second each time.
     public let acceptErrors = AcceptErrors()
     /// One counter per `RefusalReason`, in `allCases` order.
-    private let refusals: [9 of Atomic<Int>] = InlineArray { _ in Atomic(0) }
+    private let refusals: [10 of Atomic<Int>] = InlineArray { _ in Atomic(0) }
 
     public init() {}
 

@@ -402,7 +402,11 @@ final class FrontHandler: ChannelInboundHandler {
                 case .success(let channel):
                     backend.markUp()
                     self.connected(context: context, route: route, backend: backend, channel: channel)
-                case .failure:
+                case .failure(let error):
+                    if let io = error as? IOError, isResourceShortage(io.errnoCode) {  // IP-R3: not the backend's fault
+                        if self.state == .connecting { self.refuse(context: context, .resourceShortage) }
+                        return
+                    }
                     backend.connectFailures.add(1, ordering: .relaxed)
                     self.server.counters.connectFailures.add(1, ordering: .relaxed)
                     backend.markDown(now: self.server.clock(), for: UInt64(self.server.settings.downTime.nanoseconds))

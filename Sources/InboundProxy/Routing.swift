@@ -8,7 +8,9 @@
 //   IP-R2  round-robin takes the healthy backends in turn; least-connections takes the healthy backend with
 //          the fewest open connections (ties in round-robin order).
 //   IP-R3  passive health: a failed connect marks the backend down for `downTime`; a successful connect or
-//          active check marks it up again. A down backend is skipped while another one is up.
+//          active check marks it up again. A down backend is skipped while another one is up. A socket that
+//          could not even be made (descriptors, buffers or memory exhausted here) blames no backend: the
+//          client is closed, counted resource-shortage.
 //   IP-R4  when every backend is down, the proxy still tries them (a stale mark must not black-hole a route),
 //          each at most once per connection.
 //   IP-R5  `apply` swaps the routes atomically; connections already relayed keep their backend, and a backend

@@ -691,6 +691,10 @@ final class SpliceWorker: @unchecked Sendable {
                 CSplice_connect(family, bytes, Int32(backend.endpoint.port), &pending)
             }
             guard fd >= 0 else {
+                if isResourceShortage(-fd) {  // IP-R3: the backend is not to blame
+                    refuse(c, .resourceShortage)
+                    return
+                }
                 connectFailed(backend)
                 continue
             }

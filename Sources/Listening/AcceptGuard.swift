@@ -43,9 +43,11 @@ public final class AcceptErrors: Sendable {
     }
 }
 
-/// Whether a failed accept pauses its listener: the shortages (descriptors, buffers, memory) that would fail
-/// the next accept too. A connection aborted before it was accepted (ECONNABORTED) is the client's affair.
-func acceptErrorPauses(_ errno: CInt) -> Bool {
+/// Whether `errno` says this process or host ran short (descriptors, buffers, memory), so the next socket call
+/// would fail too whoever is at the other end: a failed accept pauses its listener, and a backend whose socket
+/// could not even be made is not blamed for it. A connection aborted before it was accepted (ECONNABORTED) is
+/// the client's affair.
+public func isResourceShortage(_ errno: CInt) -> Bool {
     errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM
 }
 
@@ -70,7 +72,7 @@ final class AcceptGuardHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        let pauses = (error as? IOError).map { acceptErrorPauses($0.errnoCode) } ?? false
+        let pauses = (error as? IOError).map { isResourceShortage($0.errnoCode) } ?? false
         if errors.record(now: NIODeadline.now().uptimeNanoseconds, interval: interval) {
             logger.error(pauses ? "accepting connections failed; pausing this listener" : "accepting connections failed",
                 metadata: [

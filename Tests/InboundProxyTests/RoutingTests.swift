@@ -158,3 +158,15 @@ func listener(_ name: String, _ routes: [String], default d: String? = nil, mode
         #expect(state.counters.connections.load(ordering: .relaxed) == 3)
     }
 }
+
+/// Every refusal reason has its own counter (the storage is fixed-size) and its own `refused.REASON` field.
+@Suite struct RefusalCounterTests {
+    @Test func everyReasonCountsAlone() {
+        for reason in RefusalReason.allCases {
+            let counters = ProxyCounters()
+            counters.countRefusal(reason)
+            #expect(RefusalReason.allCases.allSatisfy { counters.refused($0) == ($0 == reason ? 1 : 0) })
+            #expect(counters.fields.contains { $0.name == "refused.\(reason.rawValue)" && $0.value == 1 })
+        }
+    }
+}

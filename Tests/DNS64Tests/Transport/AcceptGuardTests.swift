@@ -60,3 +60,14 @@ import Glibc
         try await group.shutdownGracefully()
     }
 }
+
+/// Which errors are this process's or host's shortage (a listener pauses; a proxy backend is not blamed, IP-R3)
+/// and which are the peer's affair.
+@Suite struct ResourceShortageTests {
+    @Test func shortagesAreLocalAndPeerErrorsAreNot() {
+        for errno in [EMFILE, ENFILE, ENOBUFS, ENOMEM] { #expect(isResourceShortage(errno), "\(errno)") }
+        for errno in [ECONNREFUSED, ETIMEDOUT, ECONNABORTED, EHOSTUNREACH, ENETUNREACH, ECONNRESET] {
+            #expect(!isResourceShortage(errno), "\(errno)")
+        }
+    }
+}
