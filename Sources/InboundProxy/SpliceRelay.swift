@@ -205,6 +205,13 @@ public final class SpliceRelay: Sendable {
     private let running = Atomic<Bool>(false)
     private let bound = Mutex<[IPEndpoint]>([])
 
+    /// How the relay threads open a backend socket and start its connect: `CSplice_connect` (the fd, or -errno;
+    /// `pending` set when the connect is under way). Tests put a stand-in here (a shortage on demand, IP-R3).
+    typealias BackendConnect = @Sendable (
+        _ family: Int32, _ address: UnsafePointer<UInt8>, _ port: Int32, _ pending: UnsafeMutablePointer<Int32>
+    ) -> Int32
+    let backendConnect = Mutex<BackendConnect>({ CSplice_connect($0, $1, $2, $3) })
+
     /// Prepares `threads` relay threads (not started); nil when the kernel refuses epoll or eventfd.
     /// `connectTimeout` and `downTime` (nanoseconds) apply to the backend connects the threads make (IP-S13).
     init?(threads: Int, pipeSize: Int, sliceBytes: Int = 1 << 20, idleTimeout: UInt64, connectTimeout: UInt64,
@@ -687,8 +694,9 @@ final class SpliceWorker: @unchecked Sendable {
             o.tried.insert(index)
             let backend = o.route.backends[index]
             var pending: Int32 = 0
+            let connect = relay.backendConnect.withLock { $0 }
             let fd = backend.endpoint.withRawAddress { family, bytes in
-                CSplice_connect(family, bytes, Int32(backend.endpoint.port), &pending)
+                connect(family, bytes, Int32(backend.endpoint.port), &pending)
             }
             guard fd >= 0 else {
                 if isResourceShortage(-fd) {  // IP-R3: the backend is not to blame

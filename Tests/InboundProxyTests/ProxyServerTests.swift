@@ -230,6 +230,31 @@ struct Harness {
         try await h.stop()
     }
 
+    /// IP-R3: a backend socket that cannot be made (descriptors exhausted here) is this process's shortage:
+    /// the client is closed, counted resource-shortage, and the backend is not marked down; once sockets can
+    /// be made again the same backend serves the next client.
+    @Test func ipR3_aLocalShortageBlamesNoBackend() async throws {
+        let h = try await Harness.start(mode: .tls) { backend in
+            [RouteConfiguration(name: "a", hostnames: ["a.example"], backends: [backend])]
+        }
+        let relay = try #require(h.proxy.splice)
+        let real = relay.backendConnect.withLock { $0 }
+        relay.backendConnect.withLock { $0 = { _, _, _, _ in -EMFILE } }
+        let hello = records(clientHelloMessage(serverName: "a.example"))
+        let (refused, _) = try await h.exchange([hello])
+        #expect(refused.isEmpty)
+        #expect(h.proxy.counters.refused(.resourceShortage) == 1)
+        #expect(h.proxy.counters.refused(.noBackend) == 0)
+        let backend = h.proxy.table.routes["a"]!.backends[0]
+        #expect(backend.connectFailures.load(ordering: .relaxed) == 0)
+        #expect(h.proxy.counters.connectFailures.load(ordering: .relaxed) == 0)
+        #expect(backend.isUp(now: h.proxy.clock()))
+        relay.backendConnect.withLock { $0 = real }
+        let (received, _) = try await h.exchange([hello])
+        #expect(received == hello)
+        try await h.stop()
+    }
+
     @Test(arguments: [ByteMover.splice, .nio])
     func ipS3_whenEveryBackendFailsTheClientIsClosedAndCountedNoBackend(mover: ByteMover) async throws {
         let dead = IPEndpoint(.v6(.loopback), 1)
