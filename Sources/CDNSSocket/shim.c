@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -45,14 +47,14 @@ static void describe(struct mmsghdr *headers, struct iovec *vectors, CDNS_datagr
     }
 }
 
-int CDNS_receive(int fd, CDNS_datagram *batch, unsigned count) {
+int CDNS_receive_now(int fd, CDNS_datagram *batch, unsigned count) {
     if (count > CDNS_MAX_BATCH) count = CDNS_MAX_BATCH;
     struct mmsghdr headers[CDNS_MAX_BATCH];
     struct iovec vectors[CDNS_MAX_BATCH];
     describe(headers, vectors, batch, count, 1);
     int n;
     do {
-        n = recvmmsg(fd, headers, count, MSG_WAITFORONE, NULL);
+        n = recvmmsg(fd, headers, count, MSG_DONTWAIT, NULL);
     } while (n < 0 && errno == EINTR);
     if (n < 0) return -errno;
     for (int i = 0; i < n; i++) {
@@ -95,5 +97,72 @@ int CDNS_local_address(int fd, struct sockaddr_storage *address, uint32_t *lengt
 int CDNS_shutdown_receive(int fd) {
     // On an unconnected UDP socket Linux reports ENOTCONN but still marks the socket shut and wakes readers.
     if (shutdown(fd, SHUT_RD) < 0 && errno != ENOTCONN) return -errno;
+    return 0;
+}
+
+int CDNS_upstream_socket(const struct sockaddr *upstream, uint32_t length, const char **failed_call) {
+    int fd = socket(upstream->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *failed_call = "socket";
+        return -errno;
+    }
+    // No bind: connect picks the source address by route and a random ephemeral port.
+    if (connect(fd, upstream, length) < 0) {
+        int e = errno;
+        close(fd);
+        *failed_call = "connect";
+        return -e;
+    }
+    return fd;
+}
+
+long CDNS_send_one(int fd, const void *bytes, size_t length) {
+    ssize_t n;
+    do {
+        n = send(fd, bytes, length, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+int CDNS_take_error(int fd) {
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0) return errno;
+    return error;
+}
+
+int CDNS_epoll_create(void) {
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int CDNS_epoll_add(int epoll, int fd, uint64_t tag) {
+    struct epoll_event event = {.events = EPOLLIN, .data.u64 = tag};
+    return epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) < 0 ? -errno : 0;
+}
+
+int CDNS_epoll_wait(int epoll, uint64_t *tags, uint32_t *events, int max, int timeout_ms) {
+    struct epoll_event ready[64];
+    if (max > 64) max = 64;
+    int n = epoll_wait(epoll, ready, max, timeout_ms);
+    if (n < 0) return errno == EINTR ? 0 : -errno;
+    for (int i = 0; i < n; i++) {
+        tags[i] = ready[i].data.u64;
+        events[i] = ready[i].events;
+    }
+    return n;
+}
+
+int CDNS_random(void *bytes, size_t length) {
+    unsigned char *at = bytes;
+    while (length > 0) {
+        ssize_t n = getrandom(at, length, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        at += n;
+        length -= (size_t)n;
+    }
     return 0;
 }

@@ -181,21 +181,47 @@ public final class DNS64Server: Sendable {
     /// True when this server answers from `other`'s cache (it was started keeping it).
     public func sharesCache(with other: DNS64Server) -> Bool { cache === other.cache }
 
-    /// One message from `client`: intake, then the cache (answered at once), else join or start the upstream
-    /// resolution of the same question (N4).
+    /// What `admit` decided for one message.
+    enum Admission {
+        /// The reply, ready now (intake errors, cache hits, cache-only misses).
+        case reply([UInt8])
+        /// Nothing to send now: dropped, or joined a resolution in flight whose end sends the reply.
+        case later
+        /// The caller resolves this machine (the first asker of its key) and ends with `resolved(_:_:)`.
+        case resolve(QueryStateMachine, CacheKey)
+    }
+
+    /// One message from `client`, resolved on NIO's event loop `loop` when it has to go upstream (TCP, and
+    /// tests): `admit`, then the state machine through `UpstreamClient.resolve`.
     /// - Returns: the reply when it is ready at once (intake errors, cache hits); otherwise nil, and `send` is
     ///   called later, at most once, with the reply bytes (or never, when the query is dropped).
     func handle(
         _ bytes: [UInt8], from client: SocketAddress, overTCP: Bool, on loop: any EventLoop,
         send: @escaping @Sendable ([UInt8]) -> Void
     ) -> [UInt8]? {
+        switch admit(bytes, from: client, overTCP: overTCP, send: send) {
+        case .reply(let reply):
+            return reply
+        case .later:
+            return nil
+        case .resolve(let machine, let key):
+            resolve(machine, on: loop).whenSuccess { reply in self.resolved(key, reply) }
+            return nil
+        }
+    }
+
+    /// One message from `client`: intake, then the cache (answered at once), else join the upstream resolution
+    /// of the same question in flight, or hand the caller a new one to drive (N4).
+    func admit(
+        _ bytes: [UInt8], from client: SocketAddress, overTCP: Bool, send: @escaping @Sendable ([UInt8]) -> Void
+    ) -> Admission {
         switch intake.accept(bytes, from: client) {
         case .drop:
-            return nil
+            return .later
         case .reply(let reply):
             store.queries.add(1, ordering: .relaxed)
             store.count(reply.outcome, bytes: reply.bytes)
-            return reply.bytes
+            return .reply(reply.bytes)
         case .resolve(let machine):
             store.queries.add(1, ordering: .relaxed)
             store.countQuery(type: machine.query.question.type)
@@ -206,7 +232,7 @@ public final class DNS64Server: Sendable {
                 store.cacheHits.add(1, ordering: .relaxed)
                 let reply = answer.render(for: machine.query, sizeLimit: sizeLimit, age: age)
                 store.count(answer.outcome, bytes: reply)
-                return reply
+                return .reply(reply)
             }
             store.cacheMisses.add(1, ordering: .relaxed)
             if machine.cacheOnly {
@@ -215,9 +241,9 @@ public final class DNS64Server: Sendable {
                 var machine = machine
                 if case .reply(let reply) = machine.start() {
                     store.count(reply.outcome, bytes: reply.bytes)
-                    return reply.bytes
+                    return .reply(reply.bytes)
                 }
-                return nil
+                return .later
             }
             let waiter = Waiter(query: machine.query, sizeLimit: sizeLimit, send: send)
             let first = inFlight.withLock { table -> Bool in
@@ -230,13 +256,13 @@ public final class DNS64Server: Sendable {
             }
             guard first else {
                 store.inFlightJoins.add(1, ordering: .relaxed)
-                return nil
+                return .later
             }
             guard store.inFlight.add(1, ordering: .relaxed).newValue <= configuration.maxConcurrentQueries else {
                 store.inFlight.subtract(1, ordering: .relaxed)
                 store.overloadDrops.add(1, ordering: .relaxed)
                 _ = inFlight.withLock { $0.removeValue(forKey: key) }
-                return nil
+                return .later
             }
             // Resolve the answer whole: each waiter's copy is cut to its own size in `finish`.
             var whole = machine.query
@@ -244,13 +270,30 @@ public final class DNS64Server: Sendable {
             var resolver = QueryStateMachine(
                 query: whole, policy: machine.policy, group: machine.group, reversePrefixes: machine.reversePrefixes)
             resolver.deadline = now &+ clientDeadline  // D16
-            resolve(resolver, on: loop).whenSuccess { reply in
-                self.store.inFlight.subtract(1, ordering: .relaxed)
-                self.finish(key, reply)
-            }
-            return nil
+            return .resolve(resolver, key)
         }
     }
+
+    /// The end of a resolution `admit` handed out: the answer is cached and sent to every waiting client.
+    func resolved(_ key: CacheKey, _ reply: DNSReply) {
+        store.inFlight.subtract(1, ordering: .relaxed)
+        finish(key, reply)
+    }
+
+    /// A resolution `admit` handed out that cannot go on (its thread is stopping): every waiting client gets
+    /// SERVFAIL, and nothing is cached, so a successor server that keeps this cache (a reload) asks afresh.
+    func abandoned(_ key: CacheKey) {
+        store.inFlight.subtract(1, ordering: .relaxed)
+        let waiters = inFlight.withLock { $0.removeValue(forKey: key) ?? [] }
+        for waiter in waiters {
+            let bytes = waiter.query.reply(rcode: .servFail, outcome: .upstreamFailure).bytes
+            store.count(.upstreamFailure, bytes: bytes)
+            waiter.send(bytes)
+        }
+    }
+
+    /// The upstream client (its configuration, health and counters are shared by every thread that resolves).
+    var upstreamClient: UpstreamClient { upstream }
 
     /// Whether `client` is on the allow list (D10).
     func isAllowed(_ client: SocketAddress) -> Bool {
@@ -318,7 +361,9 @@ public final class DNS64Server: Sendable {
         return step(machine, action, on: loop)
     }
 
-    private func step(_ machine: QueryStateMachine, _ action: QueryAction, on loop: any EventLoop) -> EventLoopFuture<DNSReply> {
+    /// Goes on with `machine` on `loop` from `action` (also where a listener thread hands a query over to NIO:
+    /// the retry over TCP).
+    func step(_ machine: QueryStateMachine, _ action: QueryAction, on loop: any EventLoop) -> EventLoopFuture<DNSReply> {
         switch action {
         case .reply(let reply):
             return loop.makeSucceededFuture(reply)

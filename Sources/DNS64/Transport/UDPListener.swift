@@ -1,13 +1,14 @@
 // The listening side over UDP (rule N1 of docs/dns64.md): each listening socket (`udp-sockets` per address,
-// spread by the kernel with SO_REUSEPORT) is read by a thread of its own, which answers cached plain queries
-// on the spot and hands everything else to `DNS64Server.handle`, whose upstream work runs on NIO's event loops.
+// spread by the kernel with SO_REUSEPORT) is served by a thread of its own, which answers cached plain queries
+// on the spot and resolves the rest itself through its `UpstreamLane` (UpstreamLane.swift): the listening socket
+// and the thread's upstream sockets wait in one epoll, and timeouts come from the lane's heap.
 //
 // Why not NIO's DatagramChannel, as the first version did: per datagram NIO builds a `SocketAddress` (an
 // allocation and an inet_ntop of the source), an envelope and a ByteBuffer, and sends each through the channel
 // pipeline. For a cached answer that was about half the server's user CPU per query, and the answers of one
 // wake-up (up to 256 datagrams) went out only when the last was read. Here a receive batch is answered and sent
 // as one sendmmsg before the next receive: no allocation for a cache hit beyond the reply itself, and no
-// answer waits for more than one batch. Upstream sockets and DNS over TCP stay on NIO.
+// answer waits for more than one batch. DNS over TCP stays on NIO, and so does the rare retry over TCP.
 import CDNSSocket
 import Logging
 import NIOCore
@@ -35,6 +36,8 @@ final class UDPListener: Sendable {
     static let batch = 32
 
     let descriptor: Int32
+    /// The thread's epoll instance: the listening socket, and the lane's upstream sockets.
+    private let epoll: Int32
     /// Where the socket is bound (the port the kernel picked when asked for port 0).
     let localAddress: SocketAddress
     private let stopping = Atomic<Bool>(false)
@@ -75,19 +78,34 @@ final class UDPListener: Sendable {
             throw UDPListenerError(call: "socket", code: EAFNOSUPPORT)
         }
         guard fd >= 0 else { throw UDPListenerError(call: failed.map { String(cString: $0) } ?? "socket", code: -fd) }
+        let epoll = CDNS_epoll_create()
+        guard epoll >= 0 else {
+            close(fd)
+            throw UDPListenerError(call: "epoll_create1", code: -epoll)
+        }
+        let added = CDNS_epoll_add(epoll, fd, UpstreamLane.listenerTag)
+        guard added == 0 else {
+            close(fd)
+            close(epoll)
+            throw UDPListenerError(call: "epoll_ctl", code: -added)
+        }
         descriptor = fd
+        self.epoll = epoll
         var bound = sockaddr_storage()
         var length = UInt32(MemoryLayout<sockaddr_storage>.size)
         let r = CDNS_local_address(fd, &bound, &length)
         localAddress = r == 0 ? (withUnsafePointer(to: &bound) { SocketAddress(peer: $0) } ?? address) : address
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        close(descriptor)
+        close(epoll)
+    }
 
     /// Starts the thread answering on this socket.
     /// - Parameters:
     ///   - server: the server whose cache and resolution answer the queries.
-    ///   - loops: event loops for queries that go upstream.
+    ///   - loops: event loops for the retry over TCP of a truncated upstream answer.
     /// - Throws: `UDPListenerError` when no thread could be created.
     func start(server: DNS64Server, loops: any EventLoopGroup) throws(UDPListenerError) {
         state.withLock { $0 = .starting(server, loops) }
@@ -171,62 +189,93 @@ final class UDPListener: Sendable {
         if sent < 0 { counters.udpSendErrors.add(1, ordering: .relaxed) }
     }
 
-    /// The thread: receive a batch, answer what the cache can, send those answers as one batch, again.
+    /// The thread: wait for the listening socket, an upstream socket or the next timeout; answer a receive
+    /// batch from the cache (one sendmmsg for the answers), start the misses on the lane, read upstream answers,
+    /// end attempts whose time is up; again.
     private func run(server: DNS64Server, loops: any EventLoopGroup) {
-        let batch = Self.batch
-        let slot = UDPReceive.slot
-        let inputs = UnsafeMutableRawPointer.allocate(byteCount: batch * slot, alignment: 16)
-        let outputs = UnsafeMutableRawPointer.allocate(byteCount: batch * slot, alignment: 16)
-        let received = UnsafeMutablePointer<CDNS_datagram>.allocate(capacity: batch)
-        let replies = UnsafeMutablePointer<CDNS_datagram>.allocate(capacity: batch)
-        received.initialize(repeating: CDNS_datagram(), count: batch)
-        replies.initialize(repeating: CDNS_datagram(), count: batch)
+        var lane = UpstreamLane(epoll: epoll, server: server, loops: loops)
+        var buffers = ListenerBuffers()
+        let tags = UnsafeMutablePointer<UInt64>.allocate(capacity: 16)
+        let events = UnsafeMutablePointer<UInt32>.allocate(capacity: 16)
         defer {
-            inputs.deallocate()
-            outputs.deallocate()
-            received.deallocate()
-            replies.deallocate()
+            tags.deallocate()
+            events.deallocate()
         }
-        for i in 0..<batch {
-            received[i].base = inputs + i * slot
-            received[i].capacity = UInt32(slot)
-            replies[i].base = outputs + i * slot
-        }
-        let peerOffset = MemoryLayout<CDNS_datagram>.offset(of: \CDNS_datagram.peer)!
-        var keyBuffer: [UInt8] = []
         var backoff = IOBackoffDelay()
-        let counters = server.store
 
         while !stopping.load(ordering: .acquiring) {
-            let n = CDNS_receive(descriptor, received, UInt32(batch))
+            let wait = lane.waitMilliseconds(now: NIODeadline.now().uptimeNanoseconds)
+            let n = CDNS_epoll_wait(epoll, tags, events, 16, wait)
             if stopping.load(ordering: .acquiring) { break }
             guard n >= 0 else {
-                if -n == EBADF || -n == ENOTSOCK { break }
-                counters.udpReceiveErrors.add(1, ordering: .relaxed)
-                if backoff.shouldLog() {
-                    server.logger.warning(
-                        "DNS64 UDP receive failing; backing off",
-                        metadata: ["address": "\(localAddress)", "error": "\(UDPListenerError(call: "recvmmsg", code: -n))"])
-                }
-                backoff.wait()
+                failing(UDPListenerError(call: "epoll_wait", code: -n), server: server, backoff: &backoff)
                 continue
             }
+            for i in 0..<Int(n) {
+                let now = NIODeadline.now().uptimeNanoseconds
+                if tags[i] == UpstreamLane.listenerTag {
+                    guard serve(server: server, lane: &lane, buffers: &buffers, backoff: &backoff) else { break }
+                } else {
+                    lane.readable(tags[i], now: now)
+                }
+            }
+            lane.expire(now: NIODeadline.now().uptimeNanoseconds)
+        }
+        lane.abandonAll()
+    }
+
+    /// A wait or receive that failed: counted, logged at most once a minute, and a growing pause.
+    private func failing(_ error: UDPListenerError, server: DNS64Server, backoff: inout IOBackoffDelay) {
+        server.store.udpReceiveErrors.add(1, ordering: .relaxed)
+        if backoff.shouldLog() {
+            server.logger.warning(
+                "DNS64 UDP receive failing; backing off", metadata: ["address": "\(localAddress)", "error": "\(error)"])
+        }
+        backoff.wait()
+    }
+
+    /// Reads and answers up to four receive batches from the listening socket (fewer once it runs dry).
+    /// - Returns: false when the socket is shut (stopping).
+    private func serve(
+        server: DNS64Server, lane: inout UpstreamLane, buffers: inout ListenerBuffers, backoff: inout IOBackoffDelay
+    ) -> Bool {
+        let batch = Self.batch
+        let slot = UDPReceive.slot
+        let received = buffers.received
+        let replies = buffers.replies
+        let counters = server.store
+        for _ in 0..<4 {
+            let n = CDNS_receive_now(descriptor, received, UInt32(batch))
+            if stopping.load(ordering: .acquiring) { return false }
+            guard n >= 0 else {
+                if -n == EAGAIN || -n == EWOULDBLOCK { return true }
+                if -n == EBADF || -n == ENOTSOCK { return false }
+                failing(UDPListenerError(call: "recvmmsg", code: -n), server: server, backoff: &backoff)
+                return true
+            }
             backoff.reset()
+            let now = NIODeadline.now().uptimeNanoseconds
             var count = 0
             for i in 0..<Int(n) {
                 let length = Int(received[i].length)
                 guard length > 0 else { continue }
-                let peer = (UnsafeRawPointer(received + i) + peerOffset).assumingMemoryBound(to: sockaddr_storage.self)
+                let peer = (UnsafeRawPointer(received + i) + ListenerBuffers.peerOffset)
+                    .assumingMemoryBound(to: sockaddr_storage.self)
                 guard let ip = ClientIP(peer) else { continue }
                 let bytes = UnsafeRawBufferPointer(start: received[i].base, count: length)
-                var reply = server.cachedReply(bytes, from: ip, overTCP: false, keyBuffer: &keyBuffer)
+                var reply = server.cachedReply(bytes, from: ip, overTCP: false, keyBuffer: &buffers.keyBuffer)
                 if reply == nil {
-                    // A miss, or not a plain query: through intake. Its later answer comes back via `send`.
+                    // A miss, or not a plain query: through intake. A later answer comes back via `send`.
                     guard let client = SocketAddress(peer: peer) else { continue }
                     let storage = peer.pointee
                     let peerLength = received[i].peer_length
-                    reply = server.handle(Array(bytes), from: client, overTCP: false, on: loops.next()) { answer in
+                    let admission = server.admit(Array(bytes), from: client, overTCP: false) { answer in
                         self.send(answer, to: storage, length: peerLength, counters: counters)
+                    }
+                    switch admission {
+                    case .reply(let ready): reply = ready
+                    case .later: break
+                    case .resolve(let machine, let key): lane.start(machine, key: key, now: now)
                     }
                 }
                 guard let reply else { continue }
@@ -245,7 +294,44 @@ final class UDPListener: Sendable {
                 let lost = sent < 0 ? count : count - Int(sent)
                 if lost > 0 { counters.udpSendErrors.add(lost, ordering: .relaxed) }
             }
+            if n == 0 { return !stopping.load(ordering: .acquiring) }  // shut: nothing more will come
+            if Int(n) < batch { return true }
         }
+        return true
+    }
+}
+
+/// The receive and send batches of one listener thread, and its reusable cache-key storage.
+struct ListenerBuffers: ~Copyable {
+    static let peerOffset = MemoryLayout<CDNS_datagram>.offset(of: \CDNS_datagram.peer)!
+
+    let received: UnsafeMutablePointer<CDNS_datagram>
+    let replies: UnsafeMutablePointer<CDNS_datagram>
+    private let inputs: UnsafeMutableRawPointer
+    private let outputs: UnsafeMutableRawPointer
+    var keyBuffer: [UInt8] = []
+
+    init() {
+        let batch = UDPListener.batch
+        let slot = UDPReceive.slot
+        inputs = UnsafeMutableRawPointer.allocate(byteCount: batch * slot, alignment: 16)
+        outputs = UnsafeMutableRawPointer.allocate(byteCount: batch * slot, alignment: 16)
+        received = UnsafeMutablePointer<CDNS_datagram>.allocate(capacity: batch)
+        replies = UnsafeMutablePointer<CDNS_datagram>.allocate(capacity: batch)
+        received.initialize(repeating: CDNS_datagram(), count: batch)
+        replies.initialize(repeating: CDNS_datagram(), count: batch)
+        for i in 0..<batch {
+            received[i].base = inputs + i * slot
+            received[i].capacity = UInt32(slot)
+            replies[i].base = outputs + i * slot
+        }
+    }
+
+    deinit {
+        inputs.deallocate()
+        outputs.deallocate()
+        received.deallocate()
+        replies.deallocate()
     }
 }
 

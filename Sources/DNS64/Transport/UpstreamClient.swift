@@ -109,11 +109,7 @@ struct UpstreamClient: Sendable {
                 guard answer.message.header.flags.truncated, now < deadline else {
                     return loop.makeSucceededFuture(received)
                 }
-                counters.upstreamTCPRetries.add(1, ordering: .relaxed)
-                counters.upstreamQueries.add(1, ordering: .relaxed)
-                return askTCP(upstream, query, timeout: wait(from: now), on: loop)
-                    .map { UpstreamResult.answer($0.message, raw: $0.raw) }
-                    .recover { _ in received }
+                return retryOverTCP(index, query, truncated: received, timeout: wait(from: now), on: loop)
             }.flatMapError { error in
                 counters.upstreamFailures.add(1, ordering: .relaxed)
                 health.failed(index, now: NIODeadline.now().uptimeNanoseconds)
@@ -124,6 +120,19 @@ struct UpstreamClient: Sendable {
             }
         }
         return attempt(0)
+    }
+
+    /// N2: a truncated UDP answer from upstream `index` asked again over TCP; the truncated answer stands when
+    /// TCP fails. Shared by the NIO path above and the listener threads (`UpstreamLane`).
+    func retryOverTCP(
+        _ index: Int, _ query: UpstreamQuery, truncated received: UpstreamResult, timeout: Duration,
+        on loop: any EventLoop
+    ) -> EventLoopFuture<UpstreamResult> {
+        counters.upstreamTCPRetries.add(1, ordering: .relaxed)
+        counters.upstreamQueries.add(1, ordering: .relaxed)
+        return askTCP(upstreams[index], query, timeout: timeout, on: loop)
+            .map { UpstreamResult.answer($0.message, raw: $0.raw) }
+            .recover { _ in received }
     }
 
     /// One UDP attempt on upstream `index`: a random socket of the pool, a random ID, the first matching answer
