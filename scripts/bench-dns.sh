@@ -20,7 +20,8 @@
 # with dnsperf limited to half that capacity (-Q). Prints a markdown table. BENCH_NAT64D_B=/path/to/nat64d adds
 # a second nat64d build to the turns (e.g. before and after a change). BENCH_SCALING_PIN=1 pins each server's
 # threads to CPU 1 and the load generators to CPU 0 (use with the 1-thread servers: BENCH_SCALING_SERVERS).
-# BENCH_LATENCY_ALSO="10000 30000" measures the cached latency at those rates too.
+# BENCH_LATENCY_ALSO="10000 30000" measures the cached latency at those rates too. BENCH_LATENCY_PROBE=1 also
+# measures it with the half-capacity load from kxdpgun and a light dnsperf stream sampling the latency beside it.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -328,6 +329,24 @@ if [[ " $MODES " == *" scaling "* ]]; then
     ip -n "$NS_GW" addr add "$UNBOUND_ADDR6/64" dev "$IF_GW_CLIENT" nodad
     mkdir -p "$d/unbound"
 fi
+# BENCH_LATENCY_PROBE=1: a namespace of its own for the latency probe, on a second link to the gateway, because
+# kxdpgun's XDP program takes every packet arriving on the client's link (dnsperf beside it gets no answer).
+# Its address is inside the client network, so every server's allow list takes it; routes are host routes.
+PROBE_ADDR6=2001:db8:1::77
+if [[ " $MODES " == *" scaling "* && ${BENCH_LATENCY_PROBE:-} == 1 ]]; then
+    NS_PROBE="n64p-$NETNS_ID"
+    netns_add "$NS_PROBE"
+    ip -n "$NS_PROBE" link add veth-probe type veth peer name veth-probe-gw netns "$NS_GW"
+    ip -n "$NS_PROBE" addr add "$PROBE_ADDR6/128" dev veth-probe nodad
+    ip -n "$NS_PROBE" link set veth-probe up
+    ip -n "$NS_GW" addr add fe80::1/64 dev veth-probe-gw nodad
+    ip -n "$NS_GW" link set veth-probe-gw up
+    ip -n "$NS_GW" -6 route add "$PROBE_ADDR6/128" dev veth-probe-gw
+    for a in "$GW_ADDR6" "$BIND_ADDR6" "$UNBOUND_ADDR6"; do
+        ip -n "$NS_PROBE" -6 route add "$a/128" via fe80::1 dev veth-probe
+    done
+    netns_wait_dad "$NS_PROBE"
+fi
 # start_scaling SERVER-THREADS: nat64d-N, bind-N or unbound-N, unpinned, empty cache; sets SERVER_PID, ADDRESS.
 start_scaling() {
     local kind=${1%-*} threads=${1##*-}
@@ -390,7 +409,7 @@ latency() {
     local label=$1 server=$2 rate=$3
     local pin=()
     [[ ${BENCH_SCALING_PIN:-} == 1 ]] && pin=(taskset -c 0)
-    timeout -k 5 $((LATENCY_SECONDS + 30)) ip netns exec "$NS_CLIENT" "${pin[@]}" dnsperf -s "$server" -d "$d/queries.txt" \
+    timeout -k 5 $((LATENCY_SECONDS + 30)) ip netns exec "${LATENCY_NS:-$NS_CLIENT}" "${pin[@]}" dnsperf -s "$server" -d "$d/queries.txt" \
         -c "$CLIENTS" -q "$OUTSTANDING" -Q "$rate" -T 1 -t 5 -l "$LATENCY_SECONDS" -v >"$d/latency.out" 2>&1 || true
     # "> RCODE QUERY SECONDS" per answered query ("> T"/"> I": timed out, interrupted), sorted for percentiles.
     awk '/^> / && $2 != "T" && $2 != "I" { printf "%.3f\n", $NF * 1000 }' "$d/latency.out" | sort -g >"$d/latency.ms"
@@ -411,8 +430,22 @@ latency() {
     printf '%-30s p50 %s ms  p90 %s ms  p99 %s ms  p99.9 %s ms at %s qps (asked %s)\n' "$label" "${P50[$label]}" \
         "$p90" "${P99[$label]}" "$p999" "${RATE[$label]}" "$rate" | tee -a "$RUN_LOG"
 }
+# probe LABEL SERVER RATE: the same latency, but the load is kxdpgun's (RATE qps of cached queries) and the
+# latency is sampled by a light dnsperf stream beside it (BENCH_PROBE_QPS, default 2000), so the figure is
+# the server's and not dnsperf's own queueing: at half of nat64d's capacity dnsperf is itself near its limit.
+probe() {
+    local label=$1 server=$2 rate=$3 gun
+    timeout -k 5 $((LATENCY_SECONDS + 25)) ip netns exec "$NS_CLIENT" kxdpgun -t $((LATENCY_SECONDS + 3)) \
+        -Q "$rate" -F "${CLIENT_CPU_SPEC:-0}" -i "$d/queries.txt" "$server" >"$d/kxdpgun-probe.out" 2>&1 &
+    gun=$!
+    sleep 1.5
+    LATENCY_NS=$NS_PROBE latency "$label" "$server" "${BENCH_PROBE_QPS:-2000}"
+    wait "$gun" || true
+    LOAD[$label]=$(awk '/^total replies:/ { gsub(/\(/, "", $4); printf "%.0f", $4 }' "$d/kxdpgun-probe.out")
+    echo "  (under kxdpgun load: ${LOAD[$label]:-?} answers/s of $rate asked)" | tee -a "$RUN_LOG"
+}
 if [[ " $MODES " == *" scaling "* ]]; then
-    declare -A P50 P99 RATE
+    declare -A P50 P99 RATE LOAD
     read -r -a SCALING_SERVERS <<<"${BENCH_SCALING_SERVERS:-nat64d-1 bind-1 unbound-1 nat64d-2 bind-2 unbound-2}"
     # BENCH_NAT64D_B=/path/to/another/nat64d: that build takes turns too (as nat64d.b), for A/B comparisons.
     NAT64D_B=${BENCH_NAT64D_B:-}
@@ -433,7 +466,9 @@ if [[ " $MODES " == *" scaling "* ]]; then
             latency "scaling-$server-latency-$round" "$ADDRESS" "$half"
             # BENCH_LATENCY_ALSO="R ...": the latency again at these fixed rates (qps), to tell a tail that
             # grows with the load from one that does not.
-            for r in ${BENCH_LATENCY_ALSO:-}; do latency "scaling-$server-latency-at-$r-$round" "$ADDRESS" "$r"; done
+            for r in ${BENCH_LATENCY_ALSO:-}; do latency "scaling-$server-fixed-$r-$round" "$ADDRESS" "$r"; done
+            # BENCH_LATENCY_PROBE=1: the latency at half capacity again, load and measurement apart (see probe).
+            [[ ${BENCH_LATENCY_PROBE:-} == 1 ]] && probe "scaling-$server-probe-$round" "$ADDRESS" "$half"
             netns_stop_pid "$SERVER_PID" 10
         done
     done
@@ -446,6 +481,17 @@ if [[ " $MODES " == *" scaling "* ]]; then
             "$(median "$key-fill" QPS)" "$(median "$key-capacity" QPS)" "$(median "$key-capacity" CPU)" \
             "$(median "$key-latency" P50)" "$(median "$key-latency" P99)" "$(median "$key-latency" RATE)"
     done
+    if [[ ${BENCH_LATENCY_PROBE:-} == 1 ]]; then
+        echo
+        echo "| server | threads | kxdpgun load (answers/s) | probe p50 / p99 (${BENCH_PROBE_QPS:-2000} qps beside it) |"
+        echo "| --- | ---: | ---: | ---: |"
+        for server in "${SCALING_SERVERS[@]}"; do
+            key=scaling-$server-probe
+            printf '| %s | %s | %s | %s / %s ms |\n' "${server%-*}" "${server##*-}" "$(median "$key" LOAD)" \
+                "$(median "$key" P50)" "$(median "$key" P99)"
+        done
+        echo
+    fi
     for n in 1 2; do
         nq=$(median "scaling-nat64d-$n-capacity" QPS)
         printf 'ratio with %s thread(s): nat64d/BIND %s, nat64d/Unbound %s\n' "$n" \
