@@ -280,16 +280,15 @@ public final class DNS64Server: Sendable {
         finish(key, reply)
     }
 
-    /// A resolution `admit` handed out that cannot go on (its thread is stopping): every waiting client gets
-    /// SERVFAIL, and nothing is cached, so a successor server that keeps this cache (a reload) asks afresh.
-    func abandoned(_ key: CacheKey) {
+    /// A resolution `admit` handed out that cannot go on (its thread is stopping: the server is being stopped
+    /// or replaced by a reload). Its waiting clients get no reply, as for any query the server drops: their
+    /// retry reaches the server that takes over, where a SERVFAIL now could make a stub resolver give up.
+    /// Nothing is cached and the key leaves the in-flight table.
+    /// - Returns: how many clients were waiting.
+    @discardableResult
+    func abandoned(_ key: CacheKey) -> Int {
         store.inFlight.subtract(1, ordering: .relaxed)
-        let waiters = inFlight.withLock { $0.removeValue(forKey: key) ?? [] }
-        for waiter in waiters {
-            let bytes = waiter.query.reply(rcode: .servFail, outcome: .upstreamFailure).bytes
-            store.count(.upstreamFailure, bytes: bytes)
-            waiter.send(bytes)
-        }
+        return inFlight.withLock { $0.removeValue(forKey: key)?.count ?? 0 }
     }
 
     /// The upstream client (its configuration, health and counters are shared by every thread that resolves).

@@ -221,7 +221,12 @@ final class UDPListener: Sendable {
             }
             lane.expire(now: NIODeadline.now().uptimeNanoseconds)
         }
-        lane.abandonAll()
+        let dropped = lane.abandonAll()
+        if dropped > 0 {
+            server.logger.info(
+                "DNS64 UDP listener stopped with queries still being resolved; their clients will retry",
+                metadata: ["address": "\(localAddress)", "clients": "\(dropped)"])
+        }
     }
 
     /// A wait or receive that failed: counted, logged at most once a minute, and a growing pause.

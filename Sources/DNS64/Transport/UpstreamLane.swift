@@ -180,16 +180,21 @@ struct UpstreamLane: ~Copyable {
         }
     }
 
-    /// The thread is stopping: every resolution in progress ends with SERVFAIL to its clients, uncached.
-    mutating func abandonAll() {
+    /// The thread is stopping: every resolution in progress ends without a reply (see
+    /// `DNS64Server.abandoned`), uncached.
+    /// - Returns: how many clients were waiting for them.
+    @discardableResult
+    mutating func abandonAll() -> Int {
+        var clients = 0
         for (i, pending) in pendings.enumerated() {
             guard let pending else { continue }
             pendings[i] = nil
-            server.abandoned(pending.key)
+            clients += server.abandoned(pending.key)
         }
         freePendings = []
         pendings = []
         due = DueHeap()
+        return clients
     }
 
     // MARK: - Steps
