@@ -11,8 +11,7 @@
 # Options:
 #   --variants "V ..."  among: native, nat64d (TUN offload, --queues queues), nat64d-1q (offload, one queue),
 #                       nat64d-nooffload (one queue, no offload), tayga, and nat64d-uring / nat64d-1q-uring
-#                       (as nat64d / nat64d-1q with tun.io = "uring"; the others run tun.io = "syscalls"),
-#                       nat64d-kernelsteer (as nat64d with tun.steering = "kernel"; the others run "hash").
+#                       (as nat64d / nat64d-1q with tun.io = "uring"; the others run tun.io = "syscalls").
 #                       Default: native nat64d nat64d-1q tayga
 #   --rounds N          alternating rounds (default 1); each figure is the median over the rounds
 #   --time S            length of each throughput test (default 8)
@@ -79,7 +78,7 @@ while (($#)); do
     case $1 in
     --variants)
         for v in ${2:-}; do
-            [[ $v =~ ^(native|nat64d|nat64d-1q|nat64d-nooffload|nat64d-uring|nat64d-1q-uring|nat64d-kernelsteer|tayga)$ ]] ||
+            [[ $v =~ ^(native|nat64d|nat64d-1q|nat64d-nooffload|nat64d-uring|nat64d-1q-uring|tayga)$ ]] ||
                 die "unknown variant '$v'"
         done
         [[ -n ${2:-} ]] || die "--variants needs a list"
@@ -178,16 +177,14 @@ start_variant() {
         netns_start_tayga || return 1
         TRANSLATOR_PID=$TAYGA_PID
         ;;
-    nat64d | nat64d-1q | nat64d-nooffload | nat64d-uring | nat64d-1q-uring | nat64d-kernelsteer)
+    nat64d | nat64d-1q | nat64d-nooffload | nat64d-uring | nat64d-1q-uring)
         NAT64D_TUN_OFFLOAD=true
         NAT64D_TUN_QUEUES=$QUEUES
         NAT64D_TUN_IO=syscalls
-        NAT64D_TUN_STEERING=hash
-        [[ $v == nat64d-kernelsteer ]] && NAT64D_TUN_STEERING=kernel
         [[ $v == nat64d-1q* ]] && NAT64D_TUN_QUEUES=1
         [[ $v == nat64d-nooffload ]] && { NAT64D_TUN_OFFLOAD=false; NAT64D_TUN_QUEUES=1; }
         [[ $v == *-uring ]] && NAT64D_TUN_IO=uring
-        export NAT64D_TUN_OFFLOAD NAT64D_TUN_QUEUES NAT64D_TUN_IO NAT64D_TUN_STEERING
+        export NAT64D_TUN_OFFLOAD NAT64D_TUN_QUEUES NAT64D_TUN_IO
         netns_start_nat64d "$NAT64D_BIN"
         netns_wait_nat64d "$STARTUP_TIMEOUT" || { netns_show_log nat64d 40; return 1; }
         TRANSLATOR_PID=$NAT64D_PID
@@ -376,7 +373,7 @@ cols = ["variant"] + [m[1] for m in metrics]
 rows = [[v] + [cell(table[v][m[0]]) for m in metrics] for v in variants]
 for a, b in [("nat64d", "native"), ("nat64d", "tayga"), ("nat64d-1q", "native"), ("nat64d", "nat64d-1q"),
              ("nat64d-uring", "native"), ("nat64d-uring", "tayga"), ("nat64d-uring", "nat64d"),
-             ("nat64d-1q-uring", "nat64d-1q"), ("nat64d", "nat64d-kernelsteer"), ("nat64d-kernelsteer", "nat64d-1q")]:
+             ("nat64d-1q-uring", "nat64d-1q")]:
     if a in table and b in table:
         r = []
         for key, _, _, _ in metrics:

@@ -317,8 +317,6 @@ netns_start_translator() {
 netns_nat64d_config_head() {
     local io=  # tun.io when NAT64D_TUN_IO is set ("uring" or "syscalls"), else the default
     [[ -n ${NAT64D_TUN_IO:-} ]] && io="io = \"$NAT64D_TUN_IO\""
-    local steering= # tun.steering when NAT64D_TUN_STEERING is set ("hash" or "kernel"), else the default
-    [[ -n ${NAT64D_TUN_STEERING:-} ]] && steering="steering = \"$NAT64D_TUN_STEERING\""
     cat <<EOF
 [tun]
 name = "$NAT64D_TUN"
@@ -326,7 +324,6 @@ mtu = 1500
 offload = ${NAT64D_TUN_OFFLOAD:-true}
 queues = ${NAT64D_TUN_QUEUES:-2}
 $io
-$steering
 
 [translator]
 prefix = "$NAT64_PREFIX"

@@ -45,7 +45,6 @@ extension GatewayConfiguration {
         .field("tun.offload", \.tun.offload, live: false),
         .field("tun.queues", \.tun.queues, live: false),
         .field("tun.io", \.tun.io, live: false),
-        .field("tun.steering", \.tun.steering, live: false),
         .field("translator.enabled", \.translator.enabled, live: false),
         .field("translator.prefix", \.translator.prefix, live: false),
         .field("translator.pool4", \.translator.pool4, live: false),

@@ -32,7 +32,7 @@ enum Defaults {
 extension ConfigReader {
     /// Every section and its keys, in the order the sample file lists them.
     static let schema: [(name: String, keys: [String])] = [
-        ("tun", ["name", "mtu", "offload", "queues", "io", "steering"]),
+        ("tun", ["name", "mtu", "offload", "queues", "io"]),
         ("translator", ["prefix", "pool4", "udp-timeout", "tcp-established-timeout", "tcp-transitory-timeout",
                         "icmp-timeout", "max-sessions", "mode", "filtering", "map", "eam", "eam-allow-overlap",
                         "max-sessions-per-host", "max-held-syns", "state-dir", "traffic-class", "udp-zero-checksum",
@@ -134,13 +134,11 @@ extension ConfigReader {
         let queues = integer(s, "queues", default: 0, IntegerRule(
             range: 0...256, reason: " (0 means one queue per CPU; the kernel allows at most 256 queues per TUN)"))
         let io = readTunIO(s)
-        let steering = readTunSteering(s)
-        guard let name, let mtu, let offload, let queues, let io, let steering else { return nil }
+        guard let name, let mtu, let offload, let queues, let io else { return nil }
         var tun = GatewayConfiguration.Tun(name: name, mtu: mtu)
         tun.offload = offload
         tun.queues = queues
         tun.io = io
-        tun.steering = steering
         return tun
     }
 

@@ -22,9 +22,6 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// How the queues are read and written (`TunIOMode`). Default `defaultIO`.
         public var io: TunIOMode = defaultIO
         public static let defaultIO = TunIOMode.syscalls
-        /// How the kernel picks each packet's queue when there are several (`TunSteering`). Default `hash`.
-        public var steering: TunSteering = defaultSteering
-        public static let defaultSteering = TunSteering.hash
     }
 
     /// `[translator]`: the stateful NAT64 (RFC 6146) and its address mapping (RFC 6052).

@@ -87,15 +87,6 @@ public struct TunQueue: ~Copyable {
 }
 
 extension TunQueue {
-    /// Attaches nat64d's steering program to the (multi-queue) device of this queue: the kernel then picks
-    /// each packet's queue from a hash of its addresses and, unless it is a fragment, its ports, instead of
-    /// hashing every packet read and written for its own flow table (`CTunLinux_attachSteering`).
-    /// - Throws: `SystemError` naming the call; EPERM without CAP_BPF (or CAP_SYS_ADMIN).
-    public func attachSteering() throws(SystemError) {
-        let r = CTunLinux_attachSteering(fd)
-        guard r == 0 else { throw SystemError(code: -r, call: "bpf(BPF_PROG_LOAD) / ioctl(TUNSETSTEERINGEBPF)") }
-    }
-
     /// Puts the fd in non-blocking mode (use with `waitReadable` and `readNonBlocking`).
     public func setNonBlocking() throws(SystemError) {
         let flags = try syscall("fcntl(F_GETFL)") { fcntl(fd, F_GETFL) }

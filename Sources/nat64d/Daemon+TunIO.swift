@@ -1,8 +1,7 @@
-// `tun.io` and `tun.steering`: the packet threads' I/O mode and the queue steering, each with its quiet fallback.
+// `tun.io`: the packet threads' I/O mode, with the quiet fallback to system calls where io_uring is refused.
 import Forwarding
 import GatewayConfig
 import Logging
-import TunDevice
 
 extension GatewayService {
     /// The I/O mode the TUN devices get: `uring` only where a ring can be set up; otherwise one warning and
@@ -15,21 +14,5 @@ extension GatewayService {
             return .syscalls
         }
         return .uring
-    }
-
-    /// `tun.steering`: attaches the steering program when asked to; where the kernel refuses it, logs why once
-    /// and leaves the choice to the kernel's flow table.
-    /// - Returns: the steering in force.
-    static func tunSteering(_ configured: TunSteering, queue: borrowing TunQueue, logger: Logger) -> TunSteering {
-        guard configured == .hash else { return .kernel }
-        do {
-            try queue.attachSteering()
-            return .hash
-        } catch {
-            logger.warning("TUN steering program refused: the kernel's flow table picks the queues",
-                           metadata: ["error": "\(error)", "config": "tun.steering = \"hash\"",
-                                      "fix": "grant CAP_BPF, or set tun.steering = \"kernel\""])
-            return .kernel
-        }
     }
 }

@@ -89,11 +89,9 @@ struct GatewayService: Service {
             }
         }
         let io = Self.tunIO(configuration.tun.io, logger: logger)
-        let steering = queueCount > 1 ? Self.tunSteering(configuration.tun.steering, queue: queue, logger: logger) : nil
         logger.info("TUN ready", metadata: ["device": "\(name)", "mtu": "\(configuration.tun.mtu)",
                                             "offload": "\(offload)", "udp-offload": "\(udpOffload)",
                                             "queues": "\(queueCount)", "io": "\(io.rawValue)",
-                                            "steering": "\(steering?.rawValue ?? "none")",
                                             "prefix": "\(configuration.translator.prefix)"])
 
         // 2. The control socket (bound now, so a bad path fails before anything runs) and the packet path,

@@ -57,20 +57,4 @@ static inline void CTunLinux_ifreqName(const struct ifreq *ifr, char *out) {
 
 static inline unsigned long CTunLinux_sizeofIfreq(void) { return sizeof(struct ifreq); }
 
-#include <stdint.h>
-
-/// Loads the steering program (shim.c): a socket-filter eBPF program that picks a packet's queue from a hash
-/// of its addresses and, unless it is a fragment, its TCP or UDP ports. Returns its descriptor or -errno
-/// (-EPERM without CAP_BPF or CAP_SYS_ADMIN).
-int CTunLinux_loadSteering(void);
-
-/// Loads the steering program and attaches it to the multi-queue TUN device behind queue descriptor `tun`
-/// (TUNSETSTEERINGEBPF). Then the kernel neither hashes every packet nor keeps its per-flow queue table on
-/// every write. 0 or -errno.
-int CTunLinux_attachSteering(int tun);
-
-/// Runs a loaded steering program on one IP packet (BPF_PROG_TEST_RUN) and gives its 32-bit result in
-/// `value` (the kernel uses the low 16 bits modulo the number of queues). 0 or -errno.
-int CTunLinux_steeringValue(int program, const uint8_t *packet, uint32_t length, uint32_t *value);
-
 #endif
