@@ -66,6 +66,10 @@ public final class ProxyServer: Sendable {
     private let checks = Mutex<RepeatedTask?>(nil)
     /// The splice relay threads (nil: `byteMover` is `.nio`, or epoll could not be set up).
     let splice: SpliceRelay?
+    /// How the NIO byte mover connects a backend: `bootstrap.connect(to:)`. Tests put a stand-in here (a
+    /// shortage on demand, IP-R3), as `SpliceRelay.backendConnect` does for the relay threads.
+    typealias BackendConnect = @Sendable (ClientBootstrap, SocketAddress, any EventLoop) -> EventLoopFuture<any Channel>
+    let backendConnect = Mutex<BackendConnect>({ bootstrap, address, _ in bootstrap.connect(to: address) })
 
     /// Checks the routes and prepares the proxy; `start` binds the listeners.
     public init(settings: ProxySettings, group: any EventLoopGroup, logger: Logger,
@@ -395,7 +399,8 @@ final class FrontHandler: ChannelInboundHandler {
             connectNext(context: context, route: route)
             return
         }
-        (connector ?? server.makeConnector(context.eventLoop)).connect(to: address)
+        let connect = server.backendConnect.withLock { $0 }
+        connect(connector ?? server.makeConnector(context.eventLoop), address, context.eventLoop)
             .hop(to: context.eventLoop).assumeIsolated()
             .whenComplete { result in
                 switch result {

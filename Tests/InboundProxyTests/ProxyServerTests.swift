@@ -233,13 +233,26 @@ struct Harness {
     /// IP-R3: a backend socket that cannot be made (descriptors exhausted here) is this process's shortage:
     /// the client is closed, counted resource-shortage, and the backend is not marked down; once sockets can
     /// be made again the same backend serves the next client.
-    @Test func ipR3_aLocalShortageBlamesNoBackend() async throws {
-        let h = try await Harness.start(mode: .tls) { backend in
+    @Test(arguments: [ByteMover.splice, .nio])
+    func ipR3_aLocalShortageBlamesNoBackend(mover: ByteMover) async throws {
+        let h = try await Harness.start(mode: .tls, configure: { $0.byteMover = mover }) { backend in
             [RouteConfiguration(name: "a", hostnames: ["a.example"], backends: [backend])]
         }
-        let relay = try #require(h.proxy.splice)
-        let real = relay.backendConnect.withLock { $0 }
-        relay.backendConnect.withLock { $0 = { _, _, _, _ in -EMFILE } }
+        // Each byte mover's backend connect fails as socket(2) does when descriptors run out.
+        let restore: () -> Void
+        if mover == .splice {
+            let relay = try #require(h.proxy.splice)
+            let real = relay.backendConnect.withLock { $0 }
+            relay.backendConnect.withLock { $0 = { _, _, _, _ in -EMFILE } }
+            restore = { relay.backendConnect.withLock { $0 = real } }
+        } else {
+            #expect(h.proxy.splice == nil)
+            let real = h.proxy.backendConnect.withLock { $0 }
+            h.proxy.backendConnect.withLock {
+                $0 = { _, _, loop in loop.makeFailedFuture(IOError(errnoCode: EMFILE, reason: "socket")) }
+            }
+            restore = { h.proxy.backendConnect.withLock { $0 = real } }
+        }
         let hello = records(clientHelloMessage(serverName: "a.example"))
         let (refused, _) = try await h.exchange([hello])
         #expect(refused.isEmpty)
@@ -249,7 +262,7 @@ struct Harness {
         #expect(backend.connectFailures.load(ordering: .relaxed) == 0)
         #expect(h.proxy.counters.connectFailures.load(ordering: .relaxed) == 0)
         #expect(backend.isUp(now: h.proxy.clock()))
-        relay.backendConnect.withLock { $0 = real }
+        restore()
         let (received, _) = try await h.exchange([hello])
         #expect(received == hello)
         try await h.stop()
