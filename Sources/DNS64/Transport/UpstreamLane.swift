@@ -21,6 +21,7 @@
 // across threads); sockets by upstreams × `upstream-ports` plus retired ones that still have queries waiting;
 // the timer heap by the resolutions in progress.
 import CDNSSocket
+import Listening
 import Logging
 import NIOCore
 
@@ -55,6 +56,10 @@ struct UpstreamLane: ~Copyable {
     private var random = RandomPool()
     private let buffer: UnsafeMutableRawPointer
     private let batch: UnsafeMutablePointer<CDNS_datagram>
+    /// How an upstream socket is made: `CDNS_upstream_socket` (the fd, or -errno). Tests put a stand-in here
+    /// (a descriptor shortage on demand).
+    var openSocket: (_ upstream: UnsafePointer<sockaddr>, _ length: UInt32, _ failedCall: inout UnsafePointer<CChar>?)
+        -> Int32 = { CDNS_upstream_socket($0, $1, &$2) }
 
     /// One upstream socket: the queries waiting on it by ID, how many it has carried.
     private struct LaneSocket {
@@ -194,6 +199,11 @@ struct UpstreamLane: ~Copyable {
         freePendings = []
         pendings = []
         due = DueHeap()
+        // Their sockets go too: an answer arriving later finds nothing waiting for it.
+        for s in sockets.indices where sockets[s].fd >= 0 {
+            sockets[s].waiting = []
+            retire(Int32(s))
+        }
         return clients
     }
 
@@ -212,7 +222,10 @@ struct UpstreamLane: ~Copyable {
             client.counters.upstreamQueries.add(1, ordering: .relaxed)
             let error = send(p, to: index, now: now)
             if error == 0 { return }
-            failed(p, because: "\(UDPListenerError(call: "send", code: error))", now: now)
+            // Out of descriptors or buffers here is this process's shortage, not the upstream's failure: the
+            // attempt fails over, but the upstream keeps its place in the order (N3).
+            let local = isResourceShortage(error) || error == EAGAIN || error == EWOULDBLOCK
+            failed(p, because: "\(UDPListenerError(call: "send", code: error))", blame: !local, now: now)
         }
     }
 
@@ -317,12 +330,13 @@ struct UpstreamLane: ~Copyable {
         }
     }
 
-    /// An attempt that got no answer: counted, the upstream's health told (N3), the next upstream is next.
-    private mutating func failed(_ p: Int32, because reason: String, now: UInt64) {
+    /// An attempt that got no answer: counted, the upstream's health told unless the fault was ours (N3), the
+    /// next upstream is next.
+    private mutating func failed(_ p: Int32, because reason: String, blame: Bool = true, now: UInt64) {
         let pending = pendings[Int(p)]!
         let index = pending.order[pending.position]
         client.counters.upstreamFailures.add(1, ordering: .relaxed)
-        client.health.failed(index, now: now)
+        if blame { client.health.failed(index, now: now) }
         client.logger.debug(
             "upstream attempt failed",
             metadata: [
@@ -357,7 +371,7 @@ struct UpstreamLane: ~Copyable {
         var failedCall: UnsafePointer<CChar>?
         let fd = withUnsafePointer(to: addresses[index].storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                CDNS_upstream_socket($0, addresses[index].length, &failedCall)
+                openSocket($0, addresses[index].length, &failedCall)
             }
         }
         guard fd >= 0 else {

@@ -187,9 +187,37 @@ struct UpstreamLaneTests {
         // Stopping drops both waiting clients (their retry goes to whoever serves next), caches nothing.
         #expect(lane.abandonAll() == 2)
         #expect(h.replyCount == 0)
-        #expect(h.server.cachedAnswers == 0 && lane.resolving == 0)
+        #expect(h.server.cachedAnswers == 0 && lane.resolving == 0 && lane.openSockets == 0)
         #expect(h.admit("stop.example", id: 3) != nil)  // nothing left in flight: a new query resolves afresh
         try await silent.close()
+        try await group.shutdownGracefully()
+    }
+
+    /// A socket that cannot be made (descriptors exhausted) fails the attempt over to the next upstream, but
+    /// it is this process's shortage: the upstream is not marked failed and keeps its place (N3).
+    @Test func N3_aLocalShortageFailsOverWithoutBlamingTheUpstream() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let first = try await LoopbackIntegrationTests.udp(group) { FakeUpstreamHandler() }
+        let second = try await LoopbackIntegrationTests.udp(group) { FakeUpstreamHandler() }
+        let h = Harness(upstreams: [try #require(first.localAddress), try #require(second.localAddress)], group: group)
+        var lane = UpstreamLane(epoll: h.epoll, server: h.server, loops: group)
+        let firstPort = UInt16(try #require(first.localAddress?.port))
+        lane.openSocket = { address, length, failed in
+            // sin6_port / sin_port: the same offset in both.
+            let port = UInt16(bigEndian: UnsafeRawPointer(address).load(fromByteOffset: 2, as: UInt16.self))
+            return port == firstPort ? -EMFILE : CDNS_upstream_socket(address, length, &failed)
+        }
+        let (machine, key) = try #require(h.admit("short.example"))
+        lane.start(machine, key: key, now: Self.t0)
+        h.pump(&lane, now: Self.t0, untilReplies: 1)
+
+        #expect(try Self.synthesized(try #require(h.replies.withLock { $0.first })) == Self.expected)
+        let counters = h.server.counters
+        // AAAA and A each tried the first upstream (no socket), then the second.
+        #expect(counters.upstreamFailures == 2 && counters.upstreamAnswers == 2)
+        #expect(h.server.upstreamClient.health.order(now: Self.t0) == [0, 1])  // the first is not blamed
+        try await first.close()
+        try await second.close()
         try await group.shutdownGracefully()
     }
 
