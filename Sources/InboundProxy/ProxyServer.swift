@@ -68,8 +68,10 @@ public final class ProxyServer: Sendable {
     let splice: SpliceRelay?
     /// How the NIO byte mover connects a backend: `bootstrap.connect(to:)`. Tests put a stand-in here (a
     /// shortage on demand, IP-R3), as `SpliceRelay.backendConnect` does for the relay threads.
+    /// (In a struct for the reason given at `SpliceRelay.BackendConnector`.)
     typealias BackendConnect = @Sendable (ClientBootstrap, SocketAddress, any EventLoop) -> EventLoopFuture<any Channel>
-    let backendConnect = Mutex<BackendConnect>({ bootstrap, address, _ in bootstrap.connect(to: address) })
+    struct BackendConnector: Sendable { var connect: BackendConnect }
+    let backendConnect = Mutex(BackendConnector(connect: { bootstrap, address, _ in bootstrap.connect(to: address) }))
 
     /// Checks the routes and prepares the proxy; `start` binds the listeners.
     public init(settings: ProxySettings, group: any EventLoopGroup, logger: Logger,
@@ -399,7 +401,7 @@ final class FrontHandler: ChannelInboundHandler {
             connectNext(context: context, route: route)
             return
         }
-        let connect = server.backendConnect.withLock { $0 }
+        let connect = server.backendConnect.withLock { $0.connect }
         connect(connector ?? server.makeConnector(context.eventLoop), address, context.eventLoop)
             .hop(to: context.eventLoop).assumeIsolated()
             .whenComplete { result in

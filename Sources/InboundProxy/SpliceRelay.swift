@@ -210,7 +210,12 @@ public final class SpliceRelay: Sendable {
     typealias BackendConnect = @Sendable (
         _ family: Int32, _ address: UnsafePointer<UInt8>, _ port: Int32, _ pending: UnsafeMutablePointer<Int32>
     ) -> Int32
-    let backendConnect = Mutex<BackendConnect>({ CSplice_connect($0, $1, $2, $3) })
+    /// The function in a struct, never bare in the `Mutex`: a closure stored straight in a generic container is
+    /// wrapped in two more reabstraction thunks by every `withLock` (its inout write-back), so each call costs
+    /// more than the last. Bare, it took the proxy's CPU per connection from 150 µs to 1.3 ms within 20,000
+    /// connections (docs/performance.md, "Inbound proxy").
+    struct BackendConnector: Sendable { var connect: BackendConnect }
+    let backendConnect = Mutex(BackendConnector(connect: { CSplice_connect($0, $1, $2, $3) }))
 
     /// Prepares `threads` relay threads (not started); nil when the kernel refuses epoll or eventfd.
     /// `connectTimeout` and `downTime` (nanoseconds) apply to the backend connects the threads make (IP-S13).
@@ -694,7 +699,7 @@ final class SpliceWorker: @unchecked Sendable {
             o.tried.insert(index)
             let backend = o.route.backends[index]
             var pending: Int32 = 0
-            let connect = relay.backendConnect.withLock { $0 }
+            let connect = relay.backendConnect.withLock { $0.connect }
             let fd = backend.endpoint.withRawAddress { family, bytes in
                 connect(family, bytes, Int32(backend.endpoint.port), &pending)
             }

@@ -242,16 +242,16 @@ struct Harness {
         let restore: () -> Void
         if mover == .splice {
             let relay = try #require(h.proxy.splice)
-            let real = relay.backendConnect.withLock { $0 }
-            relay.backendConnect.withLock { $0 = { _, _, _, _ in -EMFILE } }
-            restore = { relay.backendConnect.withLock { $0 = real } }
+            let real = relay.backendConnect.withLock { $0.connect }
+            relay.backendConnect.withLock { $0.connect = { _, _, _, _ in -EMFILE } }
+            restore = { relay.backendConnect.withLock { $0.connect = real } }
         } else {
             #expect(h.proxy.splice == nil)
-            let real = h.proxy.backendConnect.withLock { $0 }
+            let real = h.proxy.backendConnect.withLock { $0.connect }
             h.proxy.backendConnect.withLock {
-                $0 = { _, _, loop in loop.makeFailedFuture(IOError(errnoCode: EMFILE, reason: "socket")) }
+                $0.connect = { _, _, loop in loop.makeFailedFuture(IOError(errnoCode: EMFILE, reason: "socket")) }
             }
-            restore = { h.proxy.backendConnect.withLock { $0 = real } }
+            restore = { h.proxy.backendConnect.withLock { $0.connect = real } }
         }
         let hello = records(clientHelloMessage(serverName: "a.example"))
         let (refused, _) = try await h.exchange([hello])

@@ -51,7 +51,11 @@ final class ControlServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let pool: NIOThreadPool
     private let channel: Mutex<(any Channel)?>
-    private let handler = Mutex<Handler>({ _ in .failure(ControlError("nat64d is starting")) })
+    /// The handler in a struct, never bare in the `Mutex`: a closure stored straight in a generic container is
+    /// wrapped in two more reabstraction thunks by every `withLock`, so each request would cost more than the
+    /// last (and a long enough chain of them overflows the stack).
+    private struct Answering: Sendable { var handler: Handler }
+    private let handler = Mutex(Answering(handler: { _ in .failure(ControlError("nat64d is starting")) }))
 
     /// Binds the socket (mode 0600 in a 0700 directory; a stale socket file replaced, a live one refused), so
     /// a bad path fails startup before anything else runs. Requests are answered "starting" until `start`.
@@ -103,7 +107,7 @@ final class ControlServer: Sendable {
 
     /// Starts answering with `handler` (run on the worker pool, one call per request).
     func start(handler: @escaping Handler) {
-        self.handler.withLock { $0 = handler }
+        self.handler.withLock { $0.handler = handler }
     }
 
     /// Stops accepting, closes the socket and removes its file.
@@ -134,7 +138,7 @@ final class ControlServer: Sendable {
 
     /// Runs `request` on the worker pool; the future completes on `eventLoop`.
     fileprivate func answer(_ request: ControlRequest, on eventLoop: any EventLoop) -> EventLoopFuture<ControlReply> {
-        let handler = self.handler.withLock { $0 }
+        let handler = self.handler.withLock { $0.handler }
         return pool.runIfActive(eventLoop: eventLoop) { handler(request) }
     }
 }
