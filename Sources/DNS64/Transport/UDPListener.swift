@@ -58,24 +58,12 @@ final class UDPListener: Sendable {
     /// - Throws: `UDPListenerError` naming the call that failed.
     init(binding address: SocketAddress, reusePort: Bool) throws(UDPListenerError) {
         var failed: UnsafePointer<CChar>?
-        let fd: Int32
-        switch address {
-        case .v4(let a):
-            var sa = a.address
-            fd = withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    CDNS_udp_socket($0, UInt32(MemoryLayout<sockaddr_in>.size), reusePort ? 1 : 0, &failed)
-                }
+        let (storage, length) = address.storage
+        guard length > 0 else { throw UDPListenerError(call: "socket", code: EAFNOSUPPORT) }
+        let fd = withUnsafePointer(to: storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                CDNS_udp_socket($0, length, reusePort ? 1 : 0, &failed)
             }
-        case .v6(let a):
-            var sa = a.address
-            fd = withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    CDNS_udp_socket($0, UInt32(MemoryLayout<sockaddr_in6>.size), reusePort ? 1 : 0, &failed)
-                }
-            }
-        case .unixDomainSocket:
-            throw UDPListenerError(call: "socket", code: EAFNOSUPPORT)
         }
         guard fd >= 0 else { throw UDPListenerError(call: failed.map { String(cString: $0) } ?? "socket", code: -fd) }
         let epoll = CDNS_epoll_create()
@@ -92,8 +80,8 @@ final class UDPListener: Sendable {
         descriptor = fd
         self.epoll = epoll
         var bound = sockaddr_storage()
-        var length = UInt32(MemoryLayout<sockaddr_storage>.size)
-        let r = CDNS_local_address(fd, &bound, &length)
+        var boundLength = UInt32(MemoryLayout<sockaddr_storage>.size)
+        let r = CDNS_local_address(fd, &bound, &boundLength)
         localAddress = r == 0 ? (withUnsafePointer(to: &bound) { SocketAddress(peer: $0) } ?? address) : address
     }
 
@@ -370,6 +358,28 @@ extension SocketAddress {
         case AF_INET: self.init(raw.assumingMemoryBound(to: sockaddr_in.self).pointee)
         case AF_INET6: self.init(raw.assumingMemoryBound(to: sockaddr_in6.self).pointee)
         default: return nil
+        }
+    }
+}
+
+extension SocketAddress {
+    /// The address as a `sockaddr_storage` and its length (IPv4 or IPv6; length 0 otherwise): what the
+    /// listening and upstream sockets are bound or connected to.
+    var storage: (storage: sockaddr_storage, length: UInt32) {
+        var storage = sockaddr_storage()
+        switch self {
+        case .v4(let a):
+            withUnsafeMutableBytes(of: &storage) { raw in
+                withUnsafeBytes(of: a.address) { raw.copyMemory(from: $0) }
+            }
+            return (storage, UInt32(MemoryLayout<sockaddr_in>.size))
+        case .v6(let a):
+            withUnsafeMutableBytes(of: &storage) { raw in
+                withUnsafeBytes(of: a.address) { raw.copyMemory(from: $0) }
+            }
+            return (storage, UInt32(MemoryLayout<sockaddr_in6>.size))
+        case .unixDomainSocket:
+            return (storage, 0)
         }
     }
 }

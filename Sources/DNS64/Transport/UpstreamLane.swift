@@ -517,24 +517,3 @@ struct RandomPool {
     /// A number in 0..<n (n > 0); the modulo bias of 64 random bits is below 2^-50 for any n used here.
     mutating func below(_ n: Int) -> Int { Int(word() % UInt64(n)) }
 }
-
-extension SocketAddress {
-    /// The address as a `sockaddr_storage` and its length (IPv4 or IPv6; zeroed otherwise).
-    var storage: (storage: sockaddr_storage, length: UInt32) {
-        var storage = sockaddr_storage()
-        switch self {
-        case .v4(let a):
-            withUnsafeMutableBytes(of: &storage) { raw in
-                withUnsafeBytes(of: a.address) { raw.copyMemory(from: $0) }
-            }
-            return (storage, UInt32(MemoryLayout<sockaddr_in>.size))
-        case .v6(let a):
-            withUnsafeMutableBytes(of: &storage) { raw in
-                withUnsafeBytes(of: a.address) { raw.copyMemory(from: $0) }
-            }
-            return (storage, UInt32(MemoryLayout<sockaddr_in6>.size))
-        case .unixDomainSocket:
-            return (storage, 0)
-        }
-    }
-}
