@@ -175,7 +175,7 @@ struct UpstreamLaneTests {
         try await group.shutdownGracefully()
     }
 
-    @Test func abandonedResolutionsLeaveNothingInFlightAndCacheNothing() async throws {
+    @Test func N4_abandonedResolutionsLeaveNothingInFlightAndCacheNothing() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let silent = try await LoopbackIntegrationTests.udp(group)
         let h = Harness(upstreams: [try #require(silent.localAddress)], group: group)
@@ -221,7 +221,7 @@ struct UpstreamLaneTests {
         try await group.shutdownGracefully()
     }
 
-    @Test func dueHeapReturnsTimersInOrderAfterRemovals() {
+    @Test func N3_dueHeapReturnsTimersInOrderAfterRemovals() {
         var heap = DueHeap()
         var model: [Int32: UInt64] = [:]
         var generator = SplitMix(state: 42)
