@@ -134,7 +134,7 @@ struct MetricsTests {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let server = try await MetricsServer(
             address: try SocketAddress(ipAddress: "127.0.0.1", port: 0), group: group, exporter: MetricsExporter(),
-            maxConnections: 2, deadline: .milliseconds(300)
+            maxConnections: 2, deadline: .seconds(1)
         ) {
             Self.snapshot(six: 1, four: 0, truncated: 0, sessions: 0, dnsQueries: nil)
         }

@@ -68,6 +68,14 @@ final class MetricsServer: Sendable {
                 counters.open.wrappingAdd(1, ordering: .relaxed)
                 counters.accepted.wrappingAdd(1, ordering: .relaxed)
                 let cutoff = channel.eventLoop.scheduleTask(in: deadline) {
+                    // An evicted connection is already off the list and counted refused; its close may still be
+                    // on its way when the deadline fires, so only a connection still listed is cut off here.
+                    let listed = open.withLock { list -> Bool in
+                        guard let at = list.firstIndex(where: { $0 === channel }) else { return false }
+                        list.remove(at: at)
+                        return true
+                    }
+                    guard listed else { return }
                     counters.timedOut.wrappingAdd(1, ordering: .relaxed)
                     channel.close(promise: nil)
                 }
