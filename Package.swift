@@ -52,6 +52,9 @@ let package = Package(
         // io_uring for the TUN device's batched reads and writes (`tun.io = "uring"`).
         // A C target (not a system module): liburing stays inside its .c file (see shim.c).
         .target(name: "CURing", path: "Sources/CURing", linkerSettings: [.linkedLibrary("uring")]),
+        // The in-kernel fast path's eBPF program (bpf/, built into program.c by scripts/build-bpf.py) and the
+        // bpf(2) commands that load and attach it.
+        .target(name: "CFastPath", path: "Sources/CFastPath", exclude: ["bpf"]),
 
         // Libraries
         .target(name: "NAT64Translator"),
@@ -77,6 +80,8 @@ let package = Package(
         .target(name: "PacketCapture", dependencies: ["CPcap", "NAT64Translator"]),
         .target(name: "Forwarding", dependencies: ["NAT64Translator", "TunDevice", "PacketCapture", "CURing"]),
         .target(name: "RouterAdvertisement", dependencies: ["NAT64Translator"]),
+        // Established TCP and UDP flows translated by a tc program on the gateway's interfaces ([fast-path]).
+        .target(name: "FastPath", dependencies: ["CFastPath", "NAT64Translator", "Forwarding"]),
         // Inbound proxy: IPv4 clients to IPv6-only hosts by TLS SNI, HTTP Host or port (README "Reaching
         // IPv6-only hosts from IPv4").
         .target(
@@ -92,6 +97,7 @@ let package = Package(
         .executableTarget(
             name: "nat64d",
             dependencies: [
+                "FastPath",
                 "NAT64Translator", "DNS64", "TunDevice", "GatewayConfig", "PacketCapture", "Forwarding",
                 "RouterAdvertisement", "InboundProxy", "Listening",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -122,6 +128,7 @@ let package = Package(
 
         // Tests
         .target(name: "PacketTestSupport", dependencies: ["NAT64Translator"], path: "Tests/PacketTestSupport"),
+        .testTarget(name: "FastPathTests", dependencies: ["FastPath", "CFastPath", "NAT64Translator"]),
         .testTarget(name: "NAT64TranslatorTests", dependencies: ["NAT64Translator", "PacketTestSupport"]),
         .testTarget(
             name: "DNS64Tests",

@@ -135,6 +135,33 @@ extension BindingTable {
                              proto: proto, flags: flags, hash: hash, now: now)
     }
 
+    /// Data packets of this session crossed the in-kernel fast path instead of the translator: refresh the
+    /// session as such a packet would have (S4: the lifetime; S5: an ACK-only segment's transition; S11: a UDP
+    /// or ICMP session answered from the IPv4 side). Never creates state.
+    ///
+    /// - Parameter fromIPv4: the packets came from the IPv4 side (else from the IPv6 host).
+    /// - Returns: false when the session is gone (the caller's copy of it is stale).
+    public func refreshCarried(inside source: IPv6Address, port: UInt16, remote: IPv4Address, remotePort: UInt16,
+                               proto: UInt8, fromIPv4: Bool, now: Nanoseconds) -> Bool {
+        let hash = sessionInsideHash(source, port, remote.value, remotePort, proto)
+        guard let s = sessionsByInside.find(hash: hash, { s in
+            let e = sessions[Int(s)]
+            return e.insidePort == port && e.remotePort == remotePort && e.remote4 == remote.value
+                && e.proto == proto && e.inside == source
+        }) else { return false }
+        let i = Int(s)
+        guard sessions[i].expiry > now || ageExpired(s, now: now) else { return false }
+        if proto == IPProtocolNumber.tcp {
+            let state = TCPState(rawValue: sessions[i].state) ?? .closed
+            let step = fromIPv4 ? TCPStateMachine.onIPv4(state, flags: .ack) : TCPStateMachine.onIPv6(state, flags: .ack)
+            apply(step, to: i, now: now)
+        } else {
+            sessions[i].expiry = now &+ timeouts.timeout(for: proto)
+            if fromIPv4 { sessions[i].state = BindingTable.replied }
+        }
+        return true
+    }
+
     /// Applies a TCP transition to session `i` (S5).
     @inline(__always)
     func apply(_ step: TCPStateMachine.Step, to i: Int, now: Nanoseconds) {

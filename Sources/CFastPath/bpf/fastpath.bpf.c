@@ -1,0 +1,286 @@
+// nat64d's in-kernel fast path: a tc (tcx) ingress program that translates the data packets of flows the
+// daemon has already admitted, so that an established TCP or UDP flow never crosses the TUN.
+//
+// The daemon stays the translator. It creates every session (the first packet of a flow always takes the TUN),
+// then copies the session's two translations into the maps below; it deletes them when the session ends. This
+// program only repeats, byte for byte, what the translator does to an ordinary data packet of such a session
+// (RFC 7915 §4.1, §5.1, the rule IDs of docs/conformance.md beside each step). Anything else passes to the kernel
+// unchanged and so reaches the TUN: TCP SYN, FIN and RST (the session's state machine, RFC 6146 §3.5.2, runs in
+// the daemon), fragments, IPv4 options, IPv6 extension headers, a hop limit or TTL that ends here, packets too
+// big for the other side, UDP without a checksum, a route that leads back into the TUN (hairpinning) or to a
+// neighbour not yet resolved. Every packet the program carries stamps its map entry, so the daemon keeps the
+// session alive (S4) by reading the stamps.
+//
+// Built by scripts/build-bpf.sh (clang -target bpf) into Sources/CFastPath/program.c; the daemon loads it
+// itself (Sources/FastPath/BPFObject.swift), so no map is ever pinned and nothing outlives the daemon.
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include "../include/fastpath_shared.h"
+
+#define SEC(name) __attribute__((section(name), used))
+#define INLINE static __attribute__((always_inline)) inline
+
+// Helper declarations: the helper's number, as the kernel's uapi header lists them.
+static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)BPF_FUNC_map_lookup_elem;
+static long (*bpf_skb_store_bytes)(void *skb, __u32 offset, const void *from, __u32 len, __u64 flags) =
+    (void *)BPF_FUNC_skb_store_bytes;
+static long (*bpf_l4_csum_replace)(void *skb, __u32 offset, __u64 from, __u64 to, __u64 flags) =
+    (void *)BPF_FUNC_l4_csum_replace;
+static long (*bpf_skb_change_proto)(void *skb, __be16 proto, __u64 flags) = (void *)BPF_FUNC_skb_change_proto;
+static __s64 (*bpf_csum_diff)(__be32 *from, __u32 from_size, __be32 *to, __u32 to_size, __u32 seed) =
+    (void *)BPF_FUNC_csum_diff;
+static long (*bpf_fib_lookup)(void *ctx, struct bpf_fib_lookup *params, int plen, __u32 flags) =
+    (void *)BPF_FUNC_fib_lookup;
+static long (*bpf_redirect)(__u32 ifindex, __u64 flags) = (void *)BPF_FUNC_redirect;
+static __u64 (*bpf_ktime_get_ns)(void) = (void *)BPF_FUNC_ktime_get_ns;
+static __u32 (*bpf_get_prandom_u32)(void) = (void *)BPF_FUNC_get_prandom_u32;
+static long (*bpf_skb_pull_data)(void *skb, __u32 len) = (void *)BPF_FUNC_skb_pull_data;
+
+// The maps: the daemon creates them and patches their descriptors into the loads that name these symbols.
+char fp_out_map SEC("maps");    // hash: struct fp_key6 → struct fp_out
+char fp_in_map SEC("maps");     // hash: struct fp_key4 → struct fp_in
+char fp_config_map SEC("maps"); // array of one struct fp_config
+char fp_stats_map SEC("maps");  // per-CPU array of __u64, indexed by enum fp_stat
+
+#define ETH_LEN 14
+#define IP4_LEN 20
+#define IP6_LEN 40
+#define PROTO_TCP 6
+#define PROTO_UDP 17
+#define ETH_P_IP_BE 0x0008    // htons(0x0800)
+#define ETH_P_IPV6_BE 0xDD86  // htons(0x86DD)
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+
+INLINE __u16 be16(__u16 v) { return __builtin_bswap16(v); }
+INLINE __u32 be32(__u32 v) { return __builtin_bswap32(v); }
+
+INLINE void count(__u32 which, __u64 n) {
+    __u64 *c = bpf_map_lookup_elem(&fp_stats_map, &which);
+    if (c) *c += n;  // per-CPU: no other CPU writes this slot
+}
+
+INLINE int pass(void) {
+    __u32 which = FP_STAT_PASSED;
+    __u64 *c = bpf_map_lookup_elem(&fp_stats_map, &which);
+    if (c) *c += 1;
+    return TC_ACT_OK;
+}
+
+// Offset of the checksum field in the transport header.
+INLINE __u32 csum_offset(__u8 proto) { return proto == PROTO_TCP ? 16 : 6; }
+
+// The IPv4 header checksum over 20 bytes.
+INLINE __u16 ipv4_checksum(void *header) {
+    __s64 sum = bpf_csum_diff(0, 0, header, IP4_LEN, 0);
+    __u32 s = (__u32)sum;
+    s = (s & 0xffff) + (s >> 16);
+    s = (s & 0xffff) + (s >> 16);
+    return (__u16)~s;
+}
+
+// The translated packet leaves by the routed interface, to the neighbour the route lookup found; the flow's
+// entry is stamped (the daemon refreshes the session from it) and counted. `stat` is the packets counter; the
+// bytes counter follows it.
+INLINE int forward(struct __sk_buff *skb, struct bpf_fib_lookup *route, __u16 ethertype, struct fp_use *use,
+                   __u64 segments, __u64 bytes, __u32 stat) {
+    __u8 eth[ETH_LEN];
+    __builtin_memcpy(eth, route->dmac, 6);
+    __builtin_memcpy(eth + 6, route->smac, 6);
+    *(__u16 *)(eth + 12) = ethertype;
+    if (bpf_skb_store_bytes(skb, 0, eth, ETH_LEN, 0) != 0) return TC_ACT_SHOT;
+    use->last_seen = bpf_ktime_get_ns();
+    __sync_fetch_and_add(&use->packets, segments);
+    __sync_fetch_and_add(&use->bytes, bytes);
+    count(stat, segments);
+    count(stat + 1, bytes);
+    return bpf_redirect(route->ifindex, 0);
+}
+
+// Makes the first `length` bytes directly readable; pulls them into the linear part only when they are not
+// already there (a pull makes a cloned skb private, which TCP's own clones should not pay for nothing).
+INLINE int headers(struct __sk_buff *skb, __u32 length, void **data, void **end) {
+    *data = (void *)(long)skb->data;
+    *end = (void *)(long)skb->data_end;
+    if (*data + length <= *end) return 1;
+    if (skb->len < length || bpf_skb_pull_data(skb, length) != 0) return 0;
+    *data = (void *)(long)skb->data;
+    *end = (void *)(long)skb->data_end;
+    return *data + length <= *end;
+}
+
+// An IPv6 packet of a known flow → IPv4 (RFC 7915 §5).
+INLINE int six_to_four(struct __sk_buff *skb, struct fp_config *cfg) {
+    void *data, *end;
+    if (!headers(skb, ETH_LEN + IP6_LEN + 20, &data, &end) && !headers(skb, ETH_LEN + IP6_LEN + 8, &data, &end))
+        return TC_ACT_OK;
+    __u8 *ip = data + ETH_LEN;
+    if ((void *)(ip + IP6_LEN + 8) > end) return TC_ACT_OK;
+    __u8 proto = ip[6];
+    if (proto != PROTO_TCP && proto != PROTO_UDP) return TC_ACT_OK;  // extension headers, ICMPv6: slow path
+    __u8 *l4 = ip + IP6_LEN;
+    struct fp_key6 key = {};
+    __builtin_memcpy(key.src, ip + 8, 16);
+    __builtin_memcpy(key.dst, ip + 24, 16);
+    key.sport = *(__be16 *)l4;
+    key.dport = *(__be16 *)(l4 + 2);
+    key.proto = proto;
+    struct fp_out *flow = bpf_map_lookup_elem(&fp_out_map, &key);
+    if (!flow) return TC_ACT_OK;  // not offloaded: not counted, most traffic is not ours
+    if (proto == PROTO_TCP) {
+        if ((void *)(l4 + 20) > end) return pass();
+        if (l4[13] & (TCP_SYN | TCP_FIN | TCP_RST)) return pass();  // S5: the daemon's state machine sees these
+    } else if (*(__u16 *)(l4 + 6) == 0) {
+        return pass();  // a zero UDP checksum is invalid in IPv6: the translator's verdict
+    }
+    __u8 hop = ip[7];
+    if (hop <= 1) return pass();  // T6.2: Time Exceeded comes from the daemon
+    __u32 first = be32(*(__u32 *)ip);
+    __u8 class = (first >> 20) & 0xff;
+    __u16 payload = be16(*(__u16 *)(ip + 4));
+    __u32 total = (__u32)payload + IP4_LEN;
+    if (payload == 0 || ETH_LEN + IP6_LEN + (__u32)payload != skb->len) return pass();  // jumbo, trailer
+    int gso = skb->gso_size != 0;
+    // T6.4: DF for unfragmented packets over 1260 bytes (a GSO packet's segments are all "over" it);
+    // T6.5: one too big for the IPv4 link takes the slow path, which answers Packet Too Big.
+    int df = gso || total > 1260;
+    if (df && !gso && total > cfg->ipv4_mtu) return pass();
+
+    struct bpf_fib_lookup route = {};
+    route.family = 2;  // AF_INET
+    route.l4_protocol = proto;
+    route.sport = flow->sport4;
+    route.dport = flow->dport4;
+    route.tot_len = gso ? 0 : (__u16)total;
+    route.ifindex = skb->ingress_ifindex;
+    route.ipv4_src = flow->src4;
+    route.ipv4_dst = flow->dst4;
+    if (bpf_fib_lookup(skb, &route, sizeof(route), 0) != BPF_FIB_LKUP_RET_SUCCESS) return pass();
+    if (route.ifindex == cfg->tun_ifindex) return pass();  // hairpinning: the daemon's (S7)
+
+    __be32 old[8];
+    __builtin_memcpy(old, ip + 8, 32);
+    __be32 new[2] = {flow->src4, flow->dst4};
+    __be16 oldPort = key.sport;
+    __be16 newPort = flow->sport4;
+    __u8 ttl = hop - 1;  // T6.2
+    __u8 tos = cfg->class_mode ? cfg->class_value : class;  // T6.1
+    __u64 segments = gso ? skb->gso_segs : 1;
+    __u32 length = skb->len;
+
+    // From here the packet changes; the pointers above are no longer valid.
+    if (bpf_skb_change_proto(skb, ETH_P_IP_BE, 0) != 0) return pass();
+    __u32 l4off = ETH_LEN + IP4_LEN;
+    __u64 mangled = proto == PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+    __s64 diff = bpf_csum_diff(old, 32, new, 8, 0);  // T6.6: the pseudo-header's addresses change
+    bpf_l4_csum_replace(skb, l4off + csum_offset(proto), 0, (__u32)diff, BPF_F_PSEUDO_HDR | mangled);
+    if (oldPort != newPort) {  // S3: the pool4 port
+        bpf_l4_csum_replace(skb, l4off + csum_offset(proto), oldPort, newPort, 2 | mangled);
+        bpf_skb_store_bytes(skb, l4off, &newPort, 2, 0);
+    }
+    __u8 header[IP4_LEN] = {};
+    header[0] = 0x45;
+    header[1] = tos;
+    *(__u16 *)(header + 2) = be16((__u16)total);
+    *(__u16 *)(header + 4) = (__u16)bpf_get_prandom_u32();  // T6.4: a fresh Identification
+    *(__u16 *)(header + 6) = df ? be16(0x4000) : 0;
+    header[8] = ttl;
+    header[9] = proto;
+    __builtin_memcpy(header + 12, new, 8);
+    *(__u16 *)(header + 10) = ipv4_checksum(header);
+    if (bpf_skb_store_bytes(skb, ETH_LEN, header, IP4_LEN, BPF_F_RECOMPUTE_CSUM) != 0) return TC_ACT_SHOT;
+    return forward(skb, &route, ETH_P_IP_BE, &flow->use, segments, length - ETH_LEN - 20, FP_STAT_OUT_PACKETS);
+}
+
+// An IPv4 packet of a known flow → IPv6 (RFC 7915 §4).
+INLINE int four_to_six(struct __sk_buff *skb, struct fp_config *cfg) {
+    void *data, *end;
+    if (!headers(skb, ETH_LEN + IP4_LEN + 20, &data, &end) && !headers(skb, ETH_LEN + IP4_LEN + 8, &data, &end))
+        return TC_ACT_OK;
+    __u8 *ip = data + ETH_LEN;
+    if ((void *)(ip + IP4_LEN + 8) > end) return TC_ACT_OK;
+    if (ip[0] != 0x45) return TC_ACT_OK;  // T4.3: options are the translator's to drop
+    __u8 proto = ip[9];
+    if (proto != PROTO_TCP && proto != PROTO_UDP) return TC_ACT_OK;
+    __u8 *l4 = ip + IP4_LEN;
+    struct fp_key4 key = {};
+    key.src = *(__be32 *)(ip + 12);
+    key.dst = *(__be32 *)(ip + 16);
+    key.sport = *(__be16 *)l4;
+    key.dport = *(__be16 *)(l4 + 2);
+    key.proto = proto;
+    struct fp_in *flow = bpf_map_lookup_elem(&fp_in_map, &key);
+    if (!flow) return TC_ACT_OK;
+    __u16 fragment = be16(*(__u16 *)(ip + 6));
+    if (fragment & 0x3fff) return pass();  // T4.4: fragments (and their reassembly for ICMP) stay in the daemon
+    int df = (fragment & 0x4000) != 0;
+    if (proto == PROTO_TCP) {
+        if ((void *)(l4 + 20) > end) return pass();
+        if (l4[13] & (TCP_SYN | TCP_FIN | TCP_RST)) return pass();  // S5
+    } else if (*(__u16 *)(l4 + 6) == 0) {
+        return pass();  // T4.13: a zero UDP checksum is the translator's to compute or drop
+    }
+    __u8 ttl = ip[8];
+    if (ttl <= 1) return pass();  // T4.2
+    __u16 total = be16(*(__u16 *)(ip + 2));
+    if (total <= IP4_LEN || ETH_LEN + (__u32)total != skb->len) return pass();
+    __u32 l4len = total - IP4_LEN;
+    int gso = skb->gso_size != 0;
+    if (!gso) {
+        if (!df && l4len + IP6_LEN > cfg->min_ipv6_mtu) return pass();  // T4.5: the daemon fragments it
+        if (df && l4len + IP6_LEN > cfg->ipv6_mtu) return pass();        // T4.6: Fragmentation Needed
+    }
+
+    struct bpf_fib_lookup route = {};
+    route.family = 10;  // AF_INET6
+    route.l4_protocol = proto;
+    route.sport = flow->sport6;
+    route.dport = flow->dport6;
+    route.tot_len = gso ? 0 : (__u16)(l4len + IP6_LEN);
+    route.ifindex = skb->ingress_ifindex;
+    __builtin_memcpy(route.ipv6_src, flow->src6, 16);
+    __builtin_memcpy(route.ipv6_dst, flow->dst6, 16);
+    if (bpf_fib_lookup(skb, &route, sizeof(route), 0) != BPF_FIB_LKUP_RET_SUCCESS) return pass();
+    if (route.ifindex == cfg->tun_ifindex) return pass();
+
+    __be32 old[2] = {key.src, key.dst};
+    __be32 new[8];
+    __builtin_memcpy(new, flow->src6, 32);
+    __be16 oldPort = key.dport;
+    __be16 newPort = flow->dport6;
+    __u8 hop = ttl - 1;  // T4.2
+    __u8 class = cfg->class_mode ? cfg->class_value : ip[1];  // T4.1
+    __u64 segments = gso ? skb->gso_segs : 1;
+    __u32 length = skb->len;
+
+    if (bpf_skb_change_proto(skb, ETH_P_IPV6_BE, 0) != 0) return pass();
+    __u32 l4off = ETH_LEN + IP6_LEN;
+    __u64 mangled = proto == PROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+    __s64 diff = bpf_csum_diff(old, 8, new, 32, 0);  // T4.9: the pseudo-header's addresses change
+    bpf_l4_csum_replace(skb, l4off + csum_offset(proto), 0, (__u32)diff, BPF_F_PSEUDO_HDR | mangled);
+    if (oldPort != newPort) {  // the IPv6 host's own port
+        bpf_l4_csum_replace(skb, l4off + csum_offset(proto), oldPort, newPort, 2 | mangled);
+        bpf_skb_store_bytes(skb, l4off + 2, &newPort, 2, 0);
+    }
+    __u8 header[IP6_LEN] = {};
+    *(__u32 *)header = be32(0x60000000u | ((__u32)class << 20));
+    *(__u16 *)(header + 4) = be16((__u16)l4len);
+    header[6] = proto;
+    header[7] = hop;
+    __builtin_memcpy(header + 8, new, 32);
+    if (bpf_skb_store_bytes(skb, ETH_LEN, header, IP6_LEN, BPF_F_RECOMPUTE_CSUM) != 0) return TC_ACT_SHOT;
+    return forward(skb, &route, ETH_P_IPV6_BE, &flow->use, segments, length - ETH_LEN + 20, FP_STAT_IN_PACKETS);
+}
+
+SEC("tc")
+int nat64d_fastpath(struct __sk_buff *skb) {
+    __u32 zero = 0;
+    struct fp_config *cfg = bpf_map_lookup_elem(&fp_config_map, &zero);
+    if (!cfg || !cfg->enabled) return TC_ACT_OK;
+    if (skb->protocol == ETH_P_IPV6_BE) return six_to_four(skb, cfg);
+    if (skb->protocol == ETH_P_IP_BE) return four_to_six(skb, cfg);
+    return TC_ACT_OK;
+}
+
+char _license[] SEC("license") = "GPL";

@@ -1,0 +1,461 @@
+// The in-kernel fast path (`[fast-path] interfaces`): established TCP and UDP flows translated by a tc ingress
+// program on the gateway's own interfaces, so their packets never cross the TUN (docs/design.md, "The fast
+// path").
+//
+// The translator stays the only one that decides. Each session it creates or deletes reaches this class as a
+// `MappingEvent` (the table's hook, under the table lock, into a bounded ring); a thread of its own copies the
+// session's two translations into the program's maps or takes them out. The program stamps every entry it
+// uses; once a second the thread reads the stamps in batches and refreshes those sessions in the table
+// (`BindingTable.refreshCarried`), so a session that only the kernel carries lives as long as one the TUN
+// carries. Nothing here touches a packet thread: the hook only pushes into the ring.
+//
+// What can go wrong, and what then happens:
+//   - the ring is full: the event is lost and counted; the thread then withdraws every entry (a lost deletion
+//     must never leave a stale translation), and those flows go on through the TUN;
+//   - a map is full (`max-flows`): the session is not offloaded, and that is counted;
+//   - a session the table no longer has: its entries are withdrawn when the stamps are read;
+//   - a capture is running: the program is switched off, so the capture sees every packet.
+import CFastPath
+import Forwarding
+import NAT64Translator
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why the fast path could not start (the message names the cause and what to do).
+public struct FastPathError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// What `ctl fast-path --json`, `ctl stats` and /metrics show of the fast path.
+public struct FastPathStatus: Codable, Equatable, Sendable {
+    public var interfaces: [String] = []
+    /// False while a capture runs (every packet then takes the TUN).
+    public var enabled = false
+    /// Sessions whose translations are in the maps now.
+    public var flows = 0
+    public var maxFlows = 0
+    /// Segments and bytes (IP header included) the program translated, IPv6 → IPv4 and IPv4 → IPv6.
+    public var packets6to4: UInt64 = 0
+    public var bytes6to4: UInt64 = 0
+    public var packets4to6: UInt64 = 0
+    public var bytes4to6: UInt64 = 0
+    /// Packets of offloaded flows the program left to the TUN (SYN/FIN/RST, too big, no neighbour yet...).
+    public var passed: UInt64 = 0
+    /// Sessions copied into the maps, and taken out again.
+    public var offloaded: UInt64 = 0
+    public var withdrawn: UInt64 = 0
+    /// Sessions not offloaded because a map was full (`max-flows`).
+    public var mapFull: UInt64 = 0
+    /// Events lost to a full ring; each loss withdrew every flow.
+    public var eventsDropped: UInt64 = 0
+    /// Session refreshes made from the program's stamps.
+    public var refreshes: UInt64 = 0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case interfaces, enabled, flows, maxFlows = "max-flows", packets6to4 = "packets-6to4", bytes6to4 = "bytes-6to4"
+        case packets4to6 = "packets-4to6", bytes4to6 = "bytes-4to6", passed, offloaded, withdrawn
+        case mapFull = "map-full", eventsDropped = "events-dropped", refreshes
+    }
+}
+
+public final class FastPath: Sendable {
+    /// Where the table's hook pushes session events (the table lock orders the producers).
+    public let events = EventRing<MappingEvent>(minimumCapacity: 65_536)
+    public let interfaces: [String]
+    public let maxFlows: Int
+    private let maps: Maps
+    private let program: Int32
+    private let links: [Int32]
+    private let prefix: NAT64Prefix
+    private let table: BindingTable
+    private let counters = Mutex(FastPathStatus())
+    private let stopRequested = Atomic<Bool>(false)
+    private let thread: Mutex<DedicatedThread?> = Mutex(nil)
+    /// The closure in a struct: a closure stored bare in a Mutex grows a reabstraction thunk on every read.
+    private struct Capturing: Sendable { var ask: @Sendable () -> Bool }
+    private let capturing = Mutex(Capturing(ask: { false }))
+    private let programEnabled = Atomic<Bool>(true)
+    private let seenDrops = Atomic<UInt64>(0)
+    private let cpus: Int
+
+    struct Maps: Sendable {
+        let out: Int32, inbound: Int32, config: Int32, stats: Int32
+        var all: [Int32] { [out, inbound, config, stats] }
+    }
+
+    /// Loads the program, creates its maps and attaches it to the ingress of each interface in `interfaces`.
+    ///
+    /// - Parameters:
+    ///   - interfaces: Ethernet interfaces of the gateway where IPv6 hosts' and IPv4 peers' packets arrive.
+    ///   - tunIndex: the TUN's interface index (a route back into it stays with the translator).
+    ///   - configuration: the translator's (prefix, MTUs, traffic class).
+    ///   - table: the shared state table whose sessions are offloaded.
+    ///   - maxFlows: the bound of each map.
+    /// - Throws: `FastPathError` naming the interface or the kernel's refusal.
+    public init(interfaces: [String], tunIndex: Int32, configuration: TranslatorConfiguration, table: BindingTable,
+                maxFlows: Int) throws {
+        self.interfaces = interfaces
+        self.maxFlows = maxFlows
+        prefix = configuration.prefix
+        self.table = table
+        let possible = fastpath_possible_cpus()
+        cpus = Int(max(1, possible))
+        var created: [Int32] = []
+        func map(_ type: UInt32, _ key: Int, _ value: Int, _ entries: Int, _ name: String) throws -> Int32 {
+            let fd = fastpath_map_create(type, UInt32(key), UInt32(value), UInt32(entries), name)
+            guard fd >= 0 else {
+                created.forEach { close($0) }
+                throw FastPathError("fast path: the kernel refused a BPF map (\(errorText(-fd))); it needs "
+                    + "CAP_BPF and CAP_NET_ADMIN (or root), or remove [fast-path] interfaces")
+            }
+            created.append(fd)
+            return fd
+        }
+        let out = try map(UInt32(FASTPATH_HASH), MemoryLayout<fp_key6>.size, MemoryLayout<fp_out>.size, maxFlows, "nat64d_fp_out")
+        let inbound = try map(UInt32(FASTPATH_HASH), MemoryLayout<fp_key4>.size, MemoryLayout<fp_in>.size, maxFlows, "nat64d_fp_in")
+        let config = try map(UInt32(FASTPATH_ARRAY), 4, MemoryLayout<fp_config>.size, 1, "nat64d_fp_cfg")
+        let stats = try map(UInt32(FASTPATH_PERCPU_ARRAY), 4, 8, Int(FP_STAT_COUNT.rawValue), "nat64d_fp_stats")
+        maps = Maps(out: out, inbound: inbound, config: config, stats: stats)
+
+        var settings = fp_config()
+        settings.enabled = 1
+        settings.tun_ifindex = UInt32(bitPattern: tunIndex)
+        Self.copy(configuration, into: &settings)
+        var zero: UInt32 = 0
+        _ = fastpath_map_update(config, &zero, &settings, 0)
+
+        var log = [CChar](repeating: 0, count: 1 << 20)
+        let fds = maps.all
+        let loaded = fds.withUnsafeBufferPointer { fastpath_program_load($0.baseAddress, &log, UInt32(log.count)) }
+        guard loaded >= 0 else {
+            created.forEach { close($0) }
+            let verifier = String(decoding: log.prefix { $0 != 0 }.suffix(600).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw FastPathError("fast path: the kernel refused the program (\(errorText(-loaded)))"
+                + (verifier.isEmpty ? "" : "; verifier: \(verifier)"))
+        }
+        program = loaded
+        var attached: [Int32] = []
+        for name in interfaces {
+            let index = Int32(bitPattern: if_nametoindex(name))
+            let link = index > 0 ? fastpath_attach_ingress(loaded, index) : -ENODEV
+            guard link >= 0 else {
+                attached.forEach { close($0) }
+                close(loaded)
+                created.forEach { close($0) }
+                throw FastPathError(index <= 0
+                    ? "fast path: no interface \"\(name)\" (fix [fast-path] interfaces)"
+                    : "fast path: cannot attach to \"\(name)\" (\(errorText(-link))); tcx needs Linux 6.6 or later")
+            }
+            attached.append(link)
+        }
+        links = attached
+        counters.withLock {
+            $0.interfaces = interfaces
+            $0.enabled = true
+            $0.maxFlows = maxFlows
+        }
+    }
+
+    /// The hook for `BindingTable.onMappingEvent` (chain it with any other): keeps TCP and UDP session events.
+    @inlinable
+    public func hook(_ e: MappingEvent) {
+        guard e.kind == .sessionCreated || e.kind == .sessionDeleted,
+              e.proto == IPProtocolNumber.tcp || e.proto == IPProtocolNumber.udp else { return }
+        events.push(e)
+    }
+
+    /// Starts the thread that keeps the maps in step with the table.
+    public func start() throws {
+        let t = try DedicatedThread(name: "nat64d-fastpath") { [self] in run() }
+        thread.withLock { $0 = t }
+    }
+
+    /// Stops the thread and detaches the program (closing the links detaches it; the maps go with the last
+    /// reference).
+    public func stop() {
+        stopRequested.store(true, ordering: .releasing)
+        thread.withLock { t in
+            t?.join()
+            t = nil
+        }
+        for fd in links { close(fd) }
+        close(program)
+        for fd in maps.all { close(fd) }
+    }
+
+    /// Makes the program follow the capture: while `capturing()` is true it is off, so the capture sees every
+    /// packet. The thread asks every 100 ms; `suspendForCapture` switches it off at once, before a capture starts.
+    public func follow(capturing: @escaping @Sendable () -> Bool) {
+        self.capturing.withLock { $0 = Capturing(ask: capturing) }
+    }
+
+    /// Switches the program off now (a capture is about to start); the thread switches it on again once no
+    /// capture runs.
+    public func suspendForCapture() { setProgramEnabled(false) }
+
+    /// The translator's settings the program repeats (MTUs, traffic class) after a reload.
+    public func reconfigure(_ configuration: TranslatorConfiguration) {
+        var zero: UInt32 = 0
+        var settings = fp_config()
+        guard fastpath_map_lookup(maps.config, &zero, &settings) == 0 else { return }
+        Self.copy(configuration, into: &settings)
+        _ = fastpath_map_update(maps.config, &zero, &settings, 0)
+    }
+
+    static func copy(_ configuration: TranslatorConfiguration, into settings: inout fp_config) {
+        settings.ipv4_mtu = UInt16(clamping: configuration.ipv4MTU)
+        settings.ipv6_mtu = UInt16(clamping: configuration.ipv6MTU)
+        settings.min_ipv6_mtu = UInt16(clamping: configuration.minimumIPv6MTU)
+        settings.class_mode = configuration.stateless.trafficClass == .copy ? 0 : 1  // T6.1 / T4.1: copy or zero
+        settings.class_value = 0
+    }
+
+    private func setProgramEnabled(_ on: Bool) {
+        var zero: UInt32 = 0
+        var settings = fp_config()
+        guard fastpath_map_lookup(maps.config, &zero, &settings) == 0 else { return }
+        settings.enabled = on ? 1 : 0
+        _ = fastpath_map_update(maps.config, &zero, &settings, 0)
+        programEnabled.store(on, ordering: .relaxed)
+        counters.withLock { $0.enabled = on }
+    }
+
+    /// The counters, with the program's per-CPU sums.
+    public var status: FastPathStatus {
+        var s = counters.withLock { $0 }
+        s.eventsDropped = events.dropped
+        var sums = [UInt64](repeating: 0, count: Int(FP_STAT_COUNT.rawValue))
+        var values = [UInt64](repeating: 0, count: cpus)
+        for i in 0..<sums.count {
+            var key = UInt32(i)
+            if fastpath_map_lookup(maps.stats, &key, &values) == 0 { sums[i] = values.reduce(0, &+) }
+        }
+        s.packets6to4 = sums[Int(FP_STAT_OUT_PACKETS.rawValue)]
+        s.bytes6to4 = sums[Int(FP_STAT_OUT_BYTES.rawValue)]
+        s.packets4to6 = sums[Int(FP_STAT_IN_PACKETS.rawValue)]
+        s.bytes4to6 = sums[Int(FP_STAT_IN_BYTES.rawValue)]
+        s.passed = sums[Int(FP_STAT_PASSED.rawValue)]
+        return s
+    }
+
+    /// Withdraws every flow (a reload that may have changed the prefix or the pool, or lost events): their
+    /// packets go through the TUN again, and the table keeps their sessions.
+    public func withdrawAll() {
+        var removed = 0
+        for (fd, keySize) in [(maps.out, MemoryLayout<fp_key6>.size), (maps.inbound, MemoryLayout<fp_key4>.size)] {
+            var key = [UInt8](repeating: 0, count: keySize)
+            var next = [UInt8](repeating: 0, count: keySize)
+            // Deleting while walking restarts the walk from the first key each time; bounded by the map's size.
+            var guardCount = 0
+            while guardCount <= maxFlows, fastpath_map_next_key(fd, nil, &next) == 0 {
+                _ = fastpath_map_delete(fd, &next)
+                if fd == maps.out { removed += 1 }
+                guardCount += 1
+                swap(&key, &next)
+            }
+        }
+        counters.withLock {
+            $0.withdrawn &+= UInt64(removed)
+            $0.flows = 0
+        }
+    }
+
+    // MARK: The thread
+
+    private func run() {
+        var lastScan = monotonicNanoseconds()
+        var lastCaptureLook = lastScan
+        while !stopRequested.load(ordering: .acquiring) {
+            let applied = drain()
+            let now = monotonicNanoseconds()
+            if now - lastCaptureLook >= 100_000_000 {
+                lastCaptureLook = now
+                let want = !capturing.withLock { $0.ask }()
+                if want != programEnabled.load(ordering: .relaxed) { setProgramEnabled(want) }
+            }
+            if now - lastScan >= 1_000_000_000 {
+                refresh(since: lastScan, now: now)
+                lastScan = now
+            }
+            if applied == 0 { usleep(10_000) }
+        }
+    }
+
+    /// Applies the waiting session events to the maps (the thread's step; tests call it directly). After a
+    /// lost event every flow is withdrawn: a lost deletion must never leave a translation behind.
+    /// - Returns: how many events were applied.
+    @discardableResult
+    func drain() -> Int {
+        var applied = 0
+        events.drain {
+            apply($0)
+            applied += 1
+        }
+        let drops = events.dropped
+        if drops != seenDrops.load(ordering: .relaxed) {
+            seenDrops.store(drops, ordering: .relaxed)
+            withdrawAll()
+        }
+        return applied
+    }
+
+    /// The two map entries of a session, as the program would find them (tests).
+    func entries(_ e: MappingEvent) -> (fp_out, fp_in)? {
+        var (k6, k4) = keys(e)
+        var out = fp_out()
+        var inbound = fp_in()
+        guard fastpath_map_lookup(maps.out, &k6, &out) == 0, fastpath_map_lookup(maps.inbound, &k4, &inbound) == 0
+        else { return nil }
+        return (out, inbound)
+    }
+
+    /// Stamps a session's entries as the program does when it carries a packet (tests).
+    func stamp(_ e: MappingEvent, fromIPv4: Bool, at time: UInt64) {
+        var (k6, k4) = keys(e)
+        if fromIPv4 {
+            var v = fp_in()
+            guard fastpath_map_lookup(maps.inbound, &k4, &v) == 0 else { return }
+            v.use.last_seen = time
+            _ = fastpath_map_update(maps.inbound, &k4, &v, 0)
+        } else {
+            var v = fp_out()
+            guard fastpath_map_lookup(maps.out, &k6, &v) == 0 else { return }
+            v.use.last_seen = time
+            _ = fastpath_map_update(maps.out, &k6, &v, 0)
+        }
+    }
+
+    private func keys(_ e: MappingEvent) -> (fp_key6, fp_key4) {
+        var k6 = fp_key6()
+        store(e.inside, into: &k6.src)
+        store(prefix.embed(e.remote), into: &k6.dst)
+        k6.sport = e.insidePort.bigEndian
+        k6.dport = e.remotePort.bigEndian
+        k6.proto = e.proto
+        var k4 = fp_key4()
+        k4.src = e.remote.value.bigEndian
+        k4.dst = e.outside.value.bigEndian
+        k4.sport = e.remotePort.bigEndian
+        k4.dport = e.outsidePort.bigEndian
+        k4.proto = e.proto
+        return (k6, k4)
+    }
+
+    private func apply(_ e: MappingEvent) {
+        var (k6, k4) = keys(e)
+        if e.kind == .sessionDeleted {
+            let gone = fastpath_map_delete(maps.out, &k6) == 0
+            _ = fastpath_map_delete(maps.inbound, &k4)
+            if gone { counters.withLock { $0.withdrawn &+= 1; $0.flows -= 1 } }
+            return
+        }
+        var out = fp_out()
+        out.src4 = e.outside.value.bigEndian
+        out.dst4 = e.remote.value.bigEndian
+        out.sport4 = e.outsidePort.bigEndian
+        out.dport4 = e.remotePort.bigEndian
+        var inbound = fp_in()
+        inbound.src6 = k6.dst
+        inbound.dst6 = k6.src
+        inbound.sport6 = e.remotePort.bigEndian
+        inbound.dport6 = e.insidePort.bigEndian
+        guard fastpath_map_update(maps.out, &k6, &out, 0) == 0 else {
+            counters.withLock { $0.mapFull &+= 1 }
+            return
+        }
+        guard fastpath_map_update(maps.inbound, &k4, &inbound, 0) == 0 else {
+            _ = fastpath_map_delete(maps.out, &k6)
+            counters.withLock { $0.mapFull &+= 1 }
+            return
+        }
+        counters.withLock { $0.offloaded &+= 1; $0.flows += 1 }
+    }
+
+    /// Refreshes the sessions whose entries the program stamped after `since` (S4); withdraws entries whose
+    /// session is gone. Reads the maps in batches of 256 entries per system call.
+    func refresh(since: Nanoseconds, now: Nanoseconds) {
+        var refreshed: UInt64 = 0
+        var stale: [MappingEvent] = []
+        walk(maps.out, key: fp_key6.self, value: fp_out.self) { k, v in
+            guard Int64(bitPattern: v.use.last_seen) > since else { return }
+            let e = event(k, v)
+            let alive = table.lock.withLock {
+                table.refreshCarried(inside: e.inside, port: e.insidePort, remote: e.remote, remotePort: e.remotePort,
+                                     proto: e.proto, fromIPv4: false, now: now)
+            }
+            if alive { refreshed += 1 } else { stale.append(e) }
+        }
+        walk(maps.inbound, key: fp_key4.self, value: fp_in.self) { k, v in
+            guard Int64(bitPattern: v.use.last_seen) > since else { return }
+            let e = MappingEvent(kind: .sessionDeleted, time: now, proto: k.proto, inside: load(v.dst6), insidePort: UInt16(bigEndian: v.dport6),
+                                 outside: IPv4Address(UInt32(bigEndian: k.dst)), outsidePort: UInt16(bigEndian: k.dport),
+                                 portCount: 1, remote: IPv4Address(UInt32(bigEndian: k.src)),
+                                 remotePort: UInt16(bigEndian: k.sport), reason: .expired)
+            let alive = table.lock.withLock {
+                table.refreshCarried(inside: e.inside, port: e.insidePort, remote: e.remote, remotePort: e.remotePort,
+                                     proto: e.proto, fromIPv4: true, now: now)
+            }
+            if alive { refreshed += 1 } else { stale.append(e) }
+        }
+        for e in stale { apply(e) }
+        counters.withLock { $0.refreshes &+= refreshed }
+    }
+
+    private func event(_ k: fp_key6, _ v: fp_out) -> MappingEvent {
+        return MappingEvent(kind: .sessionDeleted, time: 0, proto: k.proto, inside: load(k.src),
+                            insidePort: UInt16(bigEndian: k.sport), outside: IPv4Address(UInt32(bigEndian: v.src4)),
+                            outsidePort: UInt16(bigEndian: v.sport4), portCount: 1,
+                            remote: IPv4Address(UInt32(bigEndian: v.dst4)), remotePort: UInt16(bigEndian: k.dport),
+                            reason: .expired)
+    }
+
+    /// Every entry of a hash map, read `batch` at a time; bounded by the map's size.
+    private func walk<K, V>(_ fd: Int32, key: K.Type, value: V.Type, _ body: (K, V) -> Void) {
+        let batch = 256
+        let keys = UnsafeMutablePointer<K>.allocate(capacity: batch)
+        let values = UnsafeMutablePointer<V>.allocate(capacity: batch)
+        defer {
+            keys.deallocate()
+            values.deallocate()
+        }
+        var position: UInt32 = 0
+        var next: UInt32 = 0
+        var first = true
+        var visited = 0
+        while visited <= maxFlows {
+            var count = UInt32(batch)
+            let r = first ? fastpath_map_lookup_batch(fd, nil, &next, keys, values, &count)
+                          : fastpath_map_lookup_batch(fd, &position, &next, keys, values, &count)
+            first = false
+            for i in 0..<Int(count) { body(keys[i], values[i]) }
+            visited += Int(count)
+            guard r == 0 else { return }  // -ENOENT: the walk is over; another error: try again next second
+            position = next
+        }
+    }
+}
+
+func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+/// The 16 bytes of a map key or value holding an IPv6 address, in network order.
+typealias AddressBytes = (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                          UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
+
+func store(_ a: IPv6Address, into bytes: inout AddressBytes) {
+    withUnsafeMutableBytes(of: &bytes) {
+        $0.storeBytes(of: a.high.bigEndian, toByteOffset: 0, as: UInt64.self)
+        $0.storeBytes(of: a.low.bigEndian, toByteOffset: 8, as: UInt64.self)
+    }
+}
+
+func load(_ bytes: AddressBytes) -> IPv6Address {
+    withUnsafeBytes(of: bytes) {
+        IPv6Address(high: UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                    low: UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+    }
+}

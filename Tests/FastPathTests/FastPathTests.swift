@@ -1,0 +1,139 @@
+// The fast path's bookkeeping against real BPF maps and the real, verified program (not attached to any
+// interface): session events in and out of the maps, the program's stamps refreshing the table (S4), the
+// bounds (max-flows, a lost event). Needs root (CAP_BPF): CI runs as root; elsewhere these tests are skipped.
+// The packet path itself is checked end to end in scripts/netns-fastpath-test.sh.
+import CFastPath
+@testable import FastPath
+import NAT64Translator
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private let prefix = NAT64Prefix("2001:db8:64::/96")!
+private let pool = IPv4Address("192.0.2.1")!
+private let server = IPv4Address("198.51.100.10")!
+private let host = IPv6Address("2001:db8:1::2")!
+private let second: Nanoseconds = 1_000_000_000
+
+private func configuration() -> TranslatorConfiguration {
+    TranslatorConfiguration(prefix: prefix, pool4: [pool], gatewayIPv4: IPv4Address("198.51.100.1")!,
+                            gatewayIPv6: IPv6Address("2001:db8:1::1")!, maxSessions: 1024, seed: 7)
+}
+
+/// A fast path over `table`, hooked to it as the daemon hooks it.
+private func fastPath(_ table: BindingTable, maxFlows: Int = 1024) throws -> FastPath {
+    let f = try FastPath(interfaces: [], tunIndex: 0, configuration: configuration(), table: table, maxFlows: maxFlows)
+    table.onMappingEvent = { e in f.hook(e) }
+    return f
+}
+
+/// A UDP session from `host`:`port` to the server, made by the table as a first packet would make it.
+@discardableResult
+private func open(_ table: BindingTable, port: UInt16, proto: UInt8 = IPProtocolNumber.udp, now: Nanoseconds) -> Endpoint4? {
+    let flags: TCPFlags = proto == IPProtocolNumber.tcp ? .syn : []
+    guard case .mapped(let outside) = table.outbound(source: host, port: port, remote: server, remotePort: 53,
+                                                       proto: proto, flags: flags, now: now) else { return nil }
+    return outside
+}
+
+private func session(_ table: BindingTable, port: UInt16) -> Binding? {
+    table.bindings.first { $0.inside.port == port }
+}
+
+private func event(_ kind: MappingEvent.Kind, port: UInt16, outside: Endpoint4, proto: UInt8 = IPProtocolNumber.udp) -> MappingEvent {
+    MappingEvent(kind: kind, time: 0, proto: proto, inside: host, insidePort: port, outside: outside.address,
+                 outsidePort: outside.port, portCount: 1, remote: server, remotePort: 53, reason: .none)
+}
+
+@Suite(.enabled(if: geteuid() == 0, "BPF maps and programs need root"))
+struct FastPathTests {
+    @Test func aSessionsTwoTranslationsGoIntoTheMapsAndOutAgain() throws {
+        let table = Translator(configuration: configuration()).table
+        let f = try fastPath(table)
+        defer { f.stop() }
+        let outside = try #require(open(table, port: 40000, now: second))
+        #expect(f.drain() == 1, "the table reported the session")
+        let (out, inbound) = try #require(f.entries(event(.sessionCreated, port: 40000, outside: outside)))
+        // IPv6 → IPv4: from the pool4 endpoint to the server (S3); IPv4 → IPv6: from the server's address under
+        // the prefix to the host's own endpoint (RFC 6052).
+        #expect(UInt32(bigEndian: out.src4) == pool.value && UInt32(bigEndian: out.dst4) == server.value)
+        #expect(UInt16(bigEndian: out.sport4) == outside.port && UInt16(bigEndian: out.dport4) == 53)
+        #expect(load(inbound.src6) == prefix.embed(server) && load(inbound.dst6) == host)
+        #expect(UInt16(bigEndian: inbound.dport6) == 40000 && UInt16(bigEndian: inbound.sport6) == 53)
+        #expect(f.status.flows == 1 && f.status.offloaded == 1)
+
+        // The session ends (its lifetime ran out): both entries go.
+        #expect(table.expire(now: second + 400 * second) == 1)
+        f.drain()
+        #expect(f.entries(event(.sessionCreated, port: 40000, outside: outside)) == nil)
+        #expect(f.status.flows == 0 && f.status.withdrawn == 1)
+    }
+
+    @Test func icmpSessionsAndPortBlocksAreNotOffloaded() throws {
+        let table = Translator(configuration: configuration()).table
+        let f = try fastPath(table)
+        defer { f.stop() }
+        _ = open(table, port: 7, proto: IPProtocolNumber.icmp, now: second)
+        #expect(f.drain() == 0)
+        #expect(f.status.offloaded == 0)
+    }
+
+    /// S4: packets only the program carried keep the session alive; without stamps it would expire.
+    @Test func stampsRefreshTheSessionAndAStaleEntryIsWithdrawn() throws {
+        let table = Translator(configuration: configuration()).table
+        let f = try fastPath(table)
+        defer { f.stop() }
+        let t0 = 10 * second
+        let outside = try #require(open(table, port: 40001, now: t0))
+        f.drain()
+        let e = event(.sessionCreated, port: 40001, outside: outside)
+        let before = try #require(session(table, port: 40001)).expires
+
+        // Stamped after the last look at t0 + 100 s: the session's lifetime restarts from then.
+        f.stamp(e, fromIPv4: false, at: UInt64(t0 + 99 * second))
+        f.refresh(since: t0 + 90 * second, now: t0 + 100 * second)
+        let after = try #require(session(table, port: 40001)).expires
+        #expect(after == before + 100 * second, "udp-timeout counted again from the refresh")
+        #expect(f.status.refreshes == 1)
+
+        // A stamp older than the last look refreshes nothing.
+        f.refresh(since: t0 + 100 * second, now: t0 + 110 * second)
+        #expect(try #require(session(table, port: 40001)).expires == after)
+        #expect(f.status.refreshes == 1)
+
+        // The table lost the session without an event (its hook was off): the next stamp finds it gone and the
+        // entries are withdrawn, so no translation outlives its session.
+        table.onMappingEvent = nil
+        #expect(table.expire(now: after + second) == 1)
+        f.stamp(e, fromIPv4: true, at: UInt64(after + 2 * second))
+        f.refresh(since: after, now: after + 3 * second)
+        #expect(f.entries(e) == nil)
+        #expect(f.status.flows == 0)
+    }
+
+    @Test func aFullMapLeavesTheSessionOnTheTunAndCountsIt() throws {
+        let table = Translator(configuration: configuration()).table
+        let f = try fastPath(table, maxFlows: 16)
+        defer { f.stop() }
+        for port in UInt16(41000)..<41020 { open(table, port: port, now: second) }
+        f.drain()
+        #expect(f.status.offloaded == 16 && f.status.mapFull == 4 && f.status.flows == 16)
+    }
+
+    /// A lost event could be a lost deletion: after one, every flow is withdrawn.
+    @Test func aLostEventWithdrawsEveryFlow() throws {
+        let table = Translator(configuration: configuration()).table
+        let f = try fastPath(table)
+        defer { f.stop() }
+        let outside = try #require(open(table, port: 42000, now: second))
+        f.drain()
+        #expect(f.status.flows == 1)
+        let filler = event(.sessionDeleted, port: 1, outside: outside)
+        for _ in 0...f.events.capacity { f.hook(filler) }
+        #expect(f.events.dropped == 1)
+        f.drain()
+        #expect(f.entries(event(.sessionCreated, port: 42000, outside: outside)) == nil)
+        #expect(f.status.flows == 0 && f.status.eventsDropped == 1)
+    }
+}
