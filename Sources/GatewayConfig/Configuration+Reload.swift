@@ -115,6 +115,8 @@ extension GatewayConfiguration {
         .field("control.socket", \.control.socket, live: false),
         .field("metrics.enabled", \.metrics.enabled, live: false),
         .field("metrics.listen", \.metrics.listen, live: false),
+        .field("fast-path.interfaces", \.fastPath.interfaces, live: false),
+        .field("fast-path.max-flows", \.fastPath.maxFlows, live: false),
         .field("ra", \.ra, live: true),
         // The inbound proxy's routes change live (new connections take them, established ones keep theirs);
         // its listeners, limits and timeouts were built once, and a restart applies them.

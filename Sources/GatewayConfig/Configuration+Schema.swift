@@ -48,6 +48,7 @@ extension ConfigReader {
         ("capture", ["enabled", "directory", "filter", "max-size-mb", "max-files"]),
         ("control", ["socket"]),
         ("metrics", ["enabled", "listen"]),
+        ("fast-path", ["interfaces", "max-flows"]),
         ("proxy", proxyKeys),
     ] + abuseSchema
 
@@ -84,6 +85,7 @@ extension ConfigReader {
         let capture = readCapture(section("capture", keys: keys("capture")))
         let control = readControl(section("control", keys: keys("control")), tunName: tun?.name ?? Defaults.tunName)
         let metrics = readMetrics(section("metrics", keys: keys("metrics")))
+        let fastPath = readFastPath(section("fast-path", keys: keys("fast-path")), tunName: tun?.name)
         let proxy = readProxy(section("proxy", keys: keys("proxy") + Self.proxySubsections), dns64: dns64, metrics: metrics)
         let ra = readRA(tunName: tun?.name, translatorPrefix: translator?.config.prefix)
         // Configuration+Abuse.swift: port blocks, mapping log, IPFIX, outbound policy.
@@ -100,13 +102,14 @@ extension ConfigReader {
                 + "nothing would run; add a [dns64] section with upstream = [...], or set translator.enabled = true")
         }
         guard let tun, let translator, let gateway, let dns64, let log, let translation, let capture, let control,
-              let metrics, let ra, errors.isEmpty
+              let metrics, let ra, let fastPath, errors.isEmpty
         else { return nil }
         var configuration = GatewayConfiguration(
             tun: tun, translator: translator.config, gateway: gateway.config, dns64: dns64, log: log,
             capture: capture, control: control)
         configuration.translation = translation
         configuration.metrics = metrics
+        configuration.fastPath = fastPath
         if let proxy { configuration.proxy = proxy }
         configuration.ra = ra
         guard let portBlocks, let mappingLog, let ipfix, let policy, let hardening else { return nil }

@@ -254,6 +254,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var control: Control
     /// The `[metrics]` section (Configuration+Metrics.swift).
     public var metrics = Metrics()
+    /// `[fast-path]`: established flows translated in the kernel (off by default).
+    public var fastPath = FastPath()
     /// The `[proxy]` section (Configuration+Proxy.swift).
     public var proxy = Proxy()
     /// The `[ra.IFNAME]` sections, in file order (Configuration+RA.swift); empty: no router advertisements.

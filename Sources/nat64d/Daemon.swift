@@ -2,6 +2,7 @@
 // endpoint, wait for SIGTERM or SIGINT (swift-service-lifecycle's graceful shutdown), tear down. SIGHUP
 // reloads the configuration file (Reload.swift); systemd hears READY, RELOADING and STOPPING (SystemdNotify.swift).
 import DNS64
+import FastPath
 import Forwarding
 import GatewayConfig
 import InboundProxy
@@ -71,10 +72,12 @@ struct GatewayService: Service {
         let offload = queue.offload
         let udpOffload = queue.udpOffload
         try queue.setNonBlocking()
+        let tunIndex: Int32
         do {
             let nl = try NetlinkSocket()
             try nl.setLinkUp(name, mtu: configuration.tun.mtu)
             let index = try nl.interfaceIndex(name)
+            tunIndex = Int32(index)
             for p in configuration.translator.tunIPv6Routes {  // the prefix (a CLAT: its own IPv6 addresses)
                 try nl.addRoute(p.description, interfaceIndex: index)
             }
@@ -118,6 +121,28 @@ struct GatewayService: Service {
             logger.notice("capture on", metadata: ["directory": "\(configuration.capture.directory)",
                                                    "filter": "\(configuration.capture.filter)"])
         }
+        // The in-kernel fast path ([fast-path]): hooked to the table before any packet thread runs, so it hears
+        // of every session.
+        var fastPath: FastPath?
+        if configuration.fastPath.enabled {
+            let f = try FastPath(interfaces: configuration.fastPath.interfaces, tunIndex: tunIndex,
+                                 configuration: translatorConfiguration, table: table,
+                                 maxFlows: configuration.fastPath.maxFlows)
+            let previous = table.onMappingEvent
+            if let previous {
+                table.onMappingEvent = { @Sendable e in
+                    f.hook(e)
+                    previous(e)
+                }
+            } else {
+                table.onMappingEvent = { @Sendable e in f.hook(e) }
+            }
+            if capture != nil { f.suspendForCapture() }
+            try f.start()
+            logger.notice("fast path on", metadata: ["interfaces": "\(configuration.fastPath.interfaces.joined(separator: ","))",
+                                                     "max-flows": "\(configuration.fastPath.maxFlows)"])
+            fastPath = f
+        }
         // A device failure (the TUN deleted under the daemon) ends the loop; the daemon then stops with a
         // non-zero status so the supervisor (systemd Restart=on-failure) brings the gateway back.
         let failed = DeviceFailureSignal()
@@ -141,6 +166,7 @@ struct GatewayService: Service {
                 onFailure: onFailure))
         }
         let forwarder = ForwardingGroup(threads: threads, capture: capture)
+        fastPath?.follow { [forwarder] in forwarder.captureStatus != nil }
         try forwarder.start()
 
         // 3. The DNS64.
@@ -186,6 +212,7 @@ struct GatewayService: Service {
         // 4. The control server, off the packet path; `reload` there and SIGHUP go through one reloader.
         let state = GatewayState(dns: dns, captureDefaults: configuration.capture.settings, configuration: configuration)
         state.journal = journal
+        state.fastPath = fastPath
         let reloader = GatewayReloader(
             configPath: configPath, running: configuration, forwarder: forwarder, state: state, dnsGroup: group, ra: ra,
             logLevel: logLevel, logger: logger, notifier: notifier, seed: seed, proxy: proxy)
@@ -242,6 +269,7 @@ struct GatewayService: Service {
         control.stop()
         await proxy?.stop()
         if let dns = state.dns { await dns.stop() }
+        fastPath?.stop()
         forwarder.stop()
         journal?.stop()
         mappingLog?.stop()

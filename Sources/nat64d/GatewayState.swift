@@ -3,6 +3,7 @@
 // configuration that runs (the file as last reloaded, with the keys that wait for a restart at their running
 // value).
 import DNS64
+import FastPath
 import GatewayConfig
 import PacketCapture
 import Synchronization
@@ -15,6 +16,7 @@ final class GatewayState: Sendable {
         var controlCounters: ControlServerCounters?
         var metricsCounters: MetricsServerCounters?
         var journal: PoolJournalWriter?
+        var fastPath: FastPath?
     }
 
     private let parts: Mutex<Parts>
@@ -56,6 +58,12 @@ final class GatewayState: Sendable {
     var journal: PoolJournalWriter? {
         get { read(\.journal) }
         set { write(\.journal, newValue) }
+    }
+
+    /// The in-kernel fast path ([fast-path]), when it runs.
+    var fastPath: FastPath? {
+        get { read(\.fastPath) }
+        set { write(\.fastPath, newValue) }
     }
 
     /// The configuration that runs.

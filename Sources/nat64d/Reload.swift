@@ -109,6 +109,7 @@ actor GatewayReloader {
         }
         var problems: [String] = []
         if plan.live.contains(where: { $0.hasPrefix("translator.") || $0.hasPrefix("translation.") }) {
+            state.fastPath?.reconfigure(TranslatorConfiguration(plan.effective, seed: seed))
             if let forwarder, !forwarder.reconfigure(TranslatorConfiguration(plan.effective, seed: seed)) {
                 problems.append("a packet thread did not take the new translator settings in time; run reload again")
             }
@@ -189,6 +190,7 @@ actor GatewayReloader {
         }
         do {
             let recorder = try CaptureRecorder(settings: capture.settings)
+            state.fastPath?.suspendForCapture()  // it follows the capture; off first, so nothing is missed
             if case .failure(let refusal) = forwarder.startCapture(SharedCapture(recorder: recorder)) {
                 return "capture not started: \(refusal)"
             }

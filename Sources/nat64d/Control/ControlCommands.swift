@@ -146,6 +146,8 @@ struct ControlCommands: Sendable {
             } catch {
                 return .failure(ControlError("cannot start capture: \(error)"))
             }
+            // The in-kernel fast path stops first, so the capture sees every packet from its first one.
+            state.fastPath?.suspendForCapture()
             switch forwarder.startCapture(SharedCapture(recorder: recorder)) {
             case .success(let status): return .success(status)
             case .failure(.alreadyRunning(let directory)):

@@ -75,6 +75,7 @@ extension MetricsSnapshot {
         s.ra = ra?.status() ?? []
         s.proxy = proxy?.status()
         s.control = state.controlCounters.map(ControlCounts.init)
+        s.fastPath = state.fastPath?.status
         if let l = state.metricsCounters {
             s.listener = (l.refused.load(ordering: .relaxed), l.timedOut.load(ordering: .relaxed),
                           l.oversized.load(ordering: .relaxed), l.acceptErrors.count)

@@ -3,6 +3,7 @@
 // metrics calls on the packet path); each scrape reads their latest snapshots and brings the registry's
 // counters up to them, so a scrape costs nothing between scrapes.
 import DNS64
+import FastPath
 import Forwarding
 import InboundProxy
 import NAT64Translator
@@ -27,6 +28,8 @@ struct MetricsSnapshot: Sendable {
     var proxy: ProxyStatus? = nil
     /// The control socket server's counters (`controlSamples`, StatsSamples.swift).
     var control: ControlCounts? = nil
+    /// The in-kernel fast path, when `[fast-path]` runs (FastPathMetrics.swift).
+    var fastPath: FastPathStatus? = nil
 }
 
 /// Mirrors snapshots into a `PrometheusCollectorRegistry` and renders it.
@@ -145,6 +148,7 @@ final class MetricsExporter: Sendable {
         list += abuseSamples(s.forwarder)  // ControlCommands+Who.swift
         if let p = s.proxy { list += proxySamples(p) }
         if let control = s.control { list += controlSamples(control) }
+        if let f = s.fastPath { list += fastPathSamples(f) }
         guard let d = s.dns else { return list }
         // (name, value, help) of each DNS64 counter.
         let dnsCounters: [(String, Int, String)] = [

@@ -1,0 +1,32 @@
+// The in-kernel fast path's counters ([fast-path]), for /metrics and `ctl stats` alike.
+import FastPath
+
+extension MetricsExporter {
+    static func fastPathSamples(_ f: FastPathStatus) -> [Sample] {
+        [
+            Sample.gauge("nat64d_fastpath_enabled", f.enabled ? 1 : 0,
+                         "1 while the kernel program translates (0: a capture is running)."),
+            Sample.gauge("nat64d_fastpath_flows", f.flows, "Sessions whose data packets the kernel translates now."),
+            Sample.counter("nat64d_fastpath_packets_total", f.packets6to4,
+                           "Segments the kernel program translated, by direction.", [("direction", "6to4")]),
+            Sample.counter("nat64d_fastpath_packets_total", f.packets4to6,
+                           "Segments the kernel program translated, by direction.", [("direction", "4to6")]),
+            Sample.counter("nat64d_fastpath_bytes_total", f.bytes6to4,
+                           "Bytes (IP headers included) the kernel program translated, by direction.",
+                           [("direction", "6to4")]),
+            Sample.counter("nat64d_fastpath_bytes_total", f.bytes4to6,
+                           "Bytes (IP headers included) the kernel program translated, by direction.",
+                           [("direction", "4to6")]),
+            Sample.counter("nat64d_fastpath_passed_packets_total", f.passed,
+                           "Packets of offloaded flows the program left to the TUN (SYN, FIN, RST, size, route)."),
+            Sample.counter("nat64d_fastpath_offloaded_total", f.offloaded, "Sessions copied into the kernel's tables."),
+            Sample.counter("nat64d_fastpath_withdrawn_total", f.withdrawn, "Sessions taken out of the kernel's tables."),
+            Sample.counter("nat64d_fastpath_map_full_total", f.mapFull,
+                           "Sessions left on the TUN because the kernel's tables were full (max-flows)."),
+            Sample.counter("nat64d_fastpath_events_dropped_total", f.eventsDropped,
+                           "Session events lost to a full ring (each withdrew every flow)."),
+            Sample.counter("nat64d_fastpath_refreshes_total", f.refreshes,
+                           "Session lifetimes refreshed from the kernel program's stamps."),
+        ]
+    }
+}
