@@ -78,7 +78,7 @@ while (($#)); do
     case $1 in
     --variants)
         for v in ${2:-}; do
-            [[ $v =~ ^(native|nat64d|nat64d-1q|nat64d-nooffload|nat64d-uring|nat64d-1q-uring|tayga)$ ]] ||
+            [[ $v =~ ^(native|nat64d|nat64d-1q|nat64d-nooffload|nat64d-uring|nat64d-1q-uring|nat64d-fastpath|tayga)$ ]] ||
                 die "unknown variant '$v'"
         done
         [[ -n ${2:-} ]] || die "--variants needs a list"
@@ -177,14 +177,16 @@ start_variant() {
         netns_start_tayga || return 1
         TRANSLATOR_PID=$TAYGA_PID
         ;;
-    nat64d | nat64d-1q | nat64d-nooffload | nat64d-uring | nat64d-1q-uring)
+    nat64d | nat64d-1q | nat64d-nooffload | nat64d-uring | nat64d-1q-uring | nat64d-fastpath)
         NAT64D_TUN_OFFLOAD=true
+        NAT64D_FAST_PATH=
+        [[ $v == nat64d-fastpath ]] && NAT64D_FAST_PATH=1
         NAT64D_TUN_QUEUES=$QUEUES
         NAT64D_TUN_IO=syscalls
         [[ $v == nat64d-1q* ]] && NAT64D_TUN_QUEUES=1
         [[ $v == nat64d-nooffload ]] && { NAT64D_TUN_OFFLOAD=false; NAT64D_TUN_QUEUES=1; }
         [[ $v == *-uring ]] && NAT64D_TUN_IO=uring
-        export NAT64D_TUN_OFFLOAD NAT64D_TUN_QUEUES NAT64D_TUN_IO
+        export NAT64D_TUN_OFFLOAD NAT64D_TUN_QUEUES NAT64D_TUN_IO NAT64D_FAST_PATH
         netns_start_nat64d "$NAT64D_BIN"
         netns_wait_nat64d "$STARTUP_TIMEOUT" || { netns_show_log nat64d 40; return 1; }
         TRANSLATOR_PID=$NAT64D_PID

@@ -334,6 +334,10 @@ ${NAT64D_MAX_SESSIONS:+max-sessions = $NAT64D_MAX_SESSIONS}
 ipv4 = "$GW_ADDR4"
 ipv6 = "$GW_ADDR6"
 EOF
+    # NAT64D_FAST_PATH=1: the in-kernel fast path on both of the gateway's links.
+    if [[ -n ${NAT64D_FAST_PATH:-} ]]; then
+        printf '\n[fast-path]\ninterfaces = ["%s", "%s"]\n' "$IF_GW_CLIENT" "$IF_GW_SERVER"
+    fi
 }
 
 # Write the nat64d config for this topology to $NETNS_WORKDIR/nat64d.toml.

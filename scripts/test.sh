@@ -12,12 +12,14 @@ fi
 
 # The suites after the unit tests, in order; each prints `N passed, N failed` as its last line. An entry is
 # [VAR=value ...] SCRIPT [ARGUMENTS ...]: the main suite runs with TUN offload and two queues (the netns
-# default) and again without offload on a single queue;
+# default), again without offload on a single queue, and again with the in-kernel fast path on;
 # the fuzz replay runs the fuzz targets' seeds and past finds (scripts/fuzz.sh) without fuzzing.
 NETNS_SUITES=(
     "scripts/fuzz.sh --replay"
     scripts/netns-test.sh
     "NAT64D_TUN_OFFLOAD=false NAT64D_TUN_QUEUES=1 scripts/netns-test.sh"
+    "NAT64D_FAST_PATH=1 scripts/netns-test.sh"
+    scripts/netns-fastpath-test.sh
     scripts/netns-conformance-test.sh
     scripts/netns-state-test.sh
     scripts/netns-siit-test.sh
@@ -41,6 +43,9 @@ overall_rc=0
 
 step "install dependencies"
 bash scripts/install-deps.sh
+
+step "the fast path's eBPF program matches its source (scripts/build-bpf.py --check)"
+python3 scripts/build-bpf.py --check
 
 step "swift build --build-tests"
 swift build --build-tests
