@@ -2,18 +2,20 @@
 // program on the gateway's own interfaces, so their packets never cross the TUN (docs/design.md, "The fast
 // path").
 //
-// The translator stays the only one that decides. Each session it creates or deletes reaches this class as a
+// The translator stays the only one that decides. Each session the table creates reaches this class as a
 // `MappingEvent` (the table's hook, under the table lock, into a bounded ring); a thread of its own copies the
-// session's two translations into the program's maps or takes them out. The program stamps every entry it
-// uses; once a second the thread reads the stamps in batches and refreshes those sessions in the table
-// (`BindingTable.refreshCarried`), so a session that only the kernel carries lives as long as one the TUN
-// carries. Nothing here touches a packet thread: the hook only pushes into the ring.
+// session's two translations into the program's maps, after checking under the table lock that the session
+// still exists. A session that ends leaves the maps at once, in the hook itself: the table may give its pool4
+// port to the next flow straight away, and the program must never translate that flow with the old mapping.
+// The program stamps every entry it uses; once a second the thread reads the stamps in batches and refreshes
+// those sessions in the table (`BindingTable.refreshCarried`), so a session that only the kernel carries lives
+// as long as one the TUN carries.
 //
 // What can go wrong, and what then happens:
-//   - the ring is full: the event is lost and counted; the thread then withdraws every entry (a lost deletion
-//     must never leave a stale translation), and those flows go on through the TUN;
-//   - a map is full (`max-flows`): the session is not offloaded, and that is counted;
-//   - a session the table no longer has: its entries are withdrawn when the stamps are read;
+//   - the ring is full: the new session is not offloaded (counted); its packets keep taking the TUN;
+//   - a map is full (`max-flows`): the same, counted as map-full;
+//   - a session the table no longer has (it cannot happen by the rules above; checked anyway): its entries
+//     are withdrawn when the stamps are read;
 //   - a capture is running: the program is switched off, so the capture sees every packet.
 import CFastPath
 import Forwarding
@@ -73,14 +75,28 @@ public final class FastPath: Sendable {
     private let links: [Int32]
     private let prefix: NAT64Prefix
     private let table: BindingTable
-    private let counters = Mutex(FastPathStatus())
+    private let offloaded = Atomic<UInt64>(0)
+    private let withdrawn = Atomic<UInt64>(0)
+    private let mapFull = Atomic<UInt64>(0)
+    private let refreshes = Atomic<UInt64>(0)
+    private let queueFull = Atomic<UInt64>(0)
+    /// New sessions waiting out `offloadAfter`, oldest first (the thread's own).
+    private let waiting: EventQueue
+    /// The sessions in the maps: read and changed only under the table lock (the hook runs under it, and the
+    /// thread takes it).
+    private let offloadedFlows: FlowSet
+
+    /// How old a session must be before it is offloaded: short exchanges (a DNS query over UDP, an HTTP
+    /// request on a new connection) end within it and never cost a map insertion and deletion, while a bulk
+    /// flow loses only its first moments to the TUN. (The same reason a Linux flowtable offloads a connection
+    /// only once it has seen the reply.)
+    public static let offloadAfter: Nanoseconds = 20_000_000
     private let stopRequested = Atomic<Bool>(false)
     private let thread: Mutex<DedicatedThread?> = Mutex(nil)
     /// The closure in a struct: a closure stored bare in a Mutex grows a reabstraction thunk on every read.
     private struct Capturing: Sendable { var ask: @Sendable () -> Bool }
     private let capturing = Mutex(Capturing(ask: { false }))
     private let programEnabled = Atomic<Bool>(true)
-    private let seenDrops = Atomic<UInt64>(0)
     private let cpus: Int
 
     struct Maps: Sendable {
@@ -103,6 +119,8 @@ public final class FastPath: Sendable {
         self.maxFlows = maxFlows
         prefix = configuration.prefix
         self.table = table
+        waiting = EventQueue(capacity: 65_536)
+        offloadedFlows = FlowSet(capacity: maxFlows)
         let possible = fastpath_possible_cpus()
         cpus = Int(max(1, possible))
         var created: [Int32] = []
@@ -154,19 +172,20 @@ public final class FastPath: Sendable {
             attached.append(link)
         }
         links = attached
-        counters.withLock {
-            $0.interfaces = interfaces
-            $0.enabled = true
-            $0.maxFlows = maxFlows
-        }
     }
 
-    /// The hook for `BindingTable.onMappingEvent` (chain it with any other): keeps TCP and UDP session events.
-    @inlinable
+    /// The hook for `BindingTable.onMappingEvent` (chain it with any other). A new TCP or UDP session goes into
+    /// the ring, for the thread to offload once it is `offloadAfter` old. An offloaded one that ends leaves the
+    /// maps here and now, on the packet thread and under the table lock: the table may give its pool4 port to
+    /// the next flow at once, and the program must never translate that flow's packets with the old session's
+    /// mapping. (Two map deletions, a few microseconds, for offloaded sessions only; no file I/O.)
     public func hook(_ e: MappingEvent) {
-        guard e.kind == .sessionCreated || e.kind == .sessionDeleted,
-              e.proto == IPProtocolNumber.tcp || e.proto == IPProtocolNumber.udp else { return }
-        events.push(e)
+        guard e.proto == IPProtocolNumber.tcp || e.proto == IPProtocolNumber.udp else { return }
+        switch e.kind {
+        case .sessionCreated: events.push(e)
+        case .sessionDeleted: withdraw(e)  // a set lookup; map deletions only for an offloaded session
+        default: return
+        }
     }
 
     /// Starts the thread that keeps the maps in step with the table.
@@ -222,13 +241,20 @@ public final class FastPath: Sendable {
         settings.enabled = on ? 1 : 0
         _ = fastpath_map_update(maps.config, &zero, &settings, 0)
         programEnabled.store(on, ordering: .relaxed)
-        counters.withLock { $0.enabled = on }
     }
 
     /// The counters, with the program's per-CPU sums.
     public var status: FastPathStatus {
-        var s = counters.withLock { $0 }
-        s.eventsDropped = events.dropped
+        var s = FastPathStatus()
+        s.interfaces = interfaces
+        s.enabled = programEnabled.load(ordering: .relaxed)
+        s.maxFlows = maxFlows
+        s.offloaded = offloaded.load(ordering: .relaxed)
+        s.withdrawn = withdrawn.load(ordering: .relaxed)
+        s.flows = Int(clamping: s.offloaded &- s.withdrawn)
+        s.mapFull = mapFull.load(ordering: .relaxed)
+        s.refreshes = refreshes.load(ordering: .relaxed)
+        s.eventsDropped = events.dropped &+ queueFull.load(ordering: .relaxed)
         var sums = [UInt64](repeating: 0, count: Int(FP_STAT_COUNT.rawValue))
         var values = [UInt64](repeating: 0, count: cpus)
         for i in 0..<sums.count {
@@ -243,35 +269,13 @@ public final class FastPath: Sendable {
         return s
     }
 
-    /// Withdraws every flow (a reload that may have changed the prefix or the pool, or lost events): their
-    /// packets go through the TUN again, and the table keeps their sessions.
-    public func withdrawAll() {
-        var removed = 0
-        for (fd, keySize) in [(maps.out, MemoryLayout<fp_key6>.size), (maps.inbound, MemoryLayout<fp_key4>.size)] {
-            var key = [UInt8](repeating: 0, count: keySize)
-            var next = [UInt8](repeating: 0, count: keySize)
-            // Deleting while walking restarts the walk from the first key each time; bounded by the map's size.
-            var guardCount = 0
-            while guardCount <= maxFlows, fastpath_map_next_key(fd, nil, &next) == 0 {
-                _ = fastpath_map_delete(fd, &next)
-                if fd == maps.out { removed += 1 }
-                guardCount += 1
-                swap(&key, &next)
-            }
-        }
-        counters.withLock {
-            $0.withdrawn &+= UInt64(removed)
-            $0.flows = 0
-        }
-    }
-
     // MARK: The thread
 
     private func run() {
         var lastScan = monotonicNanoseconds()
         var lastCaptureLook = lastScan
         while !stopRequested.load(ordering: .acquiring) {
-            let applied = drain()
+            let applied = drain(now: monotonicNanoseconds())
             let now = monotonicNanoseconds()
             if now - lastCaptureLook >= 100_000_000 {
                 lastCaptureLook = now
@@ -286,22 +290,26 @@ public final class FastPath: Sendable {
         }
     }
 
-    /// Applies the waiting session events to the maps (the thread's step; tests call it directly). After a
-    /// lost event every flow is withdrawn: a lost deletion must never leave a translation behind.
-    /// - Returns: how many events were applied.
+    /// Takes the new sessions out of the ring and offloads those at least `offloadAfter` old that are still
+    /// there (the thread's step; tests call it with their own clock). A session lost to a full ring or queue is
+    /// simply not offloaded: its packets keep taking the TUN.
+    /// - Returns: how many sessions were looked at.
     @discardableResult
-    func drain() -> Int {
-        var applied = 0
-        events.drain {
-            apply($0)
-            applied += 1
+    func drain(now: Nanoseconds) -> Int {
+        let waiting = self.waiting
+        events.drain { e in
+            if !waiting.push(e) { queueFull.wrappingAdd(1, ordering: .relaxed) }
         }
-        let drops = events.dropped
-        if drops != seenDrops.load(ordering: .relaxed) {
-            seenDrops.store(drops, ordering: .relaxed)
-            withdrawAll()
+        var ready: [MappingEvent] = []
+        while let e = waiting.first, e.time <= now - FastPath.offloadAfter {
+            ready.append(e)
+            waiting.removeFirst()
         }
-        return applied
+        guard !ready.isEmpty else { return 0 }
+        table.lock.withLock {
+            for e in ready { offload(e) }
+        }
+        return ready.count
     }
 
     /// The two map entries of a session, as the program would find them (tests).
@@ -346,14 +354,28 @@ public final class FastPath: Sendable {
         return (k6, k4)
     }
 
-    private func apply(_ e: MappingEvent) {
+    /// Takes a session's entries out of the maps if it was offloaded (call with the table lock held: the
+    /// hook, or the thread).
+    func withdraw(_ e: MappingEvent) {
+        guard offloadedFlows.remove(FlowKey(e)) else { return }
         var (k6, k4) = keys(e)
-        if e.kind == .sessionDeleted {
-            let gone = fastpath_map_delete(maps.out, &k6) == 0
-            _ = fastpath_map_delete(maps.inbound, &k4)
-            if gone { counters.withLock { $0.withdrawn &+= 1; $0.flows -= 1 } }
+        _ = fastpath_map_delete(maps.out, &k6)
+        _ = fastpath_map_delete(maps.inbound, &k4)
+        withdrawn.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// Copies a new session's two translations into the maps if the table still holds it, established (call
+    /// with the table lock held, so the session cannot end before its entries are in: its end withdraws them
+    /// under the same lock).
+    private func offload(_ e: MappingEvent) {
+        guard table.holdsEstablishedSession(inside: e.inside, port: e.insidePort, remote: e.remote,
+                                            remotePort: e.remotePort, proto: e.proto, outside: e.outside,
+                                            outsidePort: e.outsidePort) else { return }
+        guard offloadedFlows.count < maxFlows else {
+            mapFull.wrappingAdd(1, ordering: .relaxed)
             return
         }
+        var (k6, k4) = keys(e)
         var out = fp_out()
         out.src4 = e.outside.value.bigEndian
         out.dst4 = e.remote.value.bigEndian
@@ -365,15 +387,16 @@ public final class FastPath: Sendable {
         inbound.sport6 = e.remotePort.bigEndian
         inbound.dport6 = e.insidePort.bigEndian
         guard fastpath_map_update(maps.out, &k6, &out, 0) == 0 else {
-            counters.withLock { $0.mapFull &+= 1 }
+            mapFull.wrappingAdd(1, ordering: .relaxed)
             return
         }
         guard fastpath_map_update(maps.inbound, &k4, &inbound, 0) == 0 else {
             _ = fastpath_map_delete(maps.out, &k6)
-            counters.withLock { $0.mapFull &+= 1 }
+            mapFull.wrappingAdd(1, ordering: .relaxed)
             return
         }
-        counters.withLock { $0.offloaded &+= 1; $0.flows += 1 }
+        offloadedFlows.insert(FlowKey(e))
+        offloaded.wrappingAdd(1, ordering: .relaxed)
     }
 
     /// Refreshes the sessions whose entries the program stamped after `since` (S4); withdraws entries whose
@@ -402,8 +425,8 @@ public final class FastPath: Sendable {
             }
             if alive { refreshed += 1 } else { stale.append(e) }
         }
-        for e in stale { apply(e) }
-        counters.withLock { $0.refreshes &+= refreshed }
+        if !stale.isEmpty { table.lock.withLock { for e in stale { withdraw(e) } } }
+        refreshes.wrappingAdd(refreshed, ordering: .relaxed)
     }
 
     private func event(_ k: fp_key6, _ v: fp_out) -> MappingEvent {
@@ -441,6 +464,64 @@ public final class FastPath: Sendable {
 }
 
 func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+/// A session as the fast path files it: its IPv6-side five-tuple.
+struct FlowKey: Hashable {
+    let inside: IPv6Address
+    let insidePort: UInt16
+    let remote: UInt32
+    let remotePort: UInt16
+    let proto: UInt8
+
+    init(_ e: MappingEvent) {
+        inside = e.inside
+        insidePort = e.insidePort
+        remote = e.remote.value
+        remotePort = e.remotePort
+        proto = e.proto
+    }
+}
+
+/// The offloaded sessions, reserved for `capacity` so the hook never grows it. Not thread-safe by itself: the
+/// table lock guards it (see `FastPath.offloadedFlows`).
+final class FlowSet: @unchecked Sendable {
+    private var flows: Set<FlowKey>
+    init(capacity: Int) { flows = Set(minimumCapacity: capacity) }
+    var count: Int { flows.count }
+    func insert(_ k: FlowKey) { flows.insert(k) }
+    /// - Returns: whether it was there.
+    func remove(_ k: FlowKey) -> Bool { flows.remove(k) != nil }
+}
+
+/// The thread's queue of new sessions waiting to be old enough, bounded; only the fast path's thread (or a
+/// test in its place) uses it.
+final class EventQueue: @unchecked Sendable {
+    private var slots: [MappingEvent]
+    private var head = 0
+    private(set) var count = 0
+    init(capacity: Int) {
+        slots = []
+        slots.reserveCapacity(capacity)
+        self.capacity = capacity
+    }
+    let capacity: Int
+    var first: MappingEvent? { count == 0 ? nil : slots[head] }
+    /// - Returns: false when full.
+    func push(_ e: MappingEvent) -> Bool {
+        guard count < capacity else { return false }
+        if slots.count < capacity {
+            slots.append(e)
+        } else {
+            slots[(head + count) % capacity] = e
+        }
+        count += 1
+        return true
+    }
+    func removeFirst() {
+        head = (head + 1) % capacity
+        count -= 1
+    }
+}
 
 /// The 16 bytes of a map key or value holding an IPv6 address, in network order.
 typealias AddressBytes = (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,

@@ -15,6 +15,8 @@ private let pool = IPv4Address("192.0.2.1")!
 private let server = IPv4Address("198.51.100.10")!
 private let host = IPv6Address("2001:db8:1::2")!
 private let second: Nanoseconds = 1_000_000_000
+/// When sessions made at `second` are old enough to be offloaded.
+private let ripe = second + FastPath.offloadAfter
 
 private func configuration() -> TranslatorConfiguration {
     TranslatorConfiguration(prefix: prefix, pool4: [pool], gatewayIPv4: IPv4Address("198.51.100.1")!,
@@ -53,7 +55,9 @@ struct FastPathTests {
         let f = try fastPath(table)
         defer { f.stop() }
         let outside = try #require(open(table, port: 40000, now: second))
-        #expect(f.drain() == 1, "the table reported the session")
+        #expect(f.drain(now: ripe - 1) == 0, "younger than offloadAfter: it waits")
+        #expect(f.entries(event(.sessionCreated, port: 40000, outside: outside)) == nil)
+        #expect(f.drain(now: ripe) == 1, "the table reported the session")
         let (out, inbound) = try #require(f.entries(event(.sessionCreated, port: 40000, outside: outside)))
         // IPv6 → IPv4: from the pool4 endpoint to the server (S3); IPv4 → IPv6: from the server's address under
         // the prefix to the host's own endpoint (RFC 6052).
@@ -65,7 +69,6 @@ struct FastPathTests {
 
         // The session ends (its lifetime ran out): both entries go.
         #expect(table.expire(now: second + 400 * second) == 1)
-        f.drain()
         #expect(f.entries(event(.sessionCreated, port: 40000, outside: outside)) == nil)
         #expect(f.status.flows == 0 && f.status.withdrawn == 1)
     }
@@ -75,7 +78,7 @@ struct FastPathTests {
         let f = try fastPath(table)
         defer { f.stop() }
         _ = open(table, port: 7, proto: IPProtocolNumber.icmp, now: second)
-        #expect(f.drain() == 0)
+        #expect(f.drain(now: ripe) == 0)
         #expect(f.status.offloaded == 0)
     }
 
@@ -86,7 +89,7 @@ struct FastPathTests {
         defer { f.stop() }
         let t0 = 10 * second
         let outside = try #require(open(table, port: 40001, now: t0))
-        f.drain()
+        f.drain(now: t0 + FastPath.offloadAfter)
         let e = event(.sessionCreated, port: 40001, outside: outside)
         let before = try #require(session(table, port: 40001)).expires
 
@@ -117,23 +120,71 @@ struct FastPathTests {
         let f = try fastPath(table, maxFlows: 16)
         defer { f.stop() }
         for port in UInt16(41000)..<41020 { open(table, port: port, now: second) }
-        f.drain()
+        f.drain(now: ripe)
         #expect(f.status.offloaded == 16 && f.status.mapFull == 4 && f.status.flows == 16)
     }
 
-    /// A lost event could be a lost deletion: after one, every flow is withdrawn.
-    @Test func aLostEventWithdrawsEveryFlow() throws {
+    /// A new session lost to a full ring stays on the TUN; the others are offloaded as usual.
+    @Test func aLostEventLeavesThatSessionOnTheTun() throws {
         let table = Translator(configuration: configuration()).table
         let f = try fastPath(table)
         defer { f.stop() }
         let outside = try #require(open(table, port: 42000, now: second))
-        f.drain()
-        #expect(f.status.flows == 1)
-        let filler = event(.sessionDeleted, port: 1, outside: outside)
-        for _ in 0...f.events.capacity { f.hook(filler) }
+        let filler = event(.sessionCreated, port: 1, outside: outside)  // not in the table: never offloaded
+        for _ in 1..<f.events.capacity { f.hook(filler) }
+        let lost = try #require(open(table, port: 42001, now: second))
         #expect(f.events.dropped == 1)
-        f.drain()
-        #expect(f.entries(event(.sessionCreated, port: 42000, outside: outside)) == nil)
-        #expect(f.status.flows == 0 && f.status.eventsDropped == 1)
+        f.drain(now: ripe)
+        #expect(f.entries(event(.sessionCreated, port: 42000, outside: outside)) != nil)
+        #expect(f.entries(event(.sessionCreated, port: 42001, outside: lost)) == nil)
+        #expect(f.status.flows == 1 && f.status.eventsDropped == 1)
+    }
+
+    /// A session that ended before the thread got to it is never offloaded: its pool4 port may already serve
+    /// another flow, which the program would then translate with the old mapping.
+    @Test func aSessionThatEndedBeforeTheThreadSawItIsNotOffloaded() throws {
+        let table = Translator(configuration: configuration()).table
+        let f = try fastPath(table)
+        defer { f.stop() }
+        let outside = try #require(open(table, port: 43000, now: second))
+        #expect(table.expire(now: second + 400 * second) == 1)  // ends while its creation waits in the ring
+        #expect(f.drain(now: second + 400 * second) == 1)
+        #expect(f.entries(event(.sessionCreated, port: 43000, outside: outside)) == nil)
+        #expect(f.status.offloaded == 0)
+    }
+
+    /// The end of a session withdraws it in the hook, before the table can give its port to another flow.
+    @Test func anEndedSessionLeavesTheMapsInTheHookItself() throws {
+        let table = Translator(configuration: configuration()).table
+        let f = try fastPath(table)
+        defer { f.stop() }
+        let outside = try #require(open(table, port: 44000, now: second))
+        f.drain(now: ripe)
+        let e = event(.sessionCreated, port: 44000, outside: outside)
+        #expect(f.entries(e) != nil)
+        #expect(table.expire(now: second + 400 * second) == 1)
+        #expect(f.entries(e) == nil, "gone without the thread's help")
+        #expect(f.status.withdrawn == 1)
+    }
+
+    /// A TCP connection is offloaded only while ESTABLISHED: one that has already closed by the time it is
+    /// old enough (a short request) never costs the maps anything.
+    @Test func onlyEstablishedConnectionsAreOffloaded() throws {
+        let table = Translator(configuration: configuration()).table
+        let f = try fastPath(table)
+        defer { f.stop() }
+        let tcp = IPProtocolNumber.tcp
+        let open1 = try #require(open(table, port: 45000, proto: tcp, now: second))  // V6 SYN only: V6 INIT
+        let open2 = try #require(open(table, port: 45001, proto: tcp, now: second))
+        for port: UInt16 in [45000, 45001] {  // the server's SYN-ACK: ESTABLISHED
+            _ = table.inbound(destination: pool, port: port == 45000 ? open1.port : open2.port, remote: server,
+                              remotePort: 53, proto: tcp, flags: [.syn, .ack], now: second)
+        }
+        _ = table.outbound(source: host, port: 45001, remote: server, remotePort: 53, proto: tcp, flags: [.fin, .ack],
+                           now: second)  // the second one starts to close
+        f.drain(now: ripe)
+        #expect(f.entries(event(.sessionCreated, port: 45000, outside: open1, proto: tcp)) != nil)
+        #expect(f.entries(event(.sessionCreated, port: 45001, outside: open2, proto: tcp)) == nil)
+        #expect(f.status.offloaded == 1)
     }
 }

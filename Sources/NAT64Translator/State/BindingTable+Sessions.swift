@@ -135,6 +135,22 @@ extension BindingTable {
                              proto: proto, flags: flags, hash: hash, now: now)
     }
 
+    /// Whether the table holds this session now, with this pool4 endpoint, and (TCP) in ESTABLISHED (no side
+    /// effects). The fast path asks it, under `lock`, before it copies a session into the kernel: a session
+    /// that ended meanwhile (whose pool4 port may already serve another flow) or a TCP connection already
+    /// closing is never offloaded.
+    public func holdsEstablishedSession(inside source: IPv6Address, port: UInt16, remote: IPv4Address,
+                                        remotePort: UInt16, proto: UInt8, outside: IPv4Address,
+                                        outsidePort: UInt16) -> Bool {
+        let hash = sessionInsideHash(source, port, remote.value, remotePort, proto)
+        guard let s = sessionsByInside.find(hash: hash, { s in
+            let e = sessions[Int(s)]
+            return e.insidePort == port && e.remotePort == remotePort && e.remote4 == remote.value
+                && e.proto == proto && e.inside == source && e.outside4 == outside.value && e.outsidePort == outsidePort
+        }) else { return false }
+        return proto != IPProtocolNumber.tcp || sessions[Int(s)].state == TCPState.established.rawValue
+    }
+
     /// Data packets of this session crossed the in-kernel fast path instead of the translator: refresh the
     /// session as such a packet would have (S4: the lifetime; S5: an ACK-only segment's transition; S11: a UDP
     /// or ICMP session answered from the IPv4 side). Never creates state.
