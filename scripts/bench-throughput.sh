@@ -11,7 +11,8 @@
 # Options:
 #   --variants "V ..."  among: native, nat64d (TUN offload, --queues queues), nat64d-1q (offload, one queue),
 #                       nat64d-nooffload (one queue, no offload), tayga, and nat64d-uring / nat64d-1q-uring
-#                       (as nat64d / nat64d-1q with tun.io = "uring"; the others run tun.io = "syscalls").
+#                       (as nat64d / nat64d-1q with tun.io = "uring"; the others run tun.io = "syscalls"),
+#                       nat64d-fastpath (as nat64d, with [fast-path] on both of the gateway's links).
 #                       Default: native nat64d nat64d-1q tayga
 #   --rounds N          alternating rounds (default 1); each figure is the median over the rounds
 #   --time S            length of each throughput test (default 8)
@@ -28,7 +29,9 @@
 #   tcp8       iperf3 -P 8, eight TCP streams, Gbit/s
 #   udp64      iperf3 -u -l 64 -b 0: 64-byte UDP datagrams offered as fast as the client can, delivered kpps
 #   gso        UDP_SEGMENT sender (1400-byte segments in 56 KB super-packets), delivered Gbit/s
-#   cpu        64-byte UDP at --fixed-rate: the translator process's user+system CPU / packets delivered, µs
+#   cpu        64-byte UDP at --fixed-rate: the translator process's user+system CPU / packets delivered, µs;
+#              for nat64d-fastpath also the program's own run time per packet ("program µs/pkt", from the
+#              kernel's BPF statistics, switched on for the test), which runs in softirq, charged to no process
 #              (native: n/a, the kernel's softirq time is not a process)
 #   conn       wrk -H "Connection: close" against nginx: new TCP connections (requests) per second, and the
 #              99th percentile of a request's latency (wrk times a request from its write, so the connect
@@ -198,6 +201,17 @@ target_of() { if [[ $1 == native ]]; then printf '%s' "$SERVER_NATIVE6"; else pr
 
 # process_cpu PID: user+system clock ticks of the process (all threads).
 process_cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# bpf_program_time PID: "run_time_ns run_cnt" of the BPF programs PID holds (its fdinfo; the kernel counts
+# them while kernel.bpf_stats_enabled = 1). The fast path's program runs in softirq, charged to no process.
+bpf_program_time() {
+    local f
+    for f in /proc/"$1"/fdinfo/*; do
+        grep -q '^prog_type:' "$f" 2>/dev/null || continue
+        awk '$1 == "run_time_ns:" { t = $2 } $1 == "run_cnt:" { n = $2 } END { printf "%d %d\n", t, n }' "$f"
+        return
+    done
+    echo "0 0"
+}
 
 # ---------------------------------------------------------------- measurements
 
@@ -212,7 +226,7 @@ iperf() {
 wants() { [[ " $TESTS " == *" $1 "* ]]; }
 
 measure() {
-    local v=$1 round=$2 dir=$RESULTS/$1/$2 target c0 c1 rate_bits pid
+    local v=$1 round=$2 dir=$RESULTS/$1/$2 target c0 c1 rate_bits pid stats_before
     mkdir -p "$dir"
     target=$(target_of "$v")
     if wants tcp1; then
@@ -232,7 +246,16 @@ measure() {
         rate_bits=$((FIXED_RATE * 64 * 8))
         c0=0
         [[ -n $TRANSLATOR_PID ]] && c0=$(process_cpu "$TRANSLATOR_PID")
+        if [[ $v == nat64d-fastpath ]]; then
+            stats_before=$(sysctl -n kernel.bpf_stats_enabled)
+            sysctl -q -w kernel.bpf_stats_enabled=1
+            bpf_program_time "$TRANSLATOR_PID" >"$dir/bpf.before"
+        fi
         iperf "$dir/cpu.json" "$target" -u -l 64 -b "$rate_bits" -t "$TIME"
+        if [[ $v == nat64d-fastpath ]]; then
+            bpf_program_time "$TRANSLATOR_PID" >"$dir/bpf.after"
+            sysctl -q -w kernel.bpf_stats_enabled="$stats_before"
+        fi
         c1=0
         [[ -n $TRANSLATOR_PID ]] && c1=$(process_cpu "$TRANSLATOR_PID")
         printf '%s %s %s\n' "$c0" "$c1" "$(getconf CLK_TCK)" >"$dir/cpu.ticks"
@@ -330,6 +353,15 @@ def cpu_us(d):
         return None
     return (c1 - c0) / hz / (p - lost) * 1e6
 
+def program_us(d):
+    """The fast path's program: its own run time per run (kernel.bpf_stats_enabled), µs."""
+    try:
+        t0, n0 = (int(x) for x in open(os.path.join(d, "bpf.before")).read().split())
+        t1, n1 = (int(x) for x in open(os.path.join(d, "bpf.after")).read().split())
+    except (OSError, ValueError):
+        return None
+    return (t1 - t0) / (n1 - n0) / 1e3 if n1 > n0 else None
+
 def gso(d):
     try:
         n, total, secs = open(os.path.join(d, "gso.sink")).read().split()[-3:]
@@ -357,6 +389,7 @@ metrics = [("tcp1", "TCP 1 flow Gbit/s", lambda d: tcp(d, "tcp1.json"), True),
            ("udp64", "UDP 64 B kpps", lambda d: udp_kpps(d, "udp64.json"), True),
            ("gso", "UDP GSO Gbit/s", gso, True),
            ("cpu", "CPU µs/pkt @%dk pps" % (fixed_rate // 1000), cpu_us, False),
+           ("prog", "program µs/pkt", program_us, False),
            ("conn", "TCP conn/s", conn, True),
            ("connp99", "conn p99 ms", conn_p99, False)]
 table = {}
@@ -374,6 +407,7 @@ def cell(x):
 cols = ["variant"] + [m[1] for m in metrics]
 rows = [[v] + [cell(table[v][m[0]]) for m in metrics] for v in variants]
 for a, b in [("nat64d", "native"), ("nat64d", "tayga"), ("nat64d-1q", "native"), ("nat64d", "nat64d-1q"),
+             ("nat64d-fastpath", "native"), ("nat64d-fastpath", "tayga"), ("nat64d-fastpath", "nat64d"),
              ("nat64d-uring", "native"), ("nat64d-uring", "tayga"), ("nat64d-uring", "nat64d"),
              ("nat64d-1q-uring", "nat64d-1q")]:
     if a in table and b in table:
