@@ -134,8 +134,9 @@ public final class FastPath: Sendable {
             created.append(fd)
             return fd
         }
-        let out = try map(UInt32(FASTPATH_HASH), MemoryLayout<fp_key6>.size, MemoryLayout<fp_out>.size, maxFlows, "nat64d_fp_out")
-        let inbound = try map(UInt32(FASTPATH_HASH), MemoryLayout<fp_key4>.size, MemoryLayout<fp_in>.size, maxFlows, "nat64d_fp_in")
+        let hash = UInt32(FASTPATH_HASH)
+        let out = try map(hash, MemoryLayout<fp_key6>.size, MemoryLayout<fp_out>.size, maxFlows, "nat64d_fp_out")
+        let inbound = try map(hash, MemoryLayout<fp_key4>.size, MemoryLayout<fp_in>.size, maxFlows, "nat64d_fp_in")
         let config = try map(UInt32(FASTPATH_ARRAY), 4, MemoryLayout<fp_config>.size, 1, "nat64d_fp_cfg")
         let stats = try map(UInt32(FASTPATH_PERCPU_ARRAY), 4, 8, Int(FP_STAT_COUNT.rawValue), "nat64d_fp_stats")
         maps = Maps(out: out, inbound: inbound, config: config, stats: stats)
@@ -415,10 +416,7 @@ public final class FastPath: Sendable {
         }
         walk(maps.inbound, key: fp_key4.self, value: fp_in.self) { k, v in
             guard Int64(bitPattern: v.use.last_seen) > since else { return }
-            let e = MappingEvent(kind: .sessionDeleted, time: now, proto: k.proto, inside: load(v.dst6), insidePort: UInt16(bigEndian: v.dport6),
-                                 outside: IPv4Address(UInt32(bigEndian: k.dst)), outsidePort: UInt16(bigEndian: k.dport),
-                                 portCount: 1, remote: IPv4Address(UInt32(bigEndian: k.src)),
-                                 remotePort: UInt16(bigEndian: k.sport), reason: .expired)
+            let e = event(k, v)
             let alive = table.lock.withLock {
                 table.refreshCarried(inside: e.inside, port: e.insidePort, remote: e.remote, remotePort: e.remotePort,
                                      proto: e.proto, fromIPv4: true, now: now)
@@ -435,6 +433,13 @@ public final class FastPath: Sendable {
                             outsidePort: UInt16(bigEndian: v.sport4), portCount: 1,
                             remote: IPv4Address(UInt32(bigEndian: v.dst4)), remotePort: UInt16(bigEndian: k.dport),
                             reason: .expired)
+    }
+
+    private func event(_ k: fp_key4, _ v: fp_in) -> MappingEvent {
+        MappingEvent(kind: .sessionDeleted, time: 0, proto: k.proto, inside: load(v.dst6),
+                     insidePort: UInt16(bigEndian: v.dport6), outside: IPv4Address(UInt32(bigEndian: k.dst)),
+                     outsidePort: UInt16(bigEndian: k.dport), portCount: 1, remote: IPv4Address(UInt32(bigEndian: k.src)),
+                     remotePort: UInt16(bigEndian: k.sport), reason: .expired)
     }
 
     /// Every entry of a hash map, read `batch` at a time; bounded by the map's size.

@@ -269,8 +269,8 @@ struct GatewayService: Service {
         control.stop()
         await proxy?.stop()
         if let dns = state.dns { await dns.stop() }
-        fastPath?.stop()
         forwarder.stop()
+        fastPath?.stop()  // after the packet threads: their hook no longer withdraws through its maps
         journal?.stop()
         mappingLog?.stop()
         try? await group.shutdownGracefully()

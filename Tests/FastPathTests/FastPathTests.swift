@@ -50,7 +50,7 @@ private func event(_ kind: MappingEvent.Kind, port: UInt16, outside: Endpoint4, 
 
 @Suite(.enabled(if: geteuid() == 0, "BPF maps and programs need root"))
 struct FastPathTests {
-    @Test func aSessionsTwoTranslationsGoIntoTheMapsAndOutAgain() throws {
+    @Test func G3_aSessionsTwoTranslationsGoIntoTheMapsAndOutAgain() throws {
         let table = Translator(configuration: configuration()).table
         let f = try fastPath(table)
         defer { f.stop() }
@@ -73,7 +73,7 @@ struct FastPathTests {
         #expect(f.status.flows == 0 && f.status.withdrawn == 1)
     }
 
-    @Test func icmpSessionsAndPortBlocksAreNotOffloaded() throws {
+    @Test func G1_icmpSessionsAreNotOffloaded() throws {
         let table = Translator(configuration: configuration()).table
         let f = try fastPath(table)
         defer { f.stop() }
@@ -83,7 +83,7 @@ struct FastPathTests {
     }
 
     /// S4: packets only the program carried keep the session alive; without stamps it would expire.
-    @Test func stampsRefreshTheSessionAndAStaleEntryIsWithdrawn() throws {
+    @Test func G4_stampsRefreshTheSessionAndAStaleEntryIsWithdrawn() throws {
         let table = Translator(configuration: configuration()).table
         let f = try fastPath(table)
         defer { f.stop() }
@@ -115,7 +115,7 @@ struct FastPathTests {
         #expect(f.status.flows == 0)
     }
 
-    @Test func aFullMapLeavesTheSessionOnTheTunAndCountsIt() throws {
+    @Test func G5_aFullMapLeavesTheSessionOnTheTunAndCountsIt() throws {
         let table = Translator(configuration: configuration()).table
         let f = try fastPath(table, maxFlows: 16)
         defer { f.stop() }
@@ -125,7 +125,7 @@ struct FastPathTests {
     }
 
     /// A new session lost to a full ring stays on the TUN; the others are offloaded as usual.
-    @Test func aLostEventLeavesThatSessionOnTheTun() throws {
+    @Test func G5_aLostEventLeavesThatSessionOnTheTun() throws {
         let table = Translator(configuration: configuration()).table
         let f = try fastPath(table)
         defer { f.stop() }
@@ -142,7 +142,7 @@ struct FastPathTests {
 
     /// A session that ended before the thread got to it is never offloaded: its pool4 port may already serve
     /// another flow, which the program would then translate with the old mapping.
-    @Test func aSessionThatEndedBeforeTheThreadSawItIsNotOffloaded() throws {
+    @Test func G3_aSessionThatEndedBeforeTheThreadSawItIsNotOffloaded() throws {
         let table = Translator(configuration: configuration()).table
         let f = try fastPath(table)
         defer { f.stop() }
@@ -154,7 +154,7 @@ struct FastPathTests {
     }
 
     /// The end of a session withdraws it in the hook, before the table can give its port to another flow.
-    @Test func anEndedSessionLeavesTheMapsInTheHookItself() throws {
+    @Test func G3_anEndedSessionLeavesTheMapsInTheHookItself() throws {
         let table = Translator(configuration: configuration()).table
         let f = try fastPath(table)
         defer { f.stop() }
@@ -169,7 +169,7 @@ struct FastPathTests {
 
     /// A TCP connection is offloaded only while ESTABLISHED: one that has already closed by the time it is
     /// old enough (a short request) never costs the maps anything.
-    @Test func onlyEstablishedConnectionsAreOffloaded() throws {
+    @Test func G1_onlyEstablishedConnectionsAreOffloaded() throws {
         let table = Translator(configuration: configuration()).table
         let f = try fastPath(table)
         defer { f.stop() }
