@@ -278,6 +278,9 @@ int nat64d_fastpath(struct __sk_buff *skb) {
     __u32 zero = 0;
     struct fp_config *cfg = bpf_map_lookup_elem(&fp_config_map, &zero);
     if (!cfg || !cfg->enabled) return TC_ACT_OK;
+    // Only frames for this host, without a VLAN tag the kernel took off (the redirect would keep it): the
+    // rest is not a routed packet of ours.
+    if (skb->pkt_type != 0 || skb->vlan_present) return TC_ACT_OK;
     if (skb->protocol == ETH_P_IPV6_BE) return six_to_four(skb, cfg);
     if (skb->protocol == ETH_P_IP_BE) return four_to_six(skb, cfg);
     return TC_ACT_OK;
