@@ -13,6 +13,8 @@
 #   - a UDP flow that only the program carries keeps its session alive: `expires-in-s` stays near
 #     udp-timeout while the translator's own counters do not move;
 #   - ICMP (ping) is never the program's: it takes the TUN;
+#   - a UDP datagram whose Length lies, on a flow the program carries, is still dropped and counted by the
+#     translator (F15);
 #   - while a capture runs the program is off and the capture sees the flow's data packets; after it, the
 #     program is on again;
 #   - the program's TTL/hop limit, DF, traffic class and checksums, as the server and the client receive them.
@@ -157,6 +159,43 @@ print(rows[0]["expires-in-s"] if rows else -1)')
     ((out > 0)) || { DETAIL="nat64d_fastpath_refreshes_total is $out"; return 1; }
 }
 
+# A malformed packet on an offloaded flow is still the translator's to drop and count (F15): a UDP flow is
+# offloaded, its next packets go through the program, then one whose Length lies reaches the TUN and is
+# counted as udp-length-mismatch, while the program's count does not move.
+check_malformed_on_offloaded_flow() {
+    local out
+    out=$(client timeout 20 "$PY" - "$SERVER_SYNTH6" "$CLIENT_ADDR6" "$CONTROL_SOCKET" "$NAT64D" <<'PY' 2>&1
+import json, logging, subprocess, sys, time
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import IPv6, UDP, Raw, send, conf
+conf.verb = 0
+dst, src, sock, nat64d = sys.argv[1:5]
+def stats():
+    # The control socket is a file: reachable from the client's namespace too.
+    return json.loads(subprocess.run([nat64d, "ctl", "--socket", sock, "stats", "--json"], capture_output=True,
+                                     check=True, text=True).stdout)
+def carried(s): return s["metrics"].get('nat64d_fastpath_packets_total{direction="6to4"}', 0)
+def lies(s): return s["drops"].get("udp-length-mismatch", 0)
+flow = lambda payload, **kw: IPv6(src=src, dst=dst) / UDP(sport=46000, dport=9, **kw) / Raw(payload)
+send(flow(b"first"))           # makes the session through the TUN
+time.sleep(0.3)                # older than the 20 ms the daemon waits before it offloads
+before = stats()
+send([flow(b"steady %d" % i) for i in range(5)])
+time.sleep(0.2)
+middle = stats()
+send(flow(b"short", len=200))  # Length 200 on a 13-byte datagram
+time.sleep(0.3)
+after = stats()
+print("carried %d then %d; udp-length-mismatch %d then %d" % (carried(middle) - carried(before),
+      carried(after) - carried(middle), lies(middle) - lies(before), lies(after) - lies(middle)))
+ok = carried(middle) - carried(before) >= 5 and carried(after) == carried(middle) and lies(after) - lies(middle) == 1
+sys.exit(0 if ok else 1)
+PY
+    ) && { netns_log "malformed on an offloaded flow: $out"; return 0; }
+    DETAIL=$(oneline "$out")
+    return 1
+}
+
 check_ping_takes_tun() {
     local before after out
     before=$(stat translated-6to4)
@@ -252,6 +291,7 @@ check fastpath-tcp-download-hash check_tcp_download
 check fastpath-tcp-close-seen-by-daemon check_tcp_close_seen
 check fastpath-udp-session-kept-alive check_udp_kept_alive
 check fastpath-icmp-takes-tun check_ping_takes_tun
+check fastpath-malformed-left-to-translator check_malformed_on_offloaded_flow
 check fastpath-headers-at-server check_headers
 check fastpath-off-while-capturing check_capture_turns_program_off
 netns_checks_done

@@ -98,8 +98,20 @@ INLINE int forward(struct __sk_buff *skb, struct bpf_fib_lookup *route, __u16 et
     return bpf_redirect(route->ifindex, 0);
 }
 
+// Whether the transport header agrees with the packet, as the translator requires (it drops and counts the
+// rest): TCP's Data Offset at least 5 and within the packet (F16); UDP's Length equal to the payload, or for
+// a GSO super-packet between 8 and the payload (F15). `l4` has at least 20 (TCP) or 8 (UDP) readable bytes.
+INLINE int transport_sane(__u8 *l4, __u8 proto, __u32 payload, int gso) {
+    if (proto == PROTO_TCP) {
+        __u32 offset = (l4[12] >> 4) * 4;
+        return offset >= 20 && offset <= payload;
+    }
+    __u32 length = be16(*(__u16 *)(l4 + 4));
+    return gso ? (length >= 8 && length <= payload) : length == payload;
+}
+
 // Makes the first `length` bytes directly readable; pulls them into the linear part only when they are not
-// already there (a pull makes a cloned skb private, which TCP's own clones should not pay for nothing).
+// already there (a pull makes a cloned skb private, a cost TCP's own clones should not pay for nothing).
 INLINE int headers(struct __sk_buff *skb, __u32 length, void **data, void **end) {
     *data = (void *)(long)skb->data;
     *end = (void *)(long)skb->data_end;
@@ -142,6 +154,7 @@ INLINE int six_to_four(struct __sk_buff *skb, struct fp_config *cfg) {
     __u32 total = (__u32)payload + IP4_LEN;
     if (payload == 0 || ETH_LEN + IP6_LEN + (__u32)payload != skb->len) return pass();  // jumbo, trailer
     int gso = skb->gso_size != 0;
+    if (!transport_sane(l4, proto, payload, gso)) return pass();  // F15, F16: the translator drops and counts
     // T6.4: DF for unfragmented packets over 1260 bytes (a GSO packet's segments are all "over" it);
     // T6.5: one too big for the IPv4 link takes the slow path, which answers Packet Too Big.
     int df = gso || total > 1260;
@@ -227,6 +240,7 @@ INLINE int four_to_six(struct __sk_buff *skb, struct fp_config *cfg) {
     if (total <= IP4_LEN || ETH_LEN + (__u32)total != skb->len) return pass();
     __u32 l4len = total - IP4_LEN;
     int gso = skb->gso_size != 0;
+    if (!transport_sane(l4, proto, l4len, gso)) return pass();  // F15, F16
     if (!gso) {
         if (!df && l4len + IP6_LEN > cfg->min_ipv6_mtu) return pass();  // T4.5: the daemon fragments it
         if (df && l4len + IP6_LEN > cfg->ipv6_mtu) return pass();        // T4.6: Fragmentation Needed
