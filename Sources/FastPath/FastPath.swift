@@ -97,6 +97,9 @@ public final class FastPath: Sendable {
     private struct Capturing: Sendable { var ask: @Sendable () -> Bool }
     private let capturing = Mutex(Capturing(ask: { false }))
     private let programEnabled = Atomic<Bool>(true)
+    /// The configuration map's one entry as last written: every change (a capture, a reload, the thread) goes
+    /// through this lock and writes the whole entry, so two changes never undo each other.
+    private let settings: Mutex<fp_config>
     private let cpus: Int
 
     struct Maps: Sendable {
@@ -141,12 +144,13 @@ public final class FastPath: Sendable {
         let stats = try map(UInt32(FASTPATH_PERCPU_ARRAY), 4, 8, Int(FP_STAT_COUNT.rawValue), "nat64d_fp_stats")
         maps = Maps(out: out, inbound: inbound, config: config, stats: stats)
 
-        var settings = fp_config()
-        settings.enabled = 1
-        settings.tun_ifindex = UInt32(bitPattern: tunIndex)
-        Self.copy(configuration, into: &settings)
+        var initial = fp_config()
+        initial.enabled = 1
+        initial.tun_ifindex = UInt32(bitPattern: tunIndex)
+        Self.copy(configuration, into: &initial)
         var zero: UInt32 = 0
-        _ = fastpath_map_update(config, &zero, &settings, 0)
+        _ = fastpath_map_update(config, &zero, &initial, 0)
+        settings = Mutex(initial)
 
         var log = [CChar](repeating: 0, count: 1 << 20)
         let fds = maps.all
@@ -220,11 +224,15 @@ public final class FastPath: Sendable {
 
     /// The translator's settings the program repeats (MTUs, traffic class) after a reload.
     public func reconfigure(_ configuration: TranslatorConfiguration) {
-        var zero: UInt32 = 0
-        var settings = fp_config()
-        guard fastpath_map_lookup(maps.config, &zero, &settings) == 0 else { return }
-        Self.copy(configuration, into: &settings)
-        _ = fastpath_map_update(maps.config, &zero, &settings, 0)
+        changeSettings { Self.copy(configuration, into: &$0) }
+    }
+
+    private func changeSettings(_ change: (inout fp_config) -> Void) {
+        settings.withLock { current in
+            change(&current)
+            var zero: UInt32 = 0
+            _ = fastpath_map_update(maps.config, &zero, &current, 0)
+        }
     }
 
     static func copy(_ configuration: TranslatorConfiguration, into settings: inout fp_config) {
@@ -236,12 +244,10 @@ public final class FastPath: Sendable {
     }
 
     private func setProgramEnabled(_ on: Bool) {
-        var zero: UInt32 = 0
-        var settings = fp_config()
-        guard fastpath_map_lookup(maps.config, &zero, &settings) == 0 else { return }
-        settings.enabled = on ? 1 : 0
-        _ = fastpath_map_update(maps.config, &zero, &settings, 0)
-        programEnabled.store(on, ordering: .relaxed)
+        changeSettings {
+            $0.enabled = on ? 1 : 0
+            programEnabled.store(on, ordering: .relaxed)
+        }
     }
 
     /// The counters, with the program's per-CPU sums.
@@ -321,6 +327,14 @@ public final class FastPath: Sendable {
         guard fastpath_map_lookup(maps.out, &k6, &out) == 0, fastpath_map_lookup(maps.inbound, &k4, &inbound) == 0
         else { return nil }
         return (out, inbound)
+    }
+
+    /// The configuration map's entry, as the program reads it (tests).
+    var programSettings: fp_config {
+        var zero: UInt32 = 0
+        var current = fp_config()
+        _ = fastpath_map_lookup(maps.config, &zero, &current)
+        return current
     }
 
     /// Stamps a session's entries as the program does when it carries a packet (tests).

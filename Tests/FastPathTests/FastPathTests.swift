@@ -187,4 +187,18 @@ struct FastPathTests {
         #expect(f.entries(event(.sessionCreated, port: 45001, outside: open2, proto: tcp)) == nil)
         #expect(f.status.offloaded == 1)
     }
+
+    /// A capture switches the program off, and a reload meanwhile (new MTUs) does not switch it back on.
+    @Test func G5_aReloadDuringACaptureKeepsTheProgramOff() throws {
+        let table = Translator(configuration: configuration()).table
+        let f = try fastPath(table)
+        defer { f.stop() }
+        #expect(f.programSettings.enabled == 1 && f.status.enabled)
+        f.suspendForCapture()
+        var reloaded = configuration()
+        reloaded.ipv4MTU = 1400
+        f.reconfigure(reloaded)
+        #expect(f.programSettings.enabled == 0 && !f.status.enabled)
+        #expect(f.programSettings.ipv4_mtu == 1400)
+    }
 }
