@@ -51,8 +51,8 @@ metric() {
 import json, sys
 print(json.load(sys.stdin)["metrics"].get(sys.argv[1], 0))' "$1"
 }
-# stat NAME: a top-level `ctl stats --json` counter.
-stat() { ctl stats --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+# stats_counter NAME: a top-level `ctl stats --json` counter.
+stats_counter() { ctl stats --json | "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 FP_OUT='nat64d_fastpath_packets_total{direction="6to4"}'
 FP_IN='nat64d_fastpath_packets_total{direction="4to6"}'
@@ -88,7 +88,7 @@ check_tcp_download() {
     want=$(sha256sum "$file" | cut -d' ' -f1)
     before_in=$(metric "$FP_IN")
     before_bytes=$(metric "$FP_IN_BYTES")
-    tun_before=$(stat translated-4to6)
+    tun_before=$(stats_counter translated-4to6)
     # At 50 MB/s the download lasts about two seconds, so its first moments are a small part of it: the daemon
     # offloads a session once it is 20 ms old (FastPath.offloadAfter), and by then TCP's first burst may have
     # filled the client's receive buffer (a few MB) before curl's rate limit bites.
@@ -98,7 +98,7 @@ check_tcp_download() {
     [[ $got == "$want" ]] || { DETAIL="sha256 $got, the server's file has $want"; return 1; }
     after_in=$(metric "$FP_IN")
     after_bytes=$(metric "$FP_IN_BYTES")
-    tun_after=$(stat translated-4to6)
+    tun_after=$(stats_counter translated-4to6)
     netns_log "download: program carried $((after_in - before_in)) segments, $((after_bytes - before_bytes)) bytes; TUN 4to6 +$((tun_after - tun_before)) packets"
     # All but the first moments of the flow: at least 85 % of the bytes.
     if ((after_bytes - before_bytes < (BIG_MIB << 20) * 85 / 100)); then
@@ -129,12 +129,12 @@ check_udp_kept_alive() {
     local out pid expires before_tun after_tun before_fp after_fp
     netns_start_bg "$NS_SERVER" iperf3-server iperf3 -s -1 -B "$SERVER_ADDR4" -p 5301
     sleep 0.5
-    before_tun=$(stat translated-6to4)
+    before_tun=$(stats_counter translated-6to4)
     before_fp=$(metric "$FP_OUT")
     # 2,000 datagrams a second for UDP_SECONDS; the first takes the TUN and makes the session.
     out=$(client iperf3 -u -c "$SERVER_SYNTH6" -p 5301 -b 16M -l 1000 -t "$UDP_SECONDS" --cport 41000 --json 2>&1) ||
         { DETAIL="iperf3: $(oneline "$out")"; return 1; }
-    after_tun=$(stat translated-6to4)
+    after_tun=$(stats_counter translated-6to4)
     after_fp=$(metric "$FP_OUT")
     expires=$(ctl sessions --json | "$PY" -c '
 import json, sys
@@ -198,9 +198,9 @@ PY
 
 check_ping_takes_tun() {
     local before after out
-    before=$(stat translated-6to4)
+    before=$(stats_counter translated-6to4)
     out=$(client ping -6 -n -c 3 -i 0.2 -W 2 "$SERVER_SYNTH6" 2>&1) || { DETAIL="ping: $(oneline "$out")"; return 1; }
-    after=$(stat translated-6to4)
+    after=$(stats_counter translated-6to4)
     ((after - before >= 3)) || { DETAIL="the translator saw $((after - before)) of 3 echo requests"; return 1; }
 }
 
