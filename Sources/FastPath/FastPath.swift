@@ -31,9 +31,8 @@ public struct FastPathError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// What `ctl fast-path --json`, `ctl stats` and /metrics show of the fast path.
-public struct FastPathStatus: Codable, Equatable, Sendable {
-    public var interfaces: [String] = []
+/// What `ctl stats` and /metrics show of the fast path (FastPathMetrics.swift makes the samples).
+public struct FastPathStatus: Equatable, Sendable {
     /// False while a capture runs (every packet then takes the TUN).
     public var enabled = false
     /// Sessions whose translations are in the maps now.
@@ -51,23 +50,17 @@ public struct FastPathStatus: Codable, Equatable, Sendable {
     public var withdrawn: UInt64 = 0
     /// Sessions not offloaded because a map was full (`max-flows`).
     public var mapFull: UInt64 = 0
-    /// Events lost to a full ring; each loss withdrew every flow.
+    /// New sessions lost to a full ring or wait queue: never offloaded, their packets take the TUN.
     public var eventsDropped: UInt64 = 0
     /// Session refreshes made from the program's stamps.
     public var refreshes: UInt64 = 0
 
     public init() {}
-
-    enum CodingKeys: String, CodingKey {
-        case interfaces, enabled, flows, maxFlows = "max-flows", packets6to4 = "packets-6to4", bytes6to4 = "bytes-6to4"
-        case packets4to6 = "packets-4to6", bytes4to6 = "bytes-4to6", passed, offloaded, withdrawn
-        case mapFull = "map-full", eventsDropped = "events-dropped", refreshes
-    }
 }
 
 public final class FastPath: Sendable {
     /// Where the table's hook pushes session events (the table lock orders the producers).
-    public let events = EventRing<MappingEvent>(minimumCapacity: 65_536)
+    let events = EventRing<MappingEvent>(minimumCapacity: 65_536)
     public let interfaces: [String]
     public let maxFlows: Int
     private let maps: Maps
@@ -253,7 +246,6 @@ public final class FastPath: Sendable {
     /// The counters, with the program's per-CPU sums.
     public var status: FastPathStatus {
         var s = FastPathStatus()
-        s.interfaces = interfaces
         s.enabled = programEnabled.load(ordering: .relaxed)
         s.maxFlows = maxFlows
         s.offloaded = offloaded.load(ordering: .relaxed)
@@ -419,24 +411,16 @@ public final class FastPath: Sendable {
     func refresh(since: Nanoseconds, now: Nanoseconds) {
         var refreshed: UInt64 = 0
         var stale: [MappingEvent] = []
-        walk(maps.out, key: fp_key6.self, value: fp_out.self) { k, v in
-            guard Int64(bitPattern: v.use.last_seen) > since else { return }
-            let e = event(k, v)
+        func carried(_ e: MappingEvent, at stamp: UInt64, fromIPv4: Bool) {
+            guard Int64(bitPattern: stamp) > since else { return }
             let alive = table.lock.withLock {
                 table.refreshCarried(inside: e.inside, port: e.insidePort, remote: e.remote, remotePort: e.remotePort,
-                                     proto: e.proto, fromIPv4: false, now: now)
+                                     proto: e.proto, fromIPv4: fromIPv4, now: now)
             }
             if alive { refreshed += 1 } else { stale.append(e) }
         }
-        walk(maps.inbound, key: fp_key4.self, value: fp_in.self) { k, v in
-            guard Int64(bitPattern: v.use.last_seen) > since else { return }
-            let e = event(k, v)
-            let alive = table.lock.withLock {
-                table.refreshCarried(inside: e.inside, port: e.insidePort, remote: e.remote, remotePort: e.remotePort,
-                                     proto: e.proto, fromIPv4: true, now: now)
-            }
-            if alive { refreshed += 1 } else { stale.append(e) }
-        }
+        walk(maps.out, key: fp_key6.self, value: fp_out.self) { carried(event($0, $1), at: $1.use.last_seen, fromIPv4: false) }
+        walk(maps.inbound, key: fp_key4.self, value: fp_in.self) { carried(event($0, $1), at: $1.use.last_seen, fromIPv4: true) }
         if !stale.isEmpty { table.lock.withLock { for e in stale { withdraw(e) } } }
         refreshes.wrappingAdd(refreshed, ordering: .relaxed)
     }
@@ -513,7 +497,8 @@ final class FlowSet: @unchecked Sendable {
 }
 
 /// The thread's queue of new sessions waiting to be old enough, bounded; only the fast path's thread (or a
-/// test in its place) uses it.
+/// test in its place) uses it. (Not `EventRing`, which only drains whole, and not NIO's `CircularBuffer`,
+/// which would make this target depend on SwiftNIO for one FIFO.)
 final class EventQueue: @unchecked Sendable {
     private var slots: [MappingEvent]
     private var head = 0

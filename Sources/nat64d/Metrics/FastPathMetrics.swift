@@ -24,7 +24,7 @@ extension MetricsExporter {
             Sample.counter("nat64d_fastpath_map_full_total", f.mapFull,
                            "Sessions left on the TUN because the kernel's tables were full (max-flows)."),
             Sample.counter("nat64d_fastpath_events_dropped_total", f.eventsDropped,
-                           "Session events lost to a full ring (each withdrew every flow)."),
+                           "New sessions lost to a full ring or wait queue (left on the TUN)."),
             Sample.counter("nat64d_fastpath_refreshes_total", f.refreshes,
                            "Session lifetimes refreshed from the kernel program's stamps."),
         ]
