@@ -86,11 +86,8 @@ extension BindingTable {
     public func outbound(source: IPv6Address, port: UInt16, remote: IPv4Address, remotePort: UInt16, proto: UInt8,
                          flags: TCPFlags, now: Nanoseconds) -> OutboundDecision {
         let hash = sessionInsideHash(source, port, remote.value, remotePort, proto)
-        if let s = sessionsByInside.find(hash: hash, { s in
-            let e = sessions[Int(s)]
-            return e.insidePort == port && e.remotePort == remotePort && e.remote4 == remote.value
-                && e.proto == proto && e.inside == source
-        }) {
+        if let s = findSession(inside: source, port: port, remote: remote, remotePort: remotePort, proto: proto,
+                               hash: hash) {
             let i = Int(s)
             if sessions[i].expiry > now || ageExpired(s, now: now) {
                 if proto == IPProtocolNumber.tcp {
@@ -135,6 +132,17 @@ extension BindingTable {
                              proto: proto, flags: flags, hash: hash, now: now)
     }
 
+    /// The session of an IPv6-side five-tuple (no side effects, no expiry check).
+    @inline(__always)
+    func findSession(inside source: IPv6Address, port: UInt16, remote: IPv4Address, remotePort: UInt16, proto: UInt8,
+                     hash: UInt32? = nil) -> UInt32? {
+        sessionsByInside.find(hash: hash ?? sessionInsideHash(source, port, remote.value, remotePort, proto)) { s in
+            let e = sessions[Int(s)]
+            return e.insidePort == port && e.remotePort == remotePort && e.remote4 == remote.value
+                && e.proto == proto && e.inside == source
+        }
+    }
+
     /// Whether the table holds this session now, with this pool4 endpoint, and (TCP) in ESTABLISHED (no side
     /// effects). The fast path asks it, under `lock`, before it copies a session into the kernel: a session
     /// that ended meanwhile (whose pool4 port may already serve another flow) or a TCP connection already
@@ -142,12 +150,9 @@ extension BindingTable {
     public func holdsEstablishedSession(inside source: IPv6Address, port: UInt16, remote: IPv4Address,
                                         remotePort: UInt16, proto: UInt8, outside: IPv4Address,
                                         outsidePort: UInt16) -> Bool {
-        let hash = sessionInsideHash(source, port, remote.value, remotePort, proto)
-        guard let s = sessionsByInside.find(hash: hash, { s in
-            let e = sessions[Int(s)]
-            return e.insidePort == port && e.remotePort == remotePort && e.remote4 == remote.value
-                && e.proto == proto && e.inside == source && e.outside4 == outside.value && e.outsidePort == outsidePort
-        }) else { return false }
+        guard let s = findSession(inside: source, port: port, remote: remote, remotePort: remotePort, proto: proto),
+              sessions[Int(s)].outside4 == outside.value, sessions[Int(s)].outsidePort == outsidePort
+        else { return false }
         return proto != IPProtocolNumber.tcp || sessions[Int(s)].state == TCPState.established.rawValue
     }
 
@@ -159,12 +164,8 @@ extension BindingTable {
     /// - Returns: false when the session is gone (the caller's copy of it is stale).
     public func refreshCarried(inside source: IPv6Address, port: UInt16, remote: IPv4Address, remotePort: UInt16,
                                proto: UInt8, fromIPv4: Bool, now: Nanoseconds) -> Bool {
-        let hash = sessionInsideHash(source, port, remote.value, remotePort, proto)
-        guard let s = sessionsByInside.find(hash: hash, { s in
-            let e = sessions[Int(s)]
-            return e.insidePort == port && e.remotePort == remotePort && e.remote4 == remote.value
-                && e.proto == proto && e.inside == source
-        }) else { return false }
+        guard let s = findSession(inside: source, port: port, remote: remote, remotePort: remotePort, proto: proto)
+        else { return false }
         let i = Int(s)
         guard sessions[i].expiry > now || ageExpired(s, now: now) else { return false }
         if proto == IPProtocolNumber.tcp {
