@@ -156,7 +156,9 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "RouterAdvertisementTests", dependencies: ["RouterAdvertisement", "NAT64Translator", "PacketTestSupport"]),
+        .testTarget(
+            name: "RouterAdvertisementTests",
+            dependencies: ["RouterAdvertisement", "NAT64Translator", "Forwarding", "PacketTestSupport"]),
         .testTarget(
             name: "PacketCaptureTests",
             dependencies: ["PacketCapture", "Forwarding", "NAT64Translator", "nat64d", "PacketTestSupport"]),

@@ -1,7 +1,9 @@
 // The sender's loop on a socketpair instead of a raw socket, with a clock that never moves: anything it sends
-// after the first advertisement was sent because of `apply` or `stop`, not because an interval ran out.
+// after the first advertisement was sent because of `apply` or `stop`, not because an interval ran out. The loop
+// runs on its own pthread, as in the daemon: on Dispatch's shared pool it could wait behind other tests' blocked
+// work for longer than the read guard (a CI run saw exactly that).
 
-import Dispatch
+import Forwarding
 import NAT64Translator
 import Testing
 
@@ -38,7 +40,10 @@ final class SocketPairTransport: NDTransport, @unchecked Sendable {
     /// The next message the sender sent (empty after the 30 s guard).
     func nextSent() -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: 2048)
-        let n = buffer.withUnsafeMutableBytes { recv(peer, $0.baseAddress, $0.count, 0) }
+        var n: Int
+        repeat {
+            n = buffer.withUnsafeMutableBytes { recv(peer, $0.baseAddress, $0.count, 0) }
+        } while n < 0 && errno == EINTR
         return n > 0 ? Array(buffer[..<n]) : []
     }
 }
@@ -50,11 +55,7 @@ final class SocketPairTransport: NDTransport, @unchecked Sendable {
         settings.rdnss = [IPv6Address("2001:db8:1::1")!]
         let advertiser = try RouterAdvertiser(
             interfaces: [.init(name: "lan0", settings: settings)], clock: { 1_000 }, open: { _ in transport })
-        let done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            advertiser.run()
-            done.signal()
-        }
+        let thread = try DedicatedThread(name: "test-ra") { advertiser.run() }
         settings.sourceLinkLayerAddress = transport.linkLayerAddress
         #expect(transport.nextSent() == RouterAdvertisementMessage.build(settings))
 
@@ -65,7 +66,7 @@ final class SocketPairTransport: NDTransport, @unchecked Sendable {
         #expect(transport.nextSent() == RouterAdvertisementMessage.build(changed))
 
         advertiser.stop()
-        done.wait()
+        thread.join()
         #expect(transport.nextSent() == RouterAdvertisementMessage.build(changed, final: true))
         let status = advertiser.status()
         #expect(status.map(\.name) == ["lan0"])
