@@ -126,6 +126,12 @@ public final class ForwardingGroup<Device: PacketDevice & ~Copyable>: Sendable {
         threads[0].ask(.who(address, port)).map(\.holders)
     }
 
+    /// The configured port forwards (S13) and whether each is installed (one shared table: the first answers).
+    /// - Returns: nil when the packet thread did not answer in time.
+    public func forwards() -> [PortForwardStatus]? {
+        threads[0].ask(.forwards).map(\.forwards)
+    }
+
     /// Hands the live-changeable settings of `configuration` to every packet thread (between two batches);
     /// the shared state table, its sessions and their ports stay.
     /// - Returns: false if a thread did not answer in time (its request was withdrawn, or answered too late).

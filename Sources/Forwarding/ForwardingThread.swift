@@ -90,6 +90,8 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         case stopCapture
         /// Who holds this pool4 address and port now (`ctl who`).
         case who(IPv4Address, UInt16)
+        /// The configured port forwards and whether each is installed (`ctl bib`, S13).
+        case forwards
         /// Take the live-changeable settings of this configuration (a reload: `Translator.reconfigure`).
         case reconfigure(TranslatorConfiguration)
     }
@@ -109,6 +111,8 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         public var accepted = true
         /// The holders asked for by `who`.
         public var holders: [PortHolder] = []
+        /// The port forwards, for `forwards`.
+        public var forwards: [PortForwardStatus] = []
     }
 
     private struct Mailbox {
@@ -307,8 +311,11 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         case .who(let address, let port):
             let table = p.engine.translator.table
             reply.holders = table.lock.withLock { table.holders(of: address, port: port) }
+        case .forwards:
+            let table = p.engine.translator.table
+            reply.forwards = table.lock.withLock { table.forwardStatus() }
         case .reconfigure(let configuration):
-            p.engine.translator.reconfigure(configuration)
+            p.engine.translator.reconfigure(configuration, now: monotonicNanoseconds())
         }
         mailbox.withLock { $0.reply = (id, reply) }
         answered.signal()

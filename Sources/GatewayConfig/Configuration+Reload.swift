@@ -53,6 +53,8 @@ extension GatewayConfiguration {
         .field("translator.filtering", \.translator.filtering, live: false),
         .field("translator.map", \.translator.staticMappings, live: false),
         .field("translator.eam", \.translator.eam, live: false),
+        // Port forwards (S13) are BIB entries: the packet threads add and remove them in the running table.
+        .field("translator.forward", \.translator.forwards, live: true),
         .field("translator.max-sessions", \.translator.maxSessions, live: false),
         .field("translator.max-held-syns", \.translator.maxHeldSYNs, live: false),
         .field("translator.state-dir", \.translator.stateDirectory, live: false),

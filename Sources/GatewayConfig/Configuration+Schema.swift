@@ -36,7 +36,8 @@ extension ConfigReader {
         ("translator", ["prefix", "pool4", "udp-timeout", "tcp-established-timeout", "tcp-transitory-timeout",
                         "icmp-timeout", "max-sessions", "mode", "filtering", "map", "eam", "eam-allow-overlap",
                         "max-sessions-per-host", "max-held-syns", "state-dir", "traffic-class", "udp-zero-checksum",
-                        "rfc6791-pool4", "rfc6791-pool6", "clat", "enabled"] + portBlockKeys + hardeningTranslatorKeys),
+                        "rfc6791-pool4", "rfc6791-pool6", "clat", "enabled"] + portBlockKeys + hardeningTranslatorKeys
+                        + forwardTranslatorKeys),
         ("gateway", ["ipv4", "ipv6"]),
         ("dns64", ["enabled", "listen", "upstream", "allow", "prefix", "timeout-ms", "exclude", "mapped",
                    "break-dnssec", "synthesize-on-error", "cache-size", "cache-min-ttl", "cache-max-ttl",
@@ -96,6 +97,8 @@ extension ConfigReader {
         let policy = readPolicy(section("policy", keys: keys("policy")))
         // Configuration+Hardening.swift: per-host port cap, total ICMP error cap.
         let hardening = readHardening(translator: translatorSection, translation: translationSection)
+        // Configuration+Forwards.swift: port forwards by translation (S13).
+        let forwards = translator.map { readForwards(translatorSection, translator: $0.config) } ?? []
         if let translator, let gateway, translatorEnabled != false { crossCheck(translator, gateway) }
         if translatorEnabled == false, let dns64, !dns64.enabled {
             fail(translatorSection["enabled"]?.line ?? 1, .conflict, "translator.enabled = false and the DNS64 is off: "
@@ -112,7 +115,8 @@ extension ConfigReader {
         configuration.fastPath = fastPath
         if let proxy { configuration.proxy = proxy }
         configuration.ra = ra
-        guard let portBlocks, let mappingLog, let ipfix, let policy, let hardening else { return nil }
+        guard let portBlocks, let mappingLog, let ipfix, let policy, let hardening, let forwards else { return nil }
+        configuration.translator.forwards = forwards
         configuration.translator.maxPortsPerHost = hardening.portsPerHost
         configuration.translation.icmpErrorRateTotal = hardening.errorsTotal
         configuration.translator.portBlocks = portBlocks

@@ -71,6 +71,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var portBlocks = PortBlockSettings()
         /// `[policy] rules` (Configuration+Abuse.swift).
         public var outboundRules: [OutboundRule] = []
+        /// `forward`: port forwards by translation, mode napt (S13; Configuration+Forwards.swift). Default none.
+        public var forwards: [PortForward] = []
         /// `enabled`: false runs the DNS64 alone, with no TUN device (Configuration+Roles.swift). Default true.
         public var enabled = true
 
@@ -90,6 +92,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
                                            staticMappings: staticMappings, eam: eam, limits: limits)
             state.portBlocks = portBlocks
             state.outboundRules = outboundRules
+            state.forwards = forwards
             return state
         }
 

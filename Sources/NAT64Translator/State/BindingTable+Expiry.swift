@@ -157,6 +157,7 @@ extension BindingTable {
         }
         meta.pointee.wheelTick = tick
         releaseIdleBlocks(now: now)  // port blocks whose hold time has passed
+        if meta.pointee.forwardsWaiting > 0 { installForwards(now: now) }  // S13: their ports may be free now
         return removed
     }
 }

@@ -102,7 +102,7 @@ extension BindingTable {
                 let minimum = e.state == BindingTable.unreplied
                     ? BindingTable.unrepliedEvictionMinimum : BindingTable.idleEvictionMinimum
                 if e.proto == proto, now - (e.expiry - lifetime) >= minimum,
-                   e.outsidePort >= lowest, bibs[b].sessionCount == 1,
+                   e.outsidePort >= lowest, bibs[b].sessionCount == 1, !isPinned(e.bib),  // S13 keeps its port
                    bibs[b].host != requester || hosts[Int(requester)].sessionCount > 1,
                    hosts[Int(bibs[b].host)].kind == HostKind.napt.rawValue {
                     let freed = (e.outside4, e.outsidePort)

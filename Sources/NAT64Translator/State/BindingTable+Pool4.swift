@@ -145,10 +145,11 @@ extension BindingTable {
         let kind = hosts[Int(h)].kind
         guard hosts[Int(h)].sessionCount == 0,
               kind == HostKind.napt.rawValue || kind == HostKind.eam.rawValue,
+              hosts[Int(h)].bibCount == 0,  // S13: a port forward's entry lives without sessions
               !hostHoldsBlocks(h)  // a host keeps its port blocks through their hold time
         else { return }
-        // A BIB entry without sessions exists only between `makeBIB` and `makeSession`, so a host without
-        // sessions has no BIB entries left.
+        // Other than a forward's, a BIB entry without sessions exists only between `makeBIB` and `makeSession`,
+        // so a host without sessions or forwards has no BIB entries left.
         removeHost(h)
     }
 

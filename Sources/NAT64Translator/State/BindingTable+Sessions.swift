@@ -270,7 +270,8 @@ extension BindingTable {
             bib = makeBIB(host: host, inside: hosts[Int(host)].address, port: port, proto: proto, now: now)
         }
         guard let b = bib else { return isSYN ? .holdSYN : .refused(.noState) }
-        if configuration.filtering == .addressDependent && !bibHasSession(b, toRemote: remote) {
+        // S2, except for a port forward (S13): its port was opened to every IPv4 host on purpose.
+        if configuration.filtering == .addressDependent && !isPinned(b) && !bibHasSession(b, toRemote: remote) {
             if Int(bibs[Int(b)].sessionCount) == 0 { removeBIB(b, reason: .refused, now: now) }
             return isSYN ? .holdSYN : .refused(.filtered)
         }
@@ -406,13 +407,14 @@ extension BindingTable {
 
     func removeBIB(_ b: UInt32, reason: MappingEvent.Reason, now: Nanoseconds) {
         let i = Int(b)
+        if isPinned(b) { return }  // S13: a port forward outlives its sessions
         if let hook = onMappingEvent {
             let e = bibs[i]
             hook(MappingEvent(kind: .bibDeleted, time: now, proto: e.proto, inside: e.inside, insidePort: e.insidePort,
                               outside: IPv4Address(e.outside4), outsidePort: e.outsidePort, reason: reason))
         }
         if hosts[Int(bibs[i].host)].kind == HostKind.napt.rawValue {
-            blockLost(bibs[i].outside4, bibs[i].outsidePort, now: now)
+            if bibs[i].flags & BIBFlags.forward == 0 { blockLost(bibs[i].outside4, bibs[i].outsidePort, now: now) }
             hosts[Int(bibs[i].host)].bibCount &-= 1
         }
         bibByInside.remove(hash: bibs[i].insideHash, slot: b) { bibs[Int($0)].insideHash }

@@ -141,6 +141,8 @@ struct BIBEntry: Sendable {
     var insidePort: UInt16
     var outsidePort: UInt16
     var proto: UInt8
+    /// `BIBFlags` (S13: a port forward's entry); fits the padding.
+    var flags: UInt8 = 0
     var host: UInt32
     /// First session (or the free-list link while unused).
     var sessionHead: UInt32
@@ -203,6 +205,10 @@ struct TableMeta: Sendable {
     @usableFromInline var portsPerHost: Int = 65_535
     /// E4: the cap on all generated ICMP errors together (RFC7915/ErrorRateLimiter.swift).
     @usableFromInline var generatedErrors = TotalErrorBucket(perSecond: 1000)
+    /// S13: the configured port forwards (static BIB entries); a reload may change them (`setForwards`).
+    var forwards: [PortForward] = []
+    /// S13: how many of `forwards` wait for their pool4 port (held by a dynamic mapping when they were set).
+    var forwardsWaiting = 0
 }
 
 /// The RFC 6146 state tables (see the file header). Reference semantics; single-threaded by contract.
@@ -282,7 +288,7 @@ public final class BindingTable: @unchecked Sendable {
             configuration.portRanges.first { $0.address == address } ?? Pool4Entry(address: address)
         }
         maximumProbes = max(1, configuration.limits.portProbes)
-        bibCapacity = capacity + configuration.staticMappings.count
+        bibCapacity = capacity + configuration.staticMappings.count + PortForward.maximumCount
         hostCapacity = max(1, max(configuration.limits.hosts, configuration.staticMappings.count + pool.count))
 
         sessions = FlatMemory.allocate(SessionEntry.self, count: capacity)
@@ -315,6 +321,7 @@ public final class BindingTable: @unchecked Sendable {
         // Free lists thread every slot in order. Touching each entry now also faults the memory in, so the
         // first packets do not pay for page faults.
         threadFreeLists()
+        if configuration.mode == .napt { setForwards(configuration.forwards, now: 0) }
     }
 
     /// Empties the slabs onto their free lists (in order) and makes the static mappings' hosts. The entries are
@@ -362,6 +369,7 @@ public final class BindingTable: @unchecked Sendable {
                                  generatedErrors: TotalErrorBucket(perSecond: m.generatedErrors.perSecond))
         heldSYNs.removeAll()
         threadFreeLists()
+        setForwards(m.forwards, now: 0)  // S13: the forwards are configuration, not state
     }
 
     deinit {

@@ -113,6 +113,8 @@ public struct StateConfiguration: Sendable, Equatable {
     public var portBlocks = PortBlockSettings()
     /// Per-tenant outbound policy rules, checked when a new session is made.
     public var outboundRules: [OutboundRule] = []
+    /// S13: port forwards (static BIB entries), NAPT mode only; a reload may change them.
+    public var forwards: [PortForward] = []
 
     public init(mode: TranslationMode = .napt, filtering: FilteringPolicy = .endpointIndependent,
                 portRanges: [Pool4Entry] = [], staticMappings: [StaticMapping] = [], eam: [EAMEntry] = [],

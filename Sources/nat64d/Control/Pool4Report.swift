@@ -70,8 +70,30 @@ struct BIBReport: Codable, Equatable {
         }
     }
 
+    /// A port forward (`translator.forward`, S13): a BIB entry made by the configuration.
+    struct Forward: Codable, Equatable {
+        var proto: String
+        /// `a.b.c.d:port`, as the configuration writes it.
+        var outside: String
+        /// `[v6]:port`.
+        var inside: String
+        /// False while a dynamic mapping still holds its port (it is installed once that ends).
+        var active: Bool
+        var sessions: Int
+        enum CodingKeys: String, CodingKey { case proto = "protocol", outside, inside, active, sessions }
+
+        init(_ s: PortForwardStatus) {
+            proto = SessionFilter.protoName(s.forward.proto)
+            outside = "\(s.forward.outside.address):\(s.forward.outside.port)"
+            inside = "[\(s.forward.inside.address)]:\(s.forward.inside.port)"
+            active = s.active
+            sessions = s.sessions
+        }
+    }
+
     var entries: [Entry]
     var total: Int
+    var forwards: [Forward] = []
 
     /// Groups sessions by their mapping (duplicates from queues sharing the table counted once).
     init(bindings: [Binding], limit: Int) {
@@ -114,11 +136,14 @@ extension ControlCommands {
         case .success(let f): filter = f
         case .failure(let error): return .failure(error)
         }
-        guard let reply = forwarder.bindings() else { return .failure(Self.noAnswer) }
-        let report = BIBReport(bindings: reply.bindings, limit: filter.limit)
+        guard let reply = forwarder.bindings(), let forwards = forwarder.forwards() else { return .failure(Self.noAnswer) }
+        var report = BIBReport(bindings: reply.bindings, limit: filter.limit)
+        report.forwards = forwards.map(BIBReport.Forward.init)
         if json { return .json(report) }
         return .text(report.entries.map {
             "\($0.proto) [\($0.ipv6)]:\($0.ipv6Port) \($0.ipv4):\($0.ipv4Port) sessions=\($0.sessions)"
-        } + ["\(report.entries.count) shown, \(report.total) total"])
+        } + ["\(report.entries.count) shown, \(report.total) total"] + report.forwards.map {
+            "forward \($0.proto) \($0.outside) \($0.inside) \($0.active ? "active" : "waiting: port in use") sessions=\($0.sessions)"
+        })
     }
 }
