@@ -9,14 +9,21 @@
 # (a software clock: this machine's VM exposes no hardware counters) during its first HTTPS round and writes
 # FILE (read it with `perf report -i FILE --no-children`).
 #
-# Topology: an IPv4-only client namespace (198.51.100.2), the gateway (198.51.100.1, where every proxy
-# listens on its own ports) and one IPv6-only backend (2001:db8:a::10) running nginx (TLS, ECDSA P-256,
+# Topology: an IPv4-only client namespace (198.51.100.2, 192.0.2.0/24 via the gateway), the gateway
+# (198.51.100.1, where every proxy listens on its own ports) and one IPv6-only backend (2001:db8:a::10, default
+# route via the gateway for the forwards' replies) running nginx (TLS, ECDSA P-256,
 # `listen ... proxy_protocol`, a 13-byte answer) and iperf3 -s. Each round measures, in turn:
 #   new HTTPS connections/s: wrk -t1 -c32 -H "Connection: close" to https://site-a.example/ through each proxy
 #     (SNI passthrough; every proxy sends a PROXY header: nat64d v2, HAProxy v2, sniproxy v1);
 #   bulk Gbit/s, one TCP stream: iperf3 -t S through each TCP forward (nat64d's relay, spliced, HAProxy, a small C
 #     relay with splice(2) through a pipe, Benchmarks/SpliceRelay), and directly from the gateway to the
-#     backend over IPv6 (the ceiling: the same path without a proxy hop).
+#     backend over IPv6 (the ceiling: the same path without a proxy hop);
+#   bulk through a port forward by translation (`translator.forward`, S13: no proxy, the client's packets are
+#     translated to the backend's iperf3 -s): `forward` to 192.0.2.1:5201 on nat64d's pool4 (the TUN),
+#     `forward-fastpath` to 192.0.2.2:5201 on a second nat64d (its own TUN, prefix 2001:db8:46::/96) with
+#     [fast-path] on the gateway's two links, started for its measurement and stopped after it, so the tc
+#     program is attached during no other variant. The report gives the share of the upload's bytes the
+#     program carried (its 4to6 bytes, IPv6 headers included, over iperf3's bytes sent).
 # Medians over the rounds are reported with ratios to HAProxy (and to direct for bulk). `uptime` is recorded
 # before and after: the machine may be shared with other work, which makes absolute numbers noisy. For HTTPS,
 # each proxy's CPU time per connection is reported too (its process's user + system time during its wrk run,
@@ -78,6 +85,12 @@ for pair in "$NS_CLIENT veth-gw" "$NS_GW veth-client" "$NS_GW veth-a" "$NS_B vet
     read -r ns dev <<<"$pair"
     ip -n "$ns" link set "$dev" up
 done
+# The forwards: the gateway forwards (to and from its TUNs), the client reaches pool4 through it and the backend
+# answers the NAT64 prefixes through it.
+ip netns exec "$NS_GW" sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+    net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+ip -n "$NS_CLIENT" route add "$POOL4_NET" via "$SHARED4" dev veth-gw
+ip -n "$NS_B" -6 route add default via 2001:db8:a::1 dev veth-gw
 netns_wait_dad "$NS_B"
 # wrk takes the SNI from the URL: the client resolves site-a.example to the shared address.
 mkdir -p "/etc/netns/$NS_CLIENT"
@@ -113,8 +126,18 @@ netns_start_bg "$NS_B" nginx nginx -p "$D/nginx" -c "$D/nginx/nginx.conf"
 netns_start_bg "$NS_B" iperf3 iperf3 -s -B "$A6" -p 5201
 
 ulimit -n 20000 2>/dev/null || true
+# The gateway's own IPv6 address on this topology ([gateway] ipv6), and its link to the backend ([fast-path]).
+GW_ADDR6=2001:db8:a::1
+IF_GW_SERVER=veth-a
+FWD_POOL4=$POOL4_ADDR # 192.0.2.1: forward on the proxy's nat64d (no fast path)
+FWD_FP_POOL4=192.0.2.2 # on the second nat64d, with the fast path
+FWD_FP_SOCKET=$D/forward-fastpath.sock
+# with_forward FORWARD: a config from standard input with FORWARD as translator.forward (only when bulk runs).
+with_forward() {
+    if [[ $ONLY == tls ]]; then cat; else sed "s/^\[translator\]$/[translator]\nforward = [\"$1\"]/"; fi
+}
 cat >"$D/nat64d.toml" <<EOF
-$(netns_nat64d_config_head)
+$(NAT64D_FAST_PATH='' netns_nat64d_config_head | with_forward "tcp $FWD_POOL4:5201 [$A6]:5201")
 
 [control]
 socket = "$D/control.sock"
@@ -144,6 +167,31 @@ EOF
 netns_start_bg "$NS_GW" nat64d "$NAT64D" run --config "$D/nat64d.toml"
 NAT64D_PID=$NETNS_LAST_PID
 declare -A PIDS=([nat64d]=$NAT64D_PID)
+
+# The second nat64d, for forward-fastpath: its own TUN, prefix, pool4 address and control socket, the fast path
+# on both of the gateway's links. Started per measurement (start_forward_fastpath), stopped after it.
+NAT64D_TUN=nat64fp NAT64_PREFIX=2001:db8:46::/96 POOL4_ADDR=$FWD_FP_POOL4 NAT64D_FAST_PATH=1 \
+    netns_nat64d_config_head | with_forward "tcp $FWD_FP_POOL4:5201 [$A6]:5201" >"$D/nat64d-fastpath.toml"
+printf '\n[control]\nsocket = "%s"\n' "$FWD_FP_SOCKET" >>"$D/nat64d-fastpath.toml"
+[[ $ONLY == tls ]] || "$NAT64D" check-config "$D/nat64d-fastpath.toml" >/dev/null
+fwd_ctl() { timeout 10 "$NAT64D" ctl --socket "$1" "${@:2}"; }
+forwards_active() { # SOCKET: every forward of that instance is installed
+    fwd_ctl "$1" bib --json | python3 -c 'import json,sys; f=json.load(sys.stdin)["forwards"]; sys.exit(0 if f and all(x["active"] for x in f) else 1)'
+}
+fp_metric() { # SERIES of the fast path instance's `ctl stats --json` metrics, 0 when absent
+    fwd_ctl "$FWD_FP_SOCKET" stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["metrics"].get(sys.argv[1], 0))' "$1"
+}
+FP_PID=
+start_forward_fastpath() {
+    netns_start_bg "$NS_GW" nat64d-fastpath "$NAT64D" run --config "$D/nat64d-fastpath.toml"
+    FP_PID=$NETNS_LAST_PID
+    netns_wait_until 20 forwards_active "$FWD_FP_SOCKET" || { log "forward-fastpath: nat64d not ready"; netns_show_log nat64d-fastpath 20; return 1; }
+    [[ $(fp_metric nat64d_fastpath_enabled) == 1 ]] || log "forward-fastpath: WARNING: the fast path is not enabled"
+}
+stop_forward_fastpath() {
+    [[ -n $FP_PID ]] && netns_stop_pid "$FP_PID" 10
+    FP_PID=
+}
 
 cat >"$D/haproxy.cfg" <<EOF
 global
@@ -196,6 +244,9 @@ ready() { ip netns exec "$NS_CLIENT" curl -ksS --max-time 2 -o /dev/null --resol
 for port in 443 1443 $( ((HAVE_SNIPROXY)) && echo 2443); do
     netns_wait_until 20 ready "$port" || { log "proxy on port $port not answering"; netns_show_log nat64d 20; exit 1; }
 done
+if [[ $ONLY != tls ]]; then
+    netns_wait_until 20 forwards_active "$D/control.sock" || { log "nat64d's forward is not active"; netns_show_log nat64d 20; exit 1; }
+fi
 
 wrk_rate() { # PORT -> requests/s
     ip netns exec "$NS_CLIENT" timeout $((TIME + 15)) wrk -t1 -c32 -d"${TIME}s" -H "Connection: close" \
@@ -204,28 +255,29 @@ wrk_rate() { # PORT -> requests/s
 cpu_ticks() { # PID -> user + system clock ticks of the process (all its threads)
     awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
-iperf_gbit() { # NS ADDR PORT -> Gbit/s (one retry: iperf3 -s takes one test at a time and may still be busy)
+iperf_gbit() { # NS ADDR PORT -> "Gbit/s bytes-sent" (one retry: iperf3 -s takes one test at a time and may still be busy)
     local g
     sleep 1
     g=$(iperf_once "$@")
-    if [[ $g == 0 ]]; then
+    if [[ $g == "0 0" ]]; then
         sleep 2
         g=$(iperf_once "$@")
     fi
     echo "$g"
 }
-iperf_once() {
+iperf_once() { # bytes sent: every interval's, the omitted first second's too
     ip netns exec "$1" timeout $((TIME + 15)) iperf3 -J -c "$2" -p "$3" -t "$TIME" -O 1 2>/dev/null |
-        python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' ||
-        echo 0
+        python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f %d" % (d["end"]["sum_received"]["bits_per_second"] / 1e9, sum(i["sum"]["bytes"] for i in d["intervals"])))' ||
+        echo "0 0"
 }
 
 declare -A RESULTS
 TLS_NAMES=(nat64d haproxy)
 TLS_PORTS=(443 1443)
 if ((HAVE_SNIPROXY)); then TLS_NAMES+=(sniproxy); TLS_PORTS+=(2443); fi
-BULK_NAMES=(nat64d haproxy splice direct)
-BULK_TARGETS=("$NS_CLIENT $SHARED4 5201" "$NS_CLIENT $SHARED4 15201" "$NS_CLIENT $SHARED4 25201" "$NS_GW $A6 5201")
+BULK_NAMES=(nat64d haproxy splice direct forward forward-fastpath)
+BULK_TARGETS=("$NS_CLIENT $SHARED4 5201" "$NS_CLIENT $SHARED4 15201" "$NS_CLIENT $SHARED4 25201" "$NS_GW $A6 5201"
+    "$NS_CLIENT $FWD_POOL4 5201" "$NS_CLIENT $FWD_FP_POOL4 5201")
 [[ $ONLY == bulk ]] && TLS_NAMES=()
 [[ $ONLY == tls ]] && BULK_NAMES=()
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -246,9 +298,21 @@ for ((round = 1; round <= ROUNDS; round++)); do
     done
     for i in "${!BULK_NAMES[@]}"; do
         read -r ns addr port <<<"${BULK_TARGETS[i]}"
-        g=$(iperf_gbit "$ns" "$addr" "$port")
+        if [[ ${BULK_NAMES[i]} == forward-fastpath ]]; then
+            start_forward_fastpath || { stop_forward_fastpath; RESULTS[bulk-forward-fastpath]+="0 "; continue; }
+            fp0=$(fp_metric 'nat64d_fastpath_bytes_total{direction="4to6"}' || echo 0)
+        fi
+        read -r g bytes <<<"$(iperf_gbit "$ns" "$addr" "$port")"
         RESULTS[bulk-${BULK_NAMES[i]}]+="$g "
         log "round $round: bulk Gbit/s via ${BULK_NAMES[i]}: $g"
+        if [[ ${BULK_NAMES[i]} == forward-fastpath ]]; then
+            fp1=$(fp_metric 'nat64d_fastpath_bytes_total{direction="4to6"}' || echo 0)
+            [[ $fp0 =~ ^[0-9]+$ && $fp1 =~ ^[0-9]+$ ]] || fp0=0 fp1=0
+            share=$(awk -v a=$((fp1 - fp0)) -v b="$bytes" 'BEGIN { printf "%.0f", (b > 0 ? 100 * a / b : 0) }')
+            RESULTS[fp-share]+="$share "
+            log "round $round: forward-fastpath: the program carried $(((fp1 - fp0) >> 20)) MiB 4to6 of iperf3's $((bytes >> 20)) MiB ($share %)"
+            stop_forward_fastpath
+        fi
     done
 done
 LOAD_AFTER=$(uptime)
@@ -284,6 +348,10 @@ tls_table() { # KEY TITLE: one HTTPS table (median, each round, ratio to HAProxy
             m=$(median <<<"${RESULTS[bulk-$n]}")
             echo "| $n | $m | ${RESULTS[bulk-$n]% } | $(awk -v a="$m" -v b="$h" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') | $(awk -v a="$m" -v b="$dd" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') |"
         done
+        if [[ -n ${RESULTS[fp-share]:-} ]]; then
+            echo
+            echo "forward-fastpath: share of the upload's bytes the tc program carried, each round: ${RESULTS[fp-share]% } (%; its byte count includes IPv6 headers)."
+        fi
     fi
 } | tee "$D/result.md"
 if [[ -n $MARKDOWN ]]; then

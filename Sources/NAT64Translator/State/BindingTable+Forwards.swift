@@ -12,7 +12,8 @@
 // - address-dependent filtering (S2) does not apply: the operator opened the port on purpose;
 // - S11 early drop never takes its port;
 // - port blocks (RFC 7422) do not count it: it is nobody's block's port.
-// A reload replaces the list: removed forwards lose the flag (their sessions finish, then the entry goes); added
+// A reload replaces the list: removed forwards lose the flag (their open connections finish, no new one is let
+// in, then the entry goes: createInbound checks `BIBFlags.forward` without `pinned`); added
 // ones whose port a dynamic mapping holds wait, and `expire` retries them about once a second.
 
 /// A port forward: pool4 `outside` ↔ IPv6 `inside`, for TCP or UDP (S13).

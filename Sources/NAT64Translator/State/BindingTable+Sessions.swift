@@ -270,6 +270,10 @@ extension BindingTable {
             bib = makeBIB(host: host, inside: hosts[Int(host)].address, port: port, proto: proto, now: now)
         }
         guard let b = bib else { return isSYN ? .holdSYN : .refused(.noState) }
+        // S13: a removed forward's entry keeps its connections, not new ones (as if it were gone already).
+        if bibs[Int(b)].flags & (BIBFlags.forward | BIBFlags.pinned) == BIBFlags.forward {
+            return isSYN ? .holdSYN : .refused(.noState)
+        }
         // S2, except for a port forward (S13): its port was opened to every IPv4 host on purpose.
         if configuration.filtering == .addressDependent && !isPinned(b) && !bibHasSession(b, toRemote: remote) {
             if Int(bibs[Int(b)].sessionCount) == 0 { removeBIB(b, reason: .refused, now: now) }

@@ -130,8 +130,9 @@ private func fromBackend(_ t: inout Translator, _ client4: IPv4Address = server4
         t.reconfigure(c, now: 2)
         #expect(t.table.forwardsWaiting == 1)
         #expect(t.table.forwardStatus() == [PortForwardStatus(forward: udpOn2000, active: false, sessions: 0)])
-        // The removed TCP forward keeps its open connection; once that ends, the binding goes.
+        // The removed TCP forward keeps its open connection, but takes no new one; once that ends, the binding goes.
         #expect(fromClient(&t, flags: ACK, at: 3).0 == .translated)
+        #expect(fromClient(&t, IPv4Address("203.0.113.77")!, sport: 6000, flags: SYN, at: 3).0 == .drop(.synHeld))
         #expect(fromBackend(&t, flags: RST, at: 4).0 == .translated)  // TRANS: 4 minutes
         #expect(t.table.expire(now: 400 * second) == 2)  // that one and the UDP session (5 minutes)
         #expect(t.table.count == 1 && t.table.forwardsWaiting == 0)  // the waiting forward, installed by expire
