@@ -287,6 +287,11 @@ check_bib_json() {
 tcp $POOL4:8080 [$B6]:8080 true 1
 udp $POOL4:5353 [$B6]:5353 true ${#UDP_PORTS[@]}"
     [[ $(grep -v ':2222 ' <<<"$out") == "$want" ]] || { DETAIL="forwards: $(oneline "$out"); want also: $(oneline "$want")"; return 1; }
+    # The same on /metrics (through ctl stats --json): 4 active, none waiting.
+    local active waiting
+    active=$(metric 'nat64d_forwards{state="active"}') && waiting=$(metric 'nat64d_forwards{state="waiting"}') ||
+        { DETAIL="ctl stats --json failed"; return 1; }
+    [[ $active == 4 && $waiting == 0 ]] || { DETAIL="nat64d_forwards: active $active, waiting $waiting (want 4, 0)"; return 1; }
 }
 
 # Pool4 ports without a forward reach nothing: TCP :22 (the backend's sshd listens on 22, reached as :2222) and
@@ -363,7 +368,7 @@ check "the backend sees the client as $CLIENT_SYNTH6 (SSH_CLIENT, sshd log, TCP 
 check "iperf3 ${IPERF_SECONDS} s through tcp $POOL4:5201" check_iperf
 if [[ -n ${NAT64D_FAST_PATH:-} ]]; then check "fast path: the program carried most of the iperf3 upload" check_fastpath_carried; fi
 check "UDP through udp $POOL4:5353 from three source ports, each answered" check_udp
-check "ctl bib --json: every forward active, with its sessions" check_bib_json
+check "ctl bib --json and /metrics: every forward active, with its sessions" check_bib_json
 check "pool4 ports without a forward reach nothing (TCP :22, UDP :5354)" check_unforwarded
 check "reload: forwards replaced live, an ssh session across it undisturbed" check_reload
 check "reload: the added forward ($FWD_NEW) answers" check_reload_added

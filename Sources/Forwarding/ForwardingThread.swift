@@ -44,6 +44,9 @@ public struct ForwarderStats: Sendable, Equatable {
     public var portBlocks = PortBlockCounters()
     /// Refusals per outbound policy rule of the shared table.
     public var policyRefusals: [UInt64] = []
+    /// Port forwards (S13) configured, and those waiting for their port, in the shared table.
+    public var forwards = 0
+    public var forwardsWaiting = 0
 
     public init() {}
 
@@ -62,6 +65,8 @@ public struct ForwarderStats: Sendable, Equatable {
         tableLockContended = max(tableLockContended, other.tableLockContended)
         transitoryEvictions = max(transitoryEvictions, other.transitoryEvictions)
         sessionEvictions.merge(other.sessionEvictions)
+        forwards = max(forwards, other.forwards)  // the shared table's figures, as for sessions
+        forwardsWaiting = max(forwardsWaiting, other.forwardsWaiting)
         if other.portBlocks.assigned >= portBlocks.assigned { portBlocks = other.portBlocks }
         if policyRefusals.reduce(0, &+) <= other.policyRefusals.reduce(0, &+) { policyRefusals = other.policyRefusals }
     }
@@ -262,6 +267,9 @@ public final class ForwardingThread<Device: PacketDevice & ~Copyable>: @unchecke
         var s = ForwarderStats()
         s.counters = p.engine.translator.counters
         s.sessions = p.engine.translator.table.count
+        s.forwards = p.engine.translator.configuration.state.mode == .napt
+            ? p.engine.translator.configuration.state.forwards.count : 0
+        s.forwardsWaiting = p.engine.translator.table.forwardsWaiting
         s.device = p.device.counters
         s.engine = p.engine.stats
         s.eventsDropped = events?.dropped ?? 0

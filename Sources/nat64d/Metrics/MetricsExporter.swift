@@ -106,6 +106,12 @@ final class MetricsExporter: Sendable {
                     "Packets whose virtio-net header did not describe them."),
             Sample(kind: .gauge, name: "nat64d_sessions", labels: [], value: Int64(s.forwarder.sessions),
                    help: "Mappings in the state table."),
+            Sample(kind: .gauge, name: "nat64d_forwards", labels: [("state", "active")],
+                   value: Int64(s.forwarder.forwards - s.forwarder.forwardsWaiting),
+                   help: "Port forwards (translator.forward): active, or waiting while a dynamic mapping holds the port."),
+            Sample(kind: .gauge, name: "nat64d_forwards", labels: [("state", "waiting")],
+                   value: Int64(s.forwarder.forwardsWaiting),
+                   help: "Port forwards (translator.forward): active, or waiting while a dynamic mapping holds the port."),
         ]
         list.append(Sample.counter("nat64d_tun_super_packets_total", s.forwarder.device.tcpSuperPackets,
                             "GSO super-packets read from the TUN, by protocol.", [("proto", "tcp")]))
