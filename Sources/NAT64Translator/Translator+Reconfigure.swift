@@ -1,6 +1,7 @@
 // The parts of a running translator a reload may change: MTUs, the ICMP error rate, the address checks, the
-// RFC 6791 source, session lifetimes, the per-host session limit and the port forwards (S13). The prefix, pool4, gateway addresses,
-// mode, maps and table sizes stay as they were (the daemon keeps them and says so). Never called per packet.
+// RFC 6791 source, session lifetimes, the per-host session limit and the port forwards (S13). The prefix, pool4,
+// gateway addresses, mode, maps and table sizes stay as they were (the daemon keeps them and says so). Never
+// called per packet.
 
 extension Translator {
     /// Takes the live-changeable settings of `new`; everything else in `new` is ignored.
