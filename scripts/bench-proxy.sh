@@ -17,7 +17,8 @@
 #     (SNI passthrough; every proxy sends a PROXY header: nat64d v2, HAProxy v2, sniproxy v1);
 #   bulk Gbit/s, one TCP stream: iperf3 -t S through each TCP forward (nat64d's relay, spliced, HAProxy, a small C
 #     relay with splice(2) through a pipe, Benchmarks/SpliceRelay), and directly from the gateway to the
-#     backend over IPv6 (the ceiling: the same path without a proxy hop);
+#     backend over IPv6 (the ceiling: the same path without a proxy hop), and `routed`: from an IPv6 client
+#     namespace through the gateway's kernel IPv6 forwarding (a direct IPv6 connection over the same two hops);
 #   bulk through a port forward by translation (`translator.forward`, S13: no proxy, the client's packets are
 #     translated to the backend's iperf3 -s): `forward` to 192.0.2.1:5201 on nat64d's pool4 (the TUN),
 #     `forward-fastpath` to 192.0.2.2:5201 on a second nat64d (its own TUN, prefix 2001:db8:46::/96) with
@@ -67,6 +68,9 @@ fi
 log() { printf '[bench] %s\n' "$*" >&2; }
 
 LOAD_BEFORE=$(uptime)
+# The hypervisor's share of this VM's CPU time during the run (the `steal` column of /proc/stat): on a shared
+# host it is what makes one round differ from the next.
+read -r -a CPU_BEFORE </proc/stat
 trap netns_teardown EXIT
 NS_B="n64pa-$NETNS_ID"
 SHARED4=$GW_ADDR4
@@ -91,6 +95,17 @@ ip netns exec "$NS_GW" sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forw
     net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 ip -n "$NS_CLIENT" route add "$POOL4_NET" via "$SHARED4" dev veth-gw
 ip -n "$NS_B" -6 route add default via 2001:db8:a::1 dev veth-gw
+# `routed`: an IPv6 client of its own (the IPv4-only client stays IPv4-only) whose connections to the backend
+# the gateway's kernel forwards: a direct IPv6 connection over the same two hops as every proxied one.
+NS_R6="n64pr-$NETNS_ID"
+R6=2001:db8:c::2
+netns_add "$NS_R6"
+ip -n "$NS_R6" link add veth-gw type veth peer name veth-r6 netns "$NS_GW"
+ip -n "$NS_R6" addr add "$R6/64" dev veth-gw nodad
+ip -n "$NS_GW" addr add 2001:db8:c::1/64 dev veth-r6 nodad
+ip -n "$NS_R6" link set veth-gw up
+ip -n "$NS_GW" link set veth-r6 up
+ip -n "$NS_R6" -6 route add default via 2001:db8:c::1 dev veth-gw
 netns_wait_dad "$NS_B"
 # wrk takes the SNI from the URL: the client resolves site-a.example to the shared address.
 mkdir -p "/etc/netns/$NS_CLIENT"
@@ -275,9 +290,9 @@ declare -A RESULTS
 TLS_NAMES=(nat64d haproxy)
 TLS_PORTS=(443 1443)
 if ((HAVE_SNIPROXY)); then TLS_NAMES+=(sniproxy); TLS_PORTS+=(2443); fi
-BULK_NAMES=(nat64d haproxy splice direct forward forward-fastpath)
+BULK_NAMES=(nat64d haproxy splice direct routed forward forward-fastpath)
 BULK_TARGETS=("$NS_CLIENT $SHARED4 5201" "$NS_CLIENT $SHARED4 15201" "$NS_CLIENT $SHARED4 25201" "$NS_GW $A6 5201"
-    "$NS_CLIENT $FWD_POOL4 5201" "$NS_CLIENT $FWD_FP_POOL4 5201")
+    "$NS_R6 $A6 5201" "$NS_CLIENT $FWD_POOL4 5201" "$NS_CLIENT $FWD_FP_POOL4 5201")
 [[ $ONLY == bulk ]] && TLS_NAMES=()
 [[ $ONLY == tls ]] && BULK_NAMES=()
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -316,6 +331,11 @@ for ((round = 1; round <= ROUNDS; round++)); do
     done
 done
 LOAD_AFTER=$(uptime)
+read -r -a CPU_AFTER </proc/stat
+STEAL=$(awk -v a="${CPU_BEFORE[*]}" -v b="${CPU_AFTER[*]}" 'BEGIN {
+    n = split(a, x, " "); split(b, y, " "); t = 0
+    for (i = 2; i <= n; i++) t += y[i] - x[i]  # field 1 is "cpu"
+    printf "%.1f", (t > 0 ? 100 * (y[9] - x[9]) / t : 0) }')
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 tls_table() { # KEY TITLE: one HTTPS table (median, each round, ratio to HAProxy) of RESULTS[KEY-name]
@@ -333,21 +353,27 @@ tls_table() { # KEY TITLE: one HTTPS table (median, each round, ratio to HAProxy
     echo "### Run $(date -u '+%Y-%m-%d %H:%M:%S UTC'): inbound proxy (nat64d $(cd "$REPO_ROOT" && git rev-parse --short HEAD))"
     echo
     echo "Command: \`$COMMAND_LINE\` (NAT64D: a release build). $ROUNDS alternating rounds of ${TIME} s each; medians."
-    echo "Load before: \`${LOAD_BEFORE## }\`; after: \`${LOAD_AFTER## }\`."
+    echo "Load before: \`${LOAD_BEFORE## }\`; after: \`${LOAD_AFTER## }\`. CPU time stolen by the hypervisor during the run: $STEAL %."
     echo
     if ((${#TLS_NAMES[@]})); then
         tls_table tls "new HTTPS connections/s (wrk -c32, Connection: close)"
         tls_table cpu "proxy CPU per new HTTPS connection (user + system, µs)"
     fi
     if ((${#BULK_NAMES[@]})); then
-        echo "| bulk, one TCP stream (iperf3) | Gbit/s median | each round | vs HAProxy | vs direct |"
-        echo "| --- | --- | --- | --- | --- |"
+        echo "| bulk, one TCP stream (iperf3) | Gbit/s median | each round | vs HAProxy | vs direct | vs routed |"
+        echo "| --- | --- | --- | --- | --- | --- |"
         h=$(median <<<"${RESULTS[bulk-haproxy]}")
         dd=$(median <<<"${RESULTS[bulk-direct]}")
+        rr=$(median <<<"${RESULTS[bulk-routed]:-0}")
+        ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
         for n in "${BULK_NAMES[@]}"; do
             m=$(median <<<"${RESULTS[bulk-$n]}")
-            echo "| $n | $m | ${RESULTS[bulk-$n]% } | $(awk -v a="$m" -v b="$h" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') | $(awk -v a="$m" -v b="$dd" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') |"
+            echo "| $n | $m | ${RESULTS[bulk-$n]% } | $(ratio "$m" "$h") | $(ratio "$m" "$dd") | $(ratio "$m" "$rr") |"
         done
+        echo
+        echo "direct: iperf3 from the gateway itself to the backend (one hop); routed: from an IPv6 client through the"
+        echo "gateway's kernel forwarding (the two hops every proxied or translated stream takes)."
+
         if [[ -n ${RESULTS[fp-share]:-} ]]; then
             echo
             echo "forward-fastpath: share of the upload's bytes the tc program carried, each round: ${RESULTS[fp-share]% } (%; its byte count includes IPv6 headers)."
