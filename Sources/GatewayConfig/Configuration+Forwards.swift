@@ -43,11 +43,13 @@ extension ConfigReader {
                     + "address through translator.map or translator.eam, where every port is reachable already; "
                     + "remove the forward")
                 ok = false
-            } else if let earlier = located[..<i].first(where: { $0.value.proto == f.proto && $0.value.outside == f.outside }) {
+            } else if let earlier = located[..<i].first(where: { $0.value.proto == f.proto
+                                                                   && $0.value.outside == f.outside }) {
                 fail(entry.line, .conflict, "translator.forward entry \(text) forwards the same \(Self.protoWord(f.proto)) "
                     + "port \(f.outside.address):\(f.outside.port) as the entry on line \(earlier.line); keep one")
                 ok = false
-            } else if let earlier = located[..<i].first(where: { $0.value.proto == f.proto && $0.value.inside == f.inside }) {
+            } else if let earlier = located[..<i].first(where: { $0.value.proto == f.proto
+                                                                   && $0.value.inside == f.inside }) {
                 fail(entry.line, .conflict, "translator.forward entry \(text) reaches the same \(Self.protoWord(f.proto)) "
                     + "port [\(f.inside.address)]:\(f.inside.port) as the entry on line \(earlier.line); one IPv6 port "
                     + "has one pool4 port (RFC 6146 endpoint-independent mapping), so keep one")
@@ -86,10 +88,12 @@ extension ConfigReader {
         case .failure(let p): return .failure(p)
         }
         guard case .v4(let v4) = outside.host else {
-            return .failure(Problem("has an IPv6 address first; the pool4 (IPv4) endpoint comes first, then the IPv6 host's; \(example)"))
+            return .failure(Problem("has an IPv6 address first; the pool4 (IPv4) endpoint comes first, then the "
+                + "IPv6 host's; \(example)"))
         }
         guard case .v6(let v6) = inside.host else {
-            return .failure(Problem("has an IPv4 address second; the IPv6 host's endpoint comes second, in brackets; \(example)"))
+            return .failure(Problem("has an IPv4 address second; the IPv6 host's endpoint comes second, in "
+                + "brackets; \(example)"))
         }
         return .success(PortForward(proto: proto, outside: Endpoint4(address: v4, port: UInt16(outside.port), proto: proto),
                                     inside: Endpoint6(address: v6, port: UInt16(inside.port), proto: proto)))

@@ -92,7 +92,8 @@ extension BindingTable {
     public func forwardStatus() -> [PortForwardStatus] {
         meta.pointee.forwards.map { f in
             let b = pinnedEntry(f)
-            return PortForwardStatus(forward: f, active: b != nil, sessions: b.map { Int(bibs[Int($0)].sessionCount) } ?? 0)
+            return PortForwardStatus(forward: f, active: b != nil,
+                                     sessions: b.map { Int(bibs[Int($0)].sessionCount) } ?? 0)
         }
     }
 
