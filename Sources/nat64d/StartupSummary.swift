@@ -23,6 +23,7 @@ enum StartupSummary {
             "control": "\(controlSocket)",
             "metrics": "\(c.metrics.enabled ? "http://\(describe(c.metrics.listen))/metrics" : "off")",
         ]
+        if !c.translator.forwards.isEmpty { m["forwards"] = "\(c.translator.forwards.count)" }
         if c.dns64.enabled {
             m["dns64-listen"] = "\(c.dns64.listen.map(describe).joined(separator: ","))"
             m["dns64-prefix"] = "\(c.dns64.prefixes.map(\.description).joined(separator: ","))"

@@ -130,6 +130,25 @@ import Testing
             """, file: "t.toml")
         #expect(StartupSummary.pool4(c.translator) == "192.0.2.1/32 (65535 ports), 203.0.113.0/28 (1032192 ports)")
     }
+
+    @Test func theSummaryCountsPortForwards() throws {
+        let text = """
+            [translator]
+            prefix = "2001:db8:64::/96"
+            pool4 = ["192.0.2.1"]
+            forward = ["tcp 192.0.2.1:2201 [2001:db8:a::10]:22", "udp 192.0.2.1:53 [2001:db8:a::10]:53"]
+            [gateway]
+            ipv4 = "198.51.100.1"
+            ipv6 = "2001:db8:1::1"
+            """
+        func summary(_ t: String) throws -> [String: String] {
+            let c = try GatewayConfiguration.parse(t, file: "t.toml")
+            return StartupSummary.metadata(c, configPath: "t.toml", queues: 1, offload: true, udpOffload: true,
+                                           controlSocket: "/run/nat64d.sock").mapValues { "\($0)" }
+        }
+        #expect(try summary(text)["forwards"] == "2")
+        #expect(try summary(text.replacingOccurrences(of: "forward = ", with: "# forward = "))["forwards"] == nil)
+    }
 }
 
 @Suite struct Pool4AndBIBReportTests {
