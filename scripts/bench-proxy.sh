@@ -25,8 +25,10 @@
 #     [fast-path] on the gateway's two links, started for its measurement and stopped after it, so the tc
 #     program is attached during no other variant. The report gives the share of the upload's bytes the
 #     program carried (its 4to6 bytes, IPv6 headers included, over iperf3's bytes sent).
-# Medians over the rounds are reported with ratios to HAProxy (and to direct for bulk). `uptime` is recorded
-# before and after: the machine may be shared with other work, which makes absolute numbers noisy. For HTTPS,
+# Medians over the rounds are reported with ratios to HAProxy (and to direct and routed for bulk); for bulk also
+# the machine's busy CPU time per GB sent (all cores, stolen time excluded: steadier than Gbit/s on a shared
+# host). `uptime` and the share of CPU time stolen by the hypervisor are recorded: the machine may be shared
+# with other work, which makes absolute numbers noisy. For HTTPS,
 # each proxy's CPU time per connection is reported too (its process's user + system time during its wrk run,
 # from /proc/PID/stat, divided by the connections wrk made): less sensitive to other work on the machine than
 # the rate, though kernel work of the network stack is counted to whichever process the CPU was running.
@@ -270,20 +272,30 @@ wrk_rate() { # PORT -> requests/s
 cpu_ticks() { # PID -> user + system clock ticks of the process (all its threads)
     awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
-iperf_gbit() { # NS ADDR PORT -> "Gbit/s bytes-sent" (one retry: iperf3 -s takes one test at a time and may still be busy)
+iperf_gbit() { # NS ADDR PORT -> "Gbit/s bytes-sent cpu-ms-per-GB" (one retry: iperf3 -s takes one test at a time and may still be busy)
     local g
     sleep 1
     g=$(iperf_once "$@")
-    if [[ $g == "0 0" ]]; then
+    if [[ $g == "0 0 0" ]]; then
         sleep 2
         g=$(iperf_once "$@")
     fi
     echo "$g"
 }
-iperf_once() { # bytes sent: every interval's, the omitted first second's too
-    ip netns exec "$1" timeout $((TIME + 15)) iperf3 -J -c "$2" -p "$3" -t "$TIME" -O 1 2>/dev/null |
-        python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f %d" % (d["end"]["sum_received"]["bits_per_second"] / 1e9, sum(i["sum"]["bytes"] for i in d["intervals"])))' ||
-        echo "0 0"
+busy_ticks() { # the machine's busy CPU time so far, in clock ticks: user, nice, system, irq, softirq (not idle,
+    # iowait or steal, so a busy hypervisor does not inflate it)
+    awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
+}
+TICKS_PER_SECOND=$(getconf CLK_TCK)
+iperf_once() { # bytes sent (every interval's, the omitted first second's too), and the whole machine's busy CPU
+    # time per GB sent during the transfer (both iperf3 ends, the gateway's kernel and any proxy process)
+    local t0 out
+    t0=$(busy_ticks)
+    out=$(ip netns exec "$1" timeout $((TIME + 15)) iperf3 -J -c "$2" -p "$3" -t "$TIME" -O 1 2>/dev/null |
+        python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f %d" % (d["end"]["sum_received"]["bits_per_second"] / 1e9, sum(i["sum"]["bytes"] for i in d["intervals"])))') ||
+        out="0 0"
+    awk -v o="$out" -v t=$(($(busy_ticks) - t0)) -v hz="$TICKS_PER_SECOND" 'BEGIN {
+        split(o, f, " "); printf "%s %s %.0f\n", f[1], f[2], (f[2] > 0 ? 1000 * t / hz / (f[2] / 1e9) : 0) }'
 }
 
 declare -A RESULTS
@@ -317,9 +329,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
             start_forward_fastpath || { stop_forward_fastpath; RESULTS[bulk-forward-fastpath]+="0 "; continue; }
             fp0=$(fp_metric 'nat64d_fastpath_bytes_total{direction="4to6"}' || echo 0)
         fi
-        read -r g bytes <<<"$(iperf_gbit "$ns" "$addr" "$port")"
+        read -r g bytes cpu <<<"$(iperf_gbit "$ns" "$addr" "$port")"
         RESULTS[bulk-${BULK_NAMES[i]}]+="$g "
-        log "round $round: bulk Gbit/s via ${BULK_NAMES[i]}: $g"
+        RESULTS[cpu-${BULK_NAMES[i]}]+="$cpu "
+        log "round $round: bulk Gbit/s via ${BULK_NAMES[i]}: $g (machine CPU $cpu ms per GB)"
         if [[ ${BULK_NAMES[i]} == forward-fastpath ]]; then
             fp1=$(fp_metric 'nat64d_fastpath_bytes_total{direction="4to6"}' || echo 0)
             [[ $fp0 =~ ^[0-9]+$ && $fp1 =~ ^[0-9]+$ ]] || fp0=0 fp1=0
@@ -371,8 +384,20 @@ tls_table() { # KEY TITLE: one HTTPS table (median, each round, ratio to HAProxy
             echo "| $n | $m | ${RESULTS[bulk-$n]% } | $(ratio "$m" "$h") | $(ratio "$m" "$dd") | $(ratio "$m" "$rr") |"
         done
         echo
+        echo "| bulk: the machine's busy CPU time per GB sent (ms) | median | each round | vs HAProxy | vs direct | vs routed |"
+        echo "| --- | --- | --- | --- | --- | --- |"
+        h=$(median <<<"${RESULTS[cpu-haproxy]}")
+        dd=$(median <<<"${RESULTS[cpu-direct]}")
+        rr=$(median <<<"${RESULTS[cpu-routed]:-0}")
+        for n in "${BULK_NAMES[@]}"; do
+            m=$(median <<<"${RESULTS[cpu-$n]}")
+            echo "| $n | $m | ${RESULTS[cpu-$n]% } | $(ratio "$m" "$h") | $(ratio "$m" "$dd") | $(ratio "$m" "$rr") |"
+        done
+        echo
         echo "direct: iperf3 from the gateway itself to the backend (one hop); routed: from an IPv6 client through the"
-        echo "gateway's kernel forwarding (the two hops every proxied or translated stream takes)."
+        echo "gateway's kernel forwarding (the two hops every proxied or translated stream takes). CPU per GB counts"
+        echo "every core's user, system and interrupt time (both iperf3 ends, the kernel, the proxy), not time stolen"
+        echo "by the hypervisor: on a 2-core machine that runs both ends it is the cost that caps throughput."
 
         if [[ -n ${RESULTS[fp-share]:-} ]]; then
             echo
