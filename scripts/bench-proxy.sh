@@ -351,6 +351,19 @@ STEAL=$(awk -v a="${CPU_BEFORE[*]}" -v b="${CPU_AFTER[*]}" 'BEGIN {
     printf "%.1f", (t > 0 ? 100 * (y[9] - x[9]) / t : 0) }')
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+bulk_table() { # KEY TITLE: one bulk table (median, each round, ratios to HAProxy, direct, routed) of RESULTS[KEY-name]
+    local h dd rr m n
+    echo "| $2 | each round | vs HAProxy | vs direct | vs routed |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    h=$(median <<<"${RESULTS[$1-haproxy]}")
+    dd=$(median <<<"${RESULTS[$1-direct]}")
+    rr=$(median <<<"${RESULTS[$1-routed]:-0}")
+    for n in "${BULK_NAMES[@]}"; do
+        m=$(median <<<"${RESULTS[$1-$n]}")
+        echo "| $n | $m | ${RESULTS[$1-$n]% } | $(ratio "$m" "$h") | $(ratio "$m" "$dd") | $(ratio "$m" "$rr") |"
+    done
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 tls_table() { # KEY TITLE: one HTTPS table (median, each round, ratio to HAProxy) of RESULTS[KEY-name]
     local h m n
     echo "| $2 | median | each round | vs HAProxy |"
@@ -373,26 +386,9 @@ tls_table() { # KEY TITLE: one HTTPS table (median, each round, ratio to HAProxy
         tls_table cpu "proxy CPU per new HTTPS connection (user + system, µs)"
     fi
     if ((${#BULK_NAMES[@]})); then
-        echo "| bulk, one TCP stream (iperf3) | Gbit/s median | each round | vs HAProxy | vs direct | vs routed |"
-        echo "| --- | --- | --- | --- | --- | --- |"
-        h=$(median <<<"${RESULTS[bulk-haproxy]}")
-        dd=$(median <<<"${RESULTS[bulk-direct]}")
-        rr=$(median <<<"${RESULTS[bulk-routed]:-0}")
-        ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-        for n in "${BULK_NAMES[@]}"; do
-            m=$(median <<<"${RESULTS[bulk-$n]}")
-            echo "| $n | $m | ${RESULTS[bulk-$n]% } | $(ratio "$m" "$h") | $(ratio "$m" "$dd") | $(ratio "$m" "$rr") |"
-        done
+        bulk_table bulk "bulk, one TCP stream (iperf3) | Gbit/s median"
         echo
-        echo "| bulk: the machine's busy CPU time per GB sent (ms) | median | each round | vs HAProxy | vs direct | vs routed |"
-        echo "| --- | --- | --- | --- | --- | --- |"
-        h=$(median <<<"${RESULTS[cpu-haproxy]}")
-        dd=$(median <<<"${RESULTS[cpu-direct]}")
-        rr=$(median <<<"${RESULTS[cpu-routed]:-0}")
-        for n in "${BULK_NAMES[@]}"; do
-            m=$(median <<<"${RESULTS[cpu-$n]}")
-            echo "| $n | $m | ${RESULTS[cpu-$n]% } | $(ratio "$m" "$h") | $(ratio "$m" "$dd") | $(ratio "$m" "$rr") |"
-        done
+        bulk_table cpu "bulk: the machine's busy CPU time per GB sent (ms) | median"
         echo
         echo "direct: iperf3 from the gateway itself to the backend (one hop); routed: from an IPv6 client through the"
         echo "gateway's kernel forwarding (the two hops every proxied or translated stream takes). CPU per GB counts"
