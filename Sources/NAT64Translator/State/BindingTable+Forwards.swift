@@ -117,22 +117,8 @@ extension BindingTable {
             releaseHostIfIdle(host)
             return false
         }
-        let b = meta.pointee.bibFree
-        meta.pointee.bibFree = bibs[Int(b)].sessionHead
-        let ih = bibInsideHash(f.inside.address, f.inside.port, f.proto)
-        let oh = bibOutsideHash(f.outside.address.value, f.outside.port, f.proto)
-        bibs[Int(b)] = BIBEntry(inside: f.inside.address, outside4: f.outside.address.value, insidePort: f.inside.port,
-                                outsidePort: f.outside.port, proto: f.proto,
-                                flags: BIBFlags.pinned | BIBFlags.forward, host: host,
-                                sessionHead: BindingTable.none, sessionCount: 0, insideHash: ih, outsideHash: oh)
-        bibByInside.insert(hash: ih, slot: b)
-        bibByOutside.insert(hash: oh, slot: b)
-        meta.pointee.bibCount += 1
-        hosts[Int(host)].bibCount &+= 1  // keeps the host entry (releaseHostIfIdle)
-        if let hook = onMappingEvent {
-            hook(MappingEvent(kind: .bibCreated, time: now, proto: f.proto, inside: f.inside.address,
-                              insidePort: f.inside.port, outside: f.outside.address, outsidePort: f.outside.port))
-        }
+        _ = fileBIB(host: host, inside: f.inside.address, port: f.inside.port, outside4: f.outside.address.value,
+                    outsidePort: f.outside.port, proto: f.proto, flags: BIBFlags.pinned | BIBFlags.forward, now: now)
         return true
     }
 

@@ -389,18 +389,28 @@ extension BindingTable {
             o4 = a
             oport = p
         }
+        return fileBIB(host: host, inside: inside, port: port, outside4: o4, outsidePort: oport, proto: proto,
+                       flags: 0, now: now)
+    }
+
+    /// Takes a free BIB slot for (inside, port) ↔ (outside4, outsidePort) and files it in both indexes; a NAPT
+    /// host counts it (S11), and its port block too unless it is a port forward's (S13). The caller has checked
+    /// that a slot is free and that neither endpoint is mapped.
+    func fileBIB(host: UInt32, inside: IPv6Address, port: UInt16, outside4 o4: UInt32, outsidePort oport: UInt16,
+                 proto: UInt8, flags: UInt8, now: Nanoseconds) -> UInt32 {
         let b = meta.pointee.bibFree
         meta.pointee.bibFree = bibs[Int(b)].sessionHead
         let ih = bibInsideHash(inside, port, proto)
         let oh = bibOutsideHash(o4, oport, proto)
         bibs[Int(b)] = BIBEntry(inside: inside, outside4: o4, insidePort: port, outsidePort: oport, proto: proto,
-                                host: host, sessionHead: BindingTable.none, sessionCount: 0, insideHash: ih, outsideHash: oh)
+                                flags: flags, host: host, sessionHead: BindingTable.none, sessionCount: 0,
+                                insideHash: ih, outsideHash: oh)
         bibByInside.insert(hash: ih, slot: b)
         bibByOutside.insert(hash: oh, slot: b)
         meta.pointee.bibCount += 1
         if hosts[Int(host)].kind == HostKind.napt.rawValue {
-            blockGained(o4, oport)
-            hosts[Int(host)].bibCount &+= 1
+            if flags & BIBFlags.forward == 0 { blockGained(o4, oport) }
+            hosts[Int(host)].bibCount &+= 1  // keeps the host entry while it has entries (releaseHostIfIdle)
         }
         if let hook = onMappingEvent {
             hook(MappingEvent(kind: .bibCreated, time: now, proto: proto, inside: inside, insidePort: port,

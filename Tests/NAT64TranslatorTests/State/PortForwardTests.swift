@@ -35,7 +35,7 @@ private func fromBackend(_ t: inout Translator, _ client4: IPv4Address = server4
 }
 
 @Suite struct PortForwardTests {
-    @Test("S13: an IPv4 SYN to a forwarded pool4 port reaches the IPv6 host, which sees the client's own address")
+    @Test("S1 S13: an IPv4 SYN to a forwarded pool4 port reaches the IPv6 host, which sees the client's own address")
     func S13_tcpForwardBothWays() {
         var t = forwarding([sshForward])
         #expect(t.table.count == 1 && t.table.sessionCount == 0 && t.table.hostCount == 1)
@@ -56,7 +56,7 @@ private func fromBackend(_ t: inout Translator, _ client4: IPv4Address = server4
         #expect(status == [PortForwardStatus(forward: sshForward, active: true, sessions: 2)])
     }
 
-    @Test("S13: the binding outlives its sessions: after they expire it stays, and a new connection works")
+    @Test("S1 S13: the binding outlives its sessions: after they expire it stays, and a new connection works")
     func S13_outlivesSessions() {
         var t = forwarding([sshForward])
         _ = fromClient(&t, flags: SYN, at: 0)
@@ -67,7 +67,7 @@ private func fromBackend(_ t: inout Translator, _ client4: IPv4Address = server4
         #expect(t.table.sessionCount == 1)
     }
 
-    @Test("S13: UDP forward; replies leave from the forwarded port")
+    @Test("S1 S13: UDP forward; replies leave from the forwarded port")
     func S13_udpForward() {
         var t = forwarding([dnsForward])
         let (v, q) = run(&t, buildIPv4(src: server4, dst: pool, l4: .udp(src: 40000, dst: 5353, payload: [1, 2])))
@@ -115,7 +115,7 @@ private func fromBackend(_ t: inout Translator, _ client4: IPv4Address = server4
         #expect(t.table.forwardStatus() == [PortForwardStatus(forward: udpOn2000, active: true, sessions: 1)])
     }
 
-    @Test("S13: a reload removes and adds forwards; a busy port waits until its mapping ends")
+    @Test("S1 S13: a reload removes and adds forwards; a busy port waits until its mapping ends")
     func S13_reload() {
         var t = forwarding([sshForward], ports: 2000...2000)
         #expect(fromClient(&t, flags: SYN, at: 0).0 == .translated)
@@ -144,7 +144,7 @@ private func fromBackend(_ t: inout Translator, _ client4: IPv4Address = server4
         #expect(t.table.count == 1 && t.table.sessionCount == 1)
     }
 
-    @Test("S13: removing a forward with no sessions frees its port and its host at once")
+    @Test("S1 S13: removing a forward with no sessions frees its port and its host at once")
     func S13_removeIdle() {
         var t = forwarding([sshForward])
         var c = t.configuration
