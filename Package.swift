@@ -87,7 +87,7 @@ let package = Package(
         .target(
             name: "InboundProxy",
             dependencies: [
-                "NAT64Translator", "Listening", "CSpliceLinux",
+                "NAT64Translator", "Listening", "CSpliceLinux", "FastPath",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

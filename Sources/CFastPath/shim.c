@@ -12,8 +12,10 @@
 // The tcx attach point (Linux 6.6); Debian 12's uapi header (6.1) predates it.
 #ifndef BPF_TCX_INGRESS
 #define FASTPATH_TCX_INGRESS 46
+#define FASTPATH_TCX_EGRESS 47
 #else
 #define FASTPATH_TCX_INGRESS BPF_TCX_INGRESS
+#define FASTPATH_TCX_EGRESS BPF_TCX_EGRESS
 #endif
 
 static int sys_bpf(int cmd, union bpf_attr *attr) {
@@ -34,22 +36,26 @@ int fastpath_map_create(unsigned int type, unsigned int key_size, unsigned int v
     return sys_bpf(BPF_MAP_CREATE, &a);
 }
 
-int fastpath_program_load(const int *maps, char *log, unsigned int log_size) {
-    struct bpf_insn *insns = malloc((size_t)fastpath_instruction_count * sizeof *insns);
+int fastpath_program_load(int egress, const int *maps, char *log, unsigned int log_size) {
+    unsigned int count = egress ? fastpath_egress_instruction_count : fastpath_instruction_count;
+    const unsigned char *code = egress ? fastpath_egress_instructions : fastpath_instructions;
+    unsigned int relocation_count = egress ? fastpath_egress_relocation_count : fastpath_relocation_count;
+    const struct fastpath_relocation *relocations = egress ? fastpath_egress_relocations : fastpath_relocations;
+    struct bpf_insn *insns = malloc((size_t)count * sizeof *insns);
     if (!insns) return -ENOMEM;
-    memcpy(insns, fastpath_instructions, (size_t)fastpath_instruction_count * sizeof *insns);
-    for (unsigned int i = 0; i < fastpath_relocation_count; i++) {
-        struct bpf_insn *load = &insns[fastpath_relocations[i].instruction];
+    memcpy(insns, code, (size_t)count * sizeof *insns);
+    for (unsigned int i = 0; i < relocation_count; i++) {
+        struct bpf_insn *load = &insns[relocations[i].instruction];
         load->src_reg = BPF_PSEUDO_MAP_FD;
-        load->imm = maps[fastpath_relocations[i].map];
+        load->imm = maps[relocations[i].map];
     }
     union bpf_attr a;
     memset(&a, 0, sizeof a);
     a.prog_type = BPF_PROG_TYPE_SCHED_CLS;
     a.insns = (unsigned long)insns;
-    a.insn_cnt = fastpath_instruction_count;
+    a.insn_cnt = count;
     a.license = (unsigned long)"GPL";
-    strncpy(a.prog_name, "nat64d_fastpath", sizeof a.prog_name - 1);
+    strncpy(a.prog_name, egress ? "nat64d_fp_egress" : "nat64d_fastpath", sizeof a.prog_name - 1);
     int fd = sys_bpf(BPF_PROG_LOAD, &a);
     if (fd < 0 && log && log_size > 0) {  // again, with the verifier's account of why
         a.log_buf = (unsigned long)log;
@@ -63,14 +69,18 @@ int fastpath_program_load(const int *maps, char *log, unsigned int log_size) {
     return fd;
 }
 
-int fastpath_attach_ingress(int program, int ifindex) {
+static int attach(int program, int ifindex, unsigned int type) {
     union bpf_attr a;
     memset(&a, 0, sizeof a);
     a.link_create.prog_fd = program;
     a.link_create.target_ifindex = ifindex;
-    a.link_create.attach_type = FASTPATH_TCX_INGRESS;
+    a.link_create.attach_type = type;
     return sys_bpf(BPF_LINK_CREATE, &a);
 }
+
+int fastpath_attach_ingress(int program, int ifindex) { return attach(program, ifindex, FASTPATH_TCX_INGRESS); }
+
+int fastpath_attach_egress(int program, int ifindex) { return attach(program, ifindex, FASTPATH_TCX_EGRESS); }
 
 int fastpath_map_update(int map, const void *key, const void *value, unsigned long long flags) {
     union bpf_attr a;

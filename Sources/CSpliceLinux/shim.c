@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 int CSplice_name_thread(const char *name) {
@@ -207,4 +208,87 @@ ssize_t CSplice_recv(int fd, uint8_t *bytes, size_t len) {
 int CSplice_epoll_input(int epfd, int fd, uint64_t data, int on) {
     struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.u64 = data};
     return epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}
+
+// The kernel's struct tcp_info goes on past glibc's copy of it; these are the fields after tcpi_total_retrans
+// (Linux 4.1 and later), at the offsets the kernel writes them.
+struct tcp_info_more {
+    struct tcp_info base;
+    uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+};
+
+static int tcp_info_more(int fd, struct tcp_info_more *info) {
+    socklen_t len = sizeof *info;
+    memset(info, 0, sizeof *info);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, &len) < 0) return -errno;
+    return len >= sizeof *info ? 0 : -EOPNOTSUPP;
+}
+
+// One queue's sequence number, in repair mode (switched on and off around the read, with no window probe).
+static int queue_seq(int fd, int queue, uint32_t *seq) {
+    int on = TCP_REPAIR_ON, off = TCP_REPAIR_OFF_NO_WP;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof on) < 0) return -errno;
+    int r = 0;
+    socklen_t len = sizeof *seq;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &queue, sizeof queue) < 0 ||
+        getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, seq, &len) < 0)
+        r = -errno;
+    int none = TCP_NO_QUEUE;
+    setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, &none, sizeof none);
+    setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &off, sizeof off);
+    return r;
+}
+
+int CSplice_tcp_progress(int fd, uint64_t *bytes_acked, uint64_t *bytes_received) {
+    struct tcp_info_more info;
+    int r = tcp_info_more(fd, &info);
+    if (r != 0) return r;
+    *bytes_acked = info.bytes_acked;
+    *bytes_received = info.bytes_received;
+    return 0;
+}
+
+int CSplice_tcp_state(int fd, CSplice_tcp_snapshot *s) {
+    memset(s, 0, sizeof *s);
+    struct tcp_info_more info;
+    int r = queue_seq(fd, TCP_SEND_QUEUE, &s->write_seq);
+    if (r != 0) return r;
+    // rcv_nxt and bytes_received move together when a segment arrives: read until rcv_nxt is the same on
+    // both sides of TCP_INFO.
+    for (int tries = 0;; tries++) {
+        uint32_t before, after;
+        if ((r = queue_seq(fd, TCP_RECV_QUEUE, &before)) != 0) return r;
+        if ((r = tcp_info_more(fd, &info)) != 0) return r;
+        if ((r = queue_seq(fd, TCP_RECV_QUEUE, &after)) != 0) return r;
+        if (before == after) {
+            s->rcv_nxt = after;
+            break;
+        }
+        if (tries == 16) return -EAGAIN;
+    }
+    s->bytes_received = info.bytes_received;
+    s->bytes_acked = info.bytes_acked;
+    s->snd_wscale = info.base.tcpi_snd_wscale;
+    s->rcv_wscale = info.base.tcpi_rcv_wscale;
+    s->options = info.base.tcpi_options;
+    s->state = info.base.tcpi_state;
+    uint32_t tsval = 0;
+    socklen_t len = sizeof tsval;
+    struct timespec now;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_TIMESTAMP, &tsval, &len) < 0) return -errno;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    s->tsval = tsval;
+    s->monotonic_ms = (uint32_t)((uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000);
+    return 0;
+}
+
+int CSplice_close_silently(int fd) {
+    int on = TCP_REPAIR_ON;
+    int r = setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof on) < 0 ? -errno : 0;
+    close(fd);
+    return r;
+}
+
+int CSplice_set_mss(int fd, int mss) {
+    return setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss) < 0 ? -errno : 0;
 }

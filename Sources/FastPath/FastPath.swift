@@ -54,6 +54,8 @@ public struct FastPathStatus: Equatable, Sendable {
     public var eventsDropped: UInt64 = 0
     /// Session refreshes made from the program's stamps.
     public var refreshes: UInt64 = 0
+    /// Proxied connections spliced in the kernel (FastPath+Splice.swift).
+    public var splice = SpliceStatus()
 
     public init() {}
 }
@@ -63,8 +65,10 @@ public final class FastPath: Sendable {
     let events = EventRing<MappingEvent>(minimumCapacity: 65_536)
     public let interfaces: [String]
     public let maxFlows: Int
-    private let maps: Maps
+    let maps: Maps
     private let program: Int32
+    /// The egress program: only spliced proxy connections' own sockets while pending (FastPath+Splice.swift).
+    private let egressProgram: Int32
     private let links: [Int32]
     private let prefix: NAT64Prefix
     private let table: BindingTable
@@ -92,15 +96,20 @@ public final class FastPath: Sendable {
     private let programEnabled = Atomic<Bool>(true)
     /// The configuration map's one entry as last written: every change (a capture, a reload, the thread) goes
     /// through this lock and writes the whole entry, so two changes never undo each other.
-    private let settings: Mutex<fp_config>
+    let settings: Mutex<fp_config>
     private let cpus: Int
 
     struct Maps: Sendable {
         let out: Int32, inbound: Int32, config: Int32, stats: Int32
-        var all: [Int32] { [out, inbound, config, stats] }
+        let splice4: Int32, splice6: Int32, pairs: Int32
+        /// In the order of `enum fastpath_map` (the program's relocations).
+        var all: [Int32] { [out, inbound, config, stats, splice4, splice6, pairs] }
     }
+    /// Spliced proxy connections (FastPath+Splice.swift).
+    let splices: SpliceSlots
 
-    /// Loads the program, creates its maps and attaches it to the ingress of each interface in `interfaces`.
+    /// Loads the programs, creates their maps and attaches them to the ingress (and, for spliced proxy
+    /// connections, the egress) of each interface in `interfaces`.
     ///
     /// - Parameters:
     ///   - interfaces: Ethernet interfaces of the gateway where IPv6 hosts' and IPv4 peers' packets arrive.
@@ -135,7 +144,12 @@ public final class FastPath: Sendable {
         let inbound = try map(hash, MemoryLayout<fp_key4>.size, MemoryLayout<fp_in>.size, maxFlows, "nat64d_fp_in")
         let config = try map(UInt32(FASTPATH_ARRAY), 4, MemoryLayout<fp_config>.size, 1, "nat64d_fp_cfg")
         let stats = try map(UInt32(FASTPATH_PERCPU_ARRAY), 4, 8, Int(FP_STAT_COUNT.rawValue), "nat64d_fp_stats")
-        maps = Maps(out: out, inbound: inbound, config: config, stats: stats)
+        let splice4 = try map(hash, MemoryLayout<fp_key4>.size, MemoryLayout<fp_splice>.size, maxFlows, "nat64d_fp_sp4")
+        let splice6 = try map(hash, MemoryLayout<fp_key6>.size, MemoryLayout<fp_splice>.size, maxFlows, "nat64d_fp_sp6")
+        let pairs = try map(UInt32(FASTPATH_ARRAY), 4, MemoryLayout<fp_splice_pair>.size, maxFlows, "nat64d_fp_pairs")
+        maps = Maps(out: out, inbound: inbound, config: config, stats: stats, splice4: splice4, splice6: splice6,
+                    pairs: pairs)
+        splices = SpliceSlots(capacity: maxFlows)
 
         var initial = fp_config()
         initial.enabled = 1
@@ -147,27 +161,45 @@ public final class FastPath: Sendable {
 
         var log = [CChar](repeating: 0, count: 1 << 20)
         let fds = maps.all
-        let loaded = fds.withUnsafeBufferPointer { fastpath_program_load($0.baseAddress, &log, UInt32(log.count)) }
-        guard loaded >= 0 else {
-            created.forEach { close($0) }
-            let verifier = String(decoding: log.prefix { $0 != 0 }.suffix(600).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw FastPathError("fast path: the kernel refused the program (\(errorText(-loaded)))"
-                + (verifier.isEmpty ? "" : "; verifier: \(verifier)"))
+        func load(egress: Bool) throws -> Int32 {
+            let loaded = fds.withUnsafeBufferPointer {
+                fastpath_program_load(egress ? 1 : 0, $0.baseAddress, &log, UInt32(log.count))
+            }
+            guard loaded >= 0 else {
+                created.forEach { close($0) }
+                let verifier = String(decoding: log.prefix { $0 != 0 }.suffix(600).map { UInt8(bitPattern: $0) },
+                                      as: UTF8.self)
+                throw FastPathError("fast path: the kernel refused the \(egress ? "egress " : "")program "
+                    + "(\(errorText(-loaded)))" + (verifier.isEmpty ? "" : "; verifier: \(verifier)"))
+            }
+            return loaded
+        }
+        let loaded = try load(egress: false)
+        let egress: Int32
+        do { egress = try load(egress: true) } catch {
+            close(loaded)
+            throw error
         }
         program = loaded
+        egressProgram = egress
         var attached: [Int32] = []
         for name in interfaces {
             let index = Int32(bitPattern: if_nametoindex(name))
             let link = index > 0 ? fastpath_attach_ingress(loaded, index) : -ENODEV
-            guard link >= 0 else {
+            let egressLink = link >= 0 ? fastpath_attach_egress(egress, index) : link
+            guard link >= 0, egressLink >= 0 else {
+                if link >= 0 { close(link) }
                 attached.forEach { close($0) }
                 close(loaded)
+                close(egress)
                 created.forEach { close($0) }
+                let code = link >= 0 ? egressLink : link
                 throw FastPathError(index <= 0
                     ? "fast path: no interface \"\(name)\" (fix [fast-path] interfaces)"
-                    : "fast path: cannot attach to \"\(name)\" (\(errorText(-link))); tcx needs Linux 6.6 or later")
+                    : "fast path: cannot attach to \"\(name)\" (\(errorText(-code))); tcx needs Linux 6.6 or later")
             }
             attached.append(link)
+            attached.append(egressLink)
         }
         links = attached
     }
@@ -202,6 +234,7 @@ public final class FastPath: Sendable {
         }
         for fd in links { close(fd) }
         close(program)
+        close(egressProgram)
         for fd in maps.all { close(fd) }
     }
 
@@ -265,6 +298,7 @@ public final class FastPath: Sendable {
         s.packets4to6 = sums[Int(FP_STAT_IN_PACKETS.rawValue)]
         s.bytes4to6 = sums[Int(FP_STAT_IN_BYTES.rawValue)]
         s.passed = sums[Int(FP_STAT_PASSED.rawValue)]
+        s.splice = spliceStatus(sums)
         return s
     }
 
@@ -283,6 +317,7 @@ public final class FastPath: Sendable {
             }
             if now - lastScan >= 1_000_000_000 {
                 refresh(since: lastScan, now: now)
+                sweepSplices(now: UInt64(now))
                 lastScan = now
             }
             if applied == 0 { usleep(10_000) }

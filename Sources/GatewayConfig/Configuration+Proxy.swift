@@ -27,6 +27,9 @@ extension GatewayConfiguration {
         /// Active TCP checks of every backend at this interval (key `health-check-interval-ms`); 0: off.
         /// Default 0.
         public var healthCheckIntervalMilliseconds = 0
+        /// Hand routed connections from IPv4 clients to the in-kernel fast path once their first bytes are
+        /// written (key `offload`; needs `[fast-path] interfaces`). Default false.
+        public var offload = false
         /// The `[proxy.listeners.NAME]` sections, in file order.
         public var listeners: [ProxyListener] = []
         /// The `[proxy.routes.NAME]` sections, in file order.
@@ -85,7 +88,7 @@ extension GatewayConfiguration {
 extension ConfigReader {
     static let proxyKeys = ["enabled", "max-connections", "max-connections-per-client", "handshake-timeout-ms",
                             "max-handshake-bytes", "connect-timeout-ms", "idle-timeout", "down-time",
-                            "health-check-interval-ms"]
+                            "health-check-interval-ms", "offload"]
     static let proxySubsections = ["listeners", "routes"]
     static let proxyListenerKeys = ["listen", "mode", "routes", "default-route", "route"]
     static let proxyRouteKeys = ["names", "backends", "balance", "proxy-protocol", "forwarded", "max-connections"]
@@ -93,11 +96,17 @@ extension ConfigReader {
     // MARK: [proxy]
 
     /// Reads `[proxy]` and its sub-sections; `dns64` and `metrics` are checked for port clashes.
-    mutating func readProxy(_ s: Section, dns64: GatewayConfiguration.DNS64?, metrics: GatewayConfiguration.Metrics?)
-        -> GatewayConfiguration.Proxy?
+    mutating func readProxy(_ s: Section, dns64: GatewayConfiguration.DNS64?, metrics: GatewayConfiguration.Metrics?,
+                            fastPath: GatewayConfiguration.FastPath?) -> GatewayConfiguration.Proxy?
     {
         var p = GatewayConfiguration.Proxy()
         let enabled = boolean(s, "enabled", default: s.table != nil)
+        let offload = boolean(s, "offload", default: false)
+        if offload == true, let fastPath, !fastPath.enabled {
+            fail(s["offload"]?.line ?? s.line, .conflict, "proxy.offload = true hands connections to the in-kernel "
+                + "fast path, which is off; add [fast-path] interfaces = [\"eth0\", ...] (the interfaces where "
+                + "clients' and backends' packets arrive), or set offload = false")
+        }
         let maxConnections = integer(s, "max-connections", default: p.maxConnections,
                                      IntegerRule(range: 1...1_000_000, unit: " connections"))
         let perClient = integer(s, "max-connections-per-client", default: p.maxConnectionsPerClient,
@@ -118,10 +127,11 @@ extension ConfigReader {
         var defined: [String] = []
         if case .table(let table)? = s["routes"]?.value.kind { defined = table.entries.map(\.key) }
         let listeners = readProxyListeners(s, defined: defined)
-        guard let enabled, let maxConnections, let perClient, let handshake, let maxBytes, let connect, let idle,
-              let down, let interval, let routes, let listeners
+        guard let enabled, let offload, let maxConnections, let perClient, let handshake, let maxBytes, let connect,
+              let idle, let down, let interval, let routes, let listeners
         else { return nil }
         p.enabled = enabled
+        p.offload = offload
         p.maxConnections = maxConnections
         p.maxConnectionsPerClient = perClient
         p.handshakeTimeoutMilliseconds = handshake

@@ -87,7 +87,8 @@ extension ConfigReader {
         let control = readControl(section("control", keys: keys("control")), tunName: tun?.name ?? Defaults.tunName)
         let metrics = readMetrics(section("metrics", keys: keys("metrics")))
         let fastPath = readFastPath(section("fast-path", keys: keys("fast-path")), tunName: tun?.name)
-        let proxy = readProxy(section("proxy", keys: keys("proxy") + Self.proxySubsections), dns64: dns64, metrics: metrics)
+        let proxy = readProxy(section("proxy", keys: keys("proxy") + Self.proxySubsections), dns64: dns64, metrics: metrics,
+                              fastPath: fastPath)
         let ra = readRA(tunName: tun?.name, translatorPrefix: translator?.config.prefix)
         // Configuration+Abuse.swift: port blocks, mapping log, IPFIX, outbound policy.
         let portBlocks = readPortBlocks(Section(name: "translator", table: root["translator"].flatMap {

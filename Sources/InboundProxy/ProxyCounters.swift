@@ -46,6 +46,13 @@ public final class ProxyCounters: Sendable {
     /// Routed connections on the relay threads that got no pipe (closed: there is no NIO channel to fall
     /// back to; IP-S14).
     public let spliceFallbacks = Atomic<Int>(0)
+    /// Connections handed to the kernel (`offload`, Offload.swift): begun, completed (the proxy's sockets
+    /// closed, the kernel carries the connection), declined (not eligible, or no slot), abandoned (not
+    /// completed in time: closed).
+    public let offloadBegun = Atomic<Int>(0)
+    public let offloaded = Atomic<Int>(0)
+    public let offloadDeclined = Atomic<Int>(0)
+    public let offloadAbandoned = Atomic<Int>(0)
     /// Failed accepts (file descriptors exhausted); the listener pauses a second each time.
     public let acceptErrors = AcceptErrors()
     /// One counter per `RefusalReason`, in `allCases` order.
@@ -65,7 +72,10 @@ public final class ProxyCounters: Sendable {
          ("health-checks", healthChecks.load(ordering: .relaxed)),
          ("health-check-failures", healthCheckFailures.load(ordering: .relaxed)),
          ("accept-errors", acceptErrors.count),
-         ("spliced", spliced.load(ordering: .relaxed)), ("splice-fallbacks", spliceFallbacks.load(ordering: .relaxed))]
+         ("spliced", spliced.load(ordering: .relaxed)), ("splice-fallbacks", spliceFallbacks.load(ordering: .relaxed)),
+         ("offload-begun", offloadBegun.load(ordering: .relaxed)), ("offloaded", offloaded.load(ordering: .relaxed)),
+         ("offload-declined", offloadDeclined.load(ordering: .relaxed)),
+         ("offload-abandoned", offloadAbandoned.load(ordering: .relaxed))]
             + RefusalReason.allCases.map { ("refused.\($0.rawValue)", refused($0)) }
     }
 }

@@ -45,6 +45,8 @@ public struct ProxySettings: Sendable {
     public var pipeSize = 256 * 1024
     /// Relay threads for spliced connections.
     public var relayThreads = System.coreCount
+    /// Hands routed connections to the kernel (Offload.swift); nil: off. Only with the splice relay.
+    public var offload: (any ConnectionOffload)? = nil
 
     public init(listeners: [ListenerConfiguration], routes: [RouteConfiguration]) {
         self.listeners = listeners
@@ -121,11 +123,13 @@ public final class ProxyServer: Sendable {
     /// first loop or thread and the others join the port the kernel chose.
     public func start() async throws {
         if let splice {
-            let front = FrontSettings(
+            var front = FrontSettings(
                 admission: admission, route: { [weak self] in self?.table.route(listener: $0, name: $1) },
                 maxHandshakeBytes: settings.maxHandshakeBytes,
                 handshakeTimeout: UInt64(settings.handshakeTimeout.nanoseconds), acceptErrors: counters.acceptErrors,
                 logger: logger)
+            front.offload = settings.offload
+            front.idleTimeout = UInt64(settings.idleTimeout.nanoseconds)
             try splice.listen(settings.listeners, front: front)
             if splice.start() {
                 startChecks()

@@ -41,6 +41,7 @@
 //          proxy's clock; a routed connection that gets no pipe is closed, counted as a splice fallback.
 
 import CSpliceLinux
+import FastPath
 import Listening
 import Logging
 import NAT64Translator
@@ -74,6 +75,12 @@ struct SpliceDirection {
     /// The destination's writing was shut down (eof passed on).
     var shut = false
     var done: Bool { shut }
+    /// Bytes read from the source, and written to the destination.
+    var taken = 0
+    var delivered = 0
+    /// While a splice is pending (IP-O2): bytes still to move before the rest is read and discarded; nil
+    /// otherwise (and before the boundary is measured).
+    var allowance: Int?
 }
 
 /// An empty pipe: read end, write end, capacity in bytes.
@@ -138,6 +145,15 @@ final class SplicedConnection {
     var opening: BackendOpening?
     /// The backend whose `active` count this connection holds (given back when it ends).
     var backendState: BackendState?
+    /// The client's and the proxy's addresses of the client connection (for an offload, IP-O1).
+    var clientEnd: IPEndpoint?
+    var frontEnd: IPEndpoint?
+    /// Bytes written to the backend before splicing (PROXY header and first bytes), and how many of those were
+    /// the client's own.
+    var firstCount = 0
+    var clientFirst = 0
+    /// Set while the kernel's splice of this connection is pending (Offload.swift).
+    var splice: PendingSplice?
     /// The handshake or connect deadline (the proxy's clock), and whether it is on the thread's list.
     var deadline: UInt64 = 0
     var watched = false
@@ -184,6 +200,10 @@ struct FrontSettings: @unchecked Sendable {
     let handshakeTimeout: UInt64
     let acceptErrors: AcceptErrors
     let logger: Logger
+    /// Hands routed connections to the kernel (`offload`; nil: off).
+    var offload: (any ConnectionOffload)? = nil
+    /// The proxy's idle timeout, for offloaded connections.
+    var idleTimeout: UInt64 = 0
 }
 
 /// A listener address that could not be bound.
@@ -252,6 +272,9 @@ public final class SpliceRelay: Sendable {
                 for w in workers {
                     let fd = endpoint.withRawAddress { family, bytes in
                         CSplice_listen(family, bytes, Int32(endpoint.port), workers.count > 1 ? 1 : 0, 1024)
+                    }
+                    if fd >= 0, let offload = front.offload, case .v4 = endpoint.address {
+                        _ = CSplice_set_mss(fd, Int32(offload.spliceClientMSS))  // IP-O5
                     }
                     guard fd >= 0 else {
                         for (_, l) in made { _ = CSplice_close(l.fd) }
@@ -393,6 +416,8 @@ final class SpliceWorker: @unchecked Sendable {
     private var free: [Int] = []
     private var ready: [Int] = []
     private var again: [Int] = []
+    /// Connections whose splice is pending (epoll tags), looked at every millisecond (Offload.swift).
+    private var splicing: [UInt64] = []
     /// Connections with a deadline (epoll tags: generation and index), looked at every `deadlineCheck`.
     private var watching: [UInt64] = []
     private var watched: [UInt64] = []
@@ -482,7 +507,8 @@ final class SpliceWorker: @unchecked Sendable {
         _ = CSplice_name_thread("proxy-relay")
         nextSweep = clock() &+ 1_000_000_000
         while !stopping.load(ordering: .acquiring) {
-            let wait: Int32 = !ready.isEmpty ? 0 : watching.isEmpty ? 1000 : Int32(Self.deadlineCheck / 1_000_000)
+            let wait: Int32 = !ready.isEmpty ? 0 : !splicing.isEmpty ? 1
+                : watching.isEmpty ? 1000 : Int32(Self.deadlineCheck / 1_000_000)
             let n = tags.withUnsafeMutableBufferPointer {
                 CSplice_epoll_wait(epoll, $0.baseAddress, Int32($0.count), wait)
             }
@@ -510,6 +536,7 @@ final class SpliceWorker: @unchecked Sendable {
                 again.removeAll(keepingCapacity: true)
             }
             let now = clock()
+            if !splicing.isEmpty { checkSplices(now: now) }
             if now >= nextDeadlineCheck { checkDeadlines(now: now) }
             if now >= nextSweep {
                 nextSweep = now &+ 1_000_000_000
@@ -682,6 +709,10 @@ final class SpliceWorker: @unchecked Sendable {
         c.counters = route.counters
         let first = FirstBytes.assemble(f.bytes, route: route.configuration, mode: f.listener.configuration.mode,
                                         client: f.client, local: f.local, name: name, headLength: headLength)
+        c.clientEnd = f.client
+        c.frontEnd = f.local
+        c.firstCount = first.count
+        c.clientFirst = f.bytes.count
         c.opening = BackendOpening(route: route, first: first)
         connectNext(c)
     }
@@ -816,6 +847,7 @@ final class SpliceWorker: @unchecked Sendable {
         c.up.readable = true  // input events that came while connecting were not acted on
         c.down.readable = true
         counters.spliced.add(1, ordering: .relaxed)
+        if front?.offload != nil { beginSplice(c, o) }
         service(c)
     }
 
@@ -842,8 +874,11 @@ final class SpliceWorker: @unchecked Sendable {
             return
         }
         var budget = sliceBytes
-        let upOK = pump(&c.up, from: c.client, to: c.backend, budget: &budget, counter: c.counters.bytesToBackend)
-        let downOK = upOK && pump(&c.down, from: c.backend, to: c.client, budget: &budget, counter: c.counters.bytesToClient)
+        let hold = c.splice != nil
+        let upOK = pump(&c.up, from: c.client, to: c.backend, budget: &budget, counter: c.counters.bytesToBackend,
+                        hold: hold)
+        let downOK = upOK && pump(&c.down, from: c.backend, to: c.client, budget: &budget,
+                                  counter: c.counters.bytesToClient, hold: hold)
         if budget != sliceBytes { c.lastActive = clock() }
         if !downOK || (c.up.done && c.down.done) {
             close(c)
@@ -853,15 +888,30 @@ final class SpliceWorker: @unchecked Sendable {
         }
     }
 
-    /// One direction (IP-S8, IP-S9, IP-S11): false when a side failed.
+    /// One direction (IP-S8, IP-S9, IP-S11): false when a side failed. `hold`: a splice is pending, so an end of
+    /// input is not passed on (the kernel carries the connection's end) and bytes past the allowance are read
+    /// and discarded (IP-O2).
     private func pump(_ d: inout SpliceDirection, from source: Int32, to destination: Int32, budget: inout Int,
-                      counter: borrowing Atomic<Int>) -> Bool {
+                      counter: borrowing Atomic<Int>, hold: Bool = false) -> Bool {
         while true {
             var moved = false
-            if !d.eof && d.readable && d.fill < d.capacity && budget > 0 {
-                let n = CSplice_move(source, d.writeEnd, d.capacity - d.fill)
+            if hold, d.allowance == 0, !d.eof, d.readable {
+                let n = scratch.withUnsafeMutableBufferPointer { CSplice_recv(source, $0.baseAddress!, $0.count) }
+                if n > 0 {
+                    moved = true
+                } else if n == 0 {
+                    d.eof = true
+                } else if n == -EAGAIN {
+                    d.readable = false
+                } else if n != -EINTR {
+                    return false
+                }
+            } else if !d.eof && d.readable && d.fill < d.capacity && budget > 0 {
+                let n = CSplice_move(source, d.writeEnd, min(d.capacity - d.fill, d.allowance ?? Int.max))
                 if n > 0 {
                     d.fill += n
+                    d.taken += n
+                    if let a = d.allowance { d.allowance = a - n }
                     budget -= n
                     counter.add(n, ordering: .relaxed)
                     moved = true
@@ -878,12 +928,13 @@ final class SpliceWorker: @unchecked Sendable {
                 let n = CSplice_move(d.readEnd, destination, d.fill)
                 if n > 0 {
                     d.fill -= n
+                    d.delivered += n
                     moved = true
                 } else if n != -EAGAIN && n != -EINTR {
                     return false
                 }
             }
-            if d.eof && d.fill == 0 && !d.shut {
+            if d.eof && d.fill == 0 && !d.shut && !hold {
                 d.shut = true
                 let r = CSplice_shutdown_write(destination)
                 if r != 0 && r != -ENOTCONN { return false }
@@ -905,6 +956,119 @@ final class SpliceWorker: @unchecked Sendable {
         }
     }
 
+    // MARK: Offload (Offload.swift, IP-O1–IP-O4)
+
+    /// How long a splice may stay pending (IP-O4).
+    static let spliceTimeout: UInt64 = 3_000_000_000
+
+    /// IP-O1: hands the connection to the kernel if it can go; otherwise it stays on the relay (counted).
+    private func beginSplice(_ c: SplicedConnection, _ o: BackendOpening) {
+        guard let front, let offload = front.offload else { return }
+        guard case .v4(let client)? = c.clientEnd?.address, case .v4(let frontAddress)? = c.frontEnd?.address,
+              let backend = o.backend, case .v6(let backendAddress) = backend.endpoint.address,
+              let local = IPEndpoint(localOf: c.backend), case .v6(let localAddress) = local.address,
+              !c.up.eof, !c.down.eof
+        else {
+            counters.offloadDeclined.add(1, ordering: .relaxed)
+            return
+        }
+        var a = CSplice_tcp_snapshot()
+        var b = CSplice_tcp_snapshot()
+        guard CSplice_tcp_state(c.client, &a) == 0, CSplice_tcp_state(c.backend, &b) == 0,
+              a.state == 1, b.state == 1, a.options & 3 == b.options & 3 else {
+            counters.offloadDeclined.add(1, ordering: .relaxed)
+            return
+        }
+        // Where each stream's first byte sits in each connection: the client's byte k is at irsA1 + k on the
+        // client connection and at issB1 + shift + k on the backend one (the PROXY header and any rewritten
+        // head come first); the backend's byte k at irsB1 + k and issA1 + k.
+        let irsA1 = a.rcv_nxt &- UInt32(truncatingIfNeeded: a.bytes_received)
+        let issA1 = a.write_seq &- UInt32(truncatingIfNeeded: c.down.delivered)
+        let irsB1 = b.rcv_nxt &- UInt32(truncatingIfNeeded: b.bytes_received)
+        let issB1 = b.write_seq &- UInt32(truncatingIfNeeded: c.firstCount + c.up.delivered)
+        let shift = UInt32(truncatingIfNeeded: c.firstCount - c.clientFirst)
+        var ends = SpliceEnds(
+            client: client, clientPort: c.clientEnd!.port, front: frontAddress, frontPort: c.frontEnd!.port,
+            local: localAddress, localPort: local.port, backend: backendAddress, backendPort: backend.endpoint.port,
+            clientToBackend: issB1 &+ shift &- irsA1, backendToClient: issA1 &- irsB1,
+            clientScale: a.snd_wscale, frontScale: a.rcv_wscale, localScale: b.rcv_wscale, backendScale: b.snd_wscale,
+            frontTimestampOffset: a.tsval &- a.monotonic_ms, localTimestampOffset: b.tsval &- b.monotonic_ms)
+        ends.frontAckCeiling = a.rcv_nxt
+        ends.localAckCeiling = b.rcv_nxt
+        let (release, backendState) = (c.release, backend)
+        guard let slot = offload.beginSplice(ends, idleTimeout: front.idleTimeout, ended: { _, _ in
+            backendState.active.subtract(1, ordering: .relaxed)
+            release()
+        }) else {
+            counters.offloadDeclined.add(1, ordering: .relaxed)
+            return
+        }
+        counters.offloadBegun.add(1, ordering: .relaxed)
+        c.splice = PendingSplice(slot: slot, started: clock())
+        splicing.append(tag(of: c))
+    }
+
+    /// IP-O2–IP-O4, every millisecond while a splice is pending.
+    private func checkSplices(now: UInt64) {
+        var still: [UInt64] = []
+        for tag in splicing {
+            guard let c = connection(tag: tag), let p = c.splice else { continue }
+            var ackedA: UInt64 = 0, receivedA: UInt64 = 0, ackedB: UInt64 = 0, receivedB: UInt64 = 0
+            guard CSplice_tcp_progress(c.client, &ackedA, &receivedA) == 0,
+                  CSplice_tcp_progress(c.backend, &ackedB, &receivedB) == 0 else {
+                counters.offloadAbandoned.add(1, ordering: .relaxed)
+                close(c)
+                continue
+            }
+            if p.clientBoundary == nil {
+                // IP-O2: what reached the sockets by now is what they owe; later bytes are copies. (A segment
+                // the program let through just before its entries took effect may reach a socket a moment after
+                // this: its bytes are discarded, but the socket's acknowledgment is held below them, so their
+                // sender sends them again, and the program carries them.)
+                p.clientBoundary = receivedA
+                p.backendBoundary = receivedB
+                c.up.allowance = max(0, Int(receivedA) - c.clientFirst - c.up.taken)
+                c.down.allowance = max(0, Int(receivedB) - c.down.taken)
+                service(c)
+                guard c.splice != nil else { continue }
+            }
+            // What each socket owes its peer, in its own stream: the bytes that reached the other socket by the
+            // boundary, or all that came before its end of input (a FIN counts in bytes_received but is no byte
+            // to relay: the kernel carries the connection's end).
+            let shift = UInt64(c.firstCount - c.clientFirst)
+            let owedUp = shift + (c.up.eof ? UInt64(c.clientFirst + c.up.taken) : p.clientBoundary!)
+            let owedDown = c.down.eof ? UInt64(c.down.taken) : p.backendBoundary!
+            if c.up.allowance == 0 || c.up.eof, c.down.allowance == 0 || c.down.eof, c.up.fill == 0, c.down.fill == 0,
+               ackedB >= owedUp, ackedA >= owedDown {
+                handOff(c, p)  // IP-O3
+            } else if now &- p.started >= Self.spliceTimeout {
+                counters.offloadAbandoned.add(1, ordering: .relaxed)  // IP-O4
+                close(c)
+            } else {
+                still.append(tag)
+            }
+        }
+        splicing = still
+    }
+
+    /// IP-O3: the kernel carries the connection from now on; the thread lets go of it without a word to
+    /// either side. Its admission and route places stay taken until the splice ends (`ended`).
+    private func handOff(_ c: SplicedConnection, _ p: PendingSplice) {
+        front?.offload?.completeSplice(p.slot)
+        c.splice = nil
+        _ = CSplice_close_silently(c.client)
+        _ = CSplice_close_silently(c.backend)
+        recycle(c.up)
+        recycle(c.down)
+        if c.index >= 0 && c.index < table.count && table[c.index] === c {
+            table[c.index] = nil
+            generations[c.index] = (generations[c.index] &+ 1) & Self.generationMask
+            free.append(c.index)
+        }
+        held.subtract(1, ordering: .relaxed)
+        counters.offloaded.add(1, ordering: .relaxed)
+    }
+
     /// An empty pipe goes back to the pool; one with bytes left is closed.
     private func recycle(_ d: SpliceDirection) {
         guard d.readEnd >= 0 else { return }
@@ -917,6 +1081,10 @@ final class SpliceWorker: @unchecked Sendable {
     }
 
     private func close(_ c: SplicedConnection) {
+        if let p = c.splice, let offload = front?.offload {
+            offload.abandonSplice(p.slot)
+            c.splice = nil
+        }
         _ = CSplice_close(c.client)
         if c.backend >= 0 { _ = CSplice_close(c.backend) }
         if let o = c.opening { endAttempt(o) }

@@ -197,7 +197,7 @@ struct GatewayService: Service {
         var proxy: ProxyRunner?
         if configuration.proxy.enabled {
             do {
-                proxy = try await ProxyRunner.start(configuration.proxy, logger: logger)
+                proxy = try await ProxyRunner.start(configuration.proxy, offload: fastPath, logger: logger)
                 logger.info("proxy listening", metadata: ["listeners": "\(configuration.proxy.listeners.count)",
                                                           "routes": "\(configuration.proxy.routes.count)"])
             } catch {

@@ -12,10 +12,14 @@ struct ProxyRunner: Sendable {
     let group: MultiThreadedEventLoopGroup
 
     /// Binds the listeners of `[proxy]`.
-    static func start(_ p: GatewayConfiguration.Proxy, logger: Logger) async throws -> ProxyRunner {
+    static func start(_ p: GatewayConfiguration.Proxy, offload: (any ConnectionOffload)?, logger: Logger) async throws
+        -> ProxyRunner
+    {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         do {
-            let server = try ProxyServer(settings: settings(p), group: group, logger: logger)
+            var s = settings(p)
+            if p.offload { s.offload = offload }
+            let server = try ProxyServer(settings: s, group: group, logger: logger)
             try await server.start()
             return ProxyRunner(server: server, group: group)
         } catch {

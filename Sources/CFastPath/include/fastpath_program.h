@@ -2,7 +2,7 @@
 // the few bpf(2) commands the daemon needs to load it, give it its maps and attach it (shim.c).
 //
 // Why a shim and not libbpf: Debian 12's libbpf (1.1) predates tcx attachment and the BTF that today's clang
-// emits, and this program needs none of libbpf's object handling: four maps made by the daemon, one section,
+// emits, and this program needs none of libbpf's object handling: seven maps made by the daemon, one section,
 // and relocations resolved when the program is built. What is left is six bpf(2) commands.
 #ifndef FASTPATH_PROGRAM_H
 #define FASTPATH_PROGRAM_H
@@ -10,7 +10,10 @@
 #include "fastpath_shared.h"
 
 /// The maps the program names, in the order of its relocation table.
-enum fastpath_map { FASTPATH_MAP_OUT = 0, FASTPATH_MAP_IN, FASTPATH_MAP_CONFIG, FASTPATH_MAP_STATS, FASTPATH_MAP_COUNT };
+enum fastpath_map {
+    FASTPATH_MAP_OUT = 0, FASTPATH_MAP_IN, FASTPATH_MAP_CONFIG, FASTPATH_MAP_STATS,
+    FASTPATH_MAP_SPLICE4, FASTPATH_MAP_SPLICE6, FASTPATH_MAP_PAIRS, FASTPATH_MAP_COUNT
+};
 
 /// One instruction that loads a map's address: its index and which map.
 struct fastpath_relocation {
@@ -22,6 +25,11 @@ extern const unsigned int fastpath_instruction_count;
 extern const unsigned char fastpath_instructions[];
 extern const unsigned int fastpath_relocation_count;
 extern const struct fastpath_relocation fastpath_relocations[];
+/// The egress program (spliced proxy connections' own sockets while pending).
+extern const unsigned int fastpath_egress_instruction_count;
+extern const unsigned char fastpath_egress_instructions[];
+extern const unsigned int fastpath_egress_relocation_count;
+extern const struct fastpath_relocation fastpath_egress_relocations[];
 
 /// BPF map types the daemon creates.
 enum { FASTPATH_HASH = 1, FASTPATH_ARRAY = 2, FASTPATH_PERCPU_ARRAY = 6 };
@@ -29,12 +37,14 @@ enum { FASTPATH_HASH = 1, FASTPATH_ARRAY = 2, FASTPATH_PERCPU_ARRAY = 6 };
 /// Creates a map; returns its descriptor or -errno.
 int fastpath_map_create(unsigned int type, unsigned int key_size, unsigned int value_size, unsigned int max_entries,
                         const char *name);
-/// Loads the program with `maps` (FASTPATH_MAP_COUNT descriptors) patched in; returns its descriptor or
-/// -errno, with the verifier's log in `log` on failure.
-int fastpath_program_load(const int *maps, char *log, unsigned int log_size);
+/// Loads the ingress program (`egress` 0) or the egress one (1) with `maps` (FASTPATH_MAP_COUNT descriptors)
+/// patched in; returns its descriptor or -errno, with the verifier's log in `log` on failure.
+int fastpath_program_load(int egress, const int *maps, char *log, unsigned int log_size);
 /// Attaches `program` to the tcx ingress hook of `ifindex`; returns the link's descriptor (closing it detaches)
 /// or -errno.
 int fastpath_attach_ingress(int program, int ifindex);
+/// The same for the tcx egress hook.
+int fastpath_attach_egress(int program, int ifindex);
 /// Map element operations; 0 or -errno.
 int fastpath_map_update(int map, const void *key, const void *value, unsigned long long flags);
 int fastpath_map_delete(int map, const void *key);

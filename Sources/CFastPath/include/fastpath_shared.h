@@ -64,6 +64,46 @@ struct fp_config {
     __u8 class_value;
 };
 
+/// A proxied TCP connection spliced in the kernel, one direction: a packet that arrives with the key (struct
+/// fp_key4 from the IPv4 client, struct fp_key6 from the IPv6 backend) leaves as a packet of the other
+/// connection. Sequence numbers move by constant offsets (the proxy relays every byte once, in order, so a byte
+/// has one place in each connection's sequence space), windows are rescaled, timestamps move to the clock
+/// the receiver knows (the pair's learned offsets).
+struct fp_splice {
+    __u8 src6[16];      // client → backend: the proxy's IPv6 address of the backend connection
+    __u8 dst6[16];      // client → backend: the backend
+    __be32 src4;        // backend → client: the proxy's IPv4 address the client connected to
+    __be32 dst4;        // backend → client: the client
+    __be16 sport;       // the new source port
+    __be16 dport;       // the new destination port
+    __u32 seq_delta;    // added to the sequence number
+    __u32 ack_delta;    // added to the acknowledgment number and to SACK edges
+    __u32 ts_offset;    // the receiver-side socket's timestamp offset: its TSval = monotonic ms + ts_offset
+    __u8 ws_in;         // the sender's window scale (window field << ws_in = bytes)
+    __u8 ws_out;        // the scale the receiver applies (bytes >> ws_out = window field)
+    __u8 dir;           // 0: client → backend, 1: backend → client (index into the pair's arrays)
+    __u8 pending;       // 1: the proxy's socket still gets a copy of each segment (it finishes what it owes)
+    __u8 egress;        // 1: the key is a proxy socket's own segments leaving (the egress program's entry):
+                        //    while pending, its pure ACKs are dropped and its acknowledgment number is held
+                        //    at `ack_ceiling`, so it never acknowledges a segment only the other end got
+    __u8 pad[3];
+    __u32 ack_ceiling;
+    __u32 slot;         // the pair's index in fp_pair_map
+};
+
+/// What both directions of a spliced connection share (an array slot the daemon hands out). Only the program
+/// writes it while the splice lives (the daemon zeroes it before and after), so nothing it learned is lost.
+struct fp_splice_pair {
+    __u64 ts[2];        // per direction: bit 32 set once learned; low 32 bits added to the sender's TSvals
+    __u32 closing;      // FP_SPLICE_* bits, as seen
+    __u32 pad;
+    struct fp_use use[2];
+};
+
+/// What the program saw of a spliced connection's end. TAKEN: a SYN on its addresses (a new connection):
+/// from then on its segments go to the stack, and the daemon removes the entries.
+enum { FP_SPLICE_FIN_CLIENT = 1, FP_SPLICE_FIN_BACKEND = 2, FP_SPLICE_RST = 4, FP_SPLICE_TAKEN = 8 };
+
 /// Counters of the per-CPU statistics map, one index each.
 enum fp_stat {
     FP_STAT_OUT_PACKETS = 0,  // IPv6 → IPv4 segments carried
@@ -71,6 +111,11 @@ enum fp_stat {
     FP_STAT_IN_PACKETS,       // IPv4 → IPv6 segments carried
     FP_STAT_IN_BYTES,
     FP_STAT_PASSED,           // packets of a known flow handed to the slow path (flags, size, no route)
+    FP_STAT_SPLICE_C2B_PACKETS,  // spliced proxy connections: client → backend segments carried
+    FP_STAT_SPLICE_C2B_BYTES,
+    FP_STAT_SPLICE_B2C_PACKETS,  // backend → client
+    FP_STAT_SPLICE_B2C_BYTES,
+    FP_STAT_SPLICE_DROPPED,      // segments of a spliced connection that could not be carried (too big, no route)
     FP_STAT_COUNT
 };
 

@@ -67,4 +67,28 @@ ssize_t CSplice_recv(int fd, uint8_t *bytes, size_t len);
 /// Turns input events of a level-triggered `fd` (added with CSplice_epoll_add_level) on or off.
 int CSplice_epoll_input(int epfd, int fd, uint64_t data, int on);
 
+/// What the offload to the kernel needs to know of one TCP connection (CSplice_tcp_state).
+typedef struct {
+    uint32_t write_seq;       // the sequence number after the last byte written (repair-mode TCP_QUEUE_SEQ)
+    uint32_t rcv_nxt;         // the sequence number the connection expects next
+    uint64_t bytes_received;  // in order received bytes (rcv_nxt - irs - 1, from TCP_INFO in the same instant)
+    uint64_t bytes_acked;     // bytes the peer acknowledged (snd_una - iss - 1)
+    uint32_t tsval;           // the connection's TSval now (TCP_TIMESTAMP)
+    uint32_t monotonic_ms;    // CLOCK_MONOTONIC in ms, read beside tsval (the kernel's TCP clock)
+    uint8_t snd_wscale;       // the peer's window scale
+    uint8_t rcv_wscale;       // this side's window scale
+    uint8_t options;          // TCPI_OPT_* (1 timestamps, 2 SACK, 4 window scaling, 8 ECN)
+    uint8_t state;            // TCP_ESTABLISHED is 1
+} CSplice_tcp_snapshot;
+
+/// Fills `s` for `fd` (needs CAP_NET_ADMIN for the repair-mode sequence numbers): 0 or -errno.
+int CSplice_tcp_state(int fd, CSplice_tcp_snapshot *s);
+/// TCP_INFO's bytes_acked and rcv_nxt-consistent bytes_received only: 0 or -errno.
+int CSplice_tcp_progress(int fd, uint64_t *bytes_acked, uint64_t *bytes_received);
+/// Closes `fd` without a FIN or a reset reaching the peer (TCP_REPAIR first): the connection goes on
+/// elsewhere. 0 or -errno (then it was closed the ordinary way).
+int CSplice_close_silently(int fd);
+/// TCP_MAXSEG on `fd` (a listening socket: the MSS its connections announce): 0 or -errno.
+int CSplice_set_mss(int fd, int mss);
+
 #endif

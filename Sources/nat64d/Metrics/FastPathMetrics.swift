@@ -27,6 +27,29 @@ extension MetricsExporter {
                            "New sessions lost to a full ring or wait queue (left on the TUN)."),
             Sample.counter("nat64d_fastpath_refreshes_total", f.refreshes,
                            "Session lifetimes refreshed from the kernel program's stamps."),
+        ] + spliceSamples(f.splice)
+    }
+
+    /// Proxied connections the kernel carries (`[proxy] offload`, FastPath+Splice.swift).
+    static func spliceSamples(_ s: SpliceStatus) -> [Sample] {
+        let states = "Proxied connections spliced in the kernel now, by state (pending: the proxy's sockets still finish)."
+        let events = "Proxied connections handed to the kernel, by event (full: no slot, left on the relay)."
+        let packets = "Segments of spliced proxy connections the kernel program carried, by direction."
+        let bytes = "Bytes (IP headers included) of spliced proxy connections the kernel program carried, by direction."
+        return [
+            Sample.gauge("nat64d_fastpath_splices", s.active - s.pending, states, [("state", "carried")]),
+            Sample.gauge("nat64d_fastpath_splices", s.pending, states, [("state", "pending")]),
+            Sample.counter("nat64d_fastpath_splice_events_total", s.begun, events, [("event", "begun")]),
+            Sample.counter("nat64d_fastpath_splice_events_total", s.completed, events, [("event", "completed")]),
+            Sample.counter("nat64d_fastpath_splice_events_total", s.abandoned, events, [("event", "abandoned")]),
+            Sample.counter("nat64d_fastpath_splice_events_total", s.ended, events, [("event", "ended")]),
+            Sample.counter("nat64d_fastpath_splice_events_total", s.full, events, [("event", "full")]),
+            Sample.counter("nat64d_fastpath_splice_packets_total", s.packetsToBackend, packets, [("direction", "to-backend")]),
+            Sample.counter("nat64d_fastpath_splice_packets_total", s.packetsToClient, packets, [("direction", "to-client")]),
+            Sample.counter("nat64d_fastpath_splice_bytes_total", s.bytesToBackend, bytes, [("direction", "to-backend")]),
+            Sample.counter("nat64d_fastpath_splice_bytes_total", s.bytesToClient, bytes, [("direction", "to-client")]),
+            Sample.counter("nat64d_fastpath_splice_dropped_total", s.dropped,
+                           "Segments of spliced proxy connections the kernel program could not carry (too big, no route)."),
         ]
     }
 }
