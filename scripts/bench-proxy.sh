@@ -24,7 +24,10 @@
 #     `forward-fastpath` to 192.0.2.2:5201 on a second nat64d (its own TUN, prefix 2001:db8:46::/96) with
 #     [fast-path] on the gateway's two links, started for its measurement and stopped after it, so the tc
 #     program is attached during no other variant. The report gives the share of the upload's bytes the
-#     program carried (its 4to6 bytes, IPv6 headers included, over iperf3's bytes sent).
+#     program carried (its 4to6 bytes, IPv6 headers included, over iperf3's bytes sent);
+#   bulk through the proxy with its connections handed to the kernel ([proxy] offload): `offload` to
+#     198.51.100.1:35201 on a third nat64d (its own TUN, prefix 2001:db8:47::/96, the fast path on both links),
+#     started for its measurement and stopped after it, with the share of the upload the kernel carried.
 # Medians over the rounds are reported with ratios to HAProxy (and to direct and routed for bulk); for bulk also
 # the machine's busy CPU time per GB sent (all cores, stolen time excluded: steadier than Gbit/s on a shared
 # host). `uptime` and the share of CPU time stolen by the hypervisor are recorded: the machine may be shared
@@ -210,6 +213,43 @@ stop_forward_fastpath() {
     FP_PID=
 }
 
+# The third nat64d, for `offload`: the proxy with [proxy] offload (connections handed to the kernel once routed)
+# on its own port of the shared address, the fast path on both links, its own TUN, prefix and control socket.
+# Started per measurement too, so its tc programs are attached during no other variant.
+OFF_SOCKET=$D/offload.sock
+NAT64D_TUN=nat64po NAT64_PREFIX=2001:db8:47::/96 POOL4_ADDR=192.0.2.3 NAT64D_FAST_PATH=1 \
+    netns_nat64d_config_head >"$D/nat64d-offload.toml"
+cat >>"$D/nat64d-offload.toml" <<EOF
+
+[control]
+socket = "$OFF_SOCKET"
+
+[proxy]
+offload = true
+
+[proxy.listeners.bulk]
+listen = ["$SHARED4:35201"]
+mode = "tcp"
+route = "iperf"
+
+[proxy.routes.iperf]
+backends = ["[$A6]:5201"]
+EOF
+[[ $ONLY == tls ]] || "$NAT64D" check-config "$D/nat64d-offload.toml" >/dev/null
+off_metric() { # SERIES of the offload instance's `ctl stats --json` metrics, 0 when absent
+    fwd_ctl "$OFF_SOCKET" stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["metrics"].get(sys.argv[1], 0))' "$1"
+}
+OFF_PID=
+start_offload() {
+    netns_start_bg "$NS_GW" nat64d-offload "$NAT64D" run --config "$D/nat64d-offload.toml"
+    OFF_PID=$NETNS_LAST_PID
+    netns_wait_until 20 fwd_ctl "$OFF_SOCKET" proxy --json >/dev/null || { log "offload: nat64d not ready"; netns_show_log nat64d-offload 20; return 1; }
+}
+stop_offload() {
+    [[ -n $OFF_PID ]] && netns_stop_pid "$OFF_PID" 10
+    OFF_PID=
+}
+
 cat >"$D/haproxy.cfg" <<EOF
 global
     maxconn 8000
@@ -302,9 +342,9 @@ declare -A RESULTS
 TLS_NAMES=(nat64d haproxy)
 TLS_PORTS=(443 1443)
 if ((HAVE_SNIPROXY)); then TLS_NAMES+=(sniproxy); TLS_PORTS+=(2443); fi
-BULK_NAMES=(nat64d haproxy splice direct routed forward forward-fastpath)
+BULK_NAMES=(nat64d haproxy splice direct routed forward forward-fastpath offload)
 BULK_TARGETS=("$NS_CLIENT $SHARED4 5201" "$NS_CLIENT $SHARED4 15201" "$NS_CLIENT $SHARED4 25201" "$NS_GW $A6 5201"
-    "$NS_R6 $A6 5201" "$NS_CLIENT $FWD_POOL4 5201" "$NS_CLIENT $FWD_FP_POOL4 5201")
+    "$NS_R6 $A6 5201" "$NS_CLIENT $FWD_POOL4 5201" "$NS_CLIENT $FWD_FP_POOL4 5201" "$NS_CLIENT $SHARED4 35201")
 [[ $ONLY == bulk ]] && TLS_NAMES=()
 [[ $ONLY == tls ]] && BULK_NAMES=()
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -329,6 +369,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
             start_forward_fastpath || { stop_forward_fastpath; RESULTS[bulk-forward-fastpath]+="0 "; continue; }
             fp0=$(fp_metric 'nat64d_fastpath_bytes_total{direction="4to6"}' || echo 0)
         fi
+        if [[ ${BULK_NAMES[i]} == offload ]]; then
+            start_offload || { stop_offload; RESULTS[bulk-offload]+="0 "; continue; }
+            of0=$(off_metric 'nat64d_fastpath_splice_bytes_total{direction="to-backend"}' || echo 0)
+        fi
         read -r g bytes cpu <<<"$(iperf_gbit "$ns" "$addr" "$port")"
         RESULTS[bulk-${BULK_NAMES[i]}]+="$g "
         RESULTS[cpu-${BULK_NAMES[i]}]+="$cpu "
@@ -340,6 +384,14 @@ for ((round = 1; round <= ROUNDS; round++)); do
             RESULTS[fp-share]+="$share "
             log "round $round: forward-fastpath: the program carried $(((fp1 - fp0) >> 20)) MiB 4to6 of iperf3's $((bytes >> 20)) MiB ($share %)"
             stop_forward_fastpath
+        fi
+        if [[ ${BULK_NAMES[i]} == offload ]]; then
+            of1=$(off_metric 'nat64d_fastpath_splice_bytes_total{direction="to-backend"}' || echo 0)
+            [[ $of0 =~ ^[0-9]+$ && $of1 =~ ^[0-9]+$ ]] || of0=0 of1=0
+            share=$(awk -v a=$((of1 - of0)) -v b="$bytes" 'BEGIN { printf "%.0f", (b > 0 ? 100 * a / b : 0) }')
+            RESULTS[off-share]+="$share "
+            log "round $round: offload: the kernel carried $(((of1 - of0) >> 20)) MiB to the backend of iperf3's $((bytes >> 20)) MiB ($share %)"
+            stop_offload
         fi
     done
 done
@@ -398,6 +450,7 @@ tls_table() { # KEY TITLE: one HTTPS table (median, each round, ratio to HAProxy
         if [[ -n ${RESULTS[fp-share]:-} ]]; then
             echo
             echo "forward-fastpath: share of the upload's bytes the tc program carried, each round: ${RESULTS[fp-share]% } (%; its byte count includes IPv6 headers)."
+            echo "offload: share of the upload's bytes the kernel carried (spliced), each round: ${RESULTS[off-share]:-} (%; its byte count includes IPv6 headers)."
         fi
     fi
 } | tee "$D/result.md"

@@ -144,8 +144,11 @@ public final class FastPath: Sendable {
         let inbound = try map(hash, MemoryLayout<fp_key4>.size, MemoryLayout<fp_in>.size, maxFlows, "nat64d_fp_in")
         let config = try map(UInt32(FASTPATH_ARRAY), 4, MemoryLayout<fp_config>.size, 1, "nat64d_fp_cfg")
         let stats = try map(UInt32(FASTPATH_PERCPU_ARRAY), 4, 8, Int(FP_STAT_COUNT.rawValue), "nat64d_fp_stats")
-        let splice4 = try map(hash, MemoryLayout<fp_key4>.size, MemoryLayout<fp_splice>.size, maxFlows, "nat64d_fp_sp4")
-        let splice6 = try map(hash, MemoryLayout<fp_key6>.size, MemoryLayout<fp_splice>.size, maxFlows, "nat64d_fp_sp6")
+        // Two entries each per splice: the direction into the proxy, and the hold on the proxy's own socket.
+        let splice4 = try map(hash, MemoryLayout<fp_key4>.size, MemoryLayout<fp_splice>.size, 2 * maxFlows,
+                              "nat64d_fp_sp4")
+        let splice6 = try map(hash, MemoryLayout<fp_key6>.size, MemoryLayout<fp_splice>.size, 2 * maxFlows,
+                              "nat64d_fp_sp6")
         let pairs = try map(UInt32(FASTPATH_ARRAY), 4, MemoryLayout<fp_splice_pair>.size, maxFlows, "nat64d_fp_pairs")
         maps = Maps(out: out, inbound: inbound, config: config, stats: stats, splice4: splice4, splice6: splice6,
                     pairs: pairs)

@@ -91,15 +91,19 @@ extension GatewayConfiguration {
                 }
             }
         }
+        // The fast path's route lookups (bpf_fib_lookup) fail on an interface without forwarding, so its flows,
+        // and the proxy's spliced connections, would never be carried.
+        let alsoFastPath = fastPath.enabled
+            ? "; the in-kernel fast path" + (proxy.offload ? " and the proxy's offload" : "") + " need it too" : ""
         if forwarding.ipv6 == false {
             out.append(ConfigWarning(key: "net.ipv6.conf.all.forwarding", message: "IPv6 forwarding is off in this "
-                + "network namespace, so packets of the IPv6 hosts never reach the TUN device; run "
+                + "network namespace, so packets of the IPv6 hosts never reach the TUN device\(alsoFastPath); run "
                 + "sysctl -w net.ipv6.conf.all.forwarding=1 (and set it in /etc/sysctl.d)"))
         }
         if forwarding.ipv4 == false {
             out.append(ConfigWarning(key: "net.ipv4.ip_forward", message: "IPv4 forwarding is off in this network "
-                + "namespace, so translated packets never leave the gateway; run sysctl -w net.ipv4.ip_forward=1 "
-                + "(and set it in /etc/sysctl.d)"))
+                + "namespace, so translated packets never leave the gateway\(alsoFastPath); run "
+                + "sysctl -w net.ipv4.ip_forward=1 (and set it in /etc/sysctl.d)"))
         }
         return out
     }

@@ -896,8 +896,10 @@ final class SpliceWorker: @unchecked Sendable {
         while true {
             var moved = false
             if hold, d.allowance == 0, !d.eof, d.readable {
+                guard budget > 0 else { return true }  // IP-S12: copies keep coming at the sender's rate
                 let n = scratch.withUnsafeMutableBufferPointer { CSplice_recv(source, $0.baseAddress!, $0.count) }
                 if n > 0 {
+                    budget -= n
                     moved = true
                 } else if n == 0 {
                     d.eof = true

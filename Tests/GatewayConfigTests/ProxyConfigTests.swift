@@ -141,6 +141,18 @@ import Testing
         #expect(errors(sites + "\nfoo = 1").first?.contains("unknown key `proxy.routes.ssh.foo`") == true)
     }
 
+    /// IP-O1: `offload` is off by default, read when set, and refused (with its line and the fix) unless the
+    /// in-kernel fast path runs, since the fast path's programs carry the spliced connections.
+    @Test func IPO1_offloadNeedsTheFastPath() throws {
+        #expect(try GatewayConfiguration.parse(minimal(plus: sites), file: "t.toml").proxy.offload == false)
+        let on = sites.replacing("[proxy]\n", with: "[proxy]\noffload = true\n")
+        let config = try GatewayConfiguration.parse(minimal(plus: on + "\n[fast-path]\ninterfaces = [\"eth0\"]\n"),
+                                                    file: "t.toml")
+        #expect(config.proxy.offload)
+        // The extra text starts on line 8: [proxy], then offload on line 9.
+        expectConfigError(minimal(plus: on), line: 9, mentioning: ["proxy.offload", "[fast-path] interfaces", "offload = false"])
+    }
+
     /// The README's complete example (three sites and an SSH forward) is a valid configuration.
     @Test func readmeExampleIsValid() throws {
         var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
