@@ -13,7 +13,8 @@ fi
 # The suites after the unit tests, in order; each prints `N passed, N failed` as its last line. An entry is
 # [VAR=value ...] SCRIPT [ARGUMENTS ...]: the main suite runs with TUN offload and two queues (the netns
 # default), again without offload on a single queue, and again with the in-kernel fast path on (the port
-# forward suite too), and the proxy suite again with its connections handed to the kernel ([proxy] offload);
+# forward suite too), and the proxy suite twice more with its connections handed to the kernel ([proxy]
+# offload): each as soon as it is routed, and each once it has moved 64 KiB;
 # the fuzz replay runs the fuzz targets' seeds and past finds (scripts/fuzz.sh) without fuzzing.
 NETNS_SUITES=(
     "scripts/fuzz.sh --replay"
@@ -29,6 +30,7 @@ NETNS_SUITES=(
     scripts/privilege-test.sh
     scripts/netns-proxy-test.sh
     "NAT64D_PROXY_OFFLOAD=1 scripts/netns-proxy-test.sh"
+    "NAT64D_PROXY_OFFLOAD=1 NAT64D_PROXY_OFFLOAD_AFTER=65536 scripts/netns-proxy-test.sh"
     scripts/netns-forward-test.sh
     "NAT64D_FAST_PATH=1 scripts/netns-forward-test.sh"
     scripts/netns-ra-test.sh

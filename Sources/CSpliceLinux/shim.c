@@ -244,7 +244,10 @@ int CSplice_tcp_progress(int fd, uint64_t *bytes_acked, uint64_t *bytes_received
     int r = tcp_info_more(fd, &info);
     if (r != 0) return r;
     *bytes_acked = info.bytes_acked;
-    *bytes_received = info.bytes_received;
+    // After the peer's FIN (these states), rcv_nxt, and so bytes_received, counts it as one more.
+    int fin = info.base.tcpi_state == TCP_CLOSE_WAIT || info.base.tcpi_state == TCP_LAST_ACK ||
+              info.base.tcpi_state == TCP_CLOSING || info.base.tcpi_state == TCP_TIME_WAIT;
+    *bytes_received = info.bytes_received - (fin && info.bytes_received > 0 ? 1 : 0);
     return 0;
 }
 

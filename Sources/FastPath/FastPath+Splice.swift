@@ -50,6 +50,10 @@ public struct SpliceEnds: Sendable {
     /// acknowledgments are held there (fastpath.bpf.c, splice_hold).
     public var frontAckCeiling: UInt32 = 0
     public var localAckCeiling: UInt32 = 0
+    /// How far each proxy socket had written when the splice began (its write_seq): the copies it gets
+    /// acknowledge no more than it has sent (fastpath.bpf.c, splice_copy).
+    public var frontSent: UInt32 = 0
+    public var localSent: UInt32 = 0
 
     public init(client: IPv4Address, clientPort: UInt16, front: IPv4Address, frontPort: UInt16, local: IPv6Address,
                 localPort: UInt16, backend: IPv6Address, backendPort: UInt16, clientToBackend: UInt32,
@@ -174,10 +178,12 @@ extension FastPath {
         holdFront.egress = 1
         holdFront.pending = 1
         holdFront.ack_ceiling = ends.frontAckCeiling
+        holdFront.sent = ends.frontSent
         var holdLocal = fp_splice()
         holdLocal.egress = 1
         holdLocal.pending = 1
         holdLocal.ack_ceiling = ends.localAckCeiling
+        holdLocal.sent = ends.localSent
         return splices.state.withLock { s -> Int? in
             guard let slot = s.free.popLast() else {
                 s.full &+= 1

@@ -30,6 +30,9 @@ extension GatewayConfiguration {
         /// Hand routed connections from IPv4 clients to the in-kernel fast path once their first bytes are
         /// written (key `offload`; needs `[fast-path] interfaces`). Default false.
         public var offload = false
+        /// Bytes a connection moves through the relay (both ways) before it is handed over (key
+        /// `offload-after`); 0: as soon as its first bytes are written. Default 262144.
+        public var offloadAfterBytes = 262_144
         /// The `[proxy.listeners.NAME]` sections, in file order.
         public var listeners: [ProxyListener] = []
         /// The `[proxy.routes.NAME]` sections, in file order.
@@ -88,7 +91,7 @@ extension GatewayConfiguration {
 extension ConfigReader {
     static let proxyKeys = ["enabled", "max-connections", "max-connections-per-client", "handshake-timeout-ms",
                             "max-handshake-bytes", "connect-timeout-ms", "idle-timeout", "down-time",
-                            "health-check-interval-ms", "offload"]
+                            "health-check-interval-ms", "offload", "offload-after"]
     static let proxySubsections = ["listeners", "routes"]
     static let proxyListenerKeys = ["listen", "mode", "routes", "default-route", "route"]
     static let proxyRouteKeys = ["names", "backends", "balance", "proxy-protocol", "forwarded", "max-connections"]
@@ -102,6 +105,9 @@ extension ConfigReader {
         var p = GatewayConfiguration.Proxy()
         let enabled = boolean(s, "enabled", default: s.table != nil)
         let offload = boolean(s, "offload", default: false)
+        let offloadAfter = integer(s, "offload-after", default: p.offloadAfterBytes,
+                                   IntegerRule(range: 0...(1 << 30), unit: " bytes",
+                                               reason: " (0 hands a connection over as soon as it is routed)"))
         if offload == true, let fastPath, !fastPath.enabled {
             fail(s["offload"]?.line ?? s.line, .conflict, "proxy.offload = true hands connections to the in-kernel "
                 + "fast path, which is off; add [fast-path] interfaces = [\"eth0\", ...] (the interfaces where "
@@ -127,11 +133,12 @@ extension ConfigReader {
         var defined: [String] = []
         if case .table(let table)? = s["routes"]?.value.kind { defined = table.entries.map(\.key) }
         let listeners = readProxyListeners(s, defined: defined)
-        guard let enabled, let offload, let maxConnections, let perClient, let handshake, let maxBytes, let connect,
+        guard let enabled, let offload, let offloadAfter, let maxConnections, let perClient, let handshake, let maxBytes, let connect,
               let idle, let down, let interval, let routes, let listeners
         else { return nil }
         p.enabled = enabled
         p.offload = offload
+        p.offloadAfterBytes = offloadAfter
         p.maxConnections = maxConnections
         p.maxConnectionsPerClient = perClient
         p.handshakeTimeoutMilliseconds = handshake

@@ -11,11 +11,13 @@
 // relay or straight through the kernel, and the two paths may overlap.
 //
 // Rules (IP-O*, tested by scripts/netns-proxy-test.sh with NAT64D_PROXY_OFFLOAD=1):
-//   IP-O1 only a connection from an IPv4 client (the IPv6 side is always the backend) whose two TCP connections
-//         agree on timestamps and SACK is offloaded; the others stay on the relay (counted offload-declined),
+//   IP-O1 a connection is handed over once it has moved `offload-after` bytes through the relay, both ways
+//         together (default 256 KiB, so short exchanges never pay for it; 0: as soon as its first bytes are
+//         written), and only one from an IPv4 client (the IPv6 side is always the backend) whose two TCP
+//         connections agree on timestamps and SACK; the others stay on the relay (counted offload-declined),
 //         as do all when the kernel's table is full.
 //   IP-O2 while the splice is pending, the relay goes on moving what only its sockets received (the bytes
-//         that reached them before the program carried their segments, measured right after it began) and
+//         that reached them before the program carried their segments, measured 2 ms after it began) and
 //         discards the copies that came after; the sockets' own acknowledgments are held back by the program
 //         at what they had received when it began.
 //   IP-O3 the splice completes once each socket's peer has acknowledged everything that socket owed: the

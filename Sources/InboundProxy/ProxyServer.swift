@@ -47,6 +47,9 @@ public struct ProxySettings: Sendable {
     public var relayThreads = System.coreCount
     /// Hands routed connections to the kernel (Offload.swift); nil: off. Only with the splice relay.
     public var offload: (any ConnectionOffload)? = nil
+    /// Bytes a connection moves on the relay (both ways together) before it is handed over; 0: as soon as its
+    /// first bytes are written. Short exchanges then never pay for a hand-over.
+    public var offloadAfter = 256 * 1024
 
     public init(listeners: [ListenerConfiguration], routes: [RouteConfiguration]) {
         self.listeners = listeners
@@ -129,6 +132,7 @@ public final class ProxyServer: Sendable {
                 handshakeTimeout: UInt64(settings.handshakeTimeout.nanoseconds), acceptErrors: counters.acceptErrors,
                 logger: logger)
             front.offload = settings.offload
+            front.offloadAfter = settings.offloadAfter
             front.idleTimeout = UInt64(settings.idleTimeout.nanoseconds)
             try splice.listen(settings.listeners, front: front)
             if splice.start() {

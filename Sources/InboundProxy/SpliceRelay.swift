@@ -152,8 +152,9 @@ final class SplicedConnection {
     /// the client's own.
     var firstCount = 0
     var clientFirst = 0
-    /// Set while the kernel's splice of this connection is pending (Offload.swift).
+    /// Set while the kernel's splice of this connection is pending (Offload.swift), and once it was tried.
     var splice: PendingSplice?
+    var spliceTried = false
     /// The handshake or connect deadline (the proxy's clock), and whether it is on the thread's list.
     var deadline: UInt64 = 0
     var watched = false
@@ -204,6 +205,8 @@ struct FrontSettings: @unchecked Sendable {
     var offload: (any ConnectionOffload)? = nil
     /// The proxy's idle timeout, for offloaded connections.
     var idleTimeout: UInt64 = 0
+    /// Bytes a connection moves (both ways) on the relay before it is handed over; 0: at once.
+    var offloadAfter = 0
 }
 
 /// A listener address that could not be bound.
@@ -847,7 +850,7 @@ final class SpliceWorker: @unchecked Sendable {
         c.up.readable = true  // input events that came while connecting were not acted on
         c.down.readable = true
         counters.spliced.add(1, ordering: .relaxed)
-        if front?.offload != nil { beginSplice(c, o) }
+        if let front, front.offload != nil, front.offloadAfter == 0 { beginSplice(c) }
         service(c)
     }
 
@@ -882,6 +885,13 @@ final class SpliceWorker: @unchecked Sendable {
         if budget != sliceBytes { c.lastActive = clock() }
         if !downOK || (c.up.done && c.down.done) {
             close(c)
+        } else if !hold, !c.spliceTried, let front, front.offload != nil,
+                  c.up.delivered + c.down.delivered >= front.offloadAfter {
+            beginSplice(c)  // IP-O1: a connection that has moved `offload-after` bytes
+            if budget <= 0 && !c.queued {
+                c.queued = true
+                ready.append(c.index)
+            }
         } else if budget <= 0 && !c.queued {
             c.queued = true
             ready.append(c.index)
@@ -960,14 +970,18 @@ final class SpliceWorker: @unchecked Sendable {
 
     // MARK: Offload (Offload.swift, IP-O1–IP-O4)
 
-    /// How long a splice may stay pending (IP-O4).
+    /// How long a splice may stay pending (IP-O4), and how long after it began the sockets' boundary is taken
+    /// (IP-O2): segments the program let through just before its entries took effect can still be on their way
+    /// up the stack for a moment.
     static let spliceTimeout: UInt64 = 3_000_000_000
+    static let spliceGrace: UInt64 = 2_000_000
 
     /// IP-O1: hands the connection to the kernel if it can go; otherwise it stays on the relay (counted).
-    private func beginSplice(_ c: SplicedConnection, _ o: BackendOpening) {
-        guard let front, let offload = front.offload else { return }
+    private func beginSplice(_ c: SplicedConnection) {
+        guard let front, let offload = front.offload, !c.spliceTried else { return }
+        c.spliceTried = true
         guard case .v4(let client)? = c.clientEnd?.address, case .v4(let frontAddress)? = c.frontEnd?.address,
-              let backend = o.backend, case .v6(let backendAddress) = backend.endpoint.address,
+              let backend = c.backendState, case .v6(let backendAddress) = backend.endpoint.address,
               let local = IPEndpoint(localOf: c.backend), case .v6(let localAddress) = local.address,
               !c.up.eof, !c.down.eof
         else {
@@ -997,6 +1011,8 @@ final class SpliceWorker: @unchecked Sendable {
             frontTimestampOffset: a.tsval &- a.monotonic_ms, localTimestampOffset: b.tsval &- b.monotonic_ms)
         ends.frontAckCeiling = a.rcv_nxt
         ends.localAckCeiling = b.rcv_nxt
+        ends.frontSent = a.write_seq
+        ends.localSent = b.write_seq
         let (release, backendState) = (c.release, backend)
         guard let slot = offload.beginSplice(ends, idleTimeout: front.idleTimeout, ended: { _, _ in
             backendState.active.subtract(1, ordering: .relaxed)
@@ -1015,6 +1031,10 @@ final class SpliceWorker: @unchecked Sendable {
         var still: [UInt64] = []
         for tag in splicing {
             guard let c = connection(tag: tag), let p = c.splice else { continue }
+            guard p.clientBoundary != nil || now &- p.started >= Self.spliceGrace else {
+                still.append(tag)
+                continue
+            }
             var ackedA: UInt64 = 0, receivedA: UInt64 = 0, ackedB: UInt64 = 0, receivedB: UInt64 = 0
             guard CSplice_tcp_progress(c.client, &ackedA, &receivedA) == 0,
                   CSplice_tcp_progress(c.backend, &ackedB, &receivedB) == 0 else {
@@ -1023,10 +1043,10 @@ final class SpliceWorker: @unchecked Sendable {
                 continue
             }
             if p.clientBoundary == nil {
-                // IP-O2: what reached the sockets by now is what they owe; later bytes are copies. (A segment
-                // the program let through just before its entries took effect may reach a socket a moment after
-                // this: its bytes are discarded, but the socket's acknowledgment is held below them, so their
-                // sender sends them again, and the program carries them.)
+                // IP-O2: what reached the sockets by now is what they owe; later bytes are copies. (Should a
+                // segment the program let through before its entries took effect reach a socket even later, its
+                // bytes are discarded, but the socket's acknowledgment is held below them, so their sender sends
+                // them again after its timeout, and the program carries them.)
                 p.clientBoundary = receivedA
                 p.backendBoundary = receivedB
                 c.up.allowance = max(0, Int(receivedA) - c.clientFirst - c.up.taken)

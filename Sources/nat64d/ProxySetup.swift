@@ -18,7 +18,10 @@ struct ProxyRunner: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         do {
             var s = settings(p)
-            if p.offload { s.offload = offload }
+            if p.offload {
+                s.offload = offload
+                s.offloadAfter = p.offloadAfterBytes
+            }
             let server = try ProxyServer(settings: s, group: group, logger: logger)
             try await server.start()
             return ProxyRunner(server: server, group: group)

@@ -31,6 +31,8 @@ private func ends(port: UInt16 = 40000) -> SpliceEnds {
         localScale: 8, backendScale: 6, frontTimestampOffset: 11, localTimestampOffset: 22)
     e.frontAckCeiling = 5000
     e.localAckCeiling = 6000
+    e.frontSent = 7000
+    e.localSent = 8000
     return e
 }
 
@@ -96,8 +98,8 @@ struct SpliceTests {
         // The holds on the proxy's own sockets (egress), at what each had received.
         let holdFront = try #require(lookup4(f, toClient))
         let holdLocal = try #require(lookup6(f, toBackend))
-        #expect(holdFront.egress == 1 && holdFront.pending == 1 && holdFront.ack_ceiling == 5000)
-        #expect(holdLocal.egress == 1 && holdLocal.pending == 1 && holdLocal.ack_ceiling == 6000)
+        #expect(holdFront.egress == 1 && holdFront.pending == 1 && holdFront.ack_ceiling == 5000 && holdFront.sent == 7000)
+        #expect(holdLocal.egress == 1 && holdLocal.pending == 1 && holdLocal.ack_ceiling == 6000 && holdLocal.sent == 8000)
         #expect(f.status.splice.active == 1 && f.status.splice.pending == 1 && f.status.splice.begun == 1)
     }
 

@@ -149,8 +149,16 @@ import Testing
         let config = try GatewayConfiguration.parse(minimal(plus: on + "\n[fast-path]\ninterfaces = [\"eth0\"]\n"),
                                                     file: "t.toml")
         #expect(config.proxy.offload)
+        #expect(config.proxy.offloadAfterBytes == 262_144, "short exchanges stay on the relay by default")
+        let soon = try GatewayConfiguration.parse(
+            minimal(plus: on.replacing("offload = true\n", with: "offload = true\noffload-after = 0\n")
+                + "\n[fast-path]\ninterfaces = [\"eth0\"]\n"), file: "t.toml")
+        #expect(soon.proxy.offloadAfterBytes == 0)
         // The extra text starts on line 8: [proxy], then offload on line 9.
         expectConfigError(minimal(plus: on), line: 9, mentioning: ["proxy.offload", "[fast-path] interfaces", "offload = false"])
+        expectConfigError(minimal(plus: on.replacing("offload = true\n", with: "offload = true\noffload-after = -1\n")
+                                  + "\n[fast-path]\ninterfaces = [\"eth0\"]\n"),
+                          line: 10, mentioning: ["offload-after", "0 hands a connection over"])
     }
 
     /// The README's complete example (three sites and an SSH forward) is a valid configuration.

@@ -407,25 +407,43 @@ INLINE int splice_cannot(struct fp_splice *s) {
     return TC_ACT_SHOT;
 }
 
-// While pending, the proxy's socket gets a copy of the segment as it arrived.
-INLINE void splice_copy(struct __sk_buff *skb, struct fp_splice *s) {
+// While pending, the proxy's socket gets a copy of the segment as it arrived, but for its acknowledgment: the
+// peer acknowledges what the program carried to it too, which the socket never sent, and a socket drops a
+// segment that acknowledges unsent data (ACKs included). So the copy acknowledges at most what the socket has
+// sent (its egress entry, `hold`, keeps count); the original's acknowledgment is put back for the carried
+// segment. The checksum moves with it; the total the packet sums to does not, so a received checksum stays
+// right.
+INLINE void splice_copy(struct __sk_buff *skb, struct fp_splice *s, struct fp_splice *hold, __u32 l4off,
+                        __u8 *old) {
     if (!s->pending) return;
+    __be32 ack = *(__be32 *)(old + 8);
+    __u32 sent = hold ? hold->sent : 0;
+    __be32 ceiling = be32(sent);
+    int clamp = hold && (old[13] & TCP_ACK) && (__s32)(be32(ack) - sent) > 0;
+    if (clamp) {
+        bpf_l4_csum_replace(skb, l4off + 16, ack, ceiling, 4);
+        bpf_skb_store_bytes(skb, l4off + 8, &ceiling, 4, 0);
+    }
     skb->mark = SPLICE_COPY_MARK;
     bpf_clone_redirect(skb, skb->ifindex, BPF_F_INGRESS);
     skb->mark = 0;
+    if (clamp) {
+        bpf_l4_csum_replace(skb, l4off + 16, ceiling, ack, 4);
+        bpf_skb_store_bytes(skb, l4off + 8, &ack, 4, 0);
+    }
 }
 
 // Reads the TCP header (`hlen` bytes at `off`) into `old`, rewrites a copy of it into `tcp` and, while the
 // splice is pending, gives the proxy's socket its copy of the segment. Returns the header's length, or 0 when
 // it cannot be read.
 INLINE __u32 splice_header(struct __sk_buff *skb, __u32 off, __u32 hlen, struct fp_splice *s,
-                           struct fp_splice_pair *pair, __u8 *old, __u8 *tcp) {
+                           struct fp_splice *hold, struct fp_splice_pair *pair, __u8 *old, __u8 *tcp) {
     hlen &= 60;
     asm volatile("" : "+r"(hlen));  // so that the bound checked next is the one the verifier sees
     if (hlen < 20 || bpf_skb_load_bytes(skb, off, old, hlen) != 0) return 0;
     __builtin_memcpy(tcp, old, 60);
     splice_tcp(tcp, hlen, s, pair);
-    splice_copy(skb, s);
+    splice_copy(skb, s, hold, off, old);
     return hlen;
 }
 
@@ -484,8 +502,18 @@ INLINE int splice_four_to_six(struct __sk_buff *skb, struct fp_config *cfg) {
     if (bpf_fib_lookup(skb, &route, sizeof(route), 0) != BPF_FIB_LKUP_RET_SUCCESS) return splice_cannot(s);
     if (route.ifindex == cfg->tun_ifindex) return splice_cannot(s);
 
+    struct fp_splice *hold = 0;
+    if (s->pending) {  // the front socket's own entry, for its copy
+        struct fp_key4 back = {};
+        back.src = key.dst;
+        back.dst = key.src;
+        back.sport = key.dport;
+        back.dport = key.sport;
+        back.proto = PROTO_TCP;
+        hold = bpf_map_lookup_elem(&fp_splice4_map, &back);
+    }
     __u8 old[60] = {}, tcp[60] = {};
-    hlen = splice_header(skb, ETH_LEN + IP4_LEN, hlen, s, pair, old, tcp);
+    hlen = splice_header(skb, ETH_LEN + IP4_LEN, hlen, s, hold, pair, old, tcp);
     if (!hlen) return splice_cannot(s);
 
     __be32 oldAddresses[2] = {key.src, key.dst};
@@ -548,8 +576,18 @@ INLINE int splice_six_to_four(struct __sk_buff *skb, struct fp_config *cfg) {
     if (bpf_fib_lookup(skb, &route, sizeof(route), 0) != BPF_FIB_LKUP_RET_SUCCESS) return splice_cannot(s);
     if (route.ifindex == cfg->tun_ifindex) return splice_cannot(s);
 
+    struct fp_splice *hold = 0;
+    if (s->pending) {  // the backend socket's own entry, for its copy
+        struct fp_key6 back = {};
+        __builtin_memcpy(back.src, key.dst, 16);
+        __builtin_memcpy(back.dst, key.src, 16);
+        back.sport = key.dport;
+        back.dport = key.sport;
+        back.proto = PROTO_TCP;
+        hold = bpf_map_lookup_elem(&fp_splice6_map, &back);
+    }
     __u8 old[60] = {}, tcp[60] = {};
-    hlen = splice_header(skb, ETH_LEN + IP6_LEN, hlen, s, pair, old, tcp);
+    hlen = splice_header(skb, ETH_LEN + IP6_LEN, hlen, s, hold, pair, old, tcp);
     if (!hlen) return splice_cannot(s);
 
     __be32 oldAddresses[8];
@@ -614,6 +652,8 @@ INLINE int splice_hold(struct __sk_buff *skb, __u32 l4off, __u8 *l4, void *end, 
     }
     __u32 hlen = (l4[12] >> 4) * 4;
     if ((flags & (TCP_RST | TCP_FIN)) || payload <= hlen) return TC_ACT_SHOT;
+    __u32 end_seq = be32(*(__u32 *)(l4 + 4)) + (payload - hlen);
+    if ((__s32)(end_seq - s->sent) > 0) s->sent = end_seq;  // one socket, one CPU at a time: a plain write
     __be32 ack = *(__be32 *)(l4 + 8);
     __be32 ceiling = be32(s->ack_ceiling);
     if ((flags & TCP_ACK) && (__s32)(be32(ack) - s->ack_ceiling) > 0) {

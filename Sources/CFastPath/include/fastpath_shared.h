@@ -87,7 +87,11 @@ struct fp_splice {
                         //    while pending, its pure ACKs are dropped and its acknowledgment number is held
                         //    at `ack_ceiling`, so it never acknowledges a segment only the other end got
     __u8 pad[3];
-    __u32 ack_ceiling;
+    __u32 ack_ceiling;  // egress entries: the most the socket may acknowledge while pending
+    __u32 sent;         // egress entries: how far the socket has sent (written by the egress program, which
+                        // only raises it; the daemon starts it at the socket's write_seq): a copy for the
+                        // socket acknowledges at most this, since the socket drops a segment acknowledging
+                        // data it never sent, and the peer acknowledges what the program carried to it too
     __u32 slot;         // the pair's index in fp_pair_map
 };
 

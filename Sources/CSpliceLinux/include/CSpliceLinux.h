@@ -83,7 +83,7 @@ typedef struct {
 
 /// Fills `s` for `fd` (needs CAP_NET_ADMIN for the repair-mode sequence numbers): 0 or -errno.
 int CSplice_tcp_state(int fd, CSplice_tcp_snapshot *s);
-/// TCP_INFO's bytes_acked and rcv_nxt-consistent bytes_received only: 0 or -errno.
+/// TCP_INFO's bytes_acked and bytes_received (without the FIN, which counts there as a byte): 0 or -errno.
 int CSplice_tcp_progress(int fd, uint64_t *bytes_acked, uint64_t *bytes_received);
 /// Closes `fd` without a FIN or a reset reaching the peer (TCP_REPAIR first): the connection goes on
 /// elsewhere. 0 or -errno (then it was closed the ordinary way).
