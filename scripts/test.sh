@@ -62,7 +62,7 @@ swift test 2>&1 | tee "$LOGDIR/unit.log" || unit_rc=$?
 # Swift Testing's summary: "Test run with N tests in M suites passed|failed ..."; a failed test ends with
 # "✘ Test ... failed after ...", once (each failed expectation in it is a "✘ Test ... recorded an issue" line).
 unit_total=$(sed -n 's/.*Test run with \([0-9][0-9]*\) tests\{0,1\} in .*/\1/p' "$LOGDIR/unit.log" | tail -n 1)
-unit_failed=$(grep -c '^✘ Test .* failed after ' "$LOGDIR/unit.log" || true)
+unit_failed=$(grep '^✘ Test .* failed after ' "$LOGDIR/unit.log" | grep -vc '^✘ Test run with ' || true)
 if [[ -z $unit_total ]]; then
     unit_total=0
     unit_failed=$((unit_failed > 0 ? unit_failed : 1)) # no summary at all: count the run as a failure

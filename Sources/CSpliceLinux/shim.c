@@ -225,6 +225,9 @@ static int tcp_info_more(int fd, struct tcp_info_more *info) {
 }
 
 // One queue's sequence number, in repair mode (switched on and off around the read, with no window probe).
+// While TCP_SEND_QUEUE is selected (three calls), a transmission the stack makes from softirq on this socket
+// (an ACK that opens the window) is recorded as sent without leaving: the segment then goes out again as a
+// retransmission once the peer's SACK or the timer asks for it. Rare, and never a lost byte.
 static int queue_seq(int fd, int queue, uint32_t *seq) {
     int on = TCP_REPAIR_ON, off = TCP_REPAIR_OFF_NO_WP;
     if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &on, sizeof on) < 0) return -errno;

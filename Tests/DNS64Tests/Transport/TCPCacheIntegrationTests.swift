@@ -269,8 +269,12 @@ struct TCPCacheIntegrationTests {
         // A repeat later is a cache hit: no new upstream traffic.
         _ = try await LoopbackIntegrationTests.ask(group, address, Self.query("shared.example", id: 7))
         #expect(handler.count.load(ordering: .relaxed) == 2)
+        // Which of the ten came before the answer (joins) and which after it (hits) depends on how fast this
+        // machine started them (the answer takes 200 ms; a loaded CI host has taken longer to start ten tasks):
+        // every query is one or the other, one upstream query served all misses, and the repeat is a hit.
         let counters = server.counters
-        #expect(counters.cacheHits == 1 && counters.cacheMisses == 10 && counters.inFlightJoins == 9)
+        #expect(counters.cacheHits >= 1 && counters.cacheHits + counters.cacheMisses == 11)
+        #expect(counters.inFlightJoins == counters.cacheMisses - 1)
         #expect(counters.synthesized == 11)
         await server.stop()
         try await upstream.close()
