@@ -132,11 +132,16 @@ static int tcp_socket(int family, const uint8_t *addr, int port, int level, int 
     return fd;
 }
 
-int CSplice_connect(int family, const uint8_t *addr, int port, int *pending) {
+int CSplice_connect(int family, const uint8_t *addr, int port, int mss, int *pending) {
     struct sockaddr_storage ss;
     socklen_t len;
     int fd = tcp_socket(family, addr, port, IPPROTO_TCP, TCP_NODELAY, &ss, &len);
     if (fd < 0) return fd;
+    if (mss > 0 && setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
     *pending = 0;
     if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
         if (errno != EINPROGRESS) {
@@ -297,4 +302,12 @@ int CSplice_close_silently(int fd) {
 
 int CSplice_set_mss(int fd, int mss) {
     return setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss) < 0 ? -errno : 0;
+}
+
+int CSplice_tcp_send_mss(int fd) {
+    struct tcp_info info;
+    socklen_t len = sizeof info;
+    memset(&info, 0, sizeof info);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) < 0) return -errno;
+    return (int)info.tcpi_snd_mss;
 }

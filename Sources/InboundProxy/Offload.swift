@@ -26,8 +26,8 @@
 //         splice ends (a reset, a FIN each way, or the idle timeout).
 //   IP-O4 a splice not complete within 3 s is abandoned: the program's entries go and the connection is
 //         closed (counted offload-abandoned).
-//   IP-O5 the proxy's IPv4 listeners announce an MSS that fits a full segment into the IPv6 side's MTU, so no
-//         spliced segment is too big to carry.
+//   IP-O5 the proxy's IPv4 listeners announce an MSS that fits a full segment into the IPv6 side's MTU, and the
+//         backend connection announces the client's MSS, so no spliced segment is too big for the other side.
 import FastPath
 
 /// What the relay threads need to hand a connection to the kernel (the fast path is the one there is).

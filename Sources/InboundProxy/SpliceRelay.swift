@@ -231,14 +231,15 @@ public final class SpliceRelay: Sendable {
     /// How the relay threads open a backend socket and start its connect: `CSplice_connect` (the fd, or -errno;
     /// `pending` set when the connect is under way). Tests put a stand-in here (a shortage on demand, IP-R3).
     typealias BackendConnect = @Sendable (
-        _ family: Int32, _ address: UnsafePointer<UInt8>, _ port: Int32, _ pending: UnsafeMutablePointer<Int32>
+        _ family: Int32, _ address: UnsafePointer<UInt8>, _ port: Int32, _ mss: Int32,
+        _ pending: UnsafeMutablePointer<Int32>
     ) -> Int32
     /// The function in a struct, never bare in the `Mutex`: a closure stored straight in a generic container is
     /// wrapped in two more reabstraction thunks by every `withLock` (its inout write-back), so each call costs
     /// more than the last. Bare, it took the proxy's CPU per connection from 150 µs to 1.3 ms within 20,000
     /// connections (docs/performance.md, "Inbound proxy").
     struct BackendConnector: Sendable { var connect: BackendConnect }
-    let backendConnect = Mutex(BackendConnector(connect: { CSplice_connect($0, $1, $2, $3) }))
+    let backendConnect = Mutex(BackendConnector(connect: { CSplice_connect($0, $1, $2, $3, $4) }))
 
     /// Prepares `threads` relay threads (not started); nil when the kernel refuses epoll or eventfd.
     /// `connectTimeout` and `downTime` (nanoseconds) apply to the backend connects the threads make (IP-S13).
@@ -735,7 +736,7 @@ final class SpliceWorker: @unchecked Sendable {
             var pending: Int32 = 0
             let connect = relay.backendConnect.withLock { $0.connect }
             let fd = backend.endpoint.withRawAddress { family, bytes in
-                connect(family, bytes, Int32(backend.endpoint.port), &pending)
+                connect(family, bytes, Int32(backend.endpoint.port), offloadMSS(c), &pending)
             }
             guard fd >= 0 else {
                 if isResourceShortage(-fd) {  // IP-R3: the backend is not to blame
@@ -762,6 +763,15 @@ final class SpliceWorker: @unchecked Sendable {
             }
             return
         }
+    }
+
+    /// IP-O5: when connections may be handed to the kernel, the backend is told the client's MSS, so that once
+    /// spliced its segments fit the client's path as the client's own connection would have them (0: the
+    /// route's, as without offload).
+    private func offloadMSS(_ c: SplicedConnection) -> Int32 {
+        guard front?.offload != nil, case .v4? = c.clientEnd?.address else { return 0 }
+        let mss = CSplice_tcp_send_mss(c.client)
+        return mss >= 536 ? mss : 0
     }
 
     /// IP-R3: a connect that failed or timed out.

@@ -243,7 +243,7 @@ struct Harness {
         if mover == .splice {
             let relay = try #require(h.proxy.splice)
             let real = relay.backendConnect.withLock { $0.connect }
-            relay.backendConnect.withLock { $0.connect = { _, _, _, _ in -EMFILE } }
+            relay.backendConnect.withLock { $0.connect = { _, _, _, _, _ in -EMFILE } }
             restore = { relay.backendConnect.withLock { $0.connect = real } }
         } else {
             #expect(h.proxy.splice == nil)

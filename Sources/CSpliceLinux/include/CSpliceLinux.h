@@ -43,10 +43,13 @@ int CSplice_shutdown_write(int fd);
 int CSplice_close(int fd);
 
 /// A non-blocking, close-on-exec TCP socket (TCP_NODELAY) connecting to `addr` (4 bytes when `family` is
-/// AF_INET, 16 for AF_INET6, network order) port `port`: the descriptor, or -errno when the socket could not be
-/// made or the connect failed at once. `*pending` is 1 while the connect is under way (EINPROGRESS), 0 when it
-/// completed at once.
-int CSplice_connect(int family, const uint8_t *addr, int port, int *pending);
+/// AF_INET, 16 for AF_INET6, network order) port `port`, announcing at most `mss` (TCP_MAXSEG; 0: the route's):
+/// the descriptor, or -errno when the socket could not be made or the connect failed at once. `*pending` is 1
+/// while the connect is under way (EINPROGRESS), 0 when it completed at once.
+int CSplice_connect(int family, const uint8_t *addr, int port, int mss, int *pending);
+/// The MSS a connected socket sends with (TCP_INFO's snd_mss: the peer's announced MSS within the path MTU),
+/// or -errno.
+int CSplice_tcp_send_mss(int fd);
 /// How a non-blocking connect on `fd` went: 0 connected, -EINPROGRESS still under way, or -errno (the
 /// socket's pending error, e.g. -ECONNREFUSED).
 int CSplice_connect_result(int fd);
