@@ -68,9 +68,14 @@ for pair in "$NS_CLIENT veth-gw" "$NS_GW veth-client" "$NS_GW veth-a" "$NS_GW ve
     ip -n "$ns" link set "$dev" up
 done
 for ns in "$NS_GW" "$NS_A" "$NS_B"; do netns_wait_dad "$ns"; done
-# The kernel's route lookups for spliced segments need forwarding on, as on any gateway.
-[[ -z ${NAT64D_PROXY_OFFLOAD:-} ]] ||
+# The kernel's route lookups for spliced segments need forwarding on, as on any gateway. The client's link is
+# narrower than the backends' (1400 against 1500 bytes), so that spliced segments fit it only because the
+# backend connection announces the client's MSS (IP-O5).
+if [[ -n ${NAT64D_PROXY_OFFLOAD:-} ]]; then
     ip netns exec "$NS_GW" sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+    ip -n "$NS_CLIENT" link set veth-gw mtu 1400
+    ip -n "$NS_GW" link set veth-client mtu 1400
+fi
 
 # Certificates: one per backend; pool.example is on both (the shared route).
 openssl_cert() { # NAME SAN
