@@ -19,7 +19,9 @@
 # each way through it with equal SHA-256 hashes, spliced (splice(2), counted in ctl); backend A
 # killed and its traffic on the shared route moved to B within the health interval; 2,000 clients that never
 # finish a ClientHello do not stop a normal request, and are cut at the handshake timeout. Counters come from
-# `nat64d ctl proxy --json` and `ctl stats`.
+# `nat64d ctl proxy --json` and `ctl stats`. With NAT64D_PROXY_OFFLOAD=1 ([proxy] offload, Offload.swift) the
+# same checks run with connections handed to the kernel, plus a 32 MiB HTTPS download the kernel carries, the
+# same with 16 MiB up through ssh under 1 % loss both ways, and the offload counters.
 #
 # Prints `PASS name` / `FAIL name: detail` per check, then `N passed, N failed` as the last line; exits
 # non-zero if anything failed. Everything is torn down on any exit.
@@ -362,6 +364,39 @@ check_offloaded_https_bulk() {
     ((after_r - before_r < 4194304)) || { DETAIL="the relay moved $((after_r - before_r)) bytes to the client"; return 1; }
 }
 
+# NAT64D_PROXY_OFFLOAD=1 under loss: 1 % of the packets leaving the client and backend A are dropped
+# (scripts/tools/tcx-drop.c at their links' egress), so spliced connections see retransmissions, SACK blocks
+# and reordered timestamps both ways. A 32 MiB HTTPS download and 16 MiB up through the ssh forward arrive
+# whole, and the kernel carried them.
+check_offload_under_loss() {
+    local want got up k0 k1 b0 b1 cc_bin drop_c drop_a
+    cc_bin=$(command -v cc || command -v gcc || echo /opt/swift/usr/bin/clang)
+    "$cc_bin" -O2 -o "$D/tcx-drop" "$SCRIPT_DIR/tools/tcx-drop.c" 2>"$D/tcx-drop.build" ||
+        { DETAIL="cannot build tcx-drop: $(oneline "$(cat "$D/tcx-drop.build")")"; return 1; }
+    netns_start_bg "$NS_CLIENT" drop-client "$D/tcx-drop" veth-gw 10
+    drop_c=$NETNS_LAST_PID
+    netns_start_bg "$NS_A" drop-a "$D/tcx-drop" veth-gw 10
+    drop_a=$NETNS_LAST_PID
+    sleep 0.5
+    want=$(sha256sum <"$D/big.bin" | cut -d' ' -f1)
+    k0=$(metric "$SPLICED_TO_CLIENT")
+    b0=$(metric 'nat64d_fastpath_splice_bytes_total{direction="to-backend"}')
+    got=$(client curl -fsS --max-time 90 --cacert "$D/ca.pem" --resolve "site-a.example:443:$SHARED4" \
+        "https://site-a.example/big.bin" | sha256sum | cut -d' ' -f1)
+    up=$(client ssh -i "$D/ssh/client_key" -p 2201 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        -o BatchMode=yes -o ConnectTimeout=10 -o LogLevel=ERROR "root@$SHARED4" sha256sum <"$D/bulk.bin" | cut -d' ' -f1)
+    k1=$(metric "$SPLICED_TO_CLIENT")
+    b1=$(metric 'nat64d_fastpath_splice_bytes_total{direction="to-backend"}')
+    netns_stop_pid "$drop_c" 2
+    netns_stop_pid "$drop_a" 2
+    grep -q 'dropping 10 per mille' "$NETNS_WORKDIR/drop-client.log" ||
+        { DETAIL="tcx-drop did not attach: $(oneline "$(cat "$NETNS_WORKDIR/drop-client.log")")"; return 1; }
+    [[ $got == "$want" ]] || { DETAIL="download hash $got, want $want"; return 1; }
+    [[ $up == "$(sha256sum <"$D/bulk.bin" | cut -d' ' -f1)" ]] || { DETAIL="upload hash $up"; return 1; }
+    ((k1 - k0 >= 25165824 && b1 - b0 >= 8388608)) ||
+        { DETAIL="the kernel carried $((k1 - k0)) bytes to the client, $((b1 - b0)) to the backend"; return 1; }
+}
+
 # After the offloaded connections: none left pending, none abandoned, nothing dropped by the program.
 check_offload_counters() {
     local pending abandoned dropped
@@ -511,6 +546,7 @@ check "reload: a new name routed at once, an ssh session across it undisturbed" 
 check "16 MiB each way through the SSH forward, spliced, hashes equal" check_spliced_bulk
 if [[ -n $OFFLOAD ]]; then
     check "offload: 32 MiB over HTTPS carried by the kernel, hash equal, client address logged" check_offloaded_https_bulk
+    check "offload: 1 % loss both ways, 32 MiB down and 16 MiB up intact, carried by the kernel" check_offload_under_loss
     check "offload: nothing pending, abandoned or dropped" check_offload_counters
 fi
 check "round-robin over two backends" check_balancing
