@@ -14,7 +14,8 @@
 # route via the gateway for the forwards' replies) running nginx (TLS, ECDSA P-256,
 # `listen ... proxy_protocol`, a 13-byte answer) and iperf3 -s. Each round measures, in turn:
 #   new HTTPS connections/s: wrk -t1 -c32 -H "Connection: close" to https://site-a.example/ through each proxy
-#     (SNI passthrough; every proxy sends a PROXY header: nat64d v2, HAProxy v2, sniproxy v1);
+#     (SNI passthrough; every proxy sends a PROXY header: nat64d v2, HAProxy v2, sniproxy v1), and through the
+#     third nat64d below with [proxy] offload on (`offload`: its short connections stay under offload-after);
 #   bulk Gbit/s, one TCP stream: iperf3 -t S through each TCP forward (nat64d's relay, spliced, HAProxy, a small C
 #     relay with splice(2) through a pipe, Benchmarks/SpliceRelay), and directly from the gateway to the
 #     backend over IPv6 (the ceiling: the same path without a proxy hop), and `routed`: from an IPv6 client
@@ -226,11 +227,23 @@ socket = "$OFF_SOCKET"
 
 [proxy]
 offload = true
+max-connections = 20000
+max-connections-per-client = 20000
+
+[proxy.listeners.tls]
+listen = ["$SHARED4:3443"]
+mode = "tls"
+routes = ["site"]
 
 [proxy.listeners.bulk]
 listen = ["$SHARED4:35201"]
 mode = "tcp"
 route = "iperf"
+
+[proxy.routes.site]
+names = ["site-a.example"]
+backends = ["[$A6]:443"]
+proxy-protocol = "v2"
 
 [proxy.routes.iperf]
 backends = ["[$A6]:5201"]
@@ -339,8 +352,8 @@ iperf_once() { # bytes sent (every interval's, the omitted first second's too), 
 }
 
 declare -A RESULTS
-TLS_NAMES=(nat64d haproxy)
-TLS_PORTS=(443 1443)
+TLS_NAMES=(nat64d haproxy offload)
+TLS_PORTS=(443 1443 3443)
 if ((HAVE_SNIPROXY)); then TLS_NAMES+=(sniproxy); TLS_PORTS+=(2443); fi
 BULK_NAMES=(nat64d haproxy splice direct routed forward forward-fastpath offload)
 BULK_TARGETS=("$NS_CLIENT $SHARED4 5201" "$NS_CLIENT $SHARED4 15201" "$NS_CLIENT $SHARED4 25201" "$NS_GW $A6 5201"
@@ -349,6 +362,10 @@ BULK_TARGETS=("$NS_CLIENT $SHARED4 5201" "$NS_CLIENT $SHARED4 15201" "$NS_CLIENT
 [[ $ONLY == tls ]] && BULK_NAMES=()
 for ((round = 1; round <= ROUNDS; round++)); do
     for i in "${!TLS_NAMES[@]}"; do
+        if [[ ${TLS_NAMES[i]} == offload ]]; then
+            start_offload || { stop_offload; RESULTS[tls-offload]+="0 "; RESULTS[cpu-offload]+="0 "; continue; }
+            PIDS[offload]=$OFF_PID
+        fi
         PERF_PID=
         if [[ -n $PROFILE && $round == 1 && ${TLS_NAMES[i]} == nat64d ]]; then
             perf record -q -e cpu-clock -g -p "$NAT64D_PID" -o "$PROFILE" -- sleep "$TIME" >/dev/null 2>&1 &
@@ -362,6 +379,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
         RESULTS[cpu-${TLS_NAMES[i]}]+="$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v r="${r:-0}" -v t="$TIME" \
             'BEGIN { printf "%.0f", (r > 0 ? d * 1e6 / hz / (r * t) : 0) }') "
         log "round $round: new HTTPS connections/s via ${TLS_NAMES[i]}: ${r:-0}"
+        [[ ${TLS_NAMES[i]} == offload ]] && stop_offload
     done
     for i in "${!BULK_NAMES[@]}"; do
         read -r ns addr port <<<"${BULK_TARGETS[i]}"
@@ -375,7 +393,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
         fi
         read -r g bytes cpu <<<"$(iperf_gbit "$ns" "$addr" "$port")"
         RESULTS[bulk-${BULK_NAMES[i]}]+="$g "
-        RESULTS[cpu-${BULK_NAMES[i]}]+="$cpu "
+        RESULTS[gbcpu-${BULK_NAMES[i]}]+="$cpu "
         log "round $round: bulk Gbit/s via ${BULK_NAMES[i]}: $g (machine CPU $cpu ms per GB)"
         if [[ ${BULK_NAMES[i]} == forward-fastpath ]]; then
             fp1=$(fp_metric 'nat64d_fastpath_bytes_total{direction="4to6"}' || echo 0)
@@ -440,7 +458,7 @@ tls_table() { # KEY TITLE: one HTTPS table (median, each round, ratio to HAProxy
     if ((${#BULK_NAMES[@]})); then
         bulk_table bulk "bulk, one TCP stream (iperf3) | Gbit/s median"
         echo
-        bulk_table cpu "bulk: the machine's busy CPU time per GB sent (ms) | median"
+        bulk_table gbcpu "bulk: the machine's busy CPU time per GB sent (ms) | median"
         echo
         echo "direct: iperf3 from the gateway itself to the backend (one hop); routed: from an IPv6 client through the"
         echo "gateway's kernel forwarding (the two hops every proxied or translated stream takes). CPU per GB counts"
