@@ -157,23 +157,24 @@ FWD_FP_SOCKET=$D/forward-fastpath.sock
 with_forward() {
     if [[ $ONLY == tls ]]; then cat; else sed "s/^\[translator\]$/[translator]\nforward = [\"$1\"]/"; fi
 }
-cat >"$D/nat64d.toml" <<EOF
-$(NAT64D_FAST_PATH='' netns_nat64d_config_head | with_forward "tcp $FWD_POOL4:5201 [$A6]:5201")
-
-[control]
-socket = "$D/control.sock"
-
-[proxy]
+# proxy_section TLS_PORT BULK_PORT [EXTRA_KEY...]: the [proxy] section of a nat64d here: HTTPS by SNI on TLS_PORT
+# to the backend's nginx (PROXY v2), a TCP forward on BULK_PORT to its iperf3 -s.
+proxy_section() {
+    local tls=$1 bulk=$2
+    shift 2
+    printf '[proxy]\n'
+    printf '%s\n' "$@"
+    cat <<EOF
 max-connections = 20000
 max-connections-per-client = 20000
 
 [proxy.listeners.tls]
-listen = ["$SHARED4:443"]
+listen = ["$SHARED4:$tls"]
 mode = "tls"
 routes = ["site"]
 
 [proxy.listeners.bulk]
-listen = ["$SHARED4:5201"]
+listen = ["$SHARED4:$bulk"]
 mode = "tcp"
 route = "iperf"
 
@@ -184,6 +185,15 @@ proxy-protocol = "v2"
 
 [proxy.routes.iperf]
 backends = ["[$A6]:5201"]
+EOF
+}
+cat >"$D/nat64d.toml" <<EOF
+$(NAT64D_FAST_PATH='' netns_nat64d_config_head | with_forward "tcp $FWD_POOL4:5201 [$A6]:5201")
+
+[control]
+socket = "$D/control.sock"
+
+$(proxy_section 443 5201)
 EOF
 netns_start_bg "$NS_GW" nat64d "$NAT64D" run --config "$D/nat64d.toml"
 NAT64D_PID=$NETNS_LAST_PID
@@ -225,28 +235,7 @@ cat >>"$D/nat64d-offload.toml" <<EOF
 [control]
 socket = "$OFF_SOCKET"
 
-[proxy]
-offload = true
-max-connections = 20000
-max-connections-per-client = 20000
-
-[proxy.listeners.tls]
-listen = ["$SHARED4:3443"]
-mode = "tls"
-routes = ["site"]
-
-[proxy.listeners.bulk]
-listen = ["$SHARED4:35201"]
-mode = "tcp"
-route = "iperf"
-
-[proxy.routes.site]
-names = ["site-a.example"]
-backends = ["[$A6]:443"]
-proxy-protocol = "v2"
-
-[proxy.routes.iperf]
-backends = ["[$A6]:5201"]
+$(proxy_section 3443 35201 "offload = true")
 EOF
 [[ $ONLY == tls ]] || "$NAT64D" check-config "$D/nat64d-offload.toml" >/dev/null
 off_metric() { # SERIES of the offload instance's `ctl stats --json` metrics, 0 when absent

@@ -305,9 +305,7 @@ int CSplice_set_mss(int fd, int mss) {
 }
 
 int CSplice_tcp_send_mss(int fd) {
-    struct tcp_info info;
-    socklen_t len = sizeof info;
-    memset(&info, 0, sizeof info);
-    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) < 0) return -errno;
-    return (int)info.tcpi_snd_mss;
+    struct tcp_info_more info;
+    int r = tcp_info_more(fd, &info);
+    return r != 0 ? r : (int)info.base.tcpi_snd_mss;
 }

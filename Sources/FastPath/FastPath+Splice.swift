@@ -227,8 +227,10 @@ extension FastPath {
 
     /// The proxy's sockets owe nothing any more: segments are carried only (their copies stop). The caller
     /// closes its sockets (without a word) right after.
-    public func completeSplice(_ slot: Int) {
-        let now = UInt64(monotonicNanoseconds())
+    public func completeSplice(_ slot: Int) { completeSplice(slot, now: UInt64(monotonicNanoseconds())) }
+
+    /// `completeSplice` at `now` (monotonic nanoseconds, the clock `sweepSplices` is given; tests pass their own).
+    func completeSplice(_ slot: Int, now: UInt64) {
         splices.state.withLock { s in
             guard var r = s.records[UInt32(slot)], !r.on else { return }
             // The direction entries change, never the pair the program writes.

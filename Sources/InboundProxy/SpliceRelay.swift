@@ -1092,12 +1092,7 @@ final class SpliceWorker: @unchecked Sendable {
         _ = CSplice_close_silently(c.backend)
         recycle(c.up)
         recycle(c.down)
-        if c.index >= 0 && c.index < table.count && table[c.index] === c {
-            table[c.index] = nil
-            generations[c.index] = (generations[c.index] &+ 1) & Self.generationMask
-            free.append(c.index)
-        }
-        held.subtract(1, ordering: .relaxed)
+        unplace(c)
         counters.offloaded.add(1, ordering: .relaxed)
     }
 
@@ -1123,12 +1118,17 @@ final class SpliceWorker: @unchecked Sendable {
         c.backendState?.active.subtract(1, ordering: .relaxed)
         recycle(c.up)
         recycle(c.down)
+        unplace(c)
+        c.release()
+    }
+
+    /// Takes a connection out of the table (its index may serve the next one; old epoll tags no longer match).
+    private func unplace(_ c: SplicedConnection) {
         if c.index >= 0 && c.index < table.count && table[c.index] === c {
             table[c.index] = nil
             generations[c.index] = (generations[c.index] &+ 1) & Self.generationMask  // clear of the flag bits
             free.append(c.index)
         }
         held.subtract(1, ordering: .relaxed)
-        c.release()
     }
 }

@@ -4,7 +4,6 @@
 // (CAP_BPF), like FastPathTests. The segments themselves are checked end to end by scripts/netns-proxy-test.sh
 // with NAT64D_PROXY_OFFLOAD=1.
 import CFastPath
-import Forwarding
 @testable import FastPath
 import NAT64Translator
 import Synchronization
@@ -71,6 +70,9 @@ private let toBackend = key6("2001:db8:a::1", 50000, "2001:db8:a::10", 443)
 
 private let ignore: @Sendable (UInt64, UInt64) -> Void = { _, _ in }
 
+/// The tests' clock (monotonic nanoseconds as the sweep is given them): a fixed moment, never the machine's.
+private let clock: UInt64 = 1_000_000_000_000
+
 /// What `ended` was called with.
 private final class Ended: Sendable {
     let calls = Mutex<[(UInt64, UInt64)]>([])
@@ -107,11 +109,11 @@ struct SpliceTests {
         let f = try makeFastPath()
         defer { f.stop() }
         let slot = try #require(f.beginSplice(ends(), idleTimeout: 60_000_000_000, ended: ignore))
-        f.completeSplice(slot)
+        let now = clock
+        f.completeSplice(slot, now: now)
         #expect(lookup4(f, fromClient)?.pending == 0)
         #expect(lookup6(f, fromBackend)?.pending == 0)
         #expect(lookup4(f, toClient)?.pending == 1, "the holds outlive the sockets a little")
-        let now = UInt64(monotonicNanoseconds())
         f.sweepSplices(now: now)
         #expect(lookup4(f, toClient) != nil)
         f.sweepSplices(now: now + FastPath.holdAfterClose)
@@ -126,10 +128,10 @@ struct SpliceTests {
         let ended = Ended()
         let record = ended.record
         let slot = try #require(f.beginSplice(ends(), idleTimeout: 600_000_000_000, ended: record))
-        f.completeSplice(slot)
+        let now = clock
+        f.completeSplice(slot, now: now)
         var key = UInt32(slot)
         var pair = try #require(f.splicePair(slot))
-        let now = UInt64(monotonicNanoseconds())
         pair.closing = UInt32(FP_SPLICE_FIN_CLIENT)  // as the program notes it
         pair.use.0.bytes = 1234
         pair.use.0.last_seen = now
@@ -153,11 +155,11 @@ struct SpliceTests {
         defer { f.stop() }
         let ended = Ended()
         let record = ended.record
-        let now = UInt64(monotonicNanoseconds())
+        let now = clock
         let reset = try #require(f.beginSplice(ends(port: 40001), idleTimeout: 600_000_000_000, ended: record))
         let taken = try #require(f.beginSplice(ends(port: 40002), idleTimeout: 600_000_000_000, ended: record))
         let idle = try #require(f.beginSplice(ends(port: 40003), idleTimeout: 30_000_000_000, ended: record))
-        for slot in [reset, taken, idle] { f.completeSplice(slot) }
+        for slot in [reset, taken, idle] { f.completeSplice(slot, now: now) }
         for (slot, bits) in [(reset, FP_SPLICE_RST), (taken, FP_SPLICE_TAKEN)] {
             var key = UInt32(slot)
             var pair = try #require(f.splicePair(slot))
@@ -182,7 +184,7 @@ struct SpliceTests {
         f.abandonSplice(slot)
         #expect(lookup4(f, fromClient) == nil && lookup6(f, fromBackend) == nil)
         #expect(lookup4(f, toClient) == nil && lookup6(f, toBackend) == nil)
-        f.sweepSplices(now: UInt64(monotonicNanoseconds()) + 600_000_000_000)
+        f.sweepSplices(now: clock + 600_000_000_000)
         #expect(ended.count == 0, "the relay still has the connection")
         #expect(f.status.splice.abandoned == 1 && f.status.splice.active == 0)
     }

@@ -387,6 +387,15 @@ INLINE void splice_tcp(__u8 *tcp, __u32 hlen, struct fp_splice *s, struct fp_spl
     }
 }
 
+// The pair of the splice entry an arriving segment found (`s`, maybe NULL), or NULL when the segment is not
+// one to carry: no entry, a proxy socket's own entry (egress), or a connection whose addresses a SYN took.
+INLINE struct fp_splice_pair *splice_pair(struct fp_splice *s) {
+    if (!s || s->egress) return 0;
+    __u32 slot = s->slot;
+    struct fp_splice_pair *pair = bpf_map_lookup_elem(&fp_pair_map, &slot);
+    return pair && !(pair->closing & FP_SPLICE_TAKEN) ? pair : 0;
+}
+
 // Whether a spliced connection's segment may be carried, and what its flags say about the connection's end.
 // Returns 0 to carry it, or the verdict for the packet.
 INLINE int splice_flags(__u8 flags, struct fp_splice *s, struct fp_splice_pair *pair) {
@@ -476,10 +485,8 @@ INLINE int splice_four_to_six(struct __sk_buff *skb, struct fp_config *cfg) {
     key.dport = *(__be16 *)(l4 + 2);
     key.proto = PROTO_TCP;
     struct fp_splice *s = bpf_map_lookup_elem(&fp_splice4_map, &key);
-    if (!s || s->egress) return TC_ACT_OK;
-    __u32 slot = s->slot;
-    struct fp_splice_pair *pair = bpf_map_lookup_elem(&fp_pair_map, &slot);
-    if (!pair || (pair->closing & FP_SPLICE_TAKEN)) return TC_ACT_OK;
+    struct fp_splice_pair *pair = splice_pair(s);
+    if (!pair) return TC_ACT_OK;
     int verdict = splice_flags(l4[13], s, pair);
     if (verdict) return verdict;
     __u16 fragment = be16(*(__u16 *)(ip + 6));
@@ -551,10 +558,8 @@ INLINE int splice_six_to_four(struct __sk_buff *skb, struct fp_config *cfg) {
     key.dport = *(__be16 *)(l4 + 2);
     key.proto = PROTO_TCP;
     struct fp_splice *s = bpf_map_lookup_elem(&fp_splice6_map, &key);
-    if (!s || s->egress) return TC_ACT_OK;
-    __u32 slot = s->slot;
-    struct fp_splice_pair *pair = bpf_map_lookup_elem(&fp_pair_map, &slot);
-    if (!pair || (pair->closing & FP_SPLICE_TAKEN)) return TC_ACT_OK;
+    struct fp_splice_pair *pair = splice_pair(s);
+    if (!pair) return TC_ACT_OK;
     int verdict = splice_flags(l4[13], s, pair);
     if (verdict) return verdict;
     __u16 payload = be16(*(__u16 *)(ip + 4));
